@@ -1,0 +1,39 @@
+# make run  : set up .venv and run the nightly job once on bundled + generated sample data
+# make test : set up .venv and run the whole test suite
+# make bench: scale runs (ingest, generation, detection), figures in benchmarks/out/
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOME_DIR ?= var
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_LOGGING_LEVEL ?= WARNING
+
+.PHONY: run test bench console schedule clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/fundflow --home $(HOME_DIR) demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.run
+
+console: $(VENV)/.installed
+	$(BIN)/fundflow --home $(HOME_DIR) console
+
+schedule: $(VENV)/.installed
+	$(BIN)/fundflow --home $(HOME_DIR) schedule
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR) test-output benchmarks/out

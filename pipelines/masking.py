@@ -1,0 +1,42 @@
+"""Masking (脱敏) of personal numbers wherever a person reads them (DOMAIN §4.3).
+
+ID numbers keep the 6-digit region and the last 4; account and card numbers the first 6 and last 4;
+phones the first 3 and last 4. Unmasking is decided by the caller (role + logged reason), never here.
+"""
+
+from __future__ import annotations
+
+
+def _keep_ends(value: str | None, head: int, tail: int) -> str:
+    if not value:
+        return ""
+    if len(value) <= head + tail:
+        # Too short to keep both ends and still hide something: keep only the last 2.
+        return "*" * max(len(value) - 2, 1) + value[-2:] if len(value) > 2 else "*" * len(value)
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+def mask_id(value: str | None) -> str:
+    """`11010519491231002X` → `110105********002X`."""
+    return _keep_ends(value, 6, 4)
+
+
+def mask_account(value: str | None) -> str:
+    """`6222021234567890128` → `622202*********0128`."""
+    return _keep_ends(value, 6, 4)
+
+
+def mask_phone(value: str | None) -> str:
+    """`13812341234` → `138****1234`."""
+    return _keep_ends(value, 3, 4)
+
+
+def mask_name(value: str | None) -> str:
+    """`张三` → `张*`, `张小明` → `张*明`."""
+    if not value:
+        return ""
+    if len(value) <= 2:
+        return value[0] + "*"
+    if len(value) == 3:
+        return value[0] + "*" + value[-1]
+    return value  # organisation names are not personal data

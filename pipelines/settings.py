@@ -1,0 +1,101 @@
+"""One settings object: where runtime files live and how the pipeline is configured.
+
+Every file a run writes lives under the home folder (`--home`, `FUNDFLOW_HOME`, default `./var`).
+Other values come from environment variables with the defaults below; nothing else is read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipelines.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """Folder holding every runtime file (warehouse, case store, inbox, archive, exports, logs)."""
+    timezone: str = "Asia/Shanghai"
+    """Time zone of report times and of the nightly schedule."""
+    rules_dir: Path = PROJECT_ROOT / "rules"
+    """Folder of the rule pack (one YAML file per rule)."""
+    cases_url: str = ""
+    """SQLAlchemy URL of the case store; empty means SQLite at <home>/cases.sqlite."""
+    county_code: str = "330782"
+    """6-digit region code of the office's county (T12 counts payers from outside it)."""
+    nightly_cron: str = "0 2 * * *"
+    """Cron of the nightly run, in `timezone`."""
+    duckdb_memory_limit: str = "4GB"
+    """Upper bound on DuckDB's memory; it spills to <home>/tmp beyond it."""
+    payment_match_minutes: int = 10
+    """Two report lines of one payment may differ in time by up to this many minutes."""
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, home: str | os.PathLike | None = None) -> "Settings":
+        env = os.environ
+        home_path = Path(home or env.get("FUNDFLOW_HOME") or "var").resolve()
+        settings = cls(
+            home=home_path,
+            timezone=env.get("FUNDFLOW_TZ", cls.timezone),
+            rules_dir=Path(env.get("FUNDFLOW_RULES", str(cls.rules_dir))).resolve(),
+            cases_url=env.get("FUNDFLOW_CASES_URL", ""),
+            county_code=env.get("FUNDFLOW_COUNTY", cls.county_code),
+            nightly_cron=env.get("FUNDFLOW_CRON", cls.nightly_cron),
+            duckdb_memory_limit=env.get("FUNDFLOW_DUCKDB_MEMORY", cls.duckdb_memory_limit),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"未知时区 / unknown time zone '{self.timezone}' (FUNDFLOW_TZ)") from None
+        if not (len(self.county_code) == 6 and self.county_code.isdigit()):
+            raise ConfigError(f"县区划代码应为 6 位数字 / county code must be 6 digits: '{self.county_code}'")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def case_store_url(self) -> str:
+        return self.cases_url or f"sqlite:///{self.home / 'cases.sqlite'}"
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.home / "tmp"
+
+    def ensure_folders(self) -> None:
+        for folder in (self.home, self.inbox, self.archive, self.exports, self.prefect_home, self.logs, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,33 @@
+"""Shared fixtures: every test gets its own home folder; nothing touches ./var or the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import Settings
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "data_samples"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    home = tmp_path / "home"
+    found = Settings.load(home)
+    found.ensure_folders()
+    return found
+
+
+@pytest.fixture
+def warehouse(settings: Settings):
+    from pipelines import warehouse
+
+    con = warehouse.connect(settings)
+    yield con
+    con.close()
