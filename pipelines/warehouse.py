@@ -196,6 +196,31 @@ MIGRATIONS: list[tuple[int, str]] = [
         reason_en VARCHAR NOT NULL,
         created_at TIMESTAMP NOT NULL
     );
+    -- connected groups of flagged accounts with their hub: what leads are made of
+    CREATE TABLE rings (
+        ring_id VARCHAR PRIMARY KEY,      -- stable for the same hub: md5 of the hub account
+        run_id VARCHAR NOT NULL,
+        hub_account VARCHAR NOT NULL,
+        member_accounts VARCHAR[] NOT NULL,
+        actor_ids VARCHAR[] NOT NULL,
+        alert_ids VARCHAR[] NOT NULL,
+        typologies VARCHAR[] NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        total_in DECIMAL(18,2) NOT NULL,
+        total_out DECIMAL(18,2) NOT NULL,
+        individual_payers INTEGER NOT NULL,
+        elderly_share DOUBLE NOT NULL,    -- share of individual payers aged 60+
+        provinces VARCHAR[] NOT NULL,     -- 2-digit province codes of the payers
+        score DOUBLE NOT NULL,
+        evidence_payments VARCHAR[] NOT NULL  -- bounded evidence subgraph: the strongest flows
+    );
+    CREATE TABLE ring_members (
+        ring_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        account_no VARCHAR NOT NULL,
+        role VARCHAR NOT NULL             -- hub collector investor promoter controller other
+    );
     """),
 ]
 
