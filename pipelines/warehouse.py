@@ -198,7 +198,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     );
     -- connected groups of flagged accounts with their hub: what leads are made of
     CREATE TABLE rings (
-        ring_id VARCHAR PRIMARY KEY,      -- stable for the same hub: md5 of the hub account
+        ring_id VARCHAR NOT NULL,         -- stable across runs for the same hub: md5 of the hub account
         run_id VARCHAR NOT NULL,
         hub_account VARCHAR NOT NULL,
         member_accounts VARCHAR[] NOT NULL,
