@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(args.home)
+        settings.apply_prefect_environment()
         module_name, function_name = HANDLERS[args.verb].split(":")
         handler = getattr(importlib.import_module(module_name), function_name)
         return int(handler(args, settings) or 0)

@@ -96,6 +96,12 @@ class Settings:
     def tmp(self) -> Path:
         return self.home / "tmp"
 
+    def apply_prefect_environment(self) -> None:
+        """Keep Prefect offline and its files under the home folder; must run before Prefect is imported."""
+        os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("DO_NOT_TRACK", "1")
+
     def ensure_folders(self) -> None:
         for folder in (self.home, self.inbox, self.archive, self.exports, self.prefect_home, self.logs, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,255 @@
+"""Prefect flows: the nightly chain ingest → detect → publish → export, and its cron deployment.
+
+The flow body reads like a table of contents. A task per inbox file, so one bad file does not stop the
+others; only steps that can fail transiently (a busy warehouse, a locked case store, file I/O) retry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.errors import FundflowError
+from pipelines.settings import Settings
+
+INBOX_SUFFIXES = {".csv", ".txt", ".xlsx", ".xml"}
+
+
+def _retry_when_transient(task_obj, task_run, state) -> bool:
+    try:
+        state.result()
+    except FundflowError as exc:
+        return exc.transient
+    except Exception:
+        return False
+    return False
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    return sorted(path for path in inbox.rglob("*") if path.is_file() and path.suffix.lower() in INBOX_SUFFIXES)
+
+
+@task(name="ingest-file", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient,
+      cache_policy=NO_CACHE)
+def ingest_file_task(home: str, path: str) -> dict:
+    from pipelines import warehouse
+    from pipelines.ingest.load import ingest_file
+
+    settings = Settings.load(home)
+    con = warehouse.connect(settings)
+    try:
+        return asdict(ingest_file(con, settings, Path(path)))
+    finally:
+        con.close()
+
+
+@task(name="prepare", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient,
+      cache_policy=NO_CACHE)
+def prepare_task(home: str) -> None:
+    """Derived tables the detectors read: payments (two legs → one), parties, actors."""
+    from pipelines import warehouse
+    from pipelines.prepare import prepare_warehouse
+
+    settings = Settings.load(home)
+    con = warehouse.connect(settings)
+    try:
+        prepare_warehouse(con, settings)
+    finally:
+        con.close()
+
+
+@task(name="detect", cache_policy=NO_CACHE)
+def detect_task(home: str) -> dict:
+    from pipelines.detect import run_detection
+
+    result = run_detection(Settings.load(home))
+    return {"run_id": result.run_id, "alerts_per_rule": result.alerts_per_rule}
+
+
+@task(name="publish", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient,
+      cache_policy=NO_CACHE)
+def publish_task(home: str, run_id: str) -> dict:
+    from pipelines import warehouse
+    from pipelines.leads import publish_run
+
+    settings = Settings.load(home)
+    con = warehouse.connect(settings)
+    try:
+        return asdict(publish_run(settings, con, run_id))
+    finally:
+        con.close()
+
+
+@task(name="export", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def export_task(home: str) -> list[str]:
+    from reports.nightly import export_nightly
+
+    return [str(path) for path in export_nightly(Settings.load(home))]
+
+
+@task(name="archive", cache_policy=NO_CACHE)
+def archive_task(home: str, path: str) -> str:
+    settings = Settings.load(home)
+    target = settings.archive / f"{date.today():%Y-%m-%d}" / Path(path).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target = target.with_name(f"{target.stem}-{datetime.now():%H%M%S%f}{target.suffix}")
+    shutil.move(path, target)
+    return str(target)
+
+
+@flow(name="fundflow-nightly")
+def nightly_flow(home: str, inbox: str | None = None) -> dict:
+    settings = Settings.load(home)
+    settings.ensure_folders()
+    started = time.monotonic()
+    files = inbox_files(Path(inbox) if inbox else settings.inbox)
+
+    file_results = [ingest_one(home, path) for path in files]
+    loaded = [item for item in file_results if item.get("status") == "loaded"]
+    failed = [item for item in file_results if item.get("status") == "failed"]
+    summary = {"files": len(files), "loaded": len(loaded), "failed": len(failed),
+               "duplicates": sum(item.get("status") == "duplicate_file" for item in file_results),
+               "rows_loaded": sum(item.get("loaded", 0) for item in file_results),
+               "rows_quarantined": sum(item.get("quarantined", 0) for item in file_results),
+               "file_results": file_results}
+
+    if loaded:
+        prepare_task(home)
+        detection = detect_task(home)
+        summary["detect_run"] = detection["run_id"]
+        summary["alerts_per_rule"] = detection["alerts_per_rule"]
+        summary["publish"] = publish_task(home, detection["run_id"])
+        summary["exports"] = export_task(home)
+        summary["nothing_new"] = False
+    else:
+        summary["nothing_new"] = True
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    record_nightly_run(settings, summary)
+    create_markdown_artifact(markdown=summary_markdown(summary), key="fundflow-nightly-summary",
+                             description="夜间任务摘要 / nightly run summary")
+    return summary
+
+
+def ingest_one(home: str, path: Path) -> dict:
+    """Ingest one file as its own task; a failure is reported for that file and the night goes on."""
+    state = ingest_file_task(home, str(path), return_state=True)
+    try:
+        result = state.result()
+    except Exception as exc:  # the task's failure, already logged by Prefect
+        return {"file_name": path.name, "path": str(path), "status": "failed", "error": str(exc)}
+    if result.get("status") in ("loaded", "duplicate_file"):
+        result["archived_to"] = archive_task(home, str(path))
+    return result
+
+
+def record_nightly_run(settings: Settings, summary: dict) -> None:
+    from pipelines import runs, warehouse
+
+    con = warehouse.connect(settings)
+    try:
+        run_id = runs.start_run(con, "nightly")
+        runs.record_inputs(con, run_id, [item["file_id"] for item in summary["file_results"]
+                                         if item.get("status") == "loaded" and item.get("file_id")])
+        status = "failed" if summary["failed"] else "ok"
+        runs.finish_run(con, run_id, status, {k: v for k, v in summary.items() if k != "file_results"})
+        summary["run_id"] = run_id
+    finally:
+        con.close()
+
+
+def summary_markdown(summary: dict) -> str:
+    lines = ["# 夜间任务摘要 / nightly summary", ""]
+    if summary["nothing_new"] and not summary["failed"]:
+        lines.append("没有新文件，本次未做任何更改 / no new files; nothing was changed.")
+    lines += ["| 项目 item | 数量 count |", "|---|---|"]
+    for key, label in (("files", "收件箱文件 files in inbox"), ("loaded", "已导入 loaded"),
+                       ("duplicates", "重复文件 duplicate files"), ("failed", "失败 failed"),
+                       ("rows_loaded", "导入行数 rows loaded"), ("rows_quarantined", "隔离行数 rows quarantined")):
+        lines.append(f"| {label} | {summary.get(key, 0)} |")
+    for rule_id, count in (summary.get("alerts_per_rule") or {}).items():
+        lines.append(f"| 预警 alerts {rule_id} | {count} |")
+    publish = summary.get("publish") or {}
+    for key, value in publish.items():
+        lines.append(f"| 线索 leads {key} | {value} |")
+    for item in summary["file_results"]:
+        if item.get("status") == "failed":
+            lines.append(f"\n**失败文件 / failed file** `{item.get('file_name')}`: {item.get('error')}")
+    return "\n".join(lines)
+
+
+def print_summary(summary: dict) -> None:
+    print(summary_markdown(summary).replace("| ", "").replace(" |", "").replace("|---|---|", ""))
+    for path in summary.get("exports") or []:
+        print(f"导出 / export: {path}")
+    print(f"运行记录 / run record: fundflow runs show {summary.get('run_id')}")
+
+
+def nightly_command(args, settings: Settings) -> int:
+    summary = nightly_flow(str(settings.home), args.inbox)
+    print_summary(summary)
+    return 1 if summary["failed"] else 0
+
+
+def nightly_deployment(settings: Settings):
+    from prefect.schedules import Cron
+
+    return nightly_flow.to_deployment(
+        name="nightly", schedules=[Cron(settings.nightly_cron, timezone=settings.timezone)],
+        parameters={"home": str(settings.home)},
+        description="每晚：导入收件箱 → 运行规则 → 发布线索 → 导出 / nightly: ingest → detect → publish → export")
+
+
+def schedule_command(args, settings: Settings) -> int:
+    """Serve the nightly deployment; start a local Prefect server on 127.0.0.1 when none is configured."""
+    import os
+
+    from prefect import serve
+
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        port = 4200
+        settings.logs.mkdir(parents=True, exist_ok=True)
+        log = open(settings.logs / "prefect-server.log", "ab")
+        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                   "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+        wait_for_server(port, server)
+    print(f"夜间任务已按计划运行 / nightly deployment served: cron '{settings.nightly_cron}' "
+          f"({settings.timezone}); Ctrl-C 停止 / to stop")
+    try:
+        serve(nightly_deployment(settings))
+    finally:
+        if server is not None:
+            server.terminate()
+    return 0
+
+
+def wait_for_server(port: int, server: subprocess.Popen, seconds: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise FundflowError("本地 Prefect 服务启动失败，见 logs/prefect-server.log / local Prefect server failed")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise FundflowError("本地 Prefect 服务未在 60 秒内就绪 / local Prefect server not ready in 60 s")
+
+
+if __name__ == "__main__":
+    print(json.dumps(nightly_flow(sys.argv[1]), ensure_ascii=False, default=str, indent=1))
