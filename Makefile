@@ -24,12 +24,14 @@ run: $(VENV)/.installed
 	$(BIN)/fundflow --home $(HOME_DIR) demo
 
 test: $(VENV)/.installed
+	bash console/setup_browser.sh
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run
 
 console: $(VENV)/.installed
+	bash console/setup_browser.sh
 	$(BIN)/fundflow --home $(HOME_DIR) console
 
 schedule: $(VENV)/.installed

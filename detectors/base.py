@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -70,3 +71,9 @@ class Detector(Protocol):
     Params: type
 
     def detect(self, con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]: ...
+
+
+def alert_id(run_id: str, alert: Alert) -> str:
+    """The alert's id in the warehouse: md5 of run id, rule id, subject and window start."""
+    key = f"{run_id}|{alert.rule_id}|{alert.subject}|{alert.window_start.isoformat()}"
+    return hashlib.md5(key.encode("utf-8")).hexdigest()

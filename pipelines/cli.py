@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--kind", help="report kind when the file does not say: LARGE or SUSPICIOUS")
     p.add_argument("--institution", help="reporting institution code when the file does not say")
+    p.add_argument("--sheet", help="XLSX sheet to read (default: the first)")
 
     p = verbs.add_parser("quarantine", help="rows held back and why / 隔离记录")
     p.add_argument("action", choices=["list"])
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="why (recorded)")
     p.add_argument("--status", help="filter for list")
     p.add_argument("--due", help="due date YYYY-MM-DD (measure add)")
+    p.add_argument("--ref", help="police transfer number (measure done)")
+    p.add_argument("--amount", help="fine or sum repaid, yuan (measure done)")
     p.add_argument("--json", action="store_true")
 
     p = verbs.add_parser("export", help="lead list, alerts, campaign tables, dossier / 导出")

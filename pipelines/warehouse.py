@@ -222,6 +222,18 @@ MIGRATIONS: list[tuple[int, str]] = [
         role VARCHAR NOT NULL             -- hub collector investor promoter controller other
     );
     """),
+    (2, """
+    -- every export file written: who, what, where, its sha256, and why when unmasked
+    CREATE TABLE export_audit (
+        "at" TIMESTAMP NOT NULL,
+        "user" VARCHAR NOT NULL,
+        what VARCHAR NOT NULL,            -- alerts | leads | campaign | dossier
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        unmasked BOOLEAN NOT NULL,
+        reason VARCHAR
+    );
+    """),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -287,7 +299,6 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
         "autoload_known_extensions": False,
         "memory_limit": settings.duckdb_memory_limit,
         "temp_directory": str(settings.tmp),
-        "TimeZone": settings.timezone,
     }
     try:
         con = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
@@ -297,6 +308,8 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
                 f"数据仓库正被另一进程写入，请稍后重试 / the warehouse is in use by another process: "
                 f"{settings.warehouse_path}") from None
         raise
+    # ICU's TimeZone option is unknown to duckdb.connect's config; it can only be SET once connected.
+    con.execute("SET TimeZone = ?", [settings.timezone])
     if not read_only:
         migrate(con)
     con.execute(MACROS_SQL)

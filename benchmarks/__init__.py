@@ -1,0 +1,1 @@
+"""Scale runs (`make bench`): each `bench_*.py` module's `main(out_dir)` returns rows of figures."""

@@ -1,0 +1,346 @@
+"""The analysts' web console (`fundflow console`): the lead queue, a lead's evidence and its decisions.
+
+FastAPI with server-rendered Jinja pages; it reads and writes only the case store, never the DuckDB warehouse,
+so it keeps serving while the nightly run holds the warehouse. Every route but login and static files needs a
+session; every POST needs the session's CSRF token; pages send a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.templating import Jinja2Templates
+
+from console import auth, downloads, users, views
+from pipelines import lifecycle
+from pipelines.casestore import CaseStore
+from pipelines.errors import ConfigError, FundflowError, LifecycleError, NotFoundError
+from pipelines.labels import LEAD_STATUS, ROLES
+from pipelines.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+CYTOSCAPE = HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"
+SESSION_HOURS = 8
+# Reachable without a session: the login form and files that hold no data.
+PUBLIC_PATHS = frozenset({"/login", "/static", "/vendor/cytoscape.min.js"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+                                "form-action 'self'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+log = logging.getLogger("fundflow.console")
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to the login form, API routes answer 401."""
+
+
+class Forbidden(Exception):
+    """Logged in, but this role may not do it, or the CSRF token is missing or wrong."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def current_user(request: Request) -> auth.User:
+    name = request.session.get("user")
+    user = users.active_user(request.app.state.store, name) if name else None
+    if user is None:
+        request.session.clear()
+        raise LoginRequired()
+    return user
+
+
+async def csrf_guard(request: Request) -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        sent = (await request.form()).get("csrf_token")
+    if not auth.csrf_valid(request.session, sent):
+        raise Forbidden("表单已过期或来源不明，请刷新页面后重试 / missing or wrong CSRF token")
+
+
+def flash(request: Request, kind: str, message: str) -> None:
+    request.session.setdefault("flashes", []).append([kind, message])
+
+
+def _parse_date(text: str | None, what: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise LifecycleError(f"{what}日期格式应为 YYYY-MM-DD / bad date '{text}'") from None
+
+
+def create_app(settings: Settings) -> FastAPI:
+    store = CaseStore.open(settings)
+    secret = auth.session_secret(settings)
+    app = FastAPI(title="fundflow console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    app.state.settings = settings
+    app.state.secret = secret
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    environment.filters["yuan"] = lambda value: f"¥{float(value or 0):,.2f}"
+    environment.filters["pct"] = lambda value: f"{float(value or 0) * 100:.0f}%"
+    environment.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else ""
+    templates = Jinja2Templates(env=environment)
+
+    def page(request: Request, template: str, user: auth.User | None, status_code: int = 200, **context) -> Response:
+        context.update(user=user, csrf=auth.csrf_token(request.session), role_labels=ROLES,
+                       flashes=request.session.pop("flashes", []),
+                       downloads=downloads.available() if user and user.role in auth.CAN_EXPORT else [])
+        return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, _exc: LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "需要登录 / login required"}, status_code=401)
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.message}, status_code=403)
+        return page(request, "error.html", None, 403, title="不允许的操作", message=exc.message)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return page(request, "error.html", None, 404, title="未找到", message=str(exc))
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if not request.url.path.startswith(("/static/", "/vendor/")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # Added last so it runs first: every handler above sees request.session.
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="fundflow_session",
+                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=False)
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/vendor/cytoscape.min.js", include_in_schema=False)
+    def cytoscape_js() -> Response:
+        if not CYTOSCAPE.exists():
+            log.error("console/node_modules missing: run console/setup_browser.sh (or make console)")
+            return Response("cytoscape missing: run console/setup_browser.sh", status_code=404)
+        return FileResponse(CYTOSCAPE, media_type="text/javascript")
+
+    public = APIRouter(dependencies=[Depends(csrf_guard)])
+
+    @public.get("/login")
+    def login_form(request: Request, next: str = "/") -> Response:
+        return page(request, "login.html", None, next_url=_safe_next(next), name="", error="")
+
+    @public.post("/login")
+    def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")) -> Response:
+        user, refusal, locked = users.try_login(store, name.strip(), password)
+        if user is None:
+            return page(request, "login.html", None, 429 if locked else 401, next_url=_safe_next(next), name=name,
+                        error=refusal)
+        request.session.clear()  # a fresh session (and CSRF token) on login: no session fixation
+        request.session["user"] = user.name
+        auth.csrf_token(request.session)
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    pages = APIRouter(dependencies=[Depends(current_user), Depends(csrf_guard)])
+
+    @pages.post("/logout")
+    def logout(request: Request, user: auth.User = Depends(current_user)) -> Response:
+        store.write_audit(user.name, "logout")
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @pages.get("/")
+    def queue_page(request: Request, user: auth.User = Depends(current_user), status: str = "", priority: str = "",
+                   typology: str = "", sector: str = "", region: str = "", assignee: str = "", overdue: str = "",
+                   sort: str = "score") -> Response:
+        chosen = views.QueueFilter(status=status, priority=priority, typology=typology, sector=sector,
+                                   region=region, assignee=assignee, overdue=bool(overdue), sort=sort)
+        rows = views.queue(store, chosen)
+        return page(request, "queue.html", user, rows=rows, chosen=chosen, choices=views.queue_choices(store))
+
+    def lead_response(request: Request, user: auth.User, lead_id: str, status_code: int = 200,
+                      unmasked: tuple[str, str] | None = None) -> Response:
+        lead = store.get_lead(lead_id)
+        shown = views.lead_page(lead, user.role, store.today())
+        response = page(request, "lead.html", user, status_code, **shown, unmasked=unmasked,
+                        may_unmask=user.role in auth.CAN_UNMASK,
+                        unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
+                        workers=users.worker_names(store),
+                        dossier="dossier" in downloads.available() and user.role in auth.CAN_EXPORT)
+        # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
+        response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
+        return response
+
+    @pages.get("/leads/{lead_id}")
+    def lead_view(request: Request, lead_id: str, user: auth.User = Depends(current_user)) -> Response:
+        return lead_response(request, user, lead_id)
+
+    def decided(request: Request, lead_id: str, action, done_message: str) -> Response:
+        try:
+            action()
+        except FundflowError as exc:
+            flash(request, "error", str(exc))
+        else:
+            flash(request, "ok", done_message)
+        return RedirectResponse(f"/leads/{quote(lead_id)}", status_code=303)
+
+    @pages.post("/leads/{lead_id}/assign")
+    def assign(request: Request, lead_id: str, assignee: str = Form(...), note: str = Form(""), due: str = Form(""),
+               user: auth.User = Depends(current_user)) -> Response:
+        return decided(request, lead_id, lambda: lifecycle.assign(
+            store, lead_id, assignee, user.name, note, _parse_date(due, "期限")), f"已分配给 {assignee}")
+
+    @pages.post("/leads/{lead_id}/move")
+    def move(request: Request, lead_id: str, status: str = Form(...), note: str = Form(""),
+             expected_status: str = Form(""), merge_into: str = Form(""),
+             user: auth.User = Depends(current_user)) -> Response:
+        return decided(request, lead_id, lambda: lifecycle.move(
+            store, lead_id, status, user.name, note, merge_into=merge_into.strip() or None,
+            expected_status=expected_status or None), f"已转为「{LEAD_STATUS.get(status, status)}」")
+
+    @pages.post("/leads/{lead_id}/measures")
+    def add_measure(request: Request, lead_id: str, kind: str = Form(...), due: str = Form(""),
+                    note: str = Form(""), user: auth.User = Depends(current_user)) -> Response:
+        return decided(request, lead_id, lambda: lifecycle.add_measure(
+            store, lead_id, kind, user.name, note, _parse_date(due, "期限")), "已登记处置事项")
+
+    @pages.post("/leads/{lead_id}/measures/{measure_id}/done")
+    def complete_measure(request: Request, lead_id: str, measure_id: int, note: str = Form(""),
+                         transfer_no: str = Form(""), amount: str = Form(""),
+                         user: auth.User = Depends(current_user)) -> Response:
+        def complete() -> None:
+            try:
+                value = float(amount) if amount.strip() else None
+            except ValueError:
+                raise LifecycleError(f"金额应为数字 / amount must be a number: '{amount}'") from None
+            lifecycle.complete_measure(store, lead_id, measure_id, user.name, note,
+                                       transfer_no=transfer_no.strip() or None, amount=value)
+        return decided(request, lead_id, complete, f"处置事项 #{measure_id} 已销号")
+
+    @pages.post("/leads/{lead_id}/close/propose")
+    def propose_close(request: Request, lead_id: str, note: str = Form(""),
+                      user: auth.User = Depends(current_user)) -> Response:
+        return decided(request, lead_id, lambda: lifecycle.propose_close(store, lead_id, user.name, note),
+                       "已提出销号，待另一人确认")
+
+    @pages.post("/leads/{lead_id}/close/confirm")
+    def confirm_close(request: Request, lead_id: str, note: str = Form(""),
+                      user: auth.User = Depends(current_user)) -> Response:
+        return decided(request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note),
+                       "已确认销号")
+
+    @pages.post("/leads/{lead_id}/unmask")
+    def unmask(request: Request, lead_id: str, choice: str = Form(...), reason: str = Form(""),
+               user: auth.User = Depends(current_user)) -> Response:
+        if user.role not in auth.CAN_UNMASK:
+            store.write_audit(user.name, "unmask_refused", target=lead_id, detail={"choice": choice})
+            raise Forbidden(f"「{ROLES[user.role]}」无权查看完整号码 / role {user.role} may not unmask")
+        if not reason.strip():
+            flash(request, "error", "查看完整号码须填写理由 / a reason is required")
+            return RedirectResponse(f"/leads/{quote(lead_id)}", status_code=303)
+        found = views.unmask_value(store.get_lead(lead_id), secret, choice)
+        if found is None:
+            raise NotFoundError(f"该线索没有这个号码 / no such number on lead {lead_id}")
+        store.write_audit(user.name, "unmask", target=lead_id, reason=reason.strip(),
+                          detail={"choice": choice, "what": found[0]})
+        return lead_response(request, user, lead_id, unmasked=found)
+
+    @pages.get("/exports")
+    def exports_page(request: Request, user: auth.User = Depends(current_user)) -> Response:
+        _may_export(user)
+        return page(request, "exports.html", user, kinds=downloads.KINDS)
+
+    @pages.post("/exports/{what}")
+    def export(request: Request, what: str, lead_id: str = Form(""), period: str = Form(""),
+               user: auth.User = Depends(current_user)) -> Response:
+        _may_export(user)
+        try:
+            path = downloads.export(settings, what, user.name, lead_id=lead_id or None, period=period or None)
+        except FundflowError as exc:
+            flash(request, "error", str(exc))
+            return RedirectResponse(f"/leads/{quote(lead_id)}" if lead_id else "/exports", status_code=303)
+        return FileResponse(path, filename=path.name)
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(current_user), Depends(csrf_guard)])
+
+    @api.get("/leads")
+    def api_queue(user: auth.User = Depends(current_user), status: str = "", sort: str = "score") -> dict:
+        rows = views.queue(store, views.QueueFilter(status=status, sort=sort))
+        return {"leads": [{key: row[key] for key in ("lead_id", "status", "status_label", "subject_name", "score",
+                                                     "total_in", "participants", "assignee", "overdue")}
+                          for row in rows]}
+
+    @api.get("/leads/{lead_id}/graph")
+    def api_graph(lead_id: str, start: str = "", end: str = "", expand: str = "",
+                  user: auth.User = Depends(current_user)) -> dict:
+        return views.graph(store.get_lead(lead_id), secret, _api_date(start), _api_date(end), bool(expand))
+
+    @api.get("/leads/{lead_id}/accounts/{key}")
+    def api_account(lead_id: str, key: str, start: str = "", end: str = "",
+                    user: auth.User = Depends(current_user)) -> dict:
+        found = views.account_detail(store.get_lead(lead_id), secret, key, _api_date(start), _api_date(end))
+        if found is None:
+            raise NotFoundError(f"线索 {lead_id} 没有这个账户 / no such account on this lead")
+        return found
+
+    app.include_router(public)
+    app.include_router(pages)
+    app.include_router(api)
+    return app
+
+
+def _api_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise HTTPException(400, f"日期格式应为 YYYY-MM-DD / bad date '{text}'") from None
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths after login, so the login form cannot bounce a user to another site."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+def _may_export(user: auth.User) -> None:
+    if user.role not in auth.CAN_EXPORT or not downloads.available():
+        raise Forbidden(f"「{ROLES[user.role]}」不能导出 / role {user.role} may not export")
+
+
+def console_command(args, settings: Settings) -> int:
+    import uvicorn
+
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"注意：控制台对 {args.host} 开放，请确认只在内网使用 / warning: console listens beyond this machine")
+    if not CYTOSCAPE.exists():
+        raise ConfigError("缺少前端库，请先运行 console/setup_browser.sh 或 make console / "
+                          "console/node_modules missing: run console/setup_browser.sh")
+    print(f"线索工作台 / console: http://{args.host}:{args.port}/  (Ctrl+C 停止 / to stop)")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0

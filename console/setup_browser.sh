@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the console and its browser tests need, only where missing (safe to run again):
+# Debian chromium and a CJK font for headless tests and screenshots, and the npm libraries (Cytoscape.js).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi wqy || missing+=(fonts-wqy-zenhei)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "安装 / installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+    command -v npm >/dev/null || { echo "需要 npm / npm not found"; exit 1; }
+    npm ci --no-audit --no-fund
+    touch node_modules
+fi

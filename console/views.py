@@ -1,0 +1,356 @@
+"""What the console shows, built from the case store only: the filtered queue, a lead's page, the evidence
+graph and timeline as JSON. Numbers are masked here; the routes in `console.app` only render what this returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from pipelines import lifecycle
+from pipelines.casestore import CaseStore
+from pipelines.labels import DIRECTION, LEAD_STATUS, TYPOLOGIES
+from pipelines.leads import PRIORITY_MARKS
+from pipelines.masking import mask_account, mask_id
+from pipelines.sectors import SECTORS
+
+# Investors beyond this many are drawn as one expandable node, so a 2,000-account lead stays readable.
+GROUP_INVESTORS_ABOVE = 40
+TABLE_ROWS = 500
+NODE_PAYMENT_ROWS = 300
+TIMELINE_MAX_BARS = 120
+MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
+
+ACCOUNT_ROLES = {"hub": "核心账户", "collector": "归集账户", "investor": "集资参与人", "promoter": "推介人",
+                 "controller": "实际控制人", "other": "其他"}
+METHODS = {"CASH": "现金", "TRANSFER": "转账", "ONLINE": "网银/手机银行", "POS": "POS", "ATM": "ATM",
+           "CROSS_BORDER": "跨境", "OTHER": "其他"}
+EVENT_ACTIONS = {"created": "生成线索", "new_activity": "新增活动", "new_activity_linked": "出现新活动（另立新线索）",
+                 "move": "状态变更", "assign": "分配", "propose_close": "提出销号", "measure_add": "登记处置事项",
+                 "measure_done": "处置事项销号", "merge_in": "并入线索"}
+# GB/T 2260 province codes (first two digits of a region code).
+PROVINCES = {
+    "11": "北京", "12": "天津", "13": "河北", "14": "山西", "15": "内蒙古", "21": "辽宁", "22": "吉林", "23": "黑龙江",
+    "31": "上海", "32": "江苏", "33": "浙江", "34": "安徽", "35": "福建", "36": "江西", "37": "山东", "41": "河南",
+    "42": "湖北", "43": "湖南", "44": "广东", "45": "广西", "46": "海南", "50": "重庆", "51": "四川", "52": "贵州",
+    "53": "云南", "54": "西藏", "61": "陕西", "62": "甘肃", "63": "青海", "64": "宁夏", "65": "新疆", "71": "台湾",
+    "81": "香港", "82": "澳门",
+}
+QUEUE_SORTS = {"score": ("score", "评分"), "amount": ("total_in", "流入金额"),
+               "participants": ("individual_payers", "参与人数")}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = ""
+    priority: str = ""
+    typology: str = ""
+    sector: str = ""
+    region: str = ""
+    assignee: str = ""
+    overdue: bool = False
+    sort: str = "score"
+
+
+def is_overdue(lead: dict, today: date) -> bool:
+    return bool(lead["due_date"]) and lead["due_date"] < today and lead["status"] in lifecycle.OPEN_STATUSES
+
+
+def lead_regions(lead: dict) -> list[str]:
+    """Province codes a lead touches: the subject's own and its participants'."""
+    found = list(lead["provinces"] or [])
+    if lead["subject_region"] and lead["subject_region"][:2] not in found:
+        found.insert(0, lead["subject_region"][:2])
+    return found
+
+
+def province_label(code: str) -> str:
+    return PROVINCES.get(code, code)
+
+
+def queue(store: CaseStore, chosen: QueueFilter) -> list[dict]:
+    today = store.today()
+    found = store.list_leads(status=chosen.status or None, priority=chosen.priority or None,
+                             sector=chosen.sector or None, assignee=chosen.assignee or None)
+    if chosen.typology:
+        found = [lead for lead in found if chosen.typology in (lead["typologies"] or [])]
+    if chosen.region:
+        found = [lead for lead in found if chosen.region in lead_regions(lead)]
+    if chosen.overdue:
+        found = [lead for lead in found if is_overdue(lead, today)]
+    column = QUEUE_SORTS.get(chosen.sort, QUEUE_SORTS["score"])[0]
+    found.sort(key=lambda lead: (float(lead[column] or 0), lead["lead_id"]), reverse=True)
+    return [queue_row(lead, today) for lead in found]
+
+
+def queue_row(lead: dict, today: date) -> dict:
+    return {
+        "lead_id": lead["lead_id"],
+        "status": lead["status"],
+        "status_label": LEAD_STATUS.get(lead["status"], lead["status"]),
+        "subject_name": lead["subject_name"] or "",
+        "subject_id": mask_id(lead["subject_id_no"]),
+        "hub_account": mask_account(lead["hub_account"]),
+        "score": lead["score"],
+        "total_in": float(lead["total_in"]),
+        "total_out": float(lead["total_out"]),
+        "participants": lead["individual_payers"],
+        "elderly_share": lead["elderly_share"],
+        "typologies": [TYPOLOGIES.get(code, code) for code in lead["typologies"] or []],
+        "sectors": [SECTORS[code].label_zh if code in SECTORS else code for code in lead["sectors"] or []],
+        "regions": [province_label(code) for code in lead_regions(lead)],
+        "priority": [priority_label(code) for code in lead["priority"] or []],
+        "assignee": lead["assignee"] or "",
+        "due_date": lead["due_date"],
+        "overdue": is_overdue(lead, today),
+        "created_at": lead["created_at"],
+    }
+
+
+def priority_label(code: str) -> str:
+    return PRIORITY_MARKS.get(code, code)
+
+
+def queue_choices(store: CaseStore) -> dict:
+    """Values the queue's filter menus offer, taken from the leads that exist."""
+    every = store.list_leads()
+    typologies = sorted({code for lead in every for code in lead["typologies"] or []})
+    priorities = sorted({code for lead in every for code in lead["priority"] or []})
+    regions = sorted({code for lead in every for code in lead_regions(lead)})
+    assignees = sorted({lead["assignee"] for lead in every if lead["assignee"]})
+    return {
+        "statuses": list(LEAD_STATUS.items()),
+        "typologies": [(code, TYPOLOGIES.get(code, code)) for code in typologies],
+        "priorities": [(code, priority_label(code)) for code in priorities],
+        "sectors": [(code, sector.label_zh) for code, sector in SECTORS.items()],
+        "regions": [(code, province_label(code)) for code in regions],
+        "assignees": assignees,
+        "sorts": [(key, label) for key, (_column, label) in QUEUE_SORTS.items()],
+    }
+
+
+def node_key(secret: str, account_no: str) -> str:
+    """A stable, opaque id for an account in URLs and the graph, so raw account numbers never reach the page."""
+    return "a" + hashlib.blake2b(account_no.encode(), key=secret.encode()[:64], digest_size=8).hexdigest()
+
+
+def party_label(name: str | None, account_no: str | None) -> str:
+    if not account_no:
+        return "现金"
+    return f"{name or ''} {mask_account(account_no)}".strip()
+
+
+def lead_page(lead: dict, role: str, today: date) -> dict:
+    """Everything the lead page shows, masked; `lead` is `CaseStore.get_lead`'s result."""
+    names = {account["account_no"]: account["account_name"] for account in lead["accounts"]}
+    payments = [{
+        "time": payment["txn_time"],
+        "payer": party_label(payment["payer_name"] or names.get(payment["payer_account"]), payment["payer_account"]),
+        "payee": party_label(payment["payee_name"] or names.get(payment["payee_account"]), payment["payee_account"]),
+        "amount": float(payment["amount"] or 0),
+        "method": METHODS.get(payment["method"], payment["method"]),
+        "purpose": payment["purpose"] or "",
+        "memo": payment["memo"] or "",
+    } for payment in lead["payments"][:TABLE_ROWS]]
+    measures = [dict(item, overdue=item["status"] != "DONE" and item["due_date"] is not None
+                     and item["due_date"] < today - timedelta(days=MEASURE_OVERDUE_DAYS))
+                for item in lead["measures"]]
+    events = [dict(event, action_label=EVENT_ACTIONS.get(event["action"], event["action"]),
+                   from_label=LEAD_STATUS.get(event["from_status"] or "", event["from_status"] or ""),
+                   to_label=LEAD_STATUS.get(event["to_status"] or "", event["to_status"] or ""))
+              for event in reversed(lead["events"])]
+    roles_count: dict[str, int] = defaultdict(int)
+    for account in lead["accounts"]:
+        roles_count[account["role"]] += 1
+    return {
+        "row": queue_row(lead, today),
+        "lead": lead,
+        "narrative": lead["narrative"],
+        "reasons": lead["reasons"] or [],
+        "alerts": lead["alerts"],
+        "window_start": lead["window_start"],
+        "window_end": lead["window_end"],
+        "account_count": len(lead["accounts"]),
+        "roles_count": [(ACCOUNT_ROLES.get(role, role), count) for role, count in roles_count.items()],
+        "payments": payments,
+        "payment_count": len(lead["payments"]),
+        "measures": measures,
+        "events": events,
+        "moves": [(status, LEAD_STATUS[status]) for status in lifecycle.allowed_moves(lead, role)],
+        "close_proposed_by": lead["close_proposed_by"],
+        "may_work": role in lifecycle.WORKERS,
+        "may_sign": role in lifecycle.SIGNERS,
+        "may_propose_close": "CLOSED" in lifecycle.ALLOWED.get(lead["status"], {}) and not lead["close_proposed_by"],
+        "may_confirm_close": bool(lead["close_proposed_by"]) and lead["status"] != "CLOSED",
+        "may_add_measure": lead["status"] in lifecycle.MEASURE_EDIT_STATUSES,
+        "measure_kinds": [(code, kind.title_zh, lifecycle.DISPOSITION_TYPES[kind.disposition_type])
+                          for code, kind in lifecycle.MEASURE_KINDS.items()],
+    }
+
+
+def unmask_choices(lead: dict, secret: str, limit: int = 60) -> list[tuple[str, str]]:
+    """What may be unmasked on this lead: the subject's ID, and the core accounts' numbers and holders' IDs."""
+    choices = []
+    if lead["subject_id_no"]:
+        choices.append(("subject_id", f"主体证件号码 {mask_id(lead['subject_id_no'])}（{lead['subject_name'] or ''}）"))
+    core_first = sorted(lead["accounts"], key=lambda a: (a["role"] == "investor", -float(a["total_in"] or 0)))
+    for account in core_first[:limit]:
+        key = node_key(secret, account["account_no"])
+        role = ACCOUNT_ROLES.get(account["role"], account["role"])
+        choices.append((f"account:{key}", f"账号 {mask_account(account['account_no'])}（{account['account_name'] or ''}，{role}）"))
+        if account["holder_id_no"]:
+            choices.append((f"holder_id:{key}",
+                            f"证件号码 {mask_id(account['holder_id_no'])}（{account['account_name'] or ''}）"))
+    return choices
+
+
+def unmask_value(lead: dict, secret: str, choice: str) -> tuple[str, str] | None:
+    """(what, whole number) for an unmask choice, or None when the lead has no such number."""
+    if choice == "subject_id":
+        return ("主体证件号码", lead["subject_id_no"]) if lead["subject_id_no"] else None
+    kind, _, key = choice.partition(":")
+    for account in lead["accounts"]:
+        if node_key(secret, account["account_no"]) == key:
+            if kind == "account":
+                return f"{account['account_name'] or ''} 账号", account["account_no"]
+            if kind == "holder_id" and account["holder_id_no"]:
+                return f"{account['account_name'] or ''} 证件号码", account["holder_id_no"]
+    return None
+
+
+def _day(value: datetime) -> str:
+    return value.date().isoformat()
+
+
+def _in_range(payments: list[dict], start: date | None, end: date | None) -> list[dict]:
+    return [p for p in payments
+            if (start is None or p["txn_time"].date() >= start) and (end is None or p["txn_time"].date() <= end)]
+
+
+def graph(lead: dict, secret: str, start: date | None = None, end: date | None = None,
+          expand: bool = False) -> dict:
+    """The evidence graph as Cytoscape-ready nodes and edges, with the inflow/outflow timeline.
+
+    Accounts become nodes sized by the money through them; edges sum the payments between two nodes and carry
+    `t` (0 = the lead's first day, 1 = its last) for their latest payment. Many investors fold into one node.
+    """
+    all_payments = lead["payments"]
+    first = min((p["txn_time"] for p in all_payments), default=None)
+    last = max((p["txn_time"] for p in all_payments), default=None)
+    chosen = _in_range(all_payments, start, end)
+    filtered = start is not None or end is not None
+    accounts = {a["account_no"]: a for a in lead["accounts"]}
+    investors = [no for no, a in accounts.items() if a["role"] == "investor"]
+    grouped = len(investors) > GROUP_INVESTORS_ABOVE and not expand
+
+    nodes: dict[str, dict] = {}
+
+    def node_of(account_no: str | None, name: str | None) -> str:
+        if account_no is None:
+            node_id, label, role = "cash", "现金", "other"
+        elif grouped and account_no in accounts and accounts[account_no]["role"] == "investor":
+            node_id, label, role = "g-investor", f"集资参与人 {len(investors):,} 人", "investor"
+        else:
+            known = accounts.get(account_no)
+            node_id = node_key(secret, account_no)
+            role = known["role"] if known else "other"
+            label = f"{(known or {}).get('account_name') or name or ''}\n{mask_account(account_no)}"
+        if node_id not in nodes:
+            nodes[node_id] = {"id": node_id, "label": label, "role": role, "total_in": 0.0, "total_out": 0.0,
+                              "count": 0, "grouped": node_id == "g-investor"}
+        return node_id
+
+    if not filtered:
+        for account_no, account in accounts.items():
+            node_of(account_no, account["account_name"])
+    span = max((last - first).total_seconds(), 1.0) if first else 1.0
+    edges: dict[tuple[str, str], dict] = {}
+    for payment in chosen:
+        amount = float(payment["amount"] or 0)
+        source = node_of(payment["payer_account"], payment["payer_name"])
+        target = node_of(payment["payee_account"], payment["payee_name"])
+        nodes[source]["total_out"] += amount
+        nodes[target]["total_in"] += amount
+        nodes[source]["count"] += 1
+        nodes[target]["count"] += 1
+        if source == target:
+            continue  # investor-to-investor inside the folded node
+        edge = edges.setdefault((source, target), {"source": source, "target": target, "amount": 0.0, "count": 0,
+                                                   "first": payment["txn_time"], "last": payment["txn_time"]})
+        edge["amount"] += amount
+        edge["count"] += 1
+        edge["first"] = min(edge["first"], payment["txn_time"])
+        edge["last"] = max(edge["last"], payment["txn_time"])
+    for node in nodes.values():
+        node["amount"] = node["total_in"] + node["total_out"]
+    edge_list = [{
+        "id": f"e{number}", "source": edge["source"], "target": edge["target"], "amount": round(edge["amount"], 2),
+        "count": edge["count"], "first": edge["first"].isoformat(sep=" "), "last": edge["last"].isoformat(sep=" "),
+        "t": round((edge["last"] - first).total_seconds() / span, 4),
+    } for number, edge in enumerate(edges.values())]
+    return {
+        "accounts": len(accounts),
+        "grouped": len(investors) if grouped else 0,
+        "nodes": list(nodes.values()),
+        "edges": edge_list,
+        "range": {"first": _day(first) if first else None, "last": _day(last) if last else None,
+                  "start": start.isoformat() if start else (_day(first) if first else None),
+                  "end": end.isoformat() if end else (_day(last) if last else None)},
+        "timeline": timeline(lead, first, last),
+    }
+
+
+def timeline(lead: dict, first: datetime | None, last: datetime | None) -> list[dict]:
+    """Money into and out of the scheme's core accounts (all but the participants), per day or per week.
+
+    Transfers between core accounts are neither; a lead without participants counts every account as core.
+    """
+    if first is None:
+        return []
+    core = {a["account_no"] for a in lead["accounts"] if a["role"] != "investor"}
+    if not core:
+        core = {a["account_no"] for a in lead["accounts"]}
+    days = (last.date() - first.date()).days + 1
+    width = 1 if days <= TIMELINE_MAX_BARS else 7
+    buckets = [{"day": (first.date() + timedelta(days=i)).isoformat(), "inflow": 0.0, "outflow": 0.0}
+               for i in range(0, days, width)]
+    for payment in lead["payments"]:
+        into = payment["payee_account"] in core
+        out_of = payment["payer_account"] in core
+        if into == out_of:
+            continue
+        bucket = buckets[(payment["txn_time"].date() - first.date()).days // width]
+        bucket["inflow" if into else "outflow"] += float(payment["amount"] or 0)
+    return buckets
+
+
+def account_detail(lead: dict, secret: str, key: str, start: date | None, end: date | None) -> dict | None:
+    """One node's totals and payments (masked), or None when the key is not an account of this lead."""
+    found = next((a for a in lead["accounts"] if node_key(secret, a["account_no"]) == key), None)
+    if found is None:
+        return None
+    account_no = found["account_no"]
+    names = {a["account_no"]: a["account_name"] for a in lead["accounts"]}
+    rows, totals = [], {"IN": [0.0, 0], "OUT": [0.0, 0]}
+    for payment in _in_range(lead["payments"], start, end):
+        if account_no not in (payment["payer_account"], payment["payee_account"]):
+            continue
+        direction = "IN" if payment["payee_account"] == account_no else "OUT"
+        other_no = payment["payer_account"] if direction == "IN" else payment["payee_account"]
+        other_name = payment["payer_name"] if direction == "IN" else payment["payee_name"]
+        amount = float(payment["amount"] or 0)
+        totals[direction][0] += amount
+        totals[direction][1] += 1
+        rows.append({"time": payment["txn_time"].isoformat(sep=" ", timespec="minutes"), "direction": direction,
+                     "direction_label": DIRECTION[direction],
+                     "counterparty": party_label(other_name or names.get(other_no), other_no),
+                     "amount": amount, "memo": payment["memo"] or ""})
+    return {
+        "name": found["account_name"] or "", "account": mask_account(account_no), "role": found["role"],
+        "role_label": ACCOUNT_ROLES.get(found["role"], found["role"]),
+        "total_in": totals["IN"][0], "count_in": totals["IN"][1],
+        "total_out": totals["OUT"][0], "count_out": totals["OUT"][1],
+        "payments": rows[:NODE_PAYMENT_ROWS], "truncated": len(rows) > NODE_PAYMENT_ROWS,
+    }

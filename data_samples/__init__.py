@@ -1,0 +1,1 @@
+"""Sample institution files: small hand-made ones in `bank_files/`, and the synthetic county generator."""

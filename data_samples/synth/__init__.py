@@ -1,0 +1,1 @@
+"""Building blocks of the synthetic county generator (`data_samples.generator`)."""

@@ -1,0 +1,252 @@
+"""Loading the rule pack (`rules/`): one YAML file per rule plus `keywords.yaml`, checked as a whole.
+
+Every problem is collected before anything is refused, each as `path: field: message`, so an office fixing
+its pack sees all of them at once. The pack's content hash is stored with every run and alert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from detectors.base import Rule
+
+KEYWORDS_FILE = "keywords.yaml"
+RULE_KEYS = ("id", "detector", "typology", "title_zh", "title_en", "weight", "version", "source", "params")
+SHARED_LISTS = ("memo_keywords", "financial_institutions")
+"""Lists in keywords.yaml; a detector whose Params has a field of the same name gets the list there."""
+SETTINGS_FIELDS = ("home_region",)
+"""Params fields filled by the runner from settings (the office's county), never set in a rule file."""
+
+
+class RulePackInvalid(Exception):
+    """The pack cannot be used; `problems` lists every one as 'path: field: message'."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class RulePack:
+    rules: tuple[Rule, ...]
+    keywords: tuple[str, ...]
+    """Memo keywords (regular expressions) from keywords.yaml."""
+    content_hash: str
+    """sha256 over the pack's YAML files, sorted by name."""
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.rule_id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def load_rule_pack(folder: str | Path) -> RulePack:
+    """Read and check the whole pack; raise `RulePackInvalid` listing every problem."""
+    from detectors import DETECTORS
+
+    folder = Path(folder)
+    problems: list[str] = []
+    if not folder.is_dir():
+        raise RulePackInvalid([f"{folder}: 规则目录不存在 / rule folder not found"])
+    files = sorted(path for path in folder.glob("*.yaml"))
+    shared = _load_shared_lists(folder / KEYWORDS_FILE, problems)
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        if path.name == KEYWORDS_FILE:
+            continue
+        rule = _load_rule(path, DETECTORS, shared, problems)
+        if rule is None:
+            continue
+        if rule.rule_id in seen:
+            problems.append(f"{_shown(path)}: id: 规则编号重复 / duplicate rule id '{rule.rule_id}' "
+                            f"(also in {seen[rule.rule_id]})")
+            continue
+        seen[rule.rule_id] = _shown(path)
+        rules.append(rule)
+    if not rules and not problems:
+        problems.append(f"{folder}: 没有规则文件 / no rule files (*.yaml)")
+    if problems:
+        raise RulePackInvalid(problems)
+    return RulePack(rules=tuple(rules), keywords=shared.get("memo_keywords", ()),
+                    content_hash=_content_hash(files))
+
+
+def _shown(path: Path) -> str:
+    """Paths in messages read as 'rules/t1_fan_in.yaml': the folder and the file."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _content_hash(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _read_yaml(path: Path, problems: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{_shown(path)}: 文件缺失 / file missing")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{_shown(path)}: 无法读取 / unreadable: {exc}")
+    except yaml.YAMLError as exc:
+        problems.append(f"{_shown(path)}: YAML 格式错误 / invalid YAML: {' '.join(str(exc).split())}")
+    return None
+
+
+def _load_shared_lists(path: Path, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    data = _read_yaml(path, problems)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{_shown(path)}: 应为键值表 / expected a mapping of lists")
+        return {}
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in data:
+        if key not in SHARED_LISTS:
+            problems.append(f"{_shown(path)}: {key}: 未知列表 / unknown list '{key}'{_did_you_mean(key, SHARED_LISTS)}")
+    for key in SHARED_LISTS:
+        words = data.get(key)
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
+            problems.append(f"{_shown(path)}: {key}: 应为非空的文字列表 / must be a non-empty list of words")
+            continue
+        for word in words:
+            try:
+                re.compile(word)
+            except re.error as exc:
+                problems.append(f"{_shown(path)}: {key}: 正则无效 / invalid regular expression '{word}': {exc}")
+        lists[key] = tuple(words)
+    return lists
+
+
+def _did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(str(name), list(choices), n=1)
+    return f". Did you mean {close[0]}?" if close else ""
+
+
+def _load_rule(path: Path, detectors: dict, shared: dict, problems: list[str]) -> Rule | None:
+    shown = _shown(path)
+    data = _read_yaml(path, problems)
+    if data is None:
+        if path.exists() and not any(p.startswith(shown) for p in problems):
+            problems.append(f"{shown}: 文件为空 / empty file")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{shown}: 应为键值表 / expected a mapping")
+        return None
+    before = len(problems)
+    for key in data:
+        if key not in RULE_KEYS:
+            problems.append(f"{shown}: {key}: 未知字段 / unknown key '{key}'{_did_you_mean(key, RULE_KEYS)}")
+    for key in RULE_KEYS:
+        if key not in data:
+            problems.append(f"{shown}: {key}: 缺少字段 / missing key")
+    for key in ("id", "detector", "typology", "title_zh", "title_en", "source"):
+        if key in data and not (isinstance(data[key], str) and data[key].strip()):
+            problems.append(f"{shown}: {key}: 应为非空文字 / must be non-empty text")
+    if "version" in data and not isinstance(data["version"], (str, int)):
+        problems.append(f"{shown}: version: 应为文字 / must be text such as \"1\"")
+    weight = data.get("weight")
+    if "weight" in data and (isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0):
+        problems.append(f"{shown}: weight: 应为正数 / must be a positive number")
+    module = None
+    name = data.get("detector")
+    if isinstance(name, str) and name:
+        module = detectors.get(name)
+        if module is None:
+            problems.append(f"{shown}: detector: 未知检测器 / unknown detector '{name}'"
+                            f"{_did_you_mean(name, detectors)}")
+    typology = data.get("typology")
+    if module is not None and isinstance(typology, str) and typology != module.TYPOLOGY \
+            and getattr(module, "STAGE", "") == "sweep":
+        problems.append(f"{shown}: typology: 检测器 {name} 的手法是 {module.TYPOLOGY} / "
+                        f"detector '{name}' finds typology '{module.TYPOLOGY}', not '{typology}'")
+    params = None
+    if module is not None and "params" in data:
+        params = _build_params(shown, module.Params, data["params"], shared, problems)
+    if len(problems) > before or params is None:
+        return None
+    return Rule(rule_id=data["id"].strip(), detector=name, typology=typology, title_zh=data["title_zh"],
+                title_en=data["title_en"], weight=float(weight), version=str(data["version"]),
+                source=data["source"], params=params, path=shown)
+
+
+def _build_params(shown: str, params_class: type, given: Any, shared: dict, problems: list[str]) -> Any:
+    if not isinstance(given, dict):
+        problems.append(f"{shown}: params: 应为键值表 / expected a mapping")
+        return None
+    hints = typing.get_type_hints(params_class)
+    fields = [field.name for field in dataclasses.fields(params_class)]
+    from_file = [name for name in fields if name not in SHARED_LISTS and name not in SETTINGS_FIELDS]
+    values: dict[str, Any] = {}
+    before = len(problems)
+    for key, value in given.items():
+        if key in SHARED_LISTS:
+            problems.append(f"{shown}: params.{key}: 在 {KEYWORDS_FILE} 中设置 / set in {KEYWORDS_FILE}, not here")
+        elif key in SETTINGS_FIELDS:
+            problems.append(f"{shown}: params.{key}: 由系统设置提供 / comes from the settings "
+                            f"(FUNDFLOW_COUNTY), not the rule file")
+        elif key not in fields:
+            problems.append(f"{shown}: params.{key}: 未知参数 / unknown parameter '{key}'"
+                            f"{_did_you_mean(key, from_file)}")
+        else:
+            checked = _checked_value(value, hints[key])
+            if checked is None:
+                problems.append(f"{shown}: params.{key}: 类型错误 / expected {_type_name(hints[key])}, "
+                                f"got {value!r}")
+            elif isinstance(checked, (int, float)) and checked < 0:
+                problems.append(f"{shown}: params.{key}: 不能为负 / must not be negative, got {value!r}")
+            else:
+                values[key] = checked
+    for name in from_file:
+        if name not in given:
+            problems.append(f"{shown}: params.{name}: 缺少参数 / missing parameter")
+    if "window_days" in values and values["window_days"] < 1:
+        problems.append(f"{shown}: params.window_days: 至少 1 天 / must be at least 1")
+    for name in fields:
+        if name in SHARED_LISTS:
+            values[name] = shared.get(name, ())
+        elif name in SETTINGS_FIELDS:
+            values[name] = ""
+    if len(problems) > before:
+        return None
+    return params_class(**values)
+
+
+def _checked_value(value: Any, expected: Any) -> Any:
+    """The value converted to the field's type, or None when it does not fit."""
+    if isinstance(value, bool) and expected is not bool:
+        return None
+    if expected is bool:
+        return value if isinstance(value, bool) else None
+    if expected is int:
+        return value if isinstance(value, int) else None
+    if expected is float:
+        return float(value) if isinstance(value, (int, float)) else None
+    if expected is str:
+        return value if isinstance(value, str) else None
+    if typing.get_origin(expected) is tuple:
+        item_type = typing.get_args(expected)[0]
+        if not isinstance(value, list):
+            return None
+        items = [_checked_value(item, item_type) for item in value]
+        return None if any(item is None for item in items) else tuple(items)
+    return None
+
+
+def _type_name(expected: Any) -> str:
+    if typing.get_origin(expected) is tuple:
+        return f"a list of {_type_name(typing.get_args(expected)[0])}"
+    return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(expected, str(expected))

@@ -1,0 +1,302 @@
+"""Rings: connected groups of flagged accounts, with the hub and the role of every account — what leads are made of.
+
+Flagged accounts are joined when strong flows link them (directly, or through one account that exchanges
+strong flows with two or more of them) or when one actor holds them; a group becomes a ring when one of its
+accounts is hit by at least two rules beyond the graph shapes (G1–G7) and the anomaly score. The hub is the member that gathers the
+most; collectors forward most of what they receive to it; investors are individuals paying in; promoters
+receive repeated commission-like payments; controllers take large drains or belong to the hub's actor.
+A ring's evidence subgraph keeps its strongest flows and a sample of investor payments, bounded in size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import networkx as nx
+
+from detectors import neighbourhood
+from detectors.base import Alert, Window, alert_id
+
+ROLE_ORDER = ("hub", "collector", "controller", "promoter", "investor", "other")
+
+
+@dataclass(frozen=True)
+class RingParams:
+    min_flow_cny: float = 50_000
+    """Smallest total from one account to another that can join them (yuan)."""
+    min_flow_share: float = 0.3
+    """...and that total's share of the payer's outflow (fraction)."""
+    collector_share: float = 0.5
+    """A collector forwards at least this share of its inflow to the hub (fraction)."""
+    controller_share: float = 0.1
+    """A controller receives at least this share of what the ring pays out (fraction)."""
+    min_commission_payments: int = 2
+    """A promoter receives at least this many payments from the ring (payments)."""
+    min_founding_rules: int = 2
+    """A ring needs one account hit by at least this many distinct founding rules (rules)."""
+    shape_rules: tuple[str, ...] = ("G1", "G2", "G3", "G4", "G5", "G6", "G7", "A1")
+    """Rules that describe only the shape of flows around an already flagged account, or an unexplained
+    anomaly: they add to a ring's score and typologies but never found one (rule ids)."""
+    max_evidence: int = 500
+    """Payments in a ring's evidence subgraph (payments)."""
+    investor_sample: int = 100
+    """Of which a sample of investors' payments in (payments)."""
+    elderly_age: int = 60
+    """Age from which a payer counts as elderly (years)."""
+
+
+@dataclass(frozen=True)
+class _AlertView:
+    alert_id: str
+    rule_id: str
+    typology: str
+    score: float
+    accounts: tuple[str, ...]
+
+
+def build_rings(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, window: Window,
+                params: RingParams = RingParams()) -> tuple[list[dict], list[dict]]:
+    """Rows for the warehouse tables `rings` and `ring_members` from one run's alerts.
+
+    `alerts`: the run's alerts, either rows as written (dicts with alert_id, rule_id, typology, subject_kind,
+    subject, score, optionally accounts) or `Alert` records (ids from `base.alert_id`, strength as score).
+    """
+    views = _alert_views(con, run_id, alerts)
+    by_account: dict[str, list[_AlertView]] = defaultdict(list)
+    for view in views:
+        for account in view.accounts:
+            by_account[account].append(view)
+    if not by_account:
+        return [], []
+    neighbourhood.flag_accounts(con, by_account, table="ring_seeds")
+    nb = neighbourhood.load(con, window, seed_table="ring_seeds")
+    flows = _pair_flows(nb.graph)
+    con.execute("CREATE OR REPLACE TEMP TABLE ring_nodes (account_no VARCHAR)")
+    con.execute("INSERT INTO ring_nodes SELECT unnest(?::VARCHAR[])", [list(nb.graph.nodes)])
+    totals = _totals(con, window)
+    actor_of = _actors(con)
+    groups = _join(nb, flows, totals, actor_of, params)
+    ring_rows, member_rows = [], []
+    staged = []
+    for members in groups:
+        # Shops flagged for elderly customers, joined to their wholesaler, are not a ring: someone in it must be
+        # hit by two fundraising rules of its own.
+        founding = max(len({view.rule_id for view in by_account[account]} - set(params.shape_rules))
+                       for account in members & nb.seeds)
+        if founding < params.min_founding_rules:
+            continue
+        roles = _roles(nb, members, flows, totals, actor_of, params)
+        staged.append(roles)
+    figures = _figures(con, window, staged, params)
+    for roles, figure in zip(staged, figures):
+        hub = next(account for account, role in roles.items() if role == "hub")
+        ring_id = hashlib.md5(hub.encode("utf-8")).hexdigest()
+        # Investors' own alerts (a participant's night transfers) say nothing about the ring.
+        ring_alerts = {view.alert_id: view for account, role in roles.items() if role != "investor"
+                       for view in by_account.get(account, [])}
+        best: dict[str, float] = {}
+        for view in ring_alerts.values():
+            best[view.rule_id] = max(best.get(view.rule_id, 0.0), view.score)
+        members = sorted(account for account, role in roles.items() if role != "investor")
+        ring_rows.append({
+            "ring_id": ring_id, "run_id": run_id, "hub_account": hub, "member_accounts": members,
+            "actor_ids": sorted({actor_of[a] for a in members if a in actor_of}),
+            "alert_ids": sorted(ring_alerts), "typologies": sorted({v.typology for v in ring_alerts.values()}),
+            "window_start": window.start, "window_end": window.end,
+            "total_in": figure["total_in"], "total_out": figure["total_out"],
+            "individual_payers": figure["individual_payers"], "elderly_share": figure["elderly_share"],
+            "provinces": figure["provinces"], "score": round(sum(best.values()), 4),
+            "evidence_payments": _evidence(nb, roles, flows, params)})
+        member_rows.extend({"ring_id": ring_id, "run_id": run_id, "account_no": account, "role": role}
+                           for account, role in sorted(roles.items()))
+    return ring_rows, member_rows
+
+
+def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> list[_AlertView]:
+    def field(alert: Any, name: str, default: Any = None) -> Any:
+        return alert.get(name, default) if isinstance(alert, dict) else getattr(alert, name, default)
+
+    views = []
+    for alert in alerts:
+        accounts = tuple(field(alert, "accounts") or ())
+        if field(alert, "subject_kind") == "actor" and not accounts:
+            accounts = tuple(row[0] for row in con.execute(
+                "SELECT account_no FROM actor_accounts WHERE actor_id = ?", [field(alert, "subject")]).fetchall())
+        if field(alert, "subject_kind") != "actor":
+            accounts = (field(alert, "subject"),)
+        if isinstance(alert, Alert):
+            identity, score = alert_id(run_id, alert), alert.strength
+        else:
+            identity, score = field(alert, "alert_id"), field(alert, "score", 0.0)
+        views.append(_AlertView(identity, field(alert, "rule_id"), field(alert, "typology"), float(score), accounts))
+    return views
+
+
+def _pair_flows(graph: nx.MultiDiGraph) -> dict[tuple[str, str], float]:
+    flows: dict[tuple[str, str], float] = defaultdict(float)
+    for payer, payee, amount in graph.edges(data="amount"):
+        flows[(payer, payee)] += amount
+    return flows
+
+
+def _totals(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, tuple[float, float]]:
+    """(inflow, outflow) in the window of each account in `ring_nodes`, cash included, summed in SQL."""
+    rows = con.execute("""
+        SELECT account_no, sum(amount_in), sum(amount_out) FROM (
+            SELECT payee_account AS account_no, amount_cny AS amount_in, 0 AS amount_out FROM payments
+            WHERE txn_time >= ? AND txn_time < ? AND payee_account IN (SELECT account_no FROM ring_nodes)
+            UNION ALL
+            SELECT payer_account, 0, amount_cny FROM payments
+            WHERE txn_time >= ? AND txn_time < ? AND payer_account IN (SELECT account_no FROM ring_nodes))
+        GROUP BY account_no
+    """, [window.start, window.end, window.start, window.end]).fetchall()
+    return {account: (float(amount_in), float(amount_out)) for account, amount_in, amount_out in rows}
+
+
+def _actors(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The actor of each account in `ring_nodes` (empty until actors are resolved)."""
+    return dict(con.execute("""
+        SELECT account_no, actor_id FROM actor_accounts WHERE account_no IN (SELECT account_no FROM ring_nodes)
+    """).fetchall())
+
+
+def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: RingParams) -> list[set[str]]:
+    """Groups of flagged accounts joined by strong flows (directly or through one shared account) or one actor."""
+    def strong(payer: str, payee: str) -> bool:
+        amount = flows.get((payer, payee), 0.0)
+        out_total = totals.get(payer, (0.0, 0.0))[1]
+        return amount >= params.min_flow_cny and amount >= params.min_flow_share * out_total
+
+    joined = nx.Graph()
+    joined.add_nodes_from(nb.seeds)
+    partners: dict[str, set[str]] = defaultdict(set)
+    for seed in nb.seeds:
+        if seed not in nb.graph:
+            continue
+        for other in set(nb.graph.successors(seed)) | set(nb.graph.predecessors(seed)):
+            if strong(seed, other) or strong(other, seed):
+                if other in nb.seeds:
+                    joined.add_edge(seed, other)
+                else:
+                    partners[other].add(seed)
+    for other, seeds in partners.items():
+        if len(seeds) >= 2:
+            joined.add_edges_from((other, seed) for seed in seeds)
+    by_actor: dict[str, list[str]] = defaultdict(list)
+    for seed in nb.seeds:
+        if seed in actor_of:
+            by_actor[actor_of[seed]].append(seed)
+    for accounts in by_actor.values():
+        joined.add_edges_from(zip(accounts, accounts[1:]))
+    return [set(component) for component in nx.connected_components(joined)]
+
+
+def _roles(nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, actor_of,
+           params: RingParams) -> dict[str, str]:
+    graph = nb.graph
+    received = {account: totals.get(account, (0.0, 0.0))[0] for account in graph}
+    hub = max(members, key=lambda a: (received.get(a, 0.0), a))
+    roles = {account: "other" for account in members}
+    roles[hub] = "hub"
+    if hub not in graph:
+        return roles
+    for sender in graph.predecessors(hub):
+        forwarded, taken_in = flows[(sender, hub)], received.get(sender, 0.0)
+        # A collector passes money through: most of what it took in goes on to the hub.
+        if (forwarded >= params.min_flow_cny and forwarded >= params.collector_share * taken_in
+                and taken_in >= params.collector_share * forwarded):
+            roles[sender] = "collector"
+    base = {account for account, role in roles.items() if role in ("hub", "collector")}
+    paid_out: dict[str, float] = defaultdict(float)
+    payments_out: dict[str, int] = defaultdict(int)
+    for account in base:
+        for _, payee, amount in graph.out_edges(account, data="amount"):
+            if payee not in base:
+                paid_out[payee] += amount
+                payments_out[payee] += 1
+        for payer in graph.predecessors(account):
+            if payer not in roles and nb.is_person(payer):
+                roles[payer] = "investor"
+    ring_out = sum(totals.get(account, (0.0, 0.0))[1] for account in base) or 1.0
+    hub_actor = actor_of.get(hub)
+    for payee, amount in paid_out.items():
+        if roles.get(payee) not in (None, "other"):
+            continue
+        if amount >= params.controller_share * ring_out or (hub_actor and actor_of.get(payee) == hub_actor):
+            roles[payee] = "controller"
+        elif payee not in roles and nb.is_person(payee) and payments_out[payee] >= params.min_commission_payments:
+            roles[payee] = "promoter"
+    for account, role in roles.items():
+        if role == "other" and hub_actor and actor_of.get(account) == hub_actor:
+            roles[account] = "controller"
+    return roles
+
+
+def _figures(con: duckdb.DuckDBPyConnection, window: Window, staged: list[dict[str, str]],
+             params: RingParams) -> list[dict]:
+    """Totals in and out of each ring's own accounts, its individual payers, their ages and provinces (SQL)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE ring_inner (ring_no INTEGER, account_no VARCHAR)")
+    inner = [(ring_no, account) for ring_no, roles in enumerate(staged)
+             for account, role in roles.items() if role in ("hub", "collector", "other")]
+    con.execute("INSERT INTO ring_inner SELECT unnest(?::INTEGER[]), unnest(?::VARCHAR[])",
+                [[ring_no for ring_no, _ in inner], [account for _, account in inner]])
+    elderly_born_before = window.end.replace(year=window.end.year - params.elderly_age)
+    rows = con.execute("""
+        WITH inbound AS (
+            SELECT r.ring_no, p.amount_cny, p.payer_kind, p.payer_birth, p.payer_region,
+                   coalesce(p.payer_id_no, p.payer_account, p.payer_name) AS payer
+            FROM payments p JOIN ring_inner r ON p.payee_account = r.account_no
+            WHERE p.txn_time >= $start AND p.txn_time < $end
+              AND NOT EXISTS (SELECT 1 FROM ring_inner s WHERE s.ring_no = r.ring_no AND s.account_no = p.payer_account)),
+        outbound AS (
+            SELECT r.ring_no, sum(p.amount_cny) AS total_out
+            FROM payments p JOIN ring_inner r ON p.payer_account = r.account_no
+            WHERE p.txn_time >= $start AND p.txn_time < $end
+              AND NOT EXISTS (SELECT 1 FROM ring_inner s WHERE s.ring_no = r.ring_no AND s.account_no = p.payee_account)
+            GROUP BY r.ring_no),
+        payers AS (
+            SELECT ring_no, payer, any_value(payer_birth) AS birth, any_value(payer_region) AS region
+            FROM inbound WHERE payer_kind = 'PERSON' AND payer IS NOT NULL GROUP BY ring_no, payer)
+        SELECT n.ring_no,
+               coalesce((SELECT sum(amount_cny) FROM inbound i WHERE i.ring_no = n.ring_no), 0),
+               coalesce(o.total_out, 0),
+               (SELECT count(*) FROM payers y WHERE y.ring_no = n.ring_no),
+               coalesce((SELECT avg(CASE WHEN birth <= $born_before THEN 1.0 ELSE 0.0 END)
+                         FROM payers y WHERE y.ring_no = n.ring_no AND birth IS NOT NULL), 0),
+               coalesce((SELECT list(DISTINCT substr(region, 1, 2) ORDER BY substr(region, 1, 2))
+                         FROM payers y WHERE y.ring_no = n.ring_no AND region IS NOT NULL), [])
+        FROM (SELECT DISTINCT ring_no FROM ring_inner) n LEFT JOIN outbound o USING (ring_no)
+        ORDER BY n.ring_no
+    """, {"start": window.start, "end": window.end, "born_before": elderly_born_before.date()}).fetchall()
+    by_ring = {row[0]: row for row in rows}
+    figures = []
+    for ring_no in range(len(staged)):
+        _, total_in, total_out, payers, elderly, provinces = by_ring.get(ring_no, (ring_no, 0, 0, 0, 0.0, []))
+        figures.append({"total_in": round(float(total_in), 2), "total_out": round(float(total_out), 2),
+                        "individual_payers": int(payers), "elderly_share": round(float(elderly), 4),
+                        "provinces": list(provinces)})
+    return figures
+
+
+def _evidence(nb: neighbourhood.Neighbourhood, roles: dict[str, str], flows, params: RingParams) -> list[str]:
+    """The strongest flows among the ring's own accounts, then a sample of investors' payments in."""
+    graph = nb.graph
+    own = {account for account, role in roles.items() if role != "investor"}
+    pairs = sorted(((amount, pair) for pair, amount in flows.items() if pair[0] in own and pair[1] in own),
+                   reverse=True)
+    strongest: list[str] = []
+    budget = params.max_evidence - params.investor_sample
+    for _, (payer, payee) in pairs:
+        for key, data in sorted(graph[payer][payee].items(), key=lambda item: -item[1]["amount"]):
+            if len(strongest) >= budget:
+                break
+            strongest.append(key)
+    investors = sorted(
+        (data["time"], key) for account, role in roles.items() if role == "investor"
+        for _, payee, key, data in graph.out_edges(account, keys=True, data=True) if payee in own)
+    sample = [key for _, key in investors[:params.max_evidence - len(strongest)]]
+    return strongest + sample

@@ -1,0 +1,102 @@
+-- Account features for the anomaly score and the ranking model: one row per account with at least $min_txn
+-- payments (in or out) in the window [$start, $end). $as_of is the window's last day (ages are counted to it),
+-- $keywords the memo regex, $accounts an optional list restricting the accounts (empty list: all accounts).
+WITH w AS (
+    SELECT payment_id, txn_time, amount_cny, CAST(amount_cny AS DOUBLE) AS amount, payer_account, payer_kind,
+           payer_birth, payee_account, payee_kind, is_cash, memo, purpose
+    FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND amount_cny > 0
+),
+all_legs AS (
+    SELECT payee_account AS account_no, 'IN' AS direction, txn_time, amount_cny, amount,
+           payer_account AS counterparty, payer_kind AS counterparty_kind, payer_birth AS counterparty_birth,
+           is_cash, memo, purpose
+    FROM w WHERE payee_account IS NOT NULL
+    UNION ALL
+    SELECT payer_account, 'OUT', txn_time, amount_cny, amount, payee_account, payee_kind, NULL, is_cash, memo,
+           purpose
+    FROM w WHERE payer_account IS NOT NULL
+),
+active AS (
+    SELECT account_no FROM all_legs
+    WHERE len($accounts) = 0 OR list_contains($accounts, account_no)
+    GROUP BY account_no HAVING count(*) >= $min_txn
+),
+legs AS (
+    SELECT l.*,
+           -- the latest inflow at or before this leg: how long money sits before it moves on
+           max(CASE WHEN l.direction = 'IN' THEN l.txn_time END) OVER (
+               PARTITION BY l.account_no ORDER BY l.txn_time, l.direction
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_in_time
+    FROM all_legs l JOIN active a USING (account_no)
+),
+out_gaps AS (
+    SELECT account_no,
+           epoch(txn_time) - epoch(lag(txn_time) OVER (PARTITION BY account_no ORDER BY txn_time)) AS gap_seconds
+    FROM legs WHERE direction = 'OUT'
+),
+out_rhythm AS (
+    SELECT account_no,
+           CASE WHEN count(gap_seconds) >= 2 AND avg(gap_seconds) > 0
+                THEN stddev_samp(gap_seconds) / avg(gap_seconds) END AS out_interval_cv
+    FROM out_gaps GROUP BY account_no
+),
+in_amounts AS (
+    SELECT account_no, amount_cny, count(*) AS n FROM legs WHERE direction = 'IN' GROUP BY account_no, amount_cny
+),
+in_modal AS (
+    SELECT account_no, max(n) AS modal_count FROM in_amounts GROUP BY account_no
+),
+per_account AS (
+    SELECT account_no,
+           count(*) AS n_txn,
+           count(*) FILTER (WHERE direction = 'IN') AS n_in,
+           count(*) FILTER (WHERE direction = 'OUT') AS n_out,
+           coalesce(sum(amount) FILTER (WHERE direction = 'IN'), 0) AS amount_in,
+           coalesce(sum(amount) FILTER (WHERE direction = 'OUT'), 0) AS amount_out,
+           count(DISTINCT counterparty) FILTER (WHERE direction = 'IN') AS payers,
+           count(DISTINCT counterparty) FILTER (WHERE direction = 'OUT') AS payees,
+           count(DISTINCT counterparty) FILTER (
+               WHERE direction = 'IN' AND counterparty_kind = 'PERSON') AS individual_payers,
+           count(DISTINCT counterparty) FILTER (
+               WHERE direction = 'IN' AND counterparty_kind = 'PERSON'
+                 AND counterparty_birth <= $as_of - INTERVAL 60 YEAR) AS elderly_payers,
+           median((epoch(txn_time) - epoch(last_in_time)) / 3600.0) FILTER (
+               WHERE direction = 'OUT' AND last_in_time IS NOT NULL) AS median_hold_hours,
+           avg(CASE WHEN amount_cny % 1000 = 0 THEN 1.0 ELSE 0.0 END) FILTER (WHERE direction = 'IN')
+               AS round_in_share,
+           CASE WHEN count(*) FILTER (WHERE direction = 'OUT') >= 3
+                THEN stddev_samp(amount) FILTER (WHERE direction = 'OUT')
+                     / avg(amount) FILTER (WHERE direction = 'OUT') END AS out_amount_cv,
+           avg(CASE WHEN hour(txn_time) >= 22 OR hour(txn_time) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
+           coalesce(sum(amount) FILTER (WHERE direction = 'OUT' AND is_cash), 0) AS cash_out_amount,
+           avg(CASE WHEN regexp_matches(coalesce(memo, '') || ' ' || coalesce(purpose, ''), $keywords)
+                    THEN 1.0 ELSE 0.0 END) AS keyword_share
+    FROM legs GROUP BY account_no
+)
+SELECT p.account_no,
+       p.n_txn,
+       p.n_in,
+       p.n_out,
+       p.amount_in,
+       p.amount_out,
+       p.payers,
+       p.payees,
+       p.individual_payers / nullif(p.payers, 0) AS individual_payer_share,
+       p.elderly_payers / nullif(p.individual_payers, 0) AS elderly_payer_share,
+       -- capped: an account that mostly pays out has no meaningful ratio beyond "far more out than in"
+       least(p.amount_out / nullif(p.amount_in, 0), 10.0) AS pass_through,
+       p.median_hold_hours,
+       r.out_interval_cv,
+       p.round_in_share,
+       CASE WHEN p.n_in >= 5 THEN m.modal_count / p.n_in END AS unit_in_share,
+       p.out_amount_cv,
+       p.night_share,
+       coalesce(p.cash_out_amount / nullif(p.amount_out, 0), 0) AS cash_out_share,
+       p.keyword_share,
+       date_diff('day', pt.account_opened, $as_of) AS account_age_days
+FROM per_account p
+LEFT JOIN out_rhythm r USING (account_no)
+LEFT JOIN in_modal m USING (account_no)
+LEFT JOIN parties pt USING (account_no)
+ORDER BY p.account_no

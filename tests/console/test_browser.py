@@ -1,0 +1,185 @@
+"""The console in a real browser: Playwright drives Debian's headless Chromium against the app served by uvicorn
+on a free loopback port. Screenshots go to test-output/screenshots/ (look at them: Chinese must render)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from console import users
+from pipelines.casestore import CaseStore
+from pipelines.settings import Settings
+from tests.console.conftest import PASSWORD, ROLES, add_lead
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+SMALL, LARGE = "XS2025-000001", "XS2025-000002"
+SMALL_INVESTORS, LARGE_INVESTORS = 12, 1998  # the large lead has 2,000 accounts with hub and collector
+
+if not Path(CHROMIUM).exists():
+    pytest.fail(f"{CHROMIUM} missing: run console/setup_browser.sh", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing():
+    """Passwords here are hashed at production cost: module-scoped users outlive the cheap per-test hasher."""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(base url, facts of the published leads) for a console running in a background thread."""
+    import uvicorn
+
+    from console.app import create_app
+
+    settings = Settings.load(tmp_path_factory.mktemp("console") / "home")
+    settings.ensure_folders()
+    store = CaseStore.open(settings)
+    for role in ROLES:
+        users.add_user(store, role, role, PASSWORD)
+    facts = {SMALL: add_lead(store, SMALL, SMALL_INVESTORS, investor_name="<b>参与人</b>"),
+             LARGE: add_lead(store, LARGE, LARGE_INVESTORS, hub_name="某某农业专业合作社", score=0.7)}
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", facts
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, served):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    opened.problems = problems
+    yield opened
+    context.close()
+
+
+def log_in(page, base: str, name: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def wait_for_graph(page) -> None:
+    page.wait_for_selector('#graph[data-ready="1"]', state="attached", timeout=30_000)
+
+
+def wait_until(page, expression: str, timeout: float = 30.0) -> None:
+    """Poll a JS expression (page.wait_for_function evaluates strings, which the console's CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
+def test_queue_lead_graph_and_move(page, served):
+    base, facts = served
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log_in(page, base, "analyst")
+    queue_text = page.inner_text("#queue")
+    assert SMALL in queue_text and LARGE in queue_text
+    assert "新线索" in queue_text and "参与人数" in queue_text
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    page.click(f"text={SMALL}")
+    wait_for_graph(page)
+    # Every account of the lead is a node, plus one for the cash withdrawn.
+    assert page.evaluate("window.cy.nodes().length") == len(facts[SMALL]["accounts"]) + 1
+    assert page.evaluate("window.cy.edges().length") > 0
+    # HTML in account names is shown as text, never parsed.
+    assert page.locator("#payments b").count() == 0
+    assert "<b>参与人</b>0" in page.inner_text("#payments")
+
+    # Click the hub: its totals and transactions appear beside the graph.
+    page.evaluate("() => { window.cy.nodes('[role = \"hub\"]').emit('tap'); }")
+    page.wait_for_selector("#node-detail table")
+    detail = page.inner_text("#node-detail")
+    assert "金华某某养老服务有限公司" in detail and "622202*********0018" in detail
+    page.screenshot(path=str(SCREENSHOTS / "lead.png"), full_page=True)
+
+    # Time range: only March's payments leave fewer nodes.
+    page.fill("#range-from", "2025-03-01")
+    page.fill("#range-to", "2025-03-05")
+    page.click("#range-apply")
+    wait_until(page, "document.getElementById('graph').dataset.ready === '1' && window.cy.nodes().length < 10")
+
+    # Assign (NEW → 初核), then move to 会商研判 with a note; both land in the event history.
+    page.select_option("select[name=assignee]", "analyst")
+    page.fill("form[action$='/assign'] textarea[name=note]", "分配给本人初核")
+    page.click("form[action$='/assign'] button[type=submit]")
+    page.wait_for_selector("text=已分配给 analyst")
+    assert page.inner_text("#lead-status") == "初核"
+    page.select_option("#move-status", "CONSULTATION")
+    page.fill("#move-note", "初核发现多名老年人转入，提请会商")
+    page.click("#move-form button[type=submit]")
+    page.wait_for_selector("text=已转为「会商研判」")
+    assert page.inner_text("#lead-status") == "会商研判"
+    events = page.inner_text("#events")
+    assert "初核发现多名老年人转入，提请会商" in events and "初核 → 会商研判" in events
+
+    # An illegal move is refused with the allowed ones named.
+    page.evaluate("""() => { const o = document.createElement('option'); o.value = 'CLOSED'; o.textContent = 'x';
+                              document.getElementById('move-status').appendChild(o); }""")
+    page.select_option("#move-status", "CLOSED")
+    page.fill("#move-note", "直接销号")
+    page.click("#move-form button[type=submit]")
+    refusal = page.inner_text(".flash.error")
+    assert "不能从「会商研判」转为「已销号」" in refusal and "DETERMINED_ILLEGAL" in refusal
+    assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
+
+
+def test_large_lead_opens_grouped_and_expands(page, served, capsys):
+    base, facts = served
+    log_in(page, base, "reviewer")
+    page.goto(f"{base}/leads/{LARGE}")
+    wait_for_graph(page)
+    opened_ms = page.evaluate("window.graphReadyMs")
+    # Hub, collector, the folded participants and the cash: readable at 2,000 accounts.
+    assert page.evaluate("window.cy.nodes().length") == 4
+    assert page.evaluate("window.cy.nodes('.grouped').length") == 1
+    page.screenshot(path=str(SCREENSHOTS / "lead-2000-grouped.png"))
+
+    page.evaluate("() => { window.cy.nodes('.grouped').emit('tap'); }")
+    page.click("text=展开全部参与人")
+    wait_until(page, f"window.cy.nodes().length === {len(facts[LARGE]['accounts']) + 1}"
+               " && document.getElementById('graph').dataset.ready === '1'", timeout=60)
+    expanded_ms = page.evaluate("window.graphDrawMs")
+    page.screenshot(path=str(SCREENSHOTS / "lead-2000-expanded.png"))
+    figure = (f"2,000-account lead: page open to graph drawn {opened_ms:.0f} ms (participants grouped); "
+              f"expanded to {len(facts[LARGE]['accounts']) + 1} nodes drawn in {expanded_ms:.0f} ms")
+    (SCREENSHOTS.parent / "console-benchmark.txt").write_text(figure + "\n")
+    with capsys.disabled():
+        print(f"\n[benchmark] {figure}")

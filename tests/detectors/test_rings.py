@@ -1,0 +1,121 @@
+"""Rings: a hand-built scheme becomes one ring with the right hub and roles; stray alerts make no ring."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+
+from detectors.rings import RingParams, build_rings
+from pipelines.actors import resolve_actors
+from pipelines.warehouse import connect_memory
+from tests.builders import add_parties, party
+from tests.detectors.graph_payments import T0, WINDOW, Payments, days
+
+
+@pytest.fixture
+def con():
+    connection = connect_memory()
+    yield connection
+    connection.close()
+
+
+def alert(alert_id: str, rule_id: str, typology: str, subject: str, score: float = 1.0) -> dict:
+    return {"alert_id": alert_id, "rule_id": rule_id, "typology": typology, "subject_kind": "account",
+            "subject": subject, "score": score}
+
+
+def scheme(con) -> None:
+    book = Payments()
+    for i in range(40):
+        born = date(1950, 1, 1) if i % 4 == 0 else date(1980, 1, 1)  # 10 of 40 aged 60+
+        book.person(f"INV{i}", birth=born, region="330782" if i % 2 else "510104")
+        collector = f"COL{i % 3}"
+        book.pay(f"INV{i}", collector, 50_000, T0 + days(i % 10))
+        for k in range(1, 4):
+            book.pay("COHUB", f"INV{i}", 1_000, T0 + days(i % 10 + 30.4 * k))
+    for c in range(3):
+        for k in range(10):
+            book.pay(f"COL{c}", "COHUB", 60_000, T0 + days(k + 0.1))
+    for k in range(4):
+        book.pay("COHUB", "PROMO1", 8_000, T0 + days(10 + k))
+        book.pay("COHUB", "PROMO2", 6_000, T0 + days(11 + k))
+    book.pay("COHUB", "CTRL", 700_000, T0 + days(20))
+    book.pay("COHUB", None, 300_000, T0 + days(21))  # cash-out
+    # Unrelated flagged accounts: one with a single weak rule, one with two rules of its own.
+    for i in range(5):
+        book.pay(f"NIGHT{i}", "LONER", 3_000, T0 + days(i))
+        book.pay(f"SHOPPER{i}", "TWORULES", 3_000, T0 + days(i))
+    book.insert(con)
+    add_parties(con, [party("COHUB", holder_id_no="91330782MA0000000X", legal_rep_id_no="ID-CTRL",
+                            institution_code="B1"),
+                      party("CTRL", holder_id_no="ID-CTRL", institution_code="B2")])
+    resolve_actors(con)
+
+
+ALERTS = [alert("a1", "T1", "fan_in", "COHUB", 3.0), alert("a2", "T3", "interest_payout", "COHUB", 2.5),
+          alert("a3", "T2", "pass_through", "COL0"), alert("a4", "T2", "pass_through", "COL1", 1.2),
+          alert("a5", "T8", "night_activity", "LONER"),
+          alert("a6", "T4", "round_amounts", "TWORULES"), alert("a7", "T5", "memo_keywords", "TWORULES")]
+
+
+def test_scheme_is_one_ring_with_hub_and_roles(con):
+    scheme(con)
+    rings, members = build_rings(con, "run1", ALERTS, WINDOW)
+    by_hub = {ring["hub_account"]: ring for ring in rings}
+    assert set(by_hub) == {"COHUB", "TWORULES"}
+    ring = by_hub["COHUB"]
+    assert ring["ring_id"] == hashlib.md5(b"COHUB").hexdigest()
+    roles = {m["account_no"]: m["role"] for m in members if m["ring_id"] == ring["ring_id"]}
+    assert roles["COHUB"] == "hub"
+    assert [a for a, r in roles.items() if r == "collector"] == ["COL0", "COL1", "COL2"]  # COL2 was not flagged
+    assert roles["CTRL"] == "controller"
+    assert roles["PROMO1"] == roles["PROMO2"] == "promoter"
+    assert sum(role == "investor" for role in roles.values()) == 40
+    assert ring["individual_payers"] == 40
+    assert ring["elderly_share"] == pytest.approx(0.25)
+    assert ring["provinces"] == ["33", "51"]
+    assert ring["total_in"] == pytest.approx(40 * 50_000)
+    assert ring["total_out"] == pytest.approx(120 * 1_000 + 4 * 14_000 + 700_000 + 300_000)
+    assert ring["typologies"] == ["fan_in", "interest_payout", "pass_through"]
+    assert ring["alert_ids"] == ["a1", "a2", "a3", "a4"]
+    assert ring["score"] == pytest.approx(3.0 + 2.5 + 1.2)  # best T2 score counted once
+    assert "LONER" not in roles
+
+
+def test_evidence_is_bounded_and_keeps_the_strongest_flows(con):
+    scheme(con)
+    rings, _ = build_rings(con, "run1", ALERTS, WINDOW, RingParams(max_evidence=12, investor_sample=4))
+    ring = next(r for r in rings if r["hub_account"] == "COHUB")
+    assert len(ring["evidence_payments"]) == 12
+    amounts = dict(con.execute("SELECT payment_id, amount_cny FROM payments").fetchall())
+    assert max(amounts[p] for p in ring["evidence_payments"]) == 700_000
+    assert sum(amounts[p] == 50_000 for p in ring["evidence_payments"]) == 4
+
+
+def test_ring_id_is_stable_across_runs(con):
+    scheme(con)
+    first, _ = build_rings(con, "run1", ALERTS, WINDOW)
+    second, _ = build_rings(con, "run2", list(reversed(ALERTS)), WINDOW)
+    assert sorted(r["ring_id"] for r in first) == sorted(r["ring_id"] for r in second)
+
+
+def test_rows_fit_the_warehouse_tables(con):
+    scheme(con)
+    rings, members = build_rings(con, "run1", ALERTS, WINDOW)
+    for table, rows in (("rings", rings), ("ring_members", members)):
+        columns = list(rows[0])
+        con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        [[row[c] for c in columns] for row in rows])
+    assert con.execute("SELECT count(*) FROM rings").fetchone()[0] == 2
+
+
+def test_graph_shapes_and_anomaly_alone_found_no_ring(con):
+    scheme(con)
+    shapes_only = [alert("s1", "G1", "fan_in", "TWORULES"), alert("s2", "G2", "fan_out", "TWORULES"),
+                   alert("s3", "A1", "anomaly", "TWORULES"), alert("s4", "T5", "memo_keywords", "TWORULES")]
+    assert build_rings(con, "run1", shapes_only, WINDOW) == ([], [])
+    founded = shapes_only + [alert("s5", "T4", "round_amounts", "TWORULES")]
+    rings, _ = build_rings(con, "run1", founded, WINDOW)
+    assert [r["hub_account"] for r in rings] == ["TWORULES"]
