@@ -18,7 +18,8 @@ from pathlib import Path
 
 SIZES = [int(size) for size in os.environ.get("BENCH_GRAPH_SIZES", "1000000,10000000").split(",")]
 SCHEMES = 20
-"""Planted schemes, the same in every size: each a hub, 3 collectors, 200 investors, 3 promoters, 1 controller."""
+"""Planted schemes, the same in every size: each a hub paying monthly interest, 3 collectors, 200 investors,
+3 promoters, 1 controller."""
 RANDOM_FLAGGED = 200
 """Background accounts flagged as well, the same number in every size (the sweep's false positives)."""
 PAYMENTS_PER_ACCOUNT = 20
@@ -62,15 +63,18 @@ for s in range(schemes):
     hub, collectors = f'HUB{s}', [f'COL{s}_{c}' for c in range(3)]
     flagged += [hub] + collectors
     for i in range(200):
-        when = start + timedelta(days=i % 20, hours=i % 9)
-        pay(f'INV{s}_{i}', collectors[i % 3], 50000.0, when)
-        pay(collectors[i % 3], hub, 49500.0, when + timedelta(hours=2), payee_kind='ORG')
-        for k in range(1, 3):
-            pay(hub, f'INV{s}_{i}', 1000.0, when + timedelta(days=30.4 * k), payer_kind='ORG')
+        when = start + timedelta(days=i % 5, hours=i % 9)
+        if i % 2:
+            pay(f'INV{s}_{i}', collectors[i % 3], 50000.0, when)
+            pay(collectors[i % 3], hub, 49500.0, when + timedelta(hours=2), payee_kind='ORG')
+        else:
+            pay(f'INV{s}_{i}', hub, 50000.0, when, payee_kind='ORG')
+        for k in range(3):
+            pay(hub, f'INV{s}_{i}', 1000.0, when + timedelta(days=20 + 30.4 * k), payer_kind='ORG')
     for p in range(3):
         for k in range(4):
             pay(hub, f'PROMO{s}_{p}', 9000.0, start + timedelta(days=25 + 7 * k), payer_kind='ORG')
-    pay(hub, f'CTRL{s}', 2000000.0, start + timedelta(days=40), payer_kind='ORG')
+    pay(hub, f'CTRL{s}', 6000000.0, start + timedelta(days=40), payer_kind='ORG')
 table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(
     ['payment_id', 'txn_time', 'amount_cny', 'payer_account', 'payer_kind', 'payee_account', 'payee_kind'])})
 con.register('planted', table)
@@ -84,7 +88,7 @@ window = Window(as_of=date(2025, 3, 31), days=days)
 rules = tuple(_with_settings(rule, settings) for rule in load_pack(settings).rules)
 figures = {'payments': size + len(rows), 'build_seconds': built}
 t = time.perf_counter()
-_run_stage(con, rules, 'sweep', window)
+alerts = _run_stage(con, rules, 'sweep', window)
 figures['sweep_seconds'] = time.perf_counter() - t
 neighbourhood.flag_accounts(con, flagged)
 t = time.perf_counter()
@@ -92,7 +96,7 @@ nb = neighbourhood.load(con, window)
 figures['neighbourhood_seconds'] = time.perf_counter() - t
 figures['graph_nodes'], figures['graph_edges'] = nb.graph.number_of_nodes(), nb.graph.number_of_edges()
 figures['flagged'] = len(flagged)
-alerts, per_rule = [], {}
+per_rule = {}
 t = time.perf_counter()
 for rule in rules:
     if DETECTORS[rule.detector].STAGE != 'graph':

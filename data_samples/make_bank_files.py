@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -118,7 +120,18 @@ def suspicious_a_xlsx() -> None:
     sheet.append(["SUSPICIOUS", BANK_A, "A20250305002", datetime(2025, 3, 5, 11, 45), ZHOU[2], ZHOU[0], "身份证",
                   ZHOU[1], "OUT", 80000.5, "CNY", FUND[2], FUND[0], FUND[1], "TRANSFER", "投资", "SC0101"])
     workbook.properties.created = workbook.properties.modified = datetime(2025, 3, 5)
-    workbook.save(OUT / f"{BANK_A}_20250305_可疑.xlsx")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    # Same bytes on every run: the zip entries get a fixed time instead of now.
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(OUT / f"{BANK_A}_20250305_可疑.xlsx", "w",
+                                                             zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=(2025, 3, 5, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2025-03-05T00:00:00Z", data)
+            target.writestr(fixed, data)
 
 
 def large_b_xml_flat() -> None:

@@ -46,7 +46,7 @@ class _Links:
 
 def _links(nb: neighbourhood.Neighbourhood, params: Params) -> _Links:
     graph = nb.graph
-    busy = {node for node in graph if len(set(graph.predecessors(node)) | set(graph.successors(node)))
+    busy = {node for node in graph if len(graph.pred[node].keys() | graph.succ[node].keys())
             > params.max_member_degree}
     links = _Links({}, {}, {})
     for payer, payee, key, data in graph.edges(keys=True, data=True):

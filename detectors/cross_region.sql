@@ -1,10 +1,17 @@
 -- T12 cross-region payers: accounts where most distinct individual payers come from outside the office's
 -- county (region from the payer's ID), spread over several provinces.
-WITH payers AS (
+WITH busy AS (
+    -- a cheap first pass before grouping by payer
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_kind = 'PERSON'
+      AND payer_region IS NOT NULL
+    GROUP BY payee_account HAVING count(*) >= $min_payers
+),
+payers AS (
     SELECT payee_account AS account, payer_account, min(payer_region) AS region, sum(amount_cny) AS amount_cny
     FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_account IS NOT NULL
-      AND payer_kind = 'PERSON' AND payer_region IS NOT NULL
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM busy)
+      AND payer_account IS NOT NULL AND payer_kind = 'PERSON' AND payer_region IS NOT NULL
     GROUP BY 1, 2
 ),
 measured AS (

@@ -33,7 +33,7 @@ class Params:
     """Repetitions over the same accounts that make small cycles a scheme (cycles)."""
     min_amount_cny: float = 500_000
     """One turn at least this large is a scheme on its own (yuan)."""
-    max_search_steps: int = 200_000
+    max_search_steps: int = 50_000
     """Search budget per flagged account, so one busy account cannot stall the run (steps)."""
     max_evidence: int = 200
     """Payment ids kept as evidence per alert (payments)."""

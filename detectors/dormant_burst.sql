@@ -9,10 +9,15 @@ WITH current_moves AS (
     SELECT payer_account, coalesce(payee_account, 'CASH'), payment_id, amount_cny
     FROM payments WHERE txn_time >= $start AND txn_time < $end AND payer_account IS NOT NULL
 ),
+busy AS (
+    -- a cheap first pass before the distinct count of counterparties
+    SELECT account FROM current_moves
+    GROUP BY account HAVING count(*) >= $min_counterparties OR sum(amount_cny) >= $min_flow_cny
+),
 bursting AS (
     SELECT account, count(DISTINCT counterparty) AS counterparties, sum(amount_cny) AS flow_cny,
            count(*) AS transactions
-    FROM current_moves
+    FROM current_moves WHERE account IN (SELECT account FROM busy)
     GROUP BY account
     HAVING count(DISTINCT counterparty) >= $min_counterparties OR sum(amount_cny) >= $min_flow_cny
 ),

@@ -1,10 +1,17 @@
 -- T6 elderly payers: accounts where many of the distinct individual payers are aged min_age or more at the
 -- end of the window (age from the birth date in the payer's resident ID), each paying in savings-sized sums.
-WITH payers AS (
+WITH busy AS (
+    -- a cheap first pass: enough payments from elderly individuals to possibly have enough elderly payers
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_kind = 'PERSON'
+      AND payer_birth + INTERVAL 1 YEAR * $min_age < $end
+    GROUP BY payee_account HAVING count(*) >= $min_elderly_payers
+),
+payers AS (
     SELECT payee_account AS account, payer_account, min(payer_birth) AS birth, sum(amount_cny) AS amount_cny
     FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_account IS NOT NULL
-      AND payer_kind = 'PERSON'
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM busy)
+      AND payer_account IS NOT NULL AND payer_kind = 'PERSON'
     GROUP BY 1, 2
 ),
 measured AS (

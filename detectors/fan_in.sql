@@ -1,13 +1,19 @@
 -- T1 scattered in, concentrated out: accounts many individuals pay into, whose outflow goes to a few
 -- counterparties, each individual paying in savings-sized sums (a shop's customers pay tens or hundreds).
 -- One row per offending account; cash paid out counts as one counterparty.
-WITH inflow AS (
+WITH busy AS (
+    -- a cheap first pass: only accounts with that many payments from individuals can have that many payers
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_kind = 'PERSON'
+    GROUP BY payee_account HAVING count(*) >= $min_payers
+),
+inflow AS (
     SELECT payee_account AS account,
            count(DISTINCT payer_account) FILTER (WHERE payer_kind = 'PERSON') AS individual_payers,
            sum(amount_cny) AS inflow_cny,
            coalesce(sum(amount_cny) FILTER (WHERE payer_kind = 'PERSON'), 0) AS individual_inflow_cny
     FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM busy)
     GROUP BY payee_account
     HAVING count(DISTINCT payer_account) FILTER (WHERE payer_kind = 'PERSON') >= $min_payers
        AND sum(amount_cny) >= $min_inflow_cny

@@ -62,8 +62,8 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
             ratios.append(sweep.past(row["commission_recipients"], params.min_recipients))
         reason_en = "; ".join(parts_en)
         metrics = {key: row[key] for key in ("inflow_cny", "individual_inflow_cny", "insider_cny", "insider_payments",
-                                             "insider_share", "commission_recipients", "commission_cny", "commission_share",
-                                             "is_insider", "is_commission")}
+                                             "insider_share", "commission_recipients", "commission_cny",
+                                             "commission_share", "is_insider", "is_commission")}
         alerts.append(sweep.account_alert(rule, window, row, metrics, "；".join(parts_zh),
                                           reason_en[:1].upper() + reason_en[1:], tuple(ratios)))
     return alerts

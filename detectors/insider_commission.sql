@@ -20,6 +20,12 @@ insiders AS (
     SELECT s.account, sum(s.amount_cny) AS insider_cny, count(*) AS insider_payments
     FROM insider_payments s GROUP BY s.account HAVING sum(s.amount_cny) >= $min_insider_cny
 ),
+payers_of_many AS (
+    -- a cheap first pass: enough payments to persons for several recipients paid several times
+    SELECT payer_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_kind = 'PERSON' AND payer_account IS NOT NULL
+    GROUP BY payer_account HAVING count(*) >= $min_recipients * $min_commission_payments
+),
 payouts AS (
     -- payments from an account with individual inflow to persons who did not pay it in the window
     SELECT p.payer_account AS account, p.payee_account AS recipient, count(*) AS payments,
@@ -27,6 +33,7 @@ payouts AS (
     FROM payments p
     WHERE p.txn_time >= $start AND p.txn_time < $end AND p.payee_kind = 'PERSON' AND p.payee_account IS NOT NULL
       AND p.payer_account IN (SELECT account FROM inflow WHERE individual_inflow_cny > 0)
+      AND p.payer_account IN (SELECT account FROM payers_of_many)
       AND NOT EXISTS (SELECT 1 FROM payments back
                       WHERE back.payer_account = p.payee_account AND back.payee_account = p.payer_account
                         AND back.txn_time >= $start AND back.txn_time < $end)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import duckdb
 import networkx as nx
+import pyarrow as pa
 
 from detectors.base import Window
 
@@ -83,7 +84,16 @@ def flag_accounts(con: duckdb.DuckDBPyConnection, accounts, table: str = "flagge
     if table not in SEED_TABLES:
         raise ValueError(f"unknown seed table {table!r}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (account_no VARCHAR)")
-    con.execute(f"INSERT INTO {table} SELECT unnest(?::VARCHAR[])", [sorted(set(accounts))])
+    fill_table(con, table, {"account_no": sorted(set(accounts))})
+
+
+def fill_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list]) -> None:
+    """Insert columns of values through Arrow: one statement, fast (binding a long Python list is slow)."""
+    con.register("nb_rows", pa.table(columns))
+    try:
+        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM nb_rows")
+    finally:
+        con.unregister("nb_rows")
 
 
 _cached: list = []  # [(weak reference to the connection, key, hops, Neighbourhood)], the latest last

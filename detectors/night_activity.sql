@@ -12,14 +12,19 @@ moves AS (
     UNION ALL
     SELECT payer_account, payment_id, amount_cny, at_night FROM marked WHERE payer_account IS NOT NULL
 ),
+night_busy AS (
+    -- a cheap first pass over the night payments only
+    SELECT account FROM moves WHERE at_night
+    GROUP BY account
+    HAVING count(*) >= $min_night_share * $min_transactions AND sum(amount_cny) >= $min_night_amount_cny
+),
 measured AS (
     SELECT account, count(*) AS transactions, count(*) FILTER (WHERE at_night) AS night_transactions,
            coalesce(sum(amount_cny) FILTER (WHERE at_night), 0) AS night_amount_cny
-    FROM moves
+    FROM moves WHERE account IN (SELECT account FROM night_busy)
     GROUP BY account
     HAVING count(*) >= $min_transactions
        AND count(*) FILTER (WHERE at_night) >= $min_night_share * count(*)
-       AND coalesce(sum(amount_cny) FILTER (WHERE at_night), 0) >= $min_night_amount_cny
 ),
 flagged AS (SELECT *, night_transactions / transactions AS night_share FROM measured),
 evidence AS (

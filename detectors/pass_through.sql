@@ -1,12 +1,20 @@
 -- T2 rapid pass-through: accounts whose inflows leave again within hours, so little money ever stays.
 -- Money is matched first in, first out from the window start, after an opening balance estimated as the least
 -- the account must have held (reports do not give balances).
-WITH moves AS (
+WITH receiving AS (
+    -- a cheap first pass over the inflows only
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL
+    GROUP BY payee_account HAVING count(*) >= $min_inflows AND sum(amount_cny) >= $min_inflow_cny
+),
+moves AS (
     SELECT payee_account AS account, payment_id, txn_time, amount_cny, 1 AS is_in
-    FROM payments WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL
+    FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM receiving)
     UNION ALL
     SELECT payer_account, payment_id, txn_time, amount_cny, 0
-    FROM payments WHERE txn_time >= $start AND txn_time < $end AND payer_account IS NOT NULL
+    FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payer_account IN (SELECT account FROM receiving)
 ),
 totals AS (
     SELECT account,

@@ -3,7 +3,7 @@
 Flagged accounts are joined when strong flows link them (directly, or through one account that exchanges
 strong flows with two or more of them) or when one actor holds them; a group becomes a ring when one of its
 accounts is hit by at least two rules beyond the graph shapes (G1–G7) and the anomaly score. The hub is the member that gathers the
-most; collectors forward most of what they receive to it; investors are individuals paying in; promoters
+most; collectors pass money they received on to it; investors are individuals paying in; promoters
 receive repeated commission-like payments; controllers take large drains or belong to the hub's actor.
 A ring's evidence subgraph keeps its strongest flows and a sample of investor payments, bounded in size.
 """
@@ -28,10 +28,10 @@ ROLE_ORDER = ("hub", "collector", "controller", "promoter", "investor", "other")
 class RingParams:
     min_flow_cny: float = 50_000
     """Smallest total from one account to another that can join them (yuan)."""
-    min_flow_share: float = 0.3
+    min_flow_share: float = 0.2
     """...and that total's share of the payer's outflow (fraction)."""
     collector_share: float = 0.5
-    """A collector forwards at least this share of its inflow to the hub (fraction)."""
+    """Money passed on must be covered at least this much by money received, to count as passed through (fraction)."""
     controller_share: float = 0.1
     """A controller receives at least this share of what the ring pays out (fraction)."""
     min_commission_payments: int = 2
@@ -76,18 +76,14 @@ def build_rings(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, windo
     nb = neighbourhood.load(con, window, seed_table="ring_seeds")
     flows = _pair_flows(nb.graph)
     con.execute("CREATE OR REPLACE TEMP TABLE ring_nodes (account_no VARCHAR)")
-    con.execute("INSERT INTO ring_nodes SELECT unnest(?::VARCHAR[])", [list(nb.graph.nodes)])
+    neighbourhood.fill_table(con, "ring_nodes", {"account_no": list(nb.graph.nodes)})
     totals = _totals(con, window)
     actor_of = _actors(con)
     groups = _join(nb, flows, totals, actor_of, params)
     ring_rows, member_rows = [], []
     staged = []
     for members in groups:
-        # Shops flagged for elderly customers, joined to their wholesaler, are not a ring: someone in it must be
-        # hit by two fundraising rules of its own.
-        founding = max(len({view.rule_id for view in by_account[account]} - set(params.shape_rules))
-                       for account in members & nb.seeds)
-        if founding < params.min_founding_rules:
+        if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
             continue
         roles = _roles(nb, members, flows, totals, actor_of, params)
         staged.append(roles)
@@ -114,6 +110,28 @@ def build_rings(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, windo
         member_rows.extend({"ring_id": ring_id, "run_id": run_id, "account_no": account, "role": role}
                            for account, role in sorted(roles.items()))
     return ring_rows, member_rows
+
+
+def _founding_rules(nb, members: set[str], by_account, flows, totals, params: RingParams) -> int:
+    """The most distinct founding rules on one account, counting those of the flagged collectors feeding it.
+
+    Shops flagged for their elderly customers, joined to their wholesaler, are not a ring: someone in it must
+    be hit by two fundraising rules, its own or its collectors' (a hub and the collectors passing it money).
+    """
+    def founding(account: str) -> set[str]:
+        return {view.rule_id for view in by_account.get(account, [])} - set(params.shape_rules)
+
+    best = 0
+    for account in members:
+        rules = founding(account)
+        if account in nb.graph:
+            for sender in nb.graph.predecessors(account):
+                forwarded = flows[(sender, account)]
+                if sender in nb.seeds and forwarded >= params.min_flow_cny and \
+                        forwarded >= params.collector_share * totals.get(sender, (0.0, 0.0))[0]:
+                    rules |= founding(sender)
+        best = max(best, len(rules))
+    return best
 
 
 def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> list[_AlertView]:
@@ -167,25 +185,30 @@ def _actors(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: RingParams) -> list[set[str]]:
     """Groups of flagged accounts joined by strong flows (directly or through one shared account) or one actor."""
     def strong(payer: str, payee: str) -> bool:
+        # A large share of what the payer pays out, of money it had received: an investor paying in from
+        # savings never joins two schemes it invested in.
         amount = flows.get((payer, payee), 0.0)
-        out_total = totals.get(payer, (0.0, 0.0))[1]
-        return amount >= params.min_flow_cny and amount >= params.min_flow_share * out_total
+        taken_in, paid_out = totals.get(payer, (0.0, 0.0))
+        return (amount >= params.min_flow_cny and amount >= params.min_flow_share * paid_out
+                and taken_in >= params.collector_share * amount)
 
     joined = nx.Graph()
     joined.add_nodes_from(nb.seeds)
-    partners: dict[str, set[str]] = defaultdict(set)
+    fed_by: dict[str, set[str]] = defaultdict(set)  # unflagged account -> flagged accounts paying it strongly
+    feeds: dict[str, set[str]] = defaultdict(set)  # unflagged account -> flagged accounts it pays strongly
     for seed in nb.seeds:
         if seed not in nb.graph:
             continue
-        for other in set(nb.graph.successors(seed)) | set(nb.graph.predecessors(seed)):
-            if strong(seed, other) or strong(other, seed):
-                if other in nb.seeds:
-                    joined.add_edge(seed, other)
-                else:
-                    partners[other].add(seed)
-    for other, seeds in partners.items():
-        if len(seeds) >= 2:
-            joined.add_edges_from((other, seed) for seed in seeds)
+        for other in nb.graph.successors(seed):
+            if strong(seed, other):
+                (joined.add_edge(seed, other) if other in nb.seeds else fed_by[other].add(seed))
+        for other in nb.graph.predecessors(seed):
+            if strong(other, seed):
+                (joined.add_edge(seed, other) if other in nb.seeds else feeds[other].add(seed))
+    # An unflagged account joins flagged ones it gathers from (a hub), or passes money between.
+    for other in set(fed_by) | set(feeds):
+        if len(fed_by[other]) >= 2 or (fed_by[other] and feeds[other] - fed_by[other]):
+            joined.add_edges_from((other, seed) for seed in fed_by[other] | feeds[other])
     by_actor: dict[str, list[str]] = defaultdict(list)
     for seed in nb.seeds:
         if seed in actor_of:
@@ -205,12 +228,16 @@ def _roles(nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, ac
     if hub not in graph:
         return roles
     for sender in graph.predecessors(hub):
-        forwarded, taken_in = flows[(sender, hub)], received.get(sender, 0.0)
-        # A collector passes money through: most of what it took in goes on to the hub.
-        if (forwarded >= params.min_flow_cny and forwarded >= params.collector_share * taken_in
-                and taken_in >= params.collector_share * forwarded):
+        forwarded, (taken_in, paid_out) = flows[(sender, hub)], totals.get(sender, (0.0, 0.0))
+        # A collector passes money it received on to the hub, a large share of all it pays out.
+        if (roles.get(sender, "other") == "other" and forwarded >= params.min_flow_cny
+                and forwarded >= params.min_flow_share * paid_out and taken_in >= params.collector_share * forwarded):
             roles[sender] = "collector"
     base = {account for account, role in roles.items() if role in ("hub", "collector")}
+    for account in base:
+        for payer in graph.predecessors(account):
+            if payer not in roles and nb.is_person(payer):
+                roles[payer] = "investor"
     paid_out: dict[str, float] = defaultdict(float)
     payments_out: dict[str, int] = defaultdict(int)
     for account in base:
@@ -218,9 +245,6 @@ def _roles(nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, ac
             if payee not in base:
                 paid_out[payee] += amount
                 payments_out[payee] += 1
-        for payer in graph.predecessors(account):
-            if payer not in roles and nb.is_person(payer):
-                roles[payer] = "investor"
     ring_out = sum(totals.get(account, (0.0, 0.0))[1] for account in base) or 1.0
     hub_actor = actor_of.get(hub)
     for payee, amount in paid_out.items():
@@ -242,8 +266,8 @@ def _figures(con: duckdb.DuckDBPyConnection, window: Window, staged: list[dict[s
     con.execute("CREATE OR REPLACE TEMP TABLE ring_inner (ring_no INTEGER, account_no VARCHAR)")
     inner = [(ring_no, account) for ring_no, roles in enumerate(staged)
              for account, role in roles.items() if role in ("hub", "collector", "other")]
-    con.execute("INSERT INTO ring_inner SELECT unnest(?::INTEGER[]), unnest(?::VARCHAR[])",
-                [[ring_no for ring_no, _ in inner], [account for _, account in inner]])
+    neighbourhood.fill_table(con, "ring_inner", {"ring_no": [ring_no for ring_no, _ in inner],
+                                                 "account_no": [account for _, account in inner]})
     elderly_born_before = window.end.replace(year=window.end.year - params.elderly_age)
     rows = con.execute("""
         WITH inbound AS (

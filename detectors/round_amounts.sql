@@ -1,10 +1,17 @@
 -- T4 round or unit-multiple amounts: accounts whose individual inflows are mostly multiples of a round unit
 -- (e.g. ¥1,000) or of the account's own most common amount (a subscription unit), when that is not small,
 -- and each payer pays in savings-sized sums.
-WITH inflow AS (
+WITH busy AS (
+    -- a cheap first pass before the distinct counts and the modal amount
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_kind = 'PERSON'
+    GROUP BY payee_account HAVING count(*) >= $min_inflows
+),
+inflow AS (
     SELECT payee_account AS account, payment_id, amount_cny, payer_account
     FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_kind = 'PERSON'
+    WHERE txn_time >= $start AND txn_time < $end AND payer_kind = 'PERSON'
+      AND payee_account IN (SELECT account FROM busy)
 ),
 counted AS (
     SELECT account, count(*) AS individual_inflows, count(DISTINCT payer_account) AS individual_payers,

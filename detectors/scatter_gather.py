@@ -45,7 +45,10 @@ def _paths(nb: neighbourhood.Neighbourhood, flagged: str, params: Params) -> dic
     """(source, beneficiary) -> intermediary -> (amount, first-hop id, second-hop id), for two-hop paths that
     start or end at the flagged account."""
     found: dict[tuple[str, str], dict] = {}
+    smallest_second = params.min_amount_cny * (1 - params.amount_tolerance)
     for hop1 in nb.outflows(flagged):
+        if hop1.amount < params.min_amount_cny:
+            continue
         window = neighbourhood.between(nb.outflows(hop1.other), hop1.time,
                                        hop1.time + timedelta(days=params.max_hop_days))
         for hop2 in window:
@@ -53,6 +56,8 @@ def _paths(nb: neighbourhood.Neighbourhood, flagged: str, params: Params) -> dic
                 found.setdefault((flagged, hop2.other), {}).setdefault(
                     hop1.other, (hop1.amount, hop1.payment_id, hop2.payment_id))
     for hop2 in nb.inflows(flagged):
+        if hop2.amount < smallest_second:
+            continue
         window = neighbourhood.between(nb.inflows(hop2.other), hop2.time - timedelta(days=params.max_hop_days),
                                        hop2.time)
         for hop1 in window:

@@ -1,12 +1,25 @@
 -- T13 receipts unrelated to the business: (a) a non-financial organisation (by industry and name) paid by many individuals whose
 -- payments carry investment words or round amounts; (b) an individual paid often by several organisations.
-WITH org_inflow AS (
+WITH busy_orgs AS (
+    -- cheap first passes before the distinct counts and the regular expressions
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_kind = 'ORG' AND payer_kind = 'PERSON'
+      AND payee_account IS NOT NULL
+    GROUP BY payee_account HAVING count(*) >= $min_payers
+),
+busy_persons AS (
+    SELECT payee_account AS account FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND payee_kind = 'PERSON' AND payer_kind = 'ORG'
+      AND payee_account IS NOT NULL AND payer_account IS NOT NULL
+    GROUP BY payee_account HAVING count(*) >= $min_org_payments
+),
+org_inflow AS (
     SELECT payee_account AS account, payee_name, payment_id, payer_account, amount_cny,
            regexp_matches(coalesce(memo, '') || ' ' || coalesce(purpose, ''),
                           array_to_string($memo_keywords, '|')) AS keyword_hit,
            amount_cny % $unit_cny = 0 AS is_round
     FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM busy_orgs)
       AND payee_kind = 'ORG' AND payer_kind = 'PERSON'
 ),
 org_measured AS (
@@ -34,8 +47,8 @@ person_flagged AS (
            NULL::DOUBLE AS round_share, NULL::VARCHAR AS occupation,
            count(DISTINCT payer_account) AS org_payers, count(*) AS org_payments
     FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL AND payer_account IS NOT NULL
-      AND payee_kind = 'PERSON' AND payer_kind = 'ORG'
+    WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM busy_persons)
+      AND payer_account IS NOT NULL AND payee_kind = 'PERSON' AND payer_kind = 'ORG'
     GROUP BY payee_account
     HAVING count(DISTINCT payer_account) >= $min_org_payers AND count(*) >= $min_org_payments
 ),

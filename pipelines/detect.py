@@ -27,7 +27,6 @@ from pipelines.errors import FundflowError, RulePackError
 from pipelines.settings import Settings
 
 DEFAULT_WINDOW_DAYS = 90
-STAGES = ("sweep", "graph")
 
 
 @dataclass(frozen=True)

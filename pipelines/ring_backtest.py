@@ -52,22 +52,32 @@ def ring_results(con: duckdb.DuckDBPyConnection, truth_accounts_csv_path: str | 
                      "hub_in_ring": hub_held, "collectors": len(collectors), "collectors_in_ring": held,
                      "ring_id": ring_id if (hub_held or held) else None,
                      "ring_hub_is_scheme_hub": bool(ring_id and hubs.get(ring_id) == hub)})
+    hub_rings = defaultdict(set)
+    for row in rows:
+        if row["hub_in_ring"]:
+            hub_rings[row["ring_id"]].add(row["scheme_id"])
+    for row in rows:
+        # A ring holding several schemes' hubs hands the office one lead for several schemes.
+        row["ring_shared_with"] = sorted(hub_rings.get(row["ring_id"], set()) - {row["scheme_id"]})
     scheme_accounts = {account for account, _, _, role in truth if role != "investor"}
     stray = sorted(ring_id for ring_id, ring in members.items()
                    if not {a for a, role in ring.items() if role != "investor"} & scheme_accounts)
     for ring_id in stray:
         rows.append({"scheme_id": None, "kind": "", "found": False, "hub_in_ring": False, "collectors": 0,
-                     "collectors_in_ring": 0, "ring_id": ring_id, "ring_hub_is_scheme_hub": False})
+                     "collectors_in_ring": 0, "ring_id": ring_id, "ring_hub_is_scheme_hub": False,
+                     "ring_shared_with": []})
     return rows, _table(rows, len(members), run_id)
 
 
 def _table(rows: list[dict], n_rings: int, run_id: str) -> str:
     schemes = [row for row in rows if row["scheme_id"]]
     lines = [f"环级回测 / ring-level backtest (run {run_id})",
-             f"{'集资模型 scheme':<16}{'类型 kind':<12}{'枢纽在环 hub':<14}{'归集账户 collectors':<22}{'命中 found'}"]
+             f"{'集资模型 scheme':<16}{'类型 kind':<12}{'枢纽在环 hub':<14}{'归集账户 collectors':<22}{'命中 found':<11}"
+             f"同环的其他模型 shares ring with"]
     for row in schemes:
         lines.append(f"{row['scheme_id']:<16}{row['kind']:<12}{'是 yes' if row['hub_in_ring'] else '否 no':<14}"
-                     f"{row['collectors_in_ring']:>3} / {row['collectors']:<16}{'是 yes' if row['found'] else '否 no'}")
+                     f"{row['collectors_in_ring']:>3} / {row['collectors']:<16}{'是 yes' if row['found'] else '否 no':<11}"
+                     f"{', '.join(row['ring_shared_with']) or '-'}")
     found = sum(row["found"] for row in schemes)
     not_schemes = sum(1 for row in rows if not row["scheme_id"])
     lines.append(f"命中 {found} / {len(schemes)} 个集资模型；共 {n_rings} 个环，其中 {not_schemes} 个不是集资模型 / "

@@ -78,6 +78,8 @@ def train(settings: Settings, labels_path: str | None = None) -> dict:
     else:
         examples, source = examples_from_case_store(settings), {"kind": "case_store"}
     table = _labelled(rings, examples)
+    # a lead whose ring is not in the warehouse (entered by hand, or its data removed) has no features
+    source["leads_without_ring"] = len({e.ring_id for e in examples} - set(table["ring_id"].to_list()))
     _check_enough(table)
     train_part, test_part = time_split(table)
     model = fit(train_part)

@@ -1,5 +1,5 @@
-"""Exports people read or other tools load: alert lists now; lead lists, campaign tables and dossiers next.
+"""Exports people read or other tools load: alert lists, lead lists, the campaign tables and per-lead dossiers.
 
-Every export goes through `reports.tables.write_table` (CSV or XLSX, formula injection neutralised) and is
-recorded in the warehouse's `export_audit` with the file's SHA-256.
+Tables go through `reports.tables` (CSV or XLSX, formula injection neutralised); every file exported is
+recorded in the case-store audit with its SHA-256 (`reports.tables.record_export`).
 """

@@ -1,7 +1,8 @@
 """`fundflow export alerts`: the latest detection run's alerts, one row per account, masked unless asked.
 
 An alert about an actor gives one row per account of that actor. Account numbers are masked (脱敏) unless
-`--unmasked` with a reason; every export is recorded in `export_audit` with the file's SHA-256.
+`--unmasked` with a reason; every export is recorded with the file's SHA-256 in the warehouse's
+`export_audit` and in the case-store audit.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import sqlalchemy as sa
 
 from detectors.pack import RulePackInvalid, load_rule_pack
 from pipelines import warehouse
+from pipelines.casestore import CaseStore, lead_accounts, lead_alerts, leads
 from pipelines.errors import FundflowError, NotFoundError
 from pipelines.labels import TYPOLOGIES
+from pipelines.lifecycle import OPEN_STATUSES
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
-from reports.tables import Column, write_table
+from reports.tables import Column, record_export, write_table
 
 ALERT_COLUMNS = (
     Column("rule_id", "规则编号"),
@@ -45,28 +48,57 @@ class ExportResult:
     run_id: str
 
 
-def lead_ids_by_alert(settings: Settings, alert_ids: list[str]) -> dict[str, str]:
-    """alert_id → lead_id from the case store's `lead_alerts`; {} while the case store or that table is absent."""
+def lead_ids_of_alerts(settings: Settings, alerts: list[dict]) -> dict[str, str]:
+    """alert_id → lead_id from the case store; {} while there is no case store yet.
+
+    An alert belongs to the lead that holds it (`lead_alerts`), or holds the same finding from an earlier run
+    (a rerun makes new alert ids that publishing does not store twice); else to the lead whose own accounts
+    (`lead_accounts`, participants left out) include its subject. An open lead wins over a closed one.
+    """
     url = settings.case_store_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if not alerts or (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()):
         return {}
-    engine = sa.create_engine(url)
+    store = CaseStore.open(settings)
     try:
-        if not sa.inspect(engine).has_table("lead_alerts"):
-            return {}
-        table = sa.Table("lead_alerts", sa.MetaData(), autoload_with=engine)
-        found: dict[str, str] = {}
-        with engine.connect() as conn:
-            for start in range(0, len(alert_ids), 500):
-                chunk = alert_ids[start:start + 500]
-                query = sa.select(table.c.alert_id, table.c.lead_id).where(table.c.alert_id.in_(chunk))
-                found.update({alert_id: lead_id for alert_id, lead_id in conn.execute(query)})
-        return found
+        with store.read() as conn:
+            status = dict(conn.execute(sa.select(leads.c.lead_id, leads.c.status)).all())
+            by_alert: dict[str, str] = {}
+            by_finding: dict[tuple, str] = {}
+            for row in conn.execute(sa.select(lead_alerts.c.lead_id, lead_alerts.c.alert_id, lead_alerts.c.rule_id,
+                                              lead_alerts.c.subject, lead_alerts.c.window_start,
+                                              lead_alerts.c.window_end).order_by(lead_alerts.c.lead_id)):
+                by_alert[row.alert_id] = row.lead_id
+                by_finding[(row.rule_id, row.subject, row.window_start, row.window_end)] = row.lead_id
+            by_account: dict[str, str] = {}
+            accounts = sorted({alert["account_no"] for alert in alerts if alert.get("account_no")})
+            for start in range(0, len(accounts), 500):
+                query = (sa.select(lead_accounts.c.account_no, lead_accounts.c.lead_id)
+                         .where(lead_accounts.c.account_no.in_(accounts[start:start + 500]))
+                         .where(lead_accounts.c.role != "investor"))
+                for account_no, lead_id in conn.execute(query):
+                    known = by_account.get(account_no)
+                    if known is None or _preferred(lead_id, known, status):
+                        by_account[account_no] = lead_id
     finally:
-        engine.dispose()
+        store.close()
+    found = {}
+    for alert in alerts:
+        lead_id = (by_alert.get(alert["alert_id"])
+                   or by_finding.get((alert["rule_id"], alert["subject"], alert["window_start"], alert["window_end"]))
+                   or by_account.get(alert.get("account_no")))
+        if lead_id:
+            found[alert["alert_id"]] = lead_id
+    return found
 
 
-def _titles(settings: Settings) -> dict[str, str]:
+def _preferred(candidate: str, known: str, status: dict[str, str]) -> bool:
+    """Open leads before closed or merged ones, then the newer lead."""
+    def rank(lead_id: str) -> tuple:
+        return (status.get(lead_id) in OPEN_STATUSES + ("ON_HOLD",), lead_id)
+    return rank(candidate) > rank(known)
+
+
+def rule_titles(settings: Settings) -> dict[str, str]:
     """Chinese rule titles from the current pack; a pack that no longer loads leaves only typology labels."""
     try:
         return {rule.rule_id: rule.title_zh for rule in load_rule_pack(settings.rules_dir).rules}
@@ -96,9 +128,9 @@ def export_alerts(settings: Settings, out: str | Path, unmasked: bool = False, r
             ORDER BY a.score DESC, a.rule_id, a.subject, account_no""", [run_id])
         names = [description[0] for description in cursor.description]
         alerts = [dict(zip(names, row)) for row in cursor.fetchall()]
-        titles = _titles(settings)
-        leads = lead_ids_by_alert(settings, sorted({alert["alert_id"] for alert in alerts}))
-        rows = [_row(alert, titles, leads, unmasked) for alert in alerts]
+        titles = rule_titles(settings)
+        lead_of = lead_ids_of_alerts(settings, alerts)
+        rows = [_row(alert, titles, lead_of, unmasked) for alert in alerts]
         sha256 = write_table(out, ALERT_COLUMNS, rows, sheet_title="预警")
         con.execute('INSERT INTO export_audit ("at", "user", what, path, sha256, unmasked, reason) '
                     "VALUES (?, ?, 'alerts', ?, ?, ?, ?)",
@@ -106,10 +138,12 @@ def export_alerts(settings: Settings, out: str | Path, unmasked: bool = False, r
                      reason if unmasked else None])
     finally:
         con.close()
+    record_export(settings, user or getpass.getuser(), "alerts", [(out, sha256)], unmasked,
+                  reason if unmasked else None, detail={"rows": len(rows), "run_id": run_id})
     return ExportResult(path=out, sha256=sha256, rows=len(rows), run_id=run_id)
 
 
-def _row(alert: dict, titles: dict[str, str], leads: dict[str, str], unmasked: bool) -> dict:
+def _row(alert: dict, titles: dict[str, str], lead_of: dict[str, str], unmasked: bool) -> dict:
     account = alert["account_no"]
     subject = alert["subject"]
     if not unmasked:
@@ -124,7 +158,7 @@ def _row(alert: dict, titles: dict[str, str], leads: dict[str, str], unmasked: b
         # windows end at midnight after their last day; people read the last day
         "window_end": (alert["window_end"] - timedelta(days=1)).date().isoformat(),
         "score": round(alert["score"], 4),
-        "lead_id": leads.get(alert["alert_id"], ""),
+        "lead_id": lead_of.get(alert["alert_id"], ""),
         "reason_zh": alert["reason_zh"],
         "reason_en": alert["reason_en"],
         "alert_id": alert["alert_id"],

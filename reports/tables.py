@@ -3,49 +3,101 @@
 The header row holds the column keys (`rule_id`, `account_no` …) that tools join on; XLSX adds the Chinese
 labels as a first row above it for people. A text cell starting with `=`, `+`, `-`, `@`, tab or carriage
 return would run as a formula in a spreadsheet: in CSV it gets a leading `'`, in XLSX it is stored as a
-string cell, so no formula is ever created.
+string cell, so no formula is ever created. Every export file is then recorded in the case-store audit.
 """
 
 from __future__ import annotations
 
 import csv
+import getpass
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
+from pipelines.casestore import CaseStore
 from pipelines.errors import FundflowError
+from pipelines.settings import Settings
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = (".csv", ".xlsx")
+AMOUNT_FORMAT = "#,##0.00"
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
     label_zh: str
+    number_format: str | None = None
+    """XLSX number format of the column's numbers (e.g. AMOUNT_FORMAT); None leaves the default."""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of an export: a sheet of an XLSX file, or a CSV file of its own."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[dict[str, Any]]
+    caption: Sequence[str] = ()
+    """Lines above the header in XLSX (table name, reporting unit, period); CSV files stay rectangular."""
+    key_row: bool = True
+    """Machine keys under the Chinese header (XLSX) and as the CSV header; False: Chinese labels only."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    sha256: str
+    rows: int
+    files: tuple[tuple[Path, str], ...] = field(default=())
+    """Every file written, with its SHA-256 (a CSV export of several tables writes several)."""
 
 
 def is_formula_like(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_STARTS)
 
 
+def export_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise FundflowError(f"导出文件须为 .csv 或 .xlsx / export file must end in .csv or .xlsx: {Path(path).name}")
+    return suffix
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_table(path: str | Path, columns: Sequence[Column], rows: Iterable[dict[str, Any]],
                 sheet_title: str = "数据") -> str:
     """Write rows (dicts keyed by column key) to `path` (.csv or .xlsx); returns the file's SHA-256."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise FundflowError(f"导出文件须为 .csv 或 .xlsx / export file must end in .csv or .xlsx: {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        _write_csv(path, columns, rows)
-    else:
-        _write_xlsx(path, columns, rows, sheet_title)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    sheet = Sheet(sheet_title, columns, list(rows))
+    if export_format(path) == ".csv":
+        return write_csv(path, sheet)
+    return write_workbook(path, [sheet])
+
+
+def write_tables(path: str | Path, sheets: Sequence[Sheet], csv_suffixes: Sequence[str]) -> list[tuple[Path, str]]:
+    """Several tables: one XLSX with a sheet each, or one CSV each named `<stem><suffix>.csv`.
+
+    Returns every file written with its SHA-256, in the order of `sheets`.
+    """
+    path = Path(path)
+    if export_format(path) == ".xlsx":
+        return [(path, write_workbook(path, sheets))]
+    written = []
+    for sheet, suffix in zip(sheets, csv_suffixes, strict=True):
+        target = path.with_name(path.stem + suffix + ".csv")
+        written.append((target, write_csv(target, sheet)))
+    return written
 
 
 def _csv_cell(value: Any) -> Any:
@@ -54,31 +106,91 @@ def _csv_cell(value: Any) -> Any:
     return "'" + value if is_formula_like(value) else value
 
 
-def _write_csv(path: Path, columns: Sequence[Column], rows: Iterable[dict[str, Any]]) -> None:
+def write_csv(path: Path, sheet: Sheet) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([column.key for column in columns])
-        for row in rows:
-            writer.writerow([_csv_cell(row.get(column.key)) for column in columns])
+        writer.writerow([column.key if sheet.key_row else column.label_zh for column in sheet.columns])
+        for row in sheet.rows:
+            writer.writerow([_csv_cell(row.get(column.key)) for column in sheet.columns])
+    return sha256_of(path)
 
 
-def _write_xlsx(path: Path, columns: Sequence[Column], rows: Iterable[dict[str, Any]], sheet_title: str) -> None:
+def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = sheet_title
-    sheet.append([column.label_zh for column in columns])
-    sheet.append([column.key for column in columns])
-    for cell in sheet[1]:
+    workbook.remove(workbook.active)
+    for sheet in sheets:
+        _fill_sheet(workbook.create_sheet(sheet.title), sheet)
+    workbook.save(path)
+    return sha256_of(path)
+
+
+def _xlsx_cell(value: Any) -> Any:
+    # Control characters cannot be stored in XLSX at all; bank data occasionally carries them.
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def _fill_sheet(target: Worksheet, sheet: Sheet) -> None:
+    for line in sheet.caption:
+        target.append([_xlsx_cell(line)])
+        first = target.max_row == 1
+        target.cell(row=target.max_row, column=1).font = Font(bold=first, size=14 if first else 10)
+    target.append([column.label_zh for column in sheet.columns])
+    header_row = target.max_row
+    for cell in target[header_row]:
         cell.font = Font(bold=True)
-    for cell in sheet[2]:
-        cell.font = Font(color="808080", size=9)
-        cell.fill = PatternFill("solid", fgColor="F2F2F2")
-    sheet.freeze_panes = "A3"
-    for row in rows:
-        sheet.append([row.get(column.key) for column in columns])
-        for cell in sheet[sheet.max_row]:
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    if sheet.key_row:
+        target.append([column.key for column in sheet.columns])
+        for cell in target[target.max_row]:
+            cell.font = Font(color="808080", size=9)
+            cell.fill = PatternFill("solid", fgColor="F2F2F2")
+    target.freeze_panes = f"A{target.max_row + 1}"
+    for row in sheet.rows:
+        target.append([_xlsx_cell(row.get(column.key)) for column in sheet.columns])
+        for cell, column in zip(target[target.max_row], sheet.columns):
             if is_formula_like(cell.value):
                 cell.data_type = "s"  # stored as text: a spreadsheet shows it, never evaluates it
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = max(10, len(column.key) + 4)
-    workbook.save(path)
+            elif column.number_format and cell.data_type == "n":
+                cell.number_format = column.number_format
+    for index, column in enumerate(sheet.columns, start=1):
+        width = max(10, min(40, 2 * len(column.label_zh) + 2), len(column.key) + 4 if sheet.key_row else 0)
+        target.column_dimensions[get_column_letter(index)].width = width
+
+
+# --- who exported what: every export file goes into the case-store audit -----------------------------------
+
+def export_user(user: str | None) -> str:
+    """The user recorded for an export: the one given, else the operating-system user running it."""
+    return user.strip() if user and user.strip() else getpass.getuser()
+
+
+def check_unmask(unmasked: bool, reason: str | None) -> str | None:
+    """The reason to record; an unmasked export without one is refused."""
+    if not unmasked:
+        return None
+    if not (reason and reason.strip()):
+        raise FundflowError("导出明文证件号、账号须说明理由 / --unmasked needs --reason")
+    return reason.strip()
+
+
+def record_export(settings: Settings, user: str, what: str, files: Sequence[tuple[Path, str]], unmasked: bool,
+                  reason: str | None, target: str | None = None, detail: dict | None = None) -> None:
+    """One audit record per file written (user, reason, SHA-256), all in one transaction.
+
+    If the audit cannot be written the files are deleted: an export nobody can account for must not exist.
+    """
+    store = CaseStore.open(settings)
+    try:
+        with store.write() as conn:
+            for path, sha256 in files:
+                store.append_audit(conn, user, "export", target=target or what, reason=reason, file_sha256=sha256,
+                                   detail={"what": what, "path": str(Path(path).resolve()), "unmasked": unmasked,
+                                           **(detail or {})})
+    except BaseException:
+        for path, _sha256 in files:
+            Path(path).unlink(missing_ok=True)
+        raise
+    finally:
+        store.close()

@@ -225,8 +225,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: str | 
 def ingest_paths(settings: Settings, paths: list[str | Path], kind: str | None = None,
                  institution: str | None = None, progress: bool = True, sheet: str | None = None) -> list[FileResult]:
     """Load files and folders; a file that fails whole is reported in its result, the others still load."""
-    from pipelines.parties import refresh_parties
-    from pipelines.reconcile import rebuild_payments
+    from pipelines.prepare import prepare_warehouse
 
     files, results = expand_paths(paths)
     con = warehouse.connect(settings)
@@ -239,8 +238,7 @@ def ingest_paths(settings: Settings, paths: list[str | Path], kind: str | None =
             except FundflowError as exc:
                 results.append(FileResult(path.name, str(path), error=str(exc)))
         if any(result.status == "loaded" for result in results):
-            rebuild_payments(con, settings)
-            refresh_parties(con)
+            prepare_warehouse(con, settings)
     finally:
         con.close()
     return results

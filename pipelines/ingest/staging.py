@@ -61,6 +61,8 @@ def file_format(path: Path) -> str:
 
 def stage_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, sheet: str | None = None,
                progress=None) -> Staged:
+    """`progress`: None, or a function taking one line to show the operator."""
+    # Imported here: the readers import this module's Staged and RejectedLine.
     from pipelines.ingest import csvfile, xlsxfile, xmlfile
 
     if path.stat().st_size == 0:

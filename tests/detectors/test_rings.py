@@ -119,3 +119,29 @@ def test_graph_shapes_and_anomaly_alone_found_no_ring(con):
     founded = shapes_only + [alert("s5", "T4", "round_amounts", "TWORULES")]
     rings, _ = build_rings(con, "run1", founded, WINDOW)
     assert [r["hub_account"] for r in rings] == ["TWORULES"]
+
+
+def test_investor_in_two_schemes_does_not_merge_them(con):
+    book = Payments()
+    for hub in ("COHUBA", "COHUBB"):
+        for i in range(5):
+            book.pay(f"{hub}-FEED{i}", f"{hub}-COL", 80_000, T0 + days(i))
+        book.pay(f"{hub}-COL", hub, 390_000, T0 + days(6))
+        book.pay("SAVER", hub, 100_000, T0 + days(7))  # one person's savings into both schemes
+    book.insert(con)
+    alerts = [alert(f"{hub}{rule}", rule, "x", hub) for hub in ("COHUBA", "COHUBB") for rule in ("T1", "T5")]
+    alerts += [alert("s1", "T5", "memo_keywords", "SAVER"), alert("s2", "T6", "elderly_payers", "SAVER")]
+    rings, members = build_rings(con, "run1", alerts, WINDOW)
+    assert sorted(r["hub_account"] for r in rings if r["hub_account"] != "SAVER") == ["COHUBA", "COHUBB"]
+    hub_of = {r["ring_id"]: r["hub_account"] for r in rings}
+    assert {(hub_of[m["ring_id"]], m["role"]) for m in members if m["account_no"] == "SAVER"} >= {
+        ("COHUBA", "investor"), ("COHUBB", "investor")}
+
+
+def test_hub_with_one_rule_is_founded_by_its_flagged_collectors(con):
+    scheme(con)
+    alerts = [alert("a1", "T10", "insider_commission", "COHUB"), alert("a3", "T2", "pass_through", "COL0"),
+              alert("a4", "T2", "pass_through", "COL1")]
+    rings, _ = build_rings(con, "run1", alerts, WINDOW)
+    assert [r["hub_account"] for r in rings] == ["COHUB"]
+    assert build_rings(con, "run1", alerts[:1], WINDOW) == ([], [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from datetime import date
 
@@ -133,11 +134,12 @@ def raised(params, factor: float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         if field.name.startswith("min_"):
-            bumped = value * factor
-            changes[field.name] = int(-(-bumped // 1)) if isinstance(value, int) else min(bumped, 1.0) \
-                if value <= 1 else bumped
-        elif field.name.startswith("max_") and field.name != "max_out_counterparties":
-            changes[field.name] = type(value)(value / factor) if isinstance(value, float) else max(int(value / factor), 1)
+            if isinstance(value, int):
+                changes[field.name] = math.ceil(value * factor)
+            else:
+                changes[field.name] = min(value * factor, 1.0) if value <= 1 else value * factor
+        elif field.name.startswith("max_"):
+            changes[field.name] = value / factor if isinstance(value, float) else max(int(value / factor), 1)
     return dataclasses.replace(params, **changes)
 
 

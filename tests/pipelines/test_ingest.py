@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from pipelines import warehouse
+from pipelines.cli import main
 from pipelines.errors import BadFileError
 from pipelines.ingest import load
 from pipelines.ingest.load import ingest_file, ingest_paths
@@ -199,3 +201,15 @@ def test_kind_and_institution_come_from_name_else_options(settings, tmp_path):
     con = warehouse.connect(settings)
     assert con.execute("SELECT report_kind, institution_code FROM txn").fetchall() == [("SUSPICIOUS", "C9999900000099")]
     con.close()
+
+
+def test_quarantine_list_shows_reasons_with_numbers_masked(loaded, capsys):
+    settings, _ = loaded
+    assert main(["--home", str(settings.home), "quarantine", "list", "--json", "--limit", "100"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {(item["row_no"], item["field"], item["reason_code"]) for item in listed} == BAD_ROW_REASONS
+    line = next(item["raw_value"] for item in listed if item["field"] == "line")
+    assert "C0312-12" in line and "330782194805050054" not in line and "330782********0054" in line
+    assert main(["--home", str(settings.home), "quarantine", "list", "--file", BAD_ROWS]) == 0
+    table = capsys.readouterr().out
+    assert "bad_time" in table and "原因" in table and "共 10 条" in table

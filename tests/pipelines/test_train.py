@@ -213,7 +213,7 @@ def test_labels_from_closed_leads_train_through_the_ring_key(settings):
         ring_id: "TRIAGE>CONSULTATION>DETERMINED_ILLEGAL>DISPOSITION>CLOSED" if label else "TRIAGE>CLOSED"
         for ring_id, label in labels.items()})
     card = train.train(settings)
-    assert card["labels"]["source"] == {"kind": "case_store"}
+    assert card["labels"]["source"] == {"kind": "case_store", "leads_without_ring": 0}
     assert card["labels"]["all"]["positive"] == sum(labels.values())
     assert card["in_use"]
 

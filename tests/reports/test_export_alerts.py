@@ -10,7 +10,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.detect import run_detection
 from pipelines.errors import FundflowError
-from reports.alerts import export_alerts, lead_ids_by_alert
+from reports.alerts import export_alerts, lead_ids_of_alerts
 from tests.builders import add_payments, day, pay
 
 HUB = "6222021234567890128"
@@ -67,9 +67,5 @@ def test_unmasked_needs_a_reason_and_is_recorded(settings, warehouse, tmp_path):
 
 
 def test_no_case_store_yet_means_no_lead_ids(settings):
-    assert lead_ids_by_alert(settings, ["x"]) == {}
+    assert lead_ids_of_alerts(settings, [{"alert_id": "x", "account_no": "A"}]) == {}
 
-
-def test_other_exports_are_not_available_yet(settings, tmp_path, capsys):
-    assert main(["--home", str(settings.home), "export", "campaign", "--out", str(tmp_path / "c.xlsx")]) == 1
-    assert "导出 campaign 尚未提供" in capsys.readouterr().err
