@@ -105,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
     def page(request: Request, template: str, user: auth.User | None, status_code: int = 200, **context) -> Response:
         context.update(user=user, csrf=auth.csrf_token(request.session), role_labels=ROLES,
                        flashes=request.session.pop("flashes", []),
-                       downloads=downloads.available() if user and user.role in auth.CAN_EXPORT else [])
+                       downloads=list(downloads.KINDS) if user and user.role in auth.CAN_EXPORT else [])
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
     @app.exception_handler(LoginRequired)
@@ -189,7 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
                         may_unmask=user.role in auth.CAN_UNMASK,
                         unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
                         workers=users.worker_names(store),
-                        dossier="dossier" in downloads.available() and user.role in auth.CAN_EXPORT)
+                        dossier=user.role in auth.CAN_EXPORT)
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
         response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
         return response
@@ -325,7 +325,7 @@ def _safe_next(target: str) -> str:
 
 
 def _may_export(user: auth.User) -> None:
-    if user.role not in auth.CAN_EXPORT or not downloads.available():
+    if user.role not in auth.CAN_EXPORT:
         raise Forbidden(f"「{ROLES[user.role]}」不能导出 / role {user.role} may not export")
 
 

@@ -1,15 +1,12 @@
 """The console's downloads go through the `fundflow export` handler (reports/), so a file downloaded from the
 browser is made, masked and audited exactly like one exported from the terminal.
 
-reports/ keeps one module per export named after it (`reports/alerts.py` for `export alerts`); a kind is offered
-in the console once its module exists, so no button leads to an export that is not written yet.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 from datetime import datetime
 from pathlib import Path
 
@@ -26,22 +23,10 @@ def _handler():
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def available() -> list[str]:
-    """The kinds of KINDS whose export exists; the console shows buttons for these only."""
-    found = []
-    for kind in KINDS:
-        try:
-            if importlib.util.find_spec(f"reports.{kind}") is not None:
-                found.append(kind)
-        except ModuleNotFoundError:
-            pass
-    return found
-
-
 def export(settings: Settings, what: str, user: str, lead_id: str | None = None,
            period: str | None = None) -> Path:
     """Write one masked export under <home>/exports/console/ and return its path."""
-    if what not in available():
+    if what not in KINDS:
         raise FundflowError(f"没有这种导出 / export '{what}' is not available")
     if what == "dossier" and not lead_id:
         raise FundflowError("导出卷宗须指明线索 / a dossier needs a lead")

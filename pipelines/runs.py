@@ -64,7 +64,7 @@ def record_inputs(con: duckdb.DuckDBPyConnection, run_id: str, file_ids: list[st
     """Record the files a run read; without a list, every file in the warehouse (what detection reads)."""
     if file_ids is None:
         con.execute("INSERT INTO run_inputs SELECT ?, file_id FROM files", [run_id])
-    else:
+    elif file_ids:
         con.executemany("INSERT INTO run_inputs VALUES (?, ?)", [[run_id, file_id] for file_id in file_ids])
     return con.execute("SELECT count(*) FROM run_inputs WHERE run_id = ?", [run_id]).fetchone()[0]
 

@@ -110,11 +110,11 @@ def _graph_nodes(lead: dict, unmasked: bool) -> tuple[dict[str, Node], dict[str 
                 seen_names.setdefault(account_no, (payment[f"{side}_name"], payment[f"{side}_kind"]))
     for account_no, account in accounts.items():
         through.setdefault(account_no, float(account["total_in"] or 0) + float(account["total_out"] or 0))
-    investors = [no for no in through if accounts.get(no, {}).get("role") == "investor"]
+    investors = {no for no in through if accounts.get(no, {}).get("role") == "investor"}
     grouped = len(investors) > GROUP_INVESTORS_ABOVE
     others = sorted((no for no in through if no not in investors),
                     key=lambda no: (no != lead["hub_account"], -through[no], no))
-    drawn = set(others[:MAX_ACCOUNT_NODES]) | (set() if grouped else set(investors))
+    drawn = set(others[:MAX_ACCOUNT_NODES]) | (set() if grouped else investors)
 
     nodes: dict[str, Node] = {}
     node_of: dict[str | None, str] = {None: "cash"}
@@ -223,13 +223,15 @@ def evidence_graph(lead: dict, unmasked: bool) -> Picture:
                                    bend=(target, source) in flows, labelled=(source, target) in labelled))
     for node in nodes.values():
         picture.nodes.append({
-            "x": round(node.x, 1), "y": round(node.y, 1), "r": round(node.r, 1), "colour": ROLE_COLOURS[node.role],
+            "x": round(node.x, 1), "y": round(node.y, 1), "r": round(node.r, 1),
+            "colour": ROLE_COLOURS.get(node.role, ROLE_COLOURS["other"]),
             "name": node.name[:16], "account": node.account, "label_y": round(node.y + node.r + 12, 1),
             "title": f"{node.name} {node.account}（{ROLE_LABELS.get(node.role, node.role)}）"
                      f" 转入 {money(node.total_in)} 转出 {money(node.total_out)}，{node.payments} 笔",
         })
     roles = list(dict.fromkeys(node.role for node in nodes.values()))
-    picture.legend = [{"colour": ROLE_COLOURS[role], "label": ROLE_LABELS.get(role, role)} for role in roles]
+    picture.legend = [{"colour": ROLE_COLOURS.get(role, ROLE_COLOURS["other"]), "label": ROLE_LABELS.get(role, role)}
+                      for role in roles]
     return picture
 
 

@@ -31,3 +31,13 @@ def warehouse(settings: Settings):
     con = warehouse.connect(settings)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One temporary Prefect API for the whole session (~8 s), only for tests that run flows."""
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
