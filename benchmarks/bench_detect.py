@@ -98,24 +98,27 @@ for rule in rules:
     started = time.perf_counter()
     alerts = _run_stage(con, (rule,), 'sweep', window)
     per_rule[rule.rule_id] = {'seconds': time.perf_counter() - started, 'alerts': len(alerts)}
+    print(rule.rule_id, per_rule[rule.rule_id], file=sys.stderr, flush=True)
 started = time.perf_counter()
 result = run_detection(settings, con=con)
 whole = time.perf_counter() - started
 con.close()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({'rows': rows, 'fill_seconds': fill, 'per_rule': per_rule, 'whole_seconds': whole,
-                  'whole_alerts': len(result.alerts), 'peak_bytes': peak}))
+with open(sys.argv[4], 'w') as figures:
+    json.dump({'rows': rows, 'fill_seconds': fill, 'per_rule': per_rule, 'whole_seconds': whole,
+               'whole_alerts': len(result.alerts), 'peak_bytes': peak}, figures)
 """
 
 
 def main(out_dir: Path) -> list[dict]:
     with tempfile.TemporaryDirectory(dir=out_dir) as home:
-        finished = subprocess.run([sys.executable, "-c", SCRIPT, home, str(PAYMENTS), str(SCHEMES)],
+        figures_file = Path(home) / "figures.json"
+        finished = subprocess.run([sys.executable, "-c", SCRIPT, home, str(PAYMENTS), str(SCHEMES), str(figures_file)],
                                   capture_output=True, text=True, check=False,
                                   cwd=Path(__file__).resolve().parent.parent)
-    if finished.returncode != 0:
-        raise RuntimeError(f"bench_detect failed:\n{finished.stderr[-3000:]}")
-    figures = json.loads(finished.stdout.strip().splitlines()[-1])
+        if finished.returncode != 0:
+            raise RuntimeError(f"bench_detect failed:\n{finished.stderr[-3000:]}")
+        figures = json.loads(figures_file.read_text(encoding="utf-8"))
     rows = figures["rows"]
     sweep_seconds = sum(rule["seconds"] for rule in figures["per_rule"].values())
     gib = figures["peak_bytes"] / 2**30

@@ -26,6 +26,7 @@ from pipelines import lifecycle
 from pipelines.casestore import CaseStore
 from pipelines.errors import ConfigError, FundflowError, LifecycleError, NotFoundError
 from pipelines.labels import LEAD_STATUS, ROLES
+from pipelines.ranking import current_ranking
 from pipelines.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -179,7 +180,8 @@ def create_app(settings: Settings) -> FastAPI:
         chosen = views.QueueFilter(status=status, priority=priority, typology=typology, sector=sector,
                                    region=region, assignee=assignee, overdue=bool(overdue), sort=sort)
         rows = views.queue(store, chosen)
-        return page(request, "queue.html", user, rows=rows, chosen=chosen, choices=views.queue_choices(store))
+        return page(request, "queue.html", user, rows=rows, chosen=chosen, choices=views.queue_choices(store),
+                    ranking=current_ranking(settings))
 
     def lead_response(request: Request, user: auth.User, lead_id: str, status_code: int = 200,
                       unmasked: tuple[str, str] | None = None) -> Response:

@@ -81,7 +81,8 @@ def queue(store: CaseStore, chosen: QueueFilter) -> list[dict]:
     if chosen.overdue:
         found = [lead for lead in found if is_overdue(lead, today)]
     column = QUEUE_SORTS.get(chosen.sort, QUEUE_SORTS["score"])[0]
-    found.sort(key=lambda lead: (float(lead[column] or 0), lead["lead_id"]), reverse=True)
+    if column != "score":  # by score, list_leads' order stands: the ranking in use (model or rules)
+        found.sort(key=lambda lead: (float(lead[column] or 0), lead["lead_id"]), reverse=True)
     return [queue_row(lead, today) for lead in found]
 
 

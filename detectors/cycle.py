@@ -67,6 +67,8 @@ def _cycles_through(nb: neighbourhood.Neighbourhood, origin: str, params: Params
                                   arrival.time - hop.time, arrival.time))
                 elif hop.other not in path:
                     stack.append(([hop.other] + path, [hop.payment_id] + ids, hop.time))
+        if not starts:  # the search budget ran out before this arrival was looked at
+            break
         earliest = min(first for chains in starts.values() for _, _, first in chains)
         stack = [([origin], [], arrival.time)]
         while stack and steps < params.max_search_steps:

@@ -2,7 +2,8 @@
 
 `account_features` computes per-account features in SQL over `payments` for a window; `score_accounts` ranks
 accounts by an IsolationForest over robustly scaled features and explains each by its most unusual features;
-`ring_features` describes each ring (and so each lead) for the supervised ranking model in `pipelines.train`.
+`ring_features` describes each ring (and so each lead), `alerted_account_features` each alerted account, for
+the supervised ranking model in `pipelines.train`.
 """
 
 from __future__ import annotations
@@ -303,3 +304,95 @@ def ring_features(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
     return rings.with_columns([pl.col(name).cast(pl.Float64) for name in RING_FEATURES])
 
 
+
+
+# Typologies of the rule pack: an alerted account's alert scores per typology are model features.
+ALERT_TYPOLOGIES = (
+    "fan_in", "fan_out", "pass_through", "interest_payout", "round_amounts", "memo_keywords", "elderly_payers",
+    "dormant_burst", "night_activity", "controlled_accounts", "insider_commission", "cash_out", "cross_region",
+    "unrelated_business", "near_threshold", "cycle", "scatter_gather", "gather_scatter", "bipartite", "stack",
+    "anomaly",
+)
+ALERTED_ACCOUNT_FEATURES: tuple[str, ...] = (
+    "rule_score", "n_alerts", "n_rules", "max_alert_score",
+    *(feature.name for feature in ACCOUNT_FEATURES),
+    *(f"score_{typology}" for typology in ALERT_TYPOLOGIES),
+)
+
+ALERTED_SQL = """
+WITH alert_accounts AS (
+    -- an alert on an actor (T9) is an alert on each of the actor's accounts
+    SELECT DISTINCT a.run_id, a.alert_id, a.rule_id, a.typology, a.score, account_no
+    FROM (
+        SELECT alerts.*, subject AS account_no FROM alerts WHERE subject_kind = 'account'
+        UNION ALL BY NAME
+        SELECT alerts.*, aa.account_no FROM alerts JOIN actor_accounts aa ON aa.actor_id = alerts.subject
+        WHERE subject_kind = 'actor'
+    ) a
+    WHERE $run_id IS NULL OR a.run_id = $run_id
+),
+run_windows AS (
+    -- a run's window spans its rules' windows: from the earliest start to the day after its as-of
+    SELECT run_id, min(window_start) AS window_start, max(window_end) AS window_end FROM alerts GROUP BY run_id
+),
+ranked AS (
+    SELECT account_no, run_id,
+           row_number() OVER (PARTITION BY account_no ORDER BY w.window_end, run_id) AS nth_run
+    FROM (SELECT DISTINCT account_no, run_id FROM alert_accounts) JOIN run_windows w USING (run_id)
+),
+chosen AS (
+    -- each account once, as the first run that alerted it saw it (what the office had then)
+    SELECT account_no, run_id FROM ranked WHERE nth_run = 1
+)
+SELECT c.account_no, c.run_id, w.window_start, w.window_end,
+       sum(a.score) AS rule_score, count(*) AS n_alerts, count(DISTINCT a.rule_id) AS n_rules,
+       max(a.score) AS max_alert_score,
+       {typology_columns}
+FROM chosen c
+JOIN alert_accounts a USING (account_no, run_id)
+JOIN run_windows w USING (run_id)
+GROUP BY ALL
+ORDER BY c.account_no
+""".format(typology_columns=",\n       ".join(
+    f"coalesce(sum(a.score) FILTER (WHERE a.typology = '{t}'), 0) AS score_{t}" for t in ALERT_TYPOLOGIES))
+
+FIRST_ACTIVITY_SQL = """
+SELECT account_no, min(txn_time) AS first_activity
+FROM (
+    SELECT payee_account AS account_no, txn_time FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND list_contains($accounts, payee_account)
+    UNION ALL
+    SELECT payer_account, txn_time FROM payments
+    WHERE txn_time >= $start AND txn_time < $end AND list_contains($accounts, payer_account)
+)
+GROUP BY account_no
+"""
+
+
+def alerted_account_features(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
+                             keywords: str = DEFAULT_KEYWORDS) -> pl.DataFrame:
+    """One row per alerted account — the subject of an alert, or an account of an actor that is — the
+    candidates the office has to rank: identity columns (account_no, run_id, window_start, window_end,
+    first_activity) and every name in ALERTED_ACCOUNT_FEATURES.
+
+    With `run_id`, the accounts that run alerted; without, each account as the first run that alerted it saw
+    it. `rule_score` is the sum of the account's alert scores, the rules' own ranking of accounts; the account
+    features are measured over that run's window.
+    """
+    alerted = con.execute(ALERTED_SQL, {"run_id": run_id}).pl()
+    feature_names = [feature.name for feature in ACCOUNT_FEATURES]
+    if alerted.is_empty():
+        return alerted.with_columns(pl.lit(None, dtype=pl.Datetime).alias("first_activity"),
+                                    *[pl.lit(None, dtype=pl.Float64).alias(name) for name in feature_names])
+    parts = []
+    for (start, end), group in alerted.group_by(["window_start", "window_end"], maintain_order=True):
+        window = Window(as_of=(end - timedelta(days=1)).date(), days=max((end - start).days, 1))
+        accounts = group["account_no"].to_list()
+        measured = account_features(con, window, keywords, accounts=accounts).select("account_no", *feature_names)
+        first = con.execute(FIRST_ACTIVITY_SQL, {"start": start, "end": end, "accounts": accounts}).pl()
+        parts.append(group.join(measured, on="account_no", how="left").join(first, on="account_no", how="left"))
+    table = pl.concat(parts, how="vertical_relaxed")
+    # an account alerted without payments of its own in the window (an actor's idle account) starts with it
+    table = table.with_columns(pl.coalesce("first_activity", "window_start").alias("first_activity"))
+    return table.with_columns([pl.col(name).cast(pl.Float64) for name in ALERTED_ACCOUNT_FEATURES]) \
+        .sort("account_no")

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipelines.errors import FundflowError, NotFoundError
 from pipelines.labels import ROLES
+from pipelines.ranking import current_ranking
 from pipelines.settings import Settings
 
 GENESIS_HASH = "0" * 64
@@ -68,6 +69,7 @@ def define_v1(metadata: MetaData) -> None:
           Column("keywords", sa.JSON, nullable=False),         # words that put it in those sectors
           Column("priority", sa.JSON, nullable=False),         # priority-mark codes (pipelines.leads)
           Column("score", sa.Float, nullable=False),
+          Column("rank_score", sa.Float),                      # the model's score while the model ranks
           Column("narrative", _text(), nullable=False),
           Column("reasons", sa.JSON, nullable=False),          # [{rule_id, zh, en}]
           Column("assignee", _text(64)),
@@ -443,8 +445,13 @@ class CaseStore:
                    priority: str | None = None, assignee: str | None = None,
                    created_from: date | None = None, created_to: date | None = None,
                    limit: int | None = None) -> list[dict]:
-        """Leads, best score first, filtered; `created_to` is inclusive. Sector and priority are codes."""
-        query = sa.select(leads).order_by(leads.c.score.desc(), leads.c.lead_id)
+        """Leads, best first — by the model's rank score while the model ranks (pipelines.ranking), else by
+        the rule score — filtered; `created_to` is inclusive. Sector and priority are codes."""
+        order = [leads.c.score.desc(), leads.c.lead_id]
+        if current_ranking(self.settings)["name"] == "model":
+            # a lead the model has not scored yet (published before it ranked) goes after the scored ones
+            order = [leads.c.rank_score.is_(None), leads.c.rank_score.desc(), *order]
+        query = sa.select(leads).order_by(*order)
         if status:
             query = query.where(leads.c.status.in_([status] if isinstance(status, str) else status))
         if assignee:

@@ -22,7 +22,7 @@ import pyarrow as pa
 from detectors import DETECTORS
 from detectors.base import Alert, Rule, Window, alert_id
 from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
-from pipelines import runs, warehouse
+from pipelines import ranking, runs, warehouse
 from pipelines.errors import FundflowError, RulePackError
 from pipelines.settings import Settings
 
@@ -72,7 +72,8 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
         failed_run = runs.start_run(con, "detect", as_of=as_of, window_days=window_days)
         runs.finish_run(con, failed_run, "failed", error=str(exc))
         raise
-    run_id = runs.start_run(con, "detect", as_of=as_of, window_days=window_days, rule_pack_hash=pack.content_hash)
+    run_id = runs.start_run(con, "detect", as_of=as_of, window_days=window_days, rule_pack_hash=pack.content_hash,
+                            model_hash=ranking.model_hash(settings))
     try:
         rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
         alerts = _run_stage(con, rules, "sweep", window)
@@ -146,6 +147,9 @@ def _run_stage(con: duckdb.DuckDBPyConnection, rules: tuple[Rule, ...], stage: s
                 first_line = str(exc).strip().splitlines()[0]
                 raise RulePackError([f"{rule.path}: {rule.rule_id}: 检测器 {rule.detector} 的 SQL 执行失败 / "
                                      f"SQL of detector '{rule.detector}' failed: {first_line}"]) from None
+            except Exception as exc:
+                raise FundflowError(f"规则 {rule.rule_id} 的检测器 {rule.detector} 出错 / detector of rule "
+                                    f"{rule.rule_id} failed: {exc!r}") from exc
             for alert in found:
                 best = strongest.get(alert.subject)
                 if best is None or alert.strength > best.strength:

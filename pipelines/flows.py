@@ -177,11 +177,15 @@ def summary_markdown(summary: dict) -> str:
                        ("duplicates", "重复文件 duplicate files"), ("failed", "失败 failed"),
                        ("rows_loaded", "导入行数 rows loaded"), ("rows_quarantined", "隔离行数 rows quarantined")):
         lines.append(f"| {label} | {summary.get(key, 0)} |")
-    for rule_id, count in (summary.get("alerts_per_rule") or {}).items():
-        lines.append(f"| 预警 alerts {rule_id} | {count} |")
+    alerts = summary.get("alerts_per_rule") or {}
+    if alerts:
+        fired = ", ".join(f"{rule_id} {count}" for rule_id, count in alerts.items() if count)
+        lines.append(f"| 预警 alerts | {sum(alerts.values())} ({fired}) |")
     publish = summary.get("publish") or {}
-    for key, value in publish.items():
-        lines.append(f"| 线索 leads {key} | {value} |")
+    for key, label in (("new", "新线索 new leads"), ("updated", "更新线索 updated leads"),
+                       ("linked", "关联已销号线索 linked to closed leads")):
+        if key in publish:
+            lines.append(f"| {label} | {publish[key]} |")
     for item in summary["file_results"]:
         if item.get("status") == "failed":
             lines.append(f"\n**失败文件 / failed file** `{item.get('file_name')}`: {item.get('error')}")

@@ -18,6 +18,7 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipelines import ranking
 from pipelines.casestore import CaseStore, lead_accounts, lead_alerts, lead_payments, lead_runs, leads, plain_json
 from pipelines.labels import TYPOLOGIES
 from pipelines.lifecycle import OPEN_STATUSES
@@ -574,6 +575,8 @@ def publish_run(settings: Settings, warehouse_con: duckdb.DuckDBPyConnection, ru
     """Turn one run's rings into leads, all in one case-store transaction (see the module docstring)."""
     # Read the warehouse first, so the case store is locked only for the writing.
     rings = read_rings(warehouse_con, run_id, settings.county_code)
+    # the model's score per ring while the model ranks; {} while the rules rank, leaving rank_score NULL
+    model_scores = ranking.rank_scores(warehouse_con, settings, run_id)
     own_store = store is None
     store = store or CaseStore.open(settings)
     counts = {"new": 0, "updated": 0, "linked": 0, "unchanged": 0, "skipped": 0}
@@ -596,6 +599,10 @@ def publish_run(settings: Settings, warehouse_con: duckdb.DuckDBPyConnection, ru
                         counts["linked" if closed_lead else "new"] += 1
                     else:
                         left.append(ring)
+                        continue
+                    # ranking, not evidence: no event, and the rule score stays as it is
+                    conn.execute(leads.update().where(leads.c.lead_id == touched[-1])
+                                 .values(rank_score=model_scores.get(ring.ring_key)))
                 if len(left) == len(pending):
                     break
                 pending = left

@@ -15,6 +15,7 @@ from pipelines.errors import FundflowError
 from pipelines.labels import LEAD_STATUS, TYPOLOGIES
 from pipelines.leads import ACCOUNT_ROLES, PRIORITY_MARKS, yuan
 from pipelines.masking import mask_account, mask_id, mask_name
+from pipelines.ranking import ranking_line
 from pipelines.sectors import sector_labels
 from pipelines.settings import Settings
 
@@ -104,6 +105,7 @@ def _list(store: CaseStore, args) -> int:
         print(json.dumps(plain_json([mask_lead(lead) | {"status_label": LEAD_STATUS[lead["status"]]}
                                      for lead in found]), ensure_ascii=False, indent=1))
         return 0
+    print(ranking_line(store.settings))
     if not found:
         print("没有线索 / no leads")
         return 0

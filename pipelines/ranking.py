@@ -1,6 +1,6 @@
 """Which ranking orders the lead queue, and why: the rules' score, or the trained model once it has beaten the
 rules on a held-out period (`fundflow train`). The console and `leads list` show `current_ranking`; publishing
-calls `rank_scores`; each run records `model_hash` in `runs.model_hash`.
+stores `rank_scores` in each lead's `rank_score`; each detect run records `model_hash` in `runs.model_hash`.
 """
 
 from __future__ import annotations
@@ -9,13 +9,9 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 import duckdb
-import joblib
-import numpy as np
 
-from detectors.scoring import ring_features
 from pipelines.settings import Settings
 
 CURRENT_CARD = "current.json"
@@ -36,7 +32,7 @@ def _file_sha256(path: Path) -> str | None:
 
 
 def current_ranking(settings: Settings) -> dict:
-    """{name: "rules"|"model", reason_zh, reason_en, model_hash, figures, k, trained_at}.
+    """{name: "rules"|"model", level, reason_zh, reason_en, model_hash, figures, k, trained_at}.
 
     "model" only when the latest training beat the rules on its held-out period and the model file is still
     the one that was measured (same sha256); anything else leaves the rules ranking, with the reason.
@@ -51,13 +47,13 @@ def current_ranking(settings: Settings) -> dict:
     if found != card["sha256"]:
         return _rules("模型文件缺失或已被改动，按规则得分排序",
                       "the model file is missing or changed since it was measured: the rules rank", card)
-    return {"name": "model", "reason_zh": card["reason_zh"], "reason_en": card["reason_en"],
-            "model_hash": card["sha256"], "figures": card["figures"], "k": card["k"],
-            "trained_at": card["trained_at"]}
+    return {"name": "model", "level": card["level"], "reason_zh": card["reason_zh"],
+            "reason_en": card["reason_en"], "model_hash": card["sha256"], "figures": card["figures"],
+            "k": card["k"], "trained_at": card["trained_at"]}
 
 
 def _rules(reason_zh: str, reason_en: str, card: dict | None) -> dict:
-    return {"name": "rules", "reason_zh": reason_zh, "reason_en": reason_en, "model_hash": None,
+    return {"name": "rules", "level": None, "reason_zh": reason_zh, "reason_en": reason_en, "model_hash": None,
             "figures": card["figures"] if card else None, "k": card["k"] if card else None,
             "trained_at": card["trained_at"] if card else None}
 
@@ -70,45 +66,42 @@ def model_hash(settings: Settings) -> str | None:
 @lru_cache(maxsize=4)
 def _load(path: str, sha256: str):
     # keyed by the hash too, so a retrained model in the same file is never served from the cache
+    import joblib
+
     return joblib.load(path)
 
 
-def _model_in_use(settings: Settings):
-    """(model, feature names) when the model ranks, else None."""
+def rank_scores(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict[str, float]:
+    """ring_id → model score for the run's rings when the model ranks; {} while the rules rank (leads keep
+    no rank score). A lead-level model scores each ring; an account-level model scores the run's alerted
+    accounts, and a ring takes its hub's score, or its best member's when the hub itself was not alerted."""
     ranking = current_ranking(settings)
     if ranking["name"] != "model":
-        return None
+        return {}
+    # imported here: the console and `leads list` read current_ranking without loading scikit-learn
+    from detectors.scoring import alerted_account_features, ring_features
+
     card = _card(settings)
-    return _load(str(settings.home / "models" / card["model_file"]), card["sha256"]), card["features"]
-
-
-def rank_score(lead_features: Mapping[str, float | None], settings: Settings) -> float:
-    """The score a lead is ranked by: the model's probability that it is illegal fundraising when the model
-    ranks, else its rule score (`lead_features["rule_score"]`). Keys are detectors.scoring.RING_FEATURES."""
-    loaded = _model_in_use(settings)
-    if loaded is None:
-        return float(lead_features["rule_score"])
-    model, names = loaded
-    row = np.array([[_number(lead_features.get(name)) for name in names]], dtype=float)
-    return float(model.predict_proba(row)[0, 1])
-
-
-def rank_scores(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict[str, float]:
-    """ring_id → model score for every ring of the run when the model ranks; {} while the rules rank (keep
-    the rule score). One batch: the features of all the run's rings are computed in one pass."""
-    loaded = _model_in_use(settings)
-    if loaded is None:
+    model = _load(str(settings.home / "models" / card["model_file"]), card["sha256"])
+    if card["level"] == "ring":
+        examples, id_column = ring_features(con, run_id=run_id), "ring_id"
+    else:
+        examples, id_column = alerted_account_features(con, run_id=run_id), "account_no"
+    if examples.is_empty():
         return {}
-    model, names = loaded
-    rings = ring_features(con, run_id=run_id)
-    if rings.is_empty():
-        return {}
-    scores = model.predict_proba(rings.select(names).to_numpy().astype(float))[:, 1]
-    return {ring_id: round(float(score), 6) for ring_id, score in zip(rings["ring_id"].to_list(), scores)}
-
-
-def _number(value) -> float:
-    return float("nan") if value is None else float(value)
+    probabilities = model.predict_proba(examples.select(card["features"]).to_numpy().astype(float))[:, 1]
+    scores = {key: round(float(p), 6) for key, p in zip(examples[id_column].to_list(), probabilities)}
+    if card["level"] == "ring":
+        return scores
+    by_ring = {}
+    rings = con.execute("SELECT ring_id, hub_account, member_accounts FROM rings WHERE run_id = ?", [run_id])
+    for ring_id, hub, members in rings.fetchall():
+        member_scores = [scores[a] for a in members if a in scores]
+        if hub in scores:
+            by_ring[ring_id] = scores[hub]
+        elif member_scores:
+            by_ring[ring_id] = max(member_scores)
+    return by_ring
 
 
 def ranking_line(settings: Settings) -> str:

@@ -1,9 +1,12 @@
 """`fundflow train`: learn a lead ranking from the office's closed leads (or a labels CSV standing in for them).
 
-The model is measured on the later part of the period after learning from the earlier part, next to the rule
-ranking on the same leads, and stored under <home>/models/ with a card of its figures. It ranks leads only when
-it beats the rules on the held-out period (see pipelines.ranking); otherwise, or when labels are too few, the
-rules keep ranking.
+Two levels. With `--labels` (e.g. the generator's truth/accounts.csv) the examples are the alerted accounts —
+every account an alert (or an alert on its actor) names, the candidates the office must rank — labelled 1 when
+a scheme account that is not a participant; the rule ranking is the sum of the account's alert scores. From the
+case store the examples are the rings behind closed leads (determined illegal or not). Either way the model
+learns from what was seen earlier and is measured on what was seen later, next to the rule ranking on the same
+examples, and is stored under <home>/models/ with a card of its figures; it ranks leads only when it beats the
+rules there (pipelines.ranking). Too few labels, or one class only: refused, the rules keep ranking.
 """
 
 from __future__ import annotations
@@ -26,17 +29,17 @@ from sklearn.impute import SimpleImputer
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import make_pipeline
 
-from detectors.scoring import RING_FEATURES, ring_features
+from detectors.scoring import ALERTED_ACCOUNT_FEATURES, RING_FEATURES, alerted_account_features, ring_features
 from pipelines import warehouse
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 
 MIN_LABELS = 20
-"""Fewest labelled leads to train on (closed leads)."""
+"""Fewest labelled examples to train on (closed leads, or alerted accounts)."""
 TRAIN_SHARE = 0.7
-"""The earliest 70% of labelled leads train the model; the latest 30% measure it."""
+"""The earliest 70% of labelled examples train the model; the latest 30% measure it."""
 TOP_K = 10
-"""The queue an office works first: precision@K compares the two rankings on the top K held-out leads."""
+"""The queue an office works first: precision@K compares the two rankings on the top K held-out examples."""
 SEED = 0
 DECIDING_METRIC = "precision_at_k"
 
@@ -45,7 +48,26 @@ POSITIVE_STATUSES = ("DETERMINED_ILLEGAL", "DISPOSITION")
 NEGATIVE_STATUSES = ("NOT_ILLEGAL",)
 """A lead here, or closed without ever being determined (excluded at triage), was not."""
 PARTICIPANT_ROLES = frozenset({"investor", "participant"})
-"""Truth-file roles of ordinary people who paid in: a ring is not a scheme because a participant is in it."""
+"""Truth-file roles of ordinary people who paid in: a participant's account is not a scheme account."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """What one example is: its id column, its features, and how a person counts it."""
+
+    name: str  # account | ring
+    id_column: str
+    features: tuple[str, ...]
+    unit_zh: str
+    unit_en: str
+
+
+ACCOUNT_LEVEL = Level("account", "account_no", ALERTED_ACCOUNT_FEATURES, "个预警账户", "alerted accounts")
+RING_LEVEL = Level("ring", "ring_id", RING_FEATURES, "条已办结线索", "closed leads")
+LEVEL_TEXT = {
+    "account": "预警账户级，规则排序 = 账户各预警得分之和 / account level, rule ranking = sum of its alert scores",
+    "ring": "线索（团伙）级，规则排序 = 团伙得分 / lead (ring) level, rule ranking = the ring's score",
+}
 
 
 class TrainingRefusedError(FundflowError):
@@ -56,7 +78,7 @@ class TrainingRefusedError(FundflowError):
 class Example:
     ring_id: str
     label: int
-    source: str  # lead id, or "ring"
+    source: str  # lead id
 
 
 def train_command(args, settings: Settings) -> int:
@@ -67,24 +89,32 @@ def train_command(args, settings: Settings) -> int:
 
 def train(settings: Settings, labels_path: str | None = None) -> dict:
     """Train, measure and store a ranking model; returns its card. Raises TrainingRefusedError."""
-    con = warehouse.connect(settings)
-    try:
-        rings = ring_features(con)
-    finally:
-        con.close()
     if labels_path:
-        examples, source = examples_from_file(settings, Path(labels_path), rings), {
-            "kind": "file", "path": str(Path(labels_path).resolve()), "sha256": _sha256(Path(labels_path))}
+        path = Path(labels_path)
+        truth = read_truth(path)
+        con = warehouse.connect(settings)
+        try:
+            accounts = alerted_account_features(con)
+        finally:
+            con.close()
+        table, level = label_accounts(accounts, truth), ACCOUNT_LEVEL
+        source = {"kind": "file", "path": str(path.resolve()), "sha256": _sha256(path)}
     else:
-        examples, source = examples_from_case_store(settings), {"kind": "case_store"}
-    table = _labelled(rings, examples)
-    # a lead whose ring is not in the warehouse (entered by hand, or its data removed) has no features
-    source["leads_without_ring"] = len({e.ring_id for e in examples} - set(table["ring_id"].to_list()))
-    _check_enough(table)
-    train_part, test_part = time_split(table)
-    model = fit(train_part)
-    figures = evaluate(model, train_part, test_part)
-    return store_model(settings, model, figures, table, train_part, test_part, source)
+        con = warehouse.connect(settings)
+        try:
+            rings = ring_features(con)
+        finally:
+            con.close()
+        examples = examples_from_case_store(settings)
+        table, level = _labelled(rings, examples), RING_LEVEL
+        # a lead whose ring is not in the warehouse (entered by hand, or its data removed) has no features
+        source = {"kind": "case_store",
+                  "leads_without_ring": len({e.ring_id for e in examples} - set(table["ring_id"].to_list()))}
+    _check_enough(table, level)
+    train_part, test_part = time_split(table, level)
+    model = fit(train_part, level)
+    figures = evaluate(model, train_part, test_part, level)
+    return store_model(settings, model, figures, table, train_part, test_part, source, level)
 
 
 def refuse(message_zh: str, message_en: str) -> TrainingRefusedError:
@@ -115,15 +145,12 @@ def read_truth(path: Path) -> dict[str, bool]:
     return truth
 
 
-def examples_from_file(settings: Settings, path: Path, rings: pl.DataFrame) -> list[Example]:
-    """A labels CSV standing in for closed leads: each published lead (or, before any is published, each
-    warehouse ring) is 1 when its hub or a member is a scheme account, else 0."""
-    truth = read_truth(path)
-    published = _published_leads(settings)
-    members = {row["ring_id"]: [row["hub_account"], *row["member_accounts"]] for row in rings.iter_rows(named=True)}
-    units = [(lead["ring_key"], lead["lead_id"]) for lead in published] or [(r, "ring") for r in members]
-    return [Example(ring_id, int(any(truth.get(a, False) for a in members.get(ring_id, ()))), origin)
-            for ring_id, origin in units]
+def label_accounts(accounts: pl.DataFrame, truth: dict[str, bool]) -> pl.DataFrame:
+    """Alerted accounts labelled from the truth file (1: a scheme account, 0: anyone else the rules named);
+    `seen_on` is the day after the window of the run that first alerted the account."""
+    labels = [int(truth.get(account, False)) for account in accounts["account_no"].to_list()]
+    return accounts.with_columns(pl.Series("label", labels, dtype=pl.Int64),
+                                 pl.col("window_end").dt.date().alias("seen_on"))
 
 
 def _published_leads(settings: Settings) -> list[dict]:
@@ -188,46 +215,46 @@ def _labelled(rings: pl.DataFrame, examples: list[Example]) -> pl.DataFrame:
     return table.with_columns(pl.col("window_end").dt.date().alias("seen_on"))
 
 
-def _check_enough(table: pl.DataFrame) -> None:
+def _check_enough(table: pl.DataFrame, level: Level) -> None:
     positives = int(table["label"].sum() or 0)
     negatives = table.height - positives
     if table.height < MIN_LABELS:
-        raise refuse(f"标签过少：{table.height} 条已办结线索（需至少 {MIN_LABELS} 条）",
-                     f"too few labels: {table.height} closed leads (at least {MIN_LABELS} needed)")
+        raise refuse(f"标签过少：{table.height} {level.unit_zh}（需至少 {MIN_LABELS}）",
+                     f"too few labels: {table.height} {level.unit_en} (at least {MIN_LABELS} needed)")
     if positives == 0 or negatives == 0:
-        raise refuse(f"标签只有一类：{positives} 条认定非法、{negatives} 条不构成",
+        raise refuse(f"标签只有一类：{positives} 个认定非法、{negatives} 个不构成",
                      f"labels of one class only: {positives} illegal, {negatives} not illegal")
 
 
-def time_split(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Earliest TRAIN_SHARE of the leads (by the day the office had them, then the ring's first activity)
+def time_split(table: pl.DataFrame, level: Level) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Earliest TRAIN_SHARE of the examples (by the day the office had them, then their first activity)
     train; the rest measure. Refuses when either part cannot do its job."""
-    ordered = table.sort(["seen_on", "first_activity", "ring_id"])
+    ordered = table.sort(["seen_on", "first_activity", level.id_column])
     cut = math.ceil(TRAIN_SHARE * ordered.height)
     train_part, test_part = ordered.head(cut), ordered.tail(ordered.height - cut)
     if train_part["label"].n_unique() < 2:
-        raise refuse("前段线索只有一类标签，无法训练", "the earlier (training) leads have labels of one class only")
+        raise refuse("前段（训练段）标签只有一类，无法训练", "the earlier (training) examples have labels of one class only")
     if int(test_part["label"].sum()) == 0:
-        raise refuse("后段线索中没有认定非法的，无法检验", "the later (held-out) leads have no positive label")
+        raise refuse("后段（检验段）中没有认定非法的，无法检验", "the later (held-out) examples have no positive label")
     return train_part, test_part
 
 
-def _matrix(table: pl.DataFrame) -> np.ndarray:
-    return table.select(RING_FEATURES).to_numpy().astype(float)
+def _matrix(table: pl.DataFrame, level: Level) -> np.ndarray:
+    return table.select(level.features).to_numpy().astype(float)
 
 
-def fit(train_part: pl.DataFrame):
+def fit(train_part: pl.DataFrame, level: Level):
     """Median imputation, then shallow gradient boosting with a fixed seed (deterministic: no subsampling)."""
     model = make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
         GradientBoostingClassifier(n_estimators=100, max_depth=2, learning_rate=0.1, random_state=SEED))
-    model.fit(_matrix(train_part), train_part["label"].to_numpy())
+    model.fit(_matrix(train_part, level), train_part["label"].to_numpy())
     return model
 
 
 def ranking_figures(scores: np.ndarray, labels: np.ndarray, threshold: float, k: int) -> dict:
     """Precision and recall of `score ≥ threshold`, precision@K and recall@K of the top K, average precision.
-    Ties in score are broken by position (the leads' time order), the same for both rankings."""
+    Ties in score are broken by position (the examples' time order), the same for both rankings."""
     flagged = scores >= threshold
     positives = int(labels.sum())
     top = np.argsort(-scores, kind="stable")[:k]
@@ -244,7 +271,7 @@ def ranking_figures(scores: np.ndarray, labels: np.ndarray, threshold: float, k:
 
 
 def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The rule-score cut with the best F1 on the training leads (the rules' fair counterpart of 0.5)."""
+    """The rule-score cut with the best F1 on the training examples (the rules' fair counterpart of 0.5)."""
     best, best_f1 = float(scores.max()), -1.0
     for cut in sorted(set(scores.tolist()), reverse=True):
         flagged = scores >= cut
@@ -255,10 +282,10 @@ def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     return best
 
 
-def evaluate(model, train_part: pl.DataFrame, test_part: pl.DataFrame) -> dict:
+def evaluate(model, train_part: pl.DataFrame, test_part: pl.DataFrame, level: Level) -> dict:
     labels = test_part["label"].to_numpy()
     k = min(TOP_K, test_part.height)
-    model_scores = model.predict_proba(_matrix(test_part))[:, 1]
+    model_scores = model.predict_proba(_matrix(test_part, level))[:, 1]
     rule_cut = best_f1_threshold(train_part["rule_score"].to_numpy(), train_part["label"].to_numpy())
     model_figures = ranking_figures(model_scores, labels, 0.5, k)
     rule_figures = ranking_figures(test_part["rule_score"].to_numpy(), labels, rule_cut, k)
@@ -280,7 +307,7 @@ def evaluate(model, train_part: pl.DataFrame, test_part: pl.DataFrame) -> dict:
 
 def _counts(table: pl.DataFrame) -> dict:
     positives = int(table["label"].sum())
-    return {"leads": table.height, "positive": positives, "negative": table.height - positives}
+    return {"examples": table.height, "positive": positives, "negative": table.height - positives}
 
 
 def _period(table: pl.DataFrame) -> dict:
@@ -298,7 +325,7 @@ def models_dir(settings: Settings) -> Path:
 
 
 def store_model(settings: Settings, model, figures: dict, table: pl.DataFrame, train_part: pl.DataFrame,
-                test_part: pl.DataFrame, source: dict) -> dict:
+                test_part: pl.DataFrame, source: dict, level: Level) -> dict:
     """Write ranker-<time>.joblib and its card ranker-<time>.json, and make that card current.json."""
     folder = models_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -308,6 +335,7 @@ def store_model(settings: Settings, model, figures: dict, table: pl.DataFrame, t
     joblib.dump(model, model_path)
     card = {
         "trained_at": trained_at.isoformat(sep=" "),
+        "level": level.name,
         "model_file": model_path.name,
         "sha256": _sha256(model_path),
         "in_use": figures["in_use"],
@@ -319,7 +347,7 @@ def store_model(settings: Settings, model, figures: dict, table: pl.DataFrame, t
         "data_window": {"all": _period(table), "train": _period(train_part), "test": _period(test_part)},
         "labels": {"source": source, "all": _counts(table), "train": _counts(train_part),
                    "test": _counts(test_part)},
-        "features": list(RING_FEATURES),
+        "features": list(level.features),
         "estimator": "SimpleImputer(median) + GradientBoostingClassifier(n_estimators=100, max_depth=2, "
                      "learning_rate=0.1)",
         "seed": SEED,
@@ -333,13 +361,16 @@ def store_model(settings: Settings, model, figures: dict, table: pl.DataFrame, t
 
 
 def report(card: dict) -> str:
-    """The figures as analysts read them: the model next to the rules on the same held-out leads."""
+    """The figures as analysts read them: the model next to the rules on the same held-out examples."""
     k = card["k"]
+    level = ACCOUNT_LEVEL if card["level"] == "account" else RING_LEVEL
+    unit = f"{level.unit_zh} {level.unit_en}"
     lines = [
         f"训练完成 / trained: {card['model_file']} (sha256 {card['sha256'][:12]}…)",
-        f"标签 / labels: 训练段 train {_count_text(card['labels']['train'])}；"
-        f"检验段 held-out {_count_text(card['labels']['test'])}",
-        f"检验段 / held-out leads: 发现于 seen {_span(card['data_window']['test'], '')}，"
+        f"样本层级 / level: {LEVEL_TEXT[level.name]}",
+        f"标签 / labels: 训练段 train {_count_text(card['labels']['train'], unit)}；"
+        f"检验段 held-out {_count_text(card['labels']['test'], unit)}",
+        f"检验段 / held-out: 发现于 seen {_span(card['data_window']['test'], '')}，"
         f"首次活动 first activity {_span(card['data_window']['test'], 'first_activity_')}",
         f"{'排序 / ranking':<16}{'precision':>10}{'recall':>8}{f'P@{k}':>8}{f'R@{k}':>8}{'AP':>8}",
     ]
@@ -356,5 +387,6 @@ def _span(period: dict, prefix: str) -> str:
     return start if start == end else f"{start} – {end}"
 
 
-def _count_text(counts: dict) -> str:
-    return f"{counts['leads']} 条 (认定非法 positive {counts['positive']}, 不构成 negative {counts['negative']})"
+def _count_text(counts: dict, unit: str) -> str:
+    return f"{counts['examples']} {unit} (认定非法 positive {counts['positive']}, " \
+           f"不构成 negative {counts['negative']})"

@@ -38,7 +38,8 @@ def run(settings, capsys, *argv) -> tuple[int, str, str]:
 def test_list_is_a_chinese_table_without_raw_numbers(settings, capsys, lead_id):
     code, out, _ = run(settings, capsys, "list")
     assert code == 0
-    header = out.splitlines()[0]
+    ranking_line, header = out.splitlines()[:2]
+    assert ranking_line.startswith("排序 / ranking: 规则排序 rules")
     for label in ("线索编号", "状态", "评分", "参与人数", "转入金额", "手法", "承办人"):
         assert label in header
     assert lead_id in out and "新线索" in out and "¥800,000" in out and "跨省" in out and "分散转入集中转出" in out
