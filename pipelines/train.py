@@ -123,7 +123,7 @@ def refuse(message_zh: str, message_en: str) -> TrainingRefusedError:
 
 def read_truth(path: Path) -> dict[str, bool]:
     """account → is a scheme account, from truth/accounts.csv (account_no, scheme_id, typology, role) or a
-    CSV of account_no,label[,typology]. Participants (role investor) do not make a ring a scheme."""
+    CSV of account_no,label[,typology]. A participant (role investor) is not a scheme account."""
     if not path.is_file():
         raise FundflowError(f"找不到标签文件 / labels file not found: {path}")
     with path.open(encoding="utf-8-sig", newline="") as handle:

@@ -60,3 +60,36 @@ def test_without_a_run_each_ring_is_taken_as_first_seen(con):
 def test_no_rings_gives_an_empty_table_with_every_feature():
     empty = scoring.ring_features(connect_memory())
     assert empty.is_empty() and set(scoring.RING_FEATURES) <= set(empty.columns)
+
+
+def add_alert(con, alert_id, run_id, subject, score, typology="fan_in", kind="account", end=END):
+    con.execute("INSERT INTO alerts VALUES (?, ?, 'T1', '1', 'h', ?, ?, ?, ?, ?, '{}', [], ?, 'zh', 'en', ?)",
+                [alert_id, run_id, typology, kind, subject, START, end, score, end])
+
+
+def test_alerted_accounts_are_subjects_and_actor_accounts_as_first_alerted(con):
+    # run1 (the fixture): a1 T1 3.0 and a2 G3 1.5, both fan_in on HUB
+    add_alert(con, "a3", "run1", "ACT1", 2.0, typology="controlled_accounts", kind="actor")
+    con.execute("INSERT INTO actor_accounts VALUES ('ACT1', 'HUB', 'phone'), ('ACT1', 'HUB', 'device'), "
+                "('ACT1', 'C1', 'phone')")
+    later = datetime(2025, 5, 1)
+    add_alert(con, "b1", "run2", "HUB", 9.0, end=later)  # HUB was already alerted by run1
+    add_alert(con, "b2", "run2", "C2", 4.0, typology="cash_out", end=later)
+    rows = {row["account_no"]: row for row in scoring.alerted_account_features(con).iter_rows(named=True)}
+    assert set(rows) == {"HUB", "C1", "C2"}
+    hub, c1, c2 = rows["HUB"], rows["C1"], rows["C2"]
+    assert (hub["run_id"], hub["window_end"]) == ("run1", END)
+    # the actor alert counts once for HUB although two links tie HUB to ACT1
+    assert (hub["rule_score"], hub["n_alerts"], hub["max_alert_score"]) == (6.5, 3.0, 3.0)
+    assert (hub["score_fan_in"], hub["score_controlled_accounts"], hub["score_cash_out"]) == (4.5, 2.0, 0.0)
+    assert (c1["run_id"], c1["rule_score"], c1["first_activity"]) == ("run1", 2.0, day(7))
+    assert hub["first_activity"] == day(5) and hub["payers"] == 4.0
+    assert (c2["run_id"], c2["window_end"], c2["score_cash_out"]) == ("run2", later, 4.0)
+    only_run2 = scoring.alerted_account_features(con, run_id="run2")
+    assert only_run2["account_no"].to_list() == ["C2", "HUB"] and only_run2["rule_score"].to_list() == [4.0, 9.0]
+    assert set(scoring.ALERTED_ACCOUNT_FEATURES) <= set(only_run2.columns)
+
+
+def test_no_alerts_gives_an_empty_account_table_with_every_feature():
+    empty = scoring.alerted_account_features(connect_memory())
+    assert empty.is_empty() and set(scoring.ALERTED_ACCOUNT_FEATURES) <= set(empty.columns)

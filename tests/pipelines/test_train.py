@@ -4,10 +4,11 @@ from datetime import date, datetime
 
 import pytest
 
-from detectors import scoring
 from pipelines import ranking, train, warehouse
 from pipelines.casestore import CaseStore, leads
 from pipelines.cli import main
+from pipelines.detect import run_detection
+from pipelines.leads import publish_run
 from tests.builders import add_payments, day, pay
 
 WINDOW_START, WINDOW_END = datetime(2025, 1, 1), datetime(2025, 4, 1)
@@ -130,7 +131,7 @@ def test_too_few_closed_leads_refuses(settings):
 def test_one_class_refuses(settings):
     labels = county(settings)
     add_closed_leads(settings, {ring_id: "TRIAGE>CONSULTATION>NOT_ILLEGAL>CLOSED" for ring_id in labels})
-    with pytest.raises(train.TrainingRefusedError, match="标签只有一类：0 条认定非法、60 条不构成"):
+    with pytest.raises(train.TrainingRefusedError, match="标签只有一类：0 个认定非法、60 个不构成"):
         train.train(settings)
     assert ranking.current_ranking(settings)["name"] == "rules" and model_files(settings) == []
 
@@ -147,12 +148,13 @@ def test_model_that_beats_the_rules_ranks(settings, tmp_path):
     card = train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
     model, rules = card["figures"]["model"], card["figures"]["rules"]
     assert card["in_use"] and model["precision_at_k"] > rules["precision_at_k"]
-    assert card["labels"]["all"] == {"leads": 60, "positive": sum(labels.values()),
+    assert card["level"] == "account"  # each alerted account is an example: here the 60 hubs
+    assert card["labels"]["all"] == {"examples": 60, "positive": sum(labels.values()),
                                      "negative": 60 - sum(labels.values())}
-    assert card["labels"]["train"]["leads"] == 42 and card["labels"]["test"]["leads"] == 18
+    assert card["labels"]["train"]["examples"] == 42 and card["labels"]["test"]["examples"] == 18
     # the held-out leads are the later ones
     assert card["data_window"]["train"]["first_activity_to"] < card["data_window"]["test"]["first_activity_from"]
-    assert card["features"] and "hub_keyword_share" in card["features"]
+    assert {"keyword_share", "rule_score", "score_fan_in"} <= set(card["features"])
     stored = json.loads((settings.home / "models" / "current.json").read_text(encoding="utf-8"))
     assert stored == card
     assert train._sha256(settings.home / "models" / card["model_file"]) == card["sha256"]
@@ -164,18 +166,17 @@ def test_model_that_beats_the_rules_ranks(settings, tmp_path):
     con = warehouse.connect(settings)
     try:
         scores = ranking.rank_scores(con, settings, "run1")
-        one = scoring.ring_features(con, run_id="run1").row(0, named=True)
     finally:
         con.close()
-    assert set(scores) == set(labels)
-    assert ranking.rank_score(one, settings) == pytest.approx(scores[one["ring_id"]], abs=1e-6)
+    assert set(scores) == set(labels)  # each ring takes its hub's score
     assert ranking.ranking_line(settings).startswith("排序 / ranking: 模型排序 model — 模型在后段的 precision@10")
     schemes = [scores[r] for r, label in labels.items() if label]
     others = [scores[r] for r, label in labels.items() if not label]
     assert min(schemes) > max(others)
     printed = train.report(card)
-    assert f"{model['precision_at_k']:>8.2f}" in printed.splitlines()[4]  # model row, then the rules row
-    assert printed.splitlines()[5].startswith("规则 / rules") and "the model ranks" in printed
+    assert printed.splitlines()[1].startswith("样本层级 / level: 预警账户级")
+    assert f"{model['precision_at_k']:>8.2f}" in printed.splitlines()[5]  # model row, then the rules row
+    assert printed.splitlines()[6].startswith("规则 / rules") and "the model ranks" in printed
 
 
 def test_model_that_does_not_beat_the_rules_stays_unused(settings, tmp_path):
@@ -187,7 +188,6 @@ def test_model_that_does_not_beat_the_rules_stays_unused(settings, tmp_path):
     current = ranking.current_ranking(settings)
     assert current["name"] == "rules" and current["model_hash"] is None
     assert "仍按规则排序" in current["reason_zh"] and current["figures"] == card["figures"]
-    assert ranking.rank_score({"rule_score": 0.42}, settings) == 0.42
     assert ranking.ranking_line(settings).startswith("排序 / ranking: 规则排序 rules — 模型在后段的")
     con = warehouse.connect(settings)
     try:
@@ -213,27 +213,35 @@ def test_labels_from_closed_leads_train_through_the_ring_key(settings):
         ring_id: "TRIAGE>CONSULTATION>DETERMINED_ILLEGAL>DISPOSITION>CLOSED" if label else "TRIAGE>CLOSED"
         for ring_id, label in labels.items()})
     card = train.train(settings)
+    assert card["level"] == "ring" and "线索（团伙）级" in train.report(card)
     assert card["labels"]["source"] == {"kind": "case_store", "leads_without_ring": 0}
     assert card["labels"]["all"]["positive"] == sum(labels.values())
     assert card["in_use"]
+    con = warehouse.connect(settings)
+    try:
+        scores = ranking.rank_scores(con, settings, "run1")
+    finally:
+        con.close()
+    assert min(scores[r] for r, label in labels.items() if label) > \
+        max(scores[r] for r, label in labels.items() if not label)
 
 
 def test_time_split_trains_on_what_was_seen_first():
     import polars as pl
 
     table = pl.DataFrame({
-        "ring_id": [f"r{i}" for i in range(10)],
+        "account_no": [f"r{i}" for i in range(10)],
         "label": [0, 1, 0, 1, 0, 1, 0, 1, 1, 0],
         # r0–r4 first seen by a later run, though their own activity began earlier
         "seen_on": [date(2025, 5, 1)] * 5 + [date(2025, 4, 1)] * 5,
         "first_activity": [datetime(2025, 1, 10 - i) for i in range(10)],
     })
-    train_part, test_part = train.time_split(table)
-    assert train_part["ring_id"].to_list() == ["r9", "r8", "r7", "r6", "r5", "r4", "r3"]
-    assert test_part["ring_id"].to_list() == ["r2", "r1", "r0"]
-    with pytest.raises(train.TrainingRefusedError, match="后段线索中没有认定非法的"):
-        train.time_split(table.with_columns(pl.when(pl.col("ring_id").is_in(["r0", "r1", "r2"]))
-                                            .then(0).otherwise(pl.col("label")).alias("label")))
+    train_part, test_part = train.time_split(table, train.ACCOUNT_LEVEL)
+    assert train_part["account_no"].to_list() == ["r9", "r8", "r7", "r6", "r5", "r4", "r3"]
+    assert test_part["account_no"].to_list() == ["r2", "r1", "r0"]
+    with pytest.raises(train.TrainingRefusedError, match="后段（检验段）中没有认定非法的"):
+        train.time_split(table.with_columns(pl.when(pl.col("account_no").is_in(["r0", "r1", "r2"]))
+                                            .then(0).otherwise(pl.col("label")).alias("label")), train.ACCOUNT_LEVEL)
 
 
 def test_participants_in_the_truth_file_do_not_label_a_ring(tmp_path):
@@ -243,3 +251,43 @@ def test_participants_in_the_truth_file_do_not_label_a_ring(tmp_path):
     bad.write_text("account,x\n1,2\n", encoding="utf-8")
     with pytest.raises(train.FundflowError, match="account_no"):
         train.read_truth(bad)
+
+
+def test_too_few_alerted_accounts_refuses_with_the_labels_file(settings, tmp_path):
+    labels = county(settings, n=15)
+    with pytest.raises(train.TrainingRefusedError,
+                       match=r"标签过少：15 个预警账户.*too few labels: 15 alerted accounts.*the rules keep ranking"):
+        train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
+    assert ranking.current_ranking(settings)["name"] == "rules" and model_files(settings) == []
+
+
+def test_publishing_stores_the_models_score_beside_the_rule_score(settings, tmp_path):
+    labels = county(settings, separable=True, rules_informative=False)
+    con = warehouse.connect(settings)
+    try:
+        # a second rule (T3) and ¥600,000 in: enough for every ring to open a lead
+        for ring_id in labels:
+            con.execute("INSERT INTO alerts VALUES (?, 'run1', 'T3', '1', 'h', 'interest_payout', 'account', ?, ?, "
+                        "?, '{}', [], 0.1, 'zh', 'en', ?)",
+                        [f"al3-{ring_id}", f"HUB{ring_id[4:]}", WINDOW_START, WINDOW_END, WINDOW_END])
+        con.execute("UPDATE rings SET total_in = 600000, alert_ids = list_append(alert_ids, 'al3-' || ring_id)")
+        publish_run(settings, con, "run1")  # the rules rank: no rank score
+        store = CaseStore.open(settings)
+        try:
+            assert store.list_leads() and all(lead["rank_score"] is None for lead in store.list_leads())
+            card = train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
+            publish_run(settings, con, "run1")
+            scores = ranking.rank_scores(con, settings, "run1")
+            found = store.list_leads()
+        finally:
+            store.close()
+        # each detect run records the model that ranks its leads
+        run_id = run_detection(settings, as_of=date(2025, 3, 31), con=con).run_id
+        recorded = con.execute("SELECT model_hash FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+    finally:
+        con.close()
+    assert card["in_use"] and recorded == card["sha256"]
+    assert {lead["ring_key"]: lead["rank_score"] for lead in found} == {r: scores[r] for r in labels}
+    assert [lead["rank_score"] for lead in found] == sorted(scores.values(), reverse=True)
+    rule_scores = {lead["ring_key"]: lead["score"] for lead in found}
+    assert all(rule_scores[r] < 1 for r in labels)  # the rule score stays the ring's own (build_rings: 0–1)
