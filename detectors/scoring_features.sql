@@ -3,18 +3,21 @@
 -- $keywords the memo regex, $accounts an optional list restricting the accounts (empty list: all accounts).
 WITH w AS (
     SELECT payment_id, txn_time, amount_cny, CAST(amount_cny AS DOUBLE) AS amount, payer_account, payer_kind,
-           payer_birth, payee_account, payee_kind, is_cash, memo, purpose
+           payer_birth, payee_account, payee_kind, is_cash,
+           -- once per payment, not per leg; most payments carry no text at all
+           CASE WHEN memo IS NULL AND purpose IS NULL THEN false
+                ELSE regexp_matches(coalesce(memo, '') || ' ' || coalesce(purpose, ''), $keywords) END AS keyword_hit
     FROM payments
     WHERE txn_time >= $start AND txn_time < $end AND amount_cny > 0
 ),
 all_legs AS (
     SELECT payee_account AS account_no, 'IN' AS direction, txn_time, amount_cny, amount,
            payer_account AS counterparty, payer_kind AS counterparty_kind, payer_birth AS counterparty_birth,
-           is_cash, memo, purpose
+           is_cash, keyword_hit
     FROM w WHERE payee_account IS NOT NULL
     UNION ALL
-    SELECT payer_account, 'OUT', txn_time, amount_cny, amount, payee_account, payee_kind, NULL, is_cash, memo,
-           purpose
+    SELECT payer_account, 'OUT', txn_time, amount_cny, amount, payee_account, payee_kind, NULL, is_cash,
+           keyword_hit
     FROM w WHERE payer_account IS NOT NULL
 ),
 active AS (
@@ -70,8 +73,7 @@ per_account AS (
                      / avg(amount) FILTER (WHERE direction = 'OUT') END AS out_amount_cv,
            avg(CASE WHEN hour(txn_time) >= 22 OR hour(txn_time) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
            coalesce(sum(amount) FILTER (WHERE direction = 'OUT' AND is_cash), 0) AS cash_out_amount,
-           avg(CASE WHEN regexp_matches(coalesce(memo, '') || ' ' || coalesce(purpose, ''), $keywords)
-                    THEN 1.0 ELSE 0.0 END) AS keyword_share
+           avg(CASE WHEN keyword_hit THEN 1.0 ELSE 0.0 END) AS keyword_share
     FROM legs GROUP BY account_no
 )
 SELECT p.account_no,

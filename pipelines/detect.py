@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import importlib.util
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -76,16 +77,19 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
                             model_hash=ranking.model_hash(settings))
     try:
         rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
-        alerts = _run_stage(con, rules, "sweep", window)
+        seconds: dict[str, float] = {}
+        alerts = _run_stage(con, rules, "sweep", window, seconds)
         _flag_accounts(con, alerts)
-        alerts += _run_stage(con, rules, "graph", window)
+        alerts += _run_stage(con, rules, "graph", window, seconds)
         ids = [alert_id(run_id, alert) for alert in alerts]
         weights = {rule.rule_id: rule.weight for rule in rules}
         alert_rows = [{"alert_id": identity, "rule_id": alert.rule_id, "typology": alert.typology,
                        "subject_kind": alert.subject_kind, "subject": alert.subject, "accounts": alert.accounts,
                        "score": round(weights[alert.rule_id] * alert.strength, 4)}
                       for identity, alert in zip(ids, alerts)]
+        began = time.perf_counter()
         rings = _build_rings(con, run_id, alert_rows, window)
+        seconds["rings"] = round(time.perf_counter() - began, 3)
         with warehouse.transaction(con):
             _write_alerts(con, run_id, pack, rules, alerts, ids)
             _write_rings(con, rings)
@@ -96,7 +100,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
     for alert in alerts:
         per_rule[alert.rule_id] += 1
     runs.record_inputs(con, run_id)
-    runs.finish_run(con, run_id, "ok", summary={"alerts_per_rule": per_rule, "alerts": len(alerts),
+    runs.finish_run(con, run_id, "ok", summary={"alerts_per_rule": per_rule, "seconds": seconds, "alerts": len(alerts),
                                                "rings": len(rings[0]), "window_start": str(window.start.date()),
                                                "window_end": str(as_of)})
     return DetectionResult(run_id=run_id, as_of=as_of, window_days=window_days, rule_pack_hash=pack.content_hash,
@@ -133,12 +137,15 @@ def rule_windows(rule: Rule, run_window: Window) -> list[Window]:
     return windows
 
 
-def _run_stage(con: duckdb.DuckDBPyConnection, rules: tuple[Rule, ...], stage: str, run_window: Window) -> list[Alert]:
+def _run_stage(con: duckdb.DuckDBPyConnection, rules: tuple[Rule, ...], stage: str, run_window: Window,
+               seconds: dict[str, float] | None = None) -> list[Alert]:
+    """Every rule of one stage over its windows; `seconds`, when given, receives each rule's run time."""
     alerts: list[Alert] = []
     for rule in rules:
         module = DETECTORS[rule.detector]
         if getattr(module, "STAGE", "sweep") != stage:
             continue
+        began = time.perf_counter()
         strongest: dict[str, Alert] = {}
         for window in rule_windows(rule, run_window):
             try:
@@ -155,6 +162,8 @@ def _run_stage(con: duckdb.DuckDBPyConnection, rules: tuple[Rule, ...], stage: s
                 if best is None or alert.strength > best.strength:
                     strongest[alert.subject] = alert
         alerts.extend(strongest[subject] for subject in sorted(strongest))
+        if seconds is not None:
+            seconds[rule.rule_id] = round(time.perf_counter() - began, 3)
     return alerts
 
 
