@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 
 from pipelines import lifecycle
 from pipelines.casestore import CaseStore
-from pipelines.labels import DIRECTION, LEAD_STATUS, TYPOLOGIES
-from pipelines.leads import PRIORITY_MARKS
+from pipelines.labels import DIRECTION, LEAD_STATUS, PAYMENT_METHODS, PROVINCES, TYPOLOGIES
+from pipelines.leads import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.masking import mask_account, mask_id
 from pipelines.sectors import SECTORS
 
@@ -23,21 +23,9 @@ NODE_PAYMENT_ROWS = 300
 TIMELINE_MAX_BARS = 120
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
-ACCOUNT_ROLES = {"hub": "核心账户", "collector": "归集账户", "investor": "集资参与人", "promoter": "推介人",
-                 "controller": "实际控制人", "other": "其他"}
-METHODS = {"CASH": "现金", "TRANSFER": "转账", "ONLINE": "网银/手机银行", "POS": "POS", "ATM": "ATM",
-           "CROSS_BORDER": "跨境", "OTHER": "其他"}
 EVENT_ACTIONS = {"created": "生成线索", "new_activity": "新增活动", "new_activity_linked": "出现新活动（另立新线索）",
                  "move": "状态变更", "assign": "分配", "propose_close": "提出销号", "measure_add": "登记处置事项",
                  "measure_done": "处置事项销号", "merge_in": "并入线索"}
-# GB/T 2260 province codes (first two digits of a region code).
-PROVINCES = {
-    "11": "北京", "12": "天津", "13": "河北", "14": "山西", "15": "内蒙古", "21": "辽宁", "22": "吉林", "23": "黑龙江",
-    "31": "上海", "32": "江苏", "33": "浙江", "34": "安徽", "35": "福建", "36": "江西", "37": "山东", "41": "河南",
-    "42": "湖北", "43": "湖南", "44": "广东", "45": "广西", "46": "海南", "50": "重庆", "51": "四川", "52": "贵州",
-    "53": "云南", "54": "西藏", "61": "陕西", "62": "甘肃", "63": "青海", "64": "宁夏", "65": "新疆", "71": "台湾",
-    "81": "香港", "82": "澳门",
-}
 QUEUE_SORTS = {"score": ("score", "评分"), "amount": ("total_in", "流入金额"),
                "participants": ("individual_payers", "参与人数")}
 
@@ -151,7 +139,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "payer": party_label(payment["payer_name"] or names.get(payment["payer_account"]), payment["payer_account"]),
         "payee": party_label(payment["payee_name"] or names.get(payment["payee_account"]), payment["payee_account"]),
         "amount": float(payment["amount"] or 0),
-        "method": METHODS.get(payment["method"], payment["method"]),
+        "method": PAYMENT_METHODS.get(payment["method"], payment["method"]),
         "purpose": payment["purpose"] or "",
         "memo": payment["memo"] or "",
     } for payment in lead["payments"][:TABLE_ROWS]]

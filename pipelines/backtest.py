@@ -197,10 +197,28 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def is_generator_truth(labels_path: str | Path) -> bool:
+    """The generator's truth/accounts.csv names each account's scheme and role, so rings can be judged too."""
+    with open(labels_path, encoding="utf-8-sig") as handle:
+        header = handle.readline().strip().split(",")
+    return {"scheme_id", "role"} <= set(header)
+
+
 def backtest_command(args, settings: Settings) -> int:
+    from pipelines.ring_backtest import ring_results
+
     report = backtest(settings, args.labels)
+    ring_table = ""
+    if is_generator_truth(args.labels):
+        con = warehouse.connect(settings, read_only=True)
+        try:
+            report["rings"], ring_table = ring_results(con, args.labels)
+        finally:
+            con.close()
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
         print(format_report(report))
+        if ring_table:
+            print("\n" + ring_table)
     return 0

@@ -98,7 +98,7 @@ def test_node_detail_lists_the_accounts_payments(three_leads, client_for, app):
     client = client_for("analyst")
     key = views.node_key(app.state.secret, investor_account(3))
     detail = client.get(f"/api/leads/{SMALL}/accounts/{key}").json()
-    assert detail["role_label"] == "集资参与人" and detail["count_out"] == 2 and detail["total_out"] == 20006
+    assert detail["role_label"] == "参与人账户" and detail["count_out"] == 2 and detail["total_out"] == 20006
     assert {p["counterparty"] for p in detail["payments"]} == {"王某某 622202*********0026"}
     assert client.get(f"/api/leads/{SMALL}/accounts/a123").status_code == 404
     assert client.get("/api/leads/XS2099-999999/graph").status_code == 404

@@ -74,3 +74,13 @@ def test_detect_command_prints_the_summary_and_run_id(settings, warehouse, capsy
     out = capsys.readouterr().out
     assert "分散转入集中转出" in out and "运行编号 / run id: detect-" in out
     assert main(["--home", str(settings.home), "detect", "--as-of", "2025-13-01"]) == 1
+
+
+def test_ring_results_are_added_only_for_generator_truth(tmp_path):
+    from pipelines.backtest import is_generator_truth
+
+    truth = tmp_path / "accounts.csv"
+    truth.write_text("account_no,scheme_id,typology,role\nA1,S01,fan_in,hub\n", encoding="utf-8")
+    plain = tmp_path / "labels.csv"
+    plain.write_text("account_no,label,typology\nA1,1,fan_in\n", encoding="utf-8")
+    assert is_generator_truth(truth) and not is_generator_truth(plain)
