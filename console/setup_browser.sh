@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi wqy || missing+=(fonts-wqy-zenhei)
+# grep reads all of fc-list's output: with -q it would stop early and pipefail would see SIGPIPE
+fc-list 2>/dev/null | grep -i wqy >/dev/null || missing+=(fonts-wqy-zenhei)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "安装 / installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
