@@ -13,15 +13,6 @@ from pipelines.lifecycle import add_measure, assign, move
 from tests.pipelines.test_lifecycle import DUE, PEOPLE, make_lead
 
 
-@pytest.fixture
-def store(settings):
-    opened = CaseStore.open(settings)
-    for name, role in PEOPLE:
-        opened.add_user(name, role)
-    yield opened
-    opened.close()
-
-
 def test_sqlite_store_lives_in_the_home_folder_in_wal_mode_with_foreign_keys(settings, store):
     assert (settings.home / "cases.sqlite").exists()
     with store.read() as conn:

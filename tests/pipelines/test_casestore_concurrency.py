@@ -13,7 +13,7 @@ from pipelines.casestore import CaseStore
 from pipelines.errors import FundflowError
 from pipelines.leads import publish_run
 from pipelines.settings import Settings
-from tests.pipelines.test_lifecycle import PEOPLE, make_lead
+from tests.pipelines.test_lifecycle import make_lead
 from tests.pipelines.test_publish import add_ring, build_warehouse, seed_payments
 
 LEAD = "XS2025-000001"
@@ -71,15 +71,6 @@ def _run(processes, results, expected: int) -> list[tuple]:
         process.join(60)
         assert process.exitcode == 0
     return sorted(results.get(timeout=5) for _ in range(expected))
-
-
-@pytest.fixture
-def store(settings):
-    opened = CaseStore.open(settings)
-    for name, role in PEOPLE:
-        opened.add_user(name, role)
-    yield opened
-    opened.close()
 
 
 def test_two_processes_moving_the_same_lead_cannot_both_succeed(settings, store):

@@ -32,15 +32,6 @@ def make_lead(store: CaseStore, lead_id: str = "XS2025-000001") -> str:
 
 
 @pytest.fixture
-def store(settings):
-    opened = CaseStore.open(settings)
-    for name, role in PEOPLE:
-        opened.add_user(name, role)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def lead(store):
     return make_lead(store)
 
