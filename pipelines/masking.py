@@ -31,12 +31,15 @@ def mask_phone(value: str | None) -> str:
     return _keep_ends(value, 3, 4)
 
 
+ORGANISATION_MARKERS = ("公司", "合作社", "中心", "银行", "医院", "学校", "协会", "商店", "超市", "厂", "部", "所", "社")
+
+
 def mask_name(value: str | None) -> str:
-    """`张三` → `张*`, `张小明` → `张*明`."""
+    """`张三` → `张*`, `张小明` → `张*明`, `欧阳小明` → `欧**明`; organisation names are not personal data."""
     if not value:
         return ""
+    if len(value) > 5 or any(marker in value for marker in ORGANISATION_MARKERS):
+        return value
     if len(value) <= 2:
         return value[0] + "*"
-    if len(value) == 3:
-        return value[0] + "*" + value[-1]
-    return value  # organisation names are not personal data
+    return value[0] + "*" * (len(value) - 2) + value[-1]

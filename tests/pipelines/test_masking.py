@@ -7,6 +7,8 @@ def test_masks_keep_only_the_allowed_ends():
     assert mask_phone("13812341234") == "138****1234"
     assert mask_name("张三") == "张*"
     assert mask_name("张小明") == "张*明"
+    assert mask_name("欧阳小明") == "欧**明"
+    assert mask_name("示例商贸有限公司") == "示例商贸有限公司"
 
 
 def test_short_and_empty_values_never_leak_whole():
