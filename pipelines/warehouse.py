@@ -16,7 +16,8 @@ from pipelines.errors import WarehouseBusyError
 from pipelines.idcodes import ID_WEIGHTS, USCC_WEIGHTS
 from pipelines.settings import Settings
 
-TXN_COLUMNS_SQL = """
+# The txn columns as migration 1 created them (migration 3 drops row_hash); migrations never change.
+TXN_COLUMNS_V1_SQL = """
     txn_id VARCHAR NOT NULL,             -- md5(institution_code|txn_ref|direction|account_no)
     file_id VARCHAR NOT NULL,            -- sha256 of the source file
     row_no INTEGER NOT NULL,             -- row in the source file (header = row 1)
@@ -83,9 +84,9 @@ MIGRATIONS: list[tuple[int, str]] = [
         rows_duplicate INTEGER NOT NULL,
         rows_warned INTEGER NOT NULL
     );
-    CREATE TABLE txn ({TXN_COLUMNS_SQL});
+    CREATE TABLE txn ({TXN_COLUMNS_V1_SQL});
     -- earlier versions of resubmitted rows, kept whole
-    CREATE TABLE txn_versions ({TXN_COLUMNS_SQL},
+    CREATE TABLE txn_versions ({TXN_COLUMNS_V1_SQL},
         replaced_by_file VARCHAR NOT NULL,
         replaced_by_row INTEGER NOT NULL,
         replaced_at TIMESTAMP NOT NULL);
@@ -234,9 +235,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         reason VARCHAR
     );
     """),
+    (3, """
+    -- a resubmitted row is now told from a copy by comparing its columns with the stored row's
+    ALTER TABLE txn DROP COLUMN row_hash;
+    ALTER TABLE txn_versions DROP COLUMN row_hash;
+    """),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+STORAGE_VERSION = "v1.5.0"
 
 
 def _weighted_sum_sql(column: str, weights: tuple[int, ...], digit_sql: str) -> str:
@@ -244,14 +251,13 @@ def _weighted_sum_sql(column: str, weights: tuple[int, ...], digit_sql: str) -> 
     return "(" + " + ".join(terms) + ")"
 
 
-def _luhn_sql(column: str, max_len: int = 19) -> str:
+def _luhn_sql(number: str, max_len: int = 19) -> str:
+    """The Luhn sum of an integer of up to 19 digits, by arithmetic: far cheaper than cutting the text."""
     terms = []
-    for pos in range(1, max_len + 1):
-        digit = f"coalesce(TRY_CAST(substr(reverse({column}), {pos}, 1) AS INTEGER), 0)"
-        if pos % 2 == 0:
-            terms.append(f"(CASE WHEN {digit} * 2 > 9 THEN {digit} * 2 - 9 ELSE {digit} * 2 END)")
-        else:
-            terms.append(digit)
+    for place in range(max_len):
+        digit = f"(({number}) // {10 ** place}::UBIGINT % 10)"
+        # Every second digit from the right is doubled, and 9 taken off when that makes two digits.
+        terms.append(digit if place % 2 == 0 else f"({digit} * 2 - 9 * ({digit} >= 5)::INTEGER)")
     return "(" + " + ".join(terms) + ")"
 
 
@@ -272,7 +278,7 @@ CREATE OR REPLACE TEMP MACRO uscc_ok(s) AS (
         AND substr(upper(s), 18, 1) = substr('0123456789ABCDEFGHJKLMNPQRTUWXY',
             ((31 - ({_USCC_SUM.replace('substr(s', 'substr(upper(s)')} % 31)) % 31) + 1, 1), false));
 CREATE OR REPLACE TEMP MACRO luhn_ok(s) AS (
-    coalesce(regexp_full_match(s, '[0-9]{{12,19}}') AND {_luhn_sql('s')} % 10 = 0, false));
+    coalesce(regexp_full_match(s, '[0-9]{{12,19}}') AND {_luhn_sql('TRY_CAST(s AS UBIGINT)')} % 10 = 0, false));
 -- PERSON when the ID type says resident ID or the number reads as one; ORG for a credit code
 CREATE OR REPLACE TEMP MACRO party_kind(id_type, id_no) AS (
     CASE
@@ -295,6 +301,9 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.tmp.mkdir(parents=True, exist_ok=True)
     config = {
+        # Used when the file is created; the file keeps it. v1.5 storage has DICT_FSST string compression,
+        # which writes large loads about a third faster than the v0.10 default at the same file size.
+        "storage_compatibility_version": STORAGE_VERSION,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "memory_limit": settings.duckdb_memory_limit,

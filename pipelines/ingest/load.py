@@ -19,7 +19,7 @@ import duckdb
 
 from pipelines import warehouse
 from pipelines.errors import BadFileError, FundflowError
-from pipelines.ingest.columns import REPORT_KINDS, REQUIRED, BY_NAME
+from pipelines.ingest.columns import BY_NAME, CANONICAL, REPORT_KINDS, REQUIRED
 from pipelines.ingest.staging import SUFFIX_FORMATS, Staged, drop_staging, stage_file
 from pipelines.ingest.validate import REASONS, check, raw_rows_sql
 from pipelines.settings import Settings
@@ -192,8 +192,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: str | 
                     SELECT txn_id FROM ingest_checked WHERE len(errors) = 0 GROUP BY txn_id HAVING count(*) > 1))
             WHERE row_no > first_row""")
         con.execute(raw_rows_sql(staged))
-        con.execute("""CREATE TEMP TABLE ingest_existing AS
-            SELECT c.txn_id, c.row_no, c.row_hash = t.row_hash AS same
+        # A row already stored is a copy when everything the bank reported is equal, else a resubmission.
+        same_content = " AND ".join(f"c.{name} IS NOT DISTINCT FROM t.{name}" for name in CANONICAL)
+        con.execute(f"""CREATE TEMP TABLE ingest_existing AS
+            SELECT c.txn_id, c.row_no, {same_content} AS same
             FROM ingest_checked c JOIN txn t USING (txn_id)
             WHERE len(c.errors) = 0 AND c.row_no NOT IN (SELECT row_no FROM ingest_dups)""")
         dups, same, replaced = con.execute("""SELECT (SELECT count(*) FROM ingest_dups),

@@ -31,11 +31,8 @@ REASONS = {
     "bad_csv_line": "行无法按表头拆分 / line does not fit the header",
 }
 
-# Everything reported goes into row_hash, which tells a resubmitted row from a copy; provenance does not.
-PARSED_IN_HASH = {"report_kind": "kind_v", "institution_code": "institution_v",
-                  "txn_time": "strftime(time_v, '%Y%m%d%H%M%S')", "direction": "direction_v",
-                  "amount": "CAST(amount_v AS VARCHAR)", "currency": "currency_v",
-                  "method": "coalesce(method_v, 'OTHER')", "account_opened": "CAST(opened_v AS VARCHAR)"}
+# Stripped from both ends of every cell: ASCII, no-break and full-width (ideographic) spaces.
+SPACES = " \u00a0\u3000"
 
 # (party, id type column, id number column) for the two ends of a report line.
 PARTIES = (("customer", "customer_id_type", "customer_id_no"),
@@ -61,7 +58,11 @@ def _cleaned(staged: Staged, name: str) -> str:
     if name not in staged.columns:
         return "NULL::VARCHAR"
     column = staged.raw_columns[staged.columns[name]][1]
-    return f"nullif(nullif(trim({column}), ''), '@N')"
+    # trim() decodes every character; most cells have no surrounding space, so only the others go through it.
+    starts = f"ascii({column}) IN ({', '.join(str(ord(space)) for space in SPACES)})"
+    ends = " OR ".join(f"ends_with({column}, {_text(space)})" for space in SPACES)
+    trimmed = f"CASE WHEN {starts} OR {ends} THEN trim({column}, {_text(SPACES)}) ELSE {column} END"
+    return f"nullif(nullif({trimmed}, ''), '@N')"
 
 
 def _errors() -> list[tuple[str, str, str, str]]:
@@ -148,7 +149,6 @@ def checked_sql(staged: Staged) -> str:
     party_facts = ",\n        ".join(
         f"{party}_ids.kind AS {party}_kind, {party}_ids.birth AS {party}_birth, "
         f"{party}_ids.region AS {party}_region, {party}_ids.bad AS {party}_id_bad" for party, _, _ in PARTIES)
-    hashed = ", ".join(f"coalesce({PARSED_IN_HASH.get(name, name)}, '@N')" for name in CANONICAL)
     return f"""
 CREATE TEMP TABLE ingest_checked AS
 WITH {_vocabulary('kinds', REPORT_KINDS)},
@@ -222,7 +222,6 @@ SELECT
     match_no,
     opened_v AS account_opened,
     suspicion_code,
-    suspicion_text,
-    md5(concat_ws('|', {hashed})) AS row_hash
+    suspicion_text
 FROM judged
 """

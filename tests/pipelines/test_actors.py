@@ -28,9 +28,9 @@ def add_txn_devices(con, rows: list[tuple[str, str | None, str | None]]) -> None
     for i, (account, device, ip) in enumerate(rows):
         con.execute("""
             INSERT INTO txn (txn_id, file_id, row_no, report_kind, institution_code, txn_ref, txn_time, txn_date,
-                account_no, account_name, direction, amount, currency, method, is_cash, warnings, row_hash,
+                account_no, account_name, direction, amount, currency, method, is_cash, warnings,
                 loaded_at, device_code, ip_address)
-            VALUES (?, 'f', ?, 'LARGE', 'B1', ?, ?, ?, ?, ?, 'OUT', 100, 'CNY', 'ONLINE', false, [], 'h', ?, ?, ?)
+            VALUES (?, 'f', ?, 'LARGE', 'B1', ?, ?, ?, ?, ?, 'OUT', 100, 'CNY', 'ONLINE', false, [], ?, ?, ?)
         """, [f"t{i}", i, f"r{i}", datetime(2025, 1, 1), date(2025, 1, 1), account, account,
               datetime(2025, 1, 2), device, ip])
 

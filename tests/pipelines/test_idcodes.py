@@ -1,5 +1,7 @@
 """The Python reference checks and the warehouse's SQL macros agree on every code."""
 
+import random
+
 import pytest
 
 from pipelines import idcodes
@@ -46,3 +48,18 @@ def test_party_facts_from_id():
     assert (kind, region, str(birth)) == ("PERSON", "110105", "1949-12-31")
     assert con.execute("SELECT party_kind(NULL, '91350100M000100Y43'), party_region('91350100M000100Y43')"
                        ).fetchone() == ("ORG", "350100")
+
+
+def test_sql_luhn_agrees_on_every_length_and_edge():
+    """The SQL Luhn check works on the number as an integer: leading zeros, 19 nines and valid cards included."""
+    rng = random.Random(7)
+    numbers = ["9" * 19, "0" * 12, "0000000000000000018"]
+    for length in range(12, 20):
+        for _ in range(150):
+            numbers.append("".join(rng.choice("0123456789") for _ in range(length)))
+        partial = "".join(rng.choice("0123456789") for _ in range(length - 1))
+        numbers.append(partial + idcodes.luhn_check_digit(partial))
+    con = connect_memory()
+    sql = dict(con.execute("SELECT n, luhn_ok(n) FROM unnest($numbers) AS t(n)", {"numbers": numbers}).fetchall())
+    assert {n: idcodes.luhn_ok(n) for n in numbers} == sql
+    assert sum(sql.values()) >= 8

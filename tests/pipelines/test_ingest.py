@@ -213,3 +213,35 @@ def test_quarantine_list_shows_reasons_with_numbers_masked(loaded, capsys):
     assert main(["--home", str(settings.home), "quarantine", "list", "--file", BAD_ROWS]) == 0
     table = capsys.readouterr().out
     assert "bad_time" in table and "原因" in table and "共 10 条" in table
+
+
+def test_cells_lose_surrounding_spaces_of_every_width_but_keep_inner_ones(settings, tmp_path):
+    path = tmp_path / "C1234533000011_spaces_LARGE.csv"
+    path.write_text("txn_ref,txn_time,account_no,account_name,direction,amount,memo\n"
+                    "  T1 ,2025-03-01 10:00:00,\u3000A1\u3000,\u00a0张 三\u00a0, IN,  1.00 ,\t月息 2分\t\n"
+                    "T2,2025-03-01 11:00:00,A2,李四,OUT,2.00,   \n", encoding="utf-8")
+    [result] = ingest_paths(settings, [path], progress=False)
+    assert (result.status, result.loaded, result.quarantined) == ("loaded", 2, 0), result.error
+    con = warehouse.connect(settings)
+    rows = con.execute("SELECT txn_ref, account_no, account_name, direction, amount, memo FROM txn ORDER BY 1").fetchall()
+    con.close()
+    # A tab is not a space: it stays, as the bank wrote it.
+    assert [row[:4] + (float(row[4]), row[5]) for row in rows] == [
+        ("T1", "A1", "张 三", "IN", 1.0, "\t月息 2分\t"), ("T2", "A2", "李四", "OUT", 2.0, None)]
+
+
+def test_same_row_sent_again_in_another_time_format_is_a_copy_and_a_changed_one_replaces(settings, tmp_path):
+    header = "txn_ref,txn_time,account_no,account_name,direction,amount,memo\n"
+    first = tmp_path / "C1234533000011_first_LARGE.csv"
+    first.write_text(header + "T1,2025-03-01 10:00:00,A1,张三,IN,1.00,x\nT2,2025-03-01 11:00:00,A2,李四,OUT,2.00,y\n",
+                     encoding="utf-8")
+    again = tmp_path / "C1234533000011_again_LARGE.csv"
+    again.write_text(header + "T1,20250301100000,A1,张三,in,1,x\nT2,2025-03-01 11:00:00,A2,李四,OUT,2.00,changed\n",
+                     encoding="utf-8")
+    ingest_paths(settings, [first], progress=False)
+    [result] = ingest_paths(settings, [again], progress=False)
+    assert (result.loaded, result.duplicates, result.replaced) == (1, 1, 1), result
+    con = warehouse.connect(settings)
+    assert con.execute("SELECT txn_ref, memo FROM txn ORDER BY 1").fetchall() == [("T1", "x"), ("T2", "changed")]
+    assert con.execute("SELECT txn_ref, memo FROM txn_versions").fetchall() == [("T2", "y")]
+    con.close()
