@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines import warehouse
@@ -245,3 +246,24 @@ def test_same_row_sent_again_in_another_time_format_is_a_copy_and_a_changed_one_
     assert con.execute("SELECT txn_ref, memo FROM txn ORDER BY 1").fetchall() == [("T1", "x"), ("T2", "changed")]
     assert con.execute("SELECT txn_ref, memo FROM txn_versions").fetchall() == [("T2", "y")]
     con.close()
+
+
+def test_a_warehouse_from_schema_2_moves_to_3_keeping_its_rows(settings):
+    settings.ensure_folders()
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for version, sql in warehouse.MIGRATIONS[:2]:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [version])
+    con.execute("""INSERT INTO txn (txn_id, file_id, row_no, report_kind, institution_code, txn_ref, txn_time,
+        txn_date, account_no, account_name, direction, amount, currency, method, is_cash, warnings, row_hash,
+        loaded_at) VALUES ('t1', 'f1', 2, 'LARGE', 'C1', 'R1', '2025-03-01 10:00:00', '2025-03-01', 'A1', '甲',
+        'IN', 5.00, 'CNY', 'ONLINE', false, [], 'old-hash', '2025-03-02 00:00:00')""")
+    con.close()
+    con = warehouse.connect(settings)
+    try:
+        assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == warehouse.SCHEMA_VERSION == 3
+        assert "row_hash" not in {row[1] for row in con.execute("PRAGMA table_info('txn')").fetchall()}
+        assert con.execute("SELECT txn_ref, account_no, amount FROM txn").fetchall() == [("R1", "A1", 5)]
+    finally:
+        con.close()
