@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from console import auth, downloads, users, views
 from pipelines import lifecycle
 from pipelines.casestore import CaseStore
+from pipelines.dates import parse_date
 from pipelines.errors import ConfigError, FundflowError, LifecycleError, NotFoundError
 from pipelines.labels import LEAD_STATUS, ROLES
 from pipelines.ranking import current_ranking
@@ -78,15 +79,6 @@ async def csrf_guard(request: Request) -> None:
 
 def flash(request: Request, kind: str, message: str) -> None:
     request.session.setdefault("flashes", []).append([kind, message])
-
-
-def _parse_date(text: str | None, what: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise LifecycleError(f"{what}日期格式应为 YYYY-MM-DD / bad date '{text}'") from None
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -213,7 +205,7 @@ def create_app(settings: Settings) -> FastAPI:
     def assign(request: Request, lead_id: str, assignee: str = Form(...), note: str = Form(""), due: str = Form(""),
                user: auth.User = Depends(current_user)) -> Response:
         return decided(request, lead_id, lambda: lifecycle.assign(
-            store, lead_id, assignee, user.name, note, _parse_date(due, "期限")), f"已分配给 {assignee}")
+            store, lead_id, assignee, user.name, note, parse_date(due, "期限")), f"已分配给 {assignee}")
 
     @pages.post("/leads/{lead_id}/move")
     def move(request: Request, lead_id: str, status: str = Form(...), note: str = Form(""),
@@ -227,7 +219,7 @@ def create_app(settings: Settings) -> FastAPI:
     def add_measure(request: Request, lead_id: str, kind: str = Form(...), due: str = Form(""),
                     note: str = Form(""), user: auth.User = Depends(current_user)) -> Response:
         return decided(request, lead_id, lambda: lifecycle.add_measure(
-            store, lead_id, kind, user.name, note, _parse_date(due, "期限")), "已登记处置事项")
+            store, lead_id, kind, user.name, note, parse_date(due, "期限")), "已登记处置事项")
 
     @pages.post("/leads/{lead_id}/measures/{measure_id}/done")
     def complete_measure(request: Request, lead_id: str, measure_id: int, note: str = Form(""),
@@ -316,9 +308,9 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _api_date(text: str) -> date | None:
     try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        raise HTTPException(400, f"日期格式应为 YYYY-MM-DD / bad date '{text}'") from None
+        return parse_date(text)
+    except FundflowError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def _safe_next(target: str) -> str:

@@ -89,11 +89,11 @@ def flag_accounts(con: duckdb.DuckDBPyConnection, accounts, table: str = "flagge
 
 def fill_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list]) -> None:
     """Insert columns of values through Arrow: one statement, fast (binding a long Python list is slow)."""
-    con.register("nb_rows", pa.table(columns))
+    con.register("fill_rows", pa.table(columns))
     try:
-        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM nb_rows")
+        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM fill_rows")
     finally:
-        con.unregister("nb_rows")
+        con.unregister("fill_rows")
 
 
 _cached: list = []  # [(weak reference to the connection, key, hops, Neighbourhood)], the latest last

@@ -10,20 +10,20 @@ its length, and keeps each subject's strongest window.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import duckdb
-import pyarrow as pa
 
 from detectors import DETECTORS
 from detectors.base import Alert, Rule, Window, alert_id
+from detectors.neighbourhood import fill_table
+from detectors.rings import build_rings
 from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
 from pipelines import ranking, runs, warehouse
+from pipelines.dates import parse_date
 from pipelines.errors import FundflowError, RulePackError
 from pipelines.settings import Settings
 
@@ -88,7 +88,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
                        "score": round(weights[alert.rule_id] * alert.strength, 4)}
                       for identity, alert in zip(ids, alerts)]
         began = time.perf_counter()
-        rings = _build_rings(con, run_id, alert_rows, window)
+        rings = build_rings(con, run_id, alert_rows, window)
         seconds["rings"] = round(time.perf_counter() - began, 3)
         with warehouse.transaction(con):
             _write_alerts(con, run_id, pack, rules, alerts, ids)
@@ -172,34 +172,14 @@ def _flag_accounts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:
     accounts = sorted({account for alert in alerts for account in (alert.accounts or (alert.subject,))})
     con.execute("CREATE OR REPLACE TEMP TABLE flagged_accounts (account_no VARCHAR)")
     if accounts:
-        con.register("flagged_rows", pa.table({"account_no": accounts}))
-        con.execute("INSERT INTO flagged_accounts SELECT account_no FROM flagged_rows")
-        con.unregister("flagged_rows")
-
-
-def _build_rings(con: duckdb.DuckDBPyConnection, run_id: str, alert_rows: list[dict],
-                 window: Window) -> tuple[list[dict], list[dict]]:
-    """Rows for `rings` and `ring_members` from `detectors.rings.build_rings`, when that module exists."""
-    if importlib.util.find_spec("detectors.rings") is None:
-        return [], []
-    rings_module = importlib.import_module("detectors.rings")
-    return rings_module.build_rings(con, run_id, alert_rows, window)
+        fill_table(con, "flagged_accounts", {"account_no": accounts})
 
 
 def _write_rings(con: duckdb.DuckDBPyConnection, rings: tuple[list[dict], list[dict]]) -> None:
     ring_rows, member_rows = rings
     for table, rows in (("rings", ring_rows), ("ring_members", member_rows)):
         if rows:
-            _insert_rows(con, table, {name: [row[name] for row in rows] for name in rows[0]})
-
-
-def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list]) -> None:
-    """Insert column lists through Arrow: one statement however many rows."""
-    con.register("staged_rows", pa.table(columns))
-    try:
-        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM staged_rows")
-    finally:
-        con.unregister("staged_rows")
+            fill_table(con, table, {name: [row[name] for row in rows] for name in rows[0]})
 
 
 def _write_alerts(con: duckdb.DuckDBPyConnection, run_id: str, pack: RulePack, rules: tuple[Rule, ...],
@@ -226,11 +206,11 @@ def _write_alerts(con: duckdb.DuckDBPyConnection, run_id: str, pack: RulePack, r
         "reason_en": [alert.reason_en for alert in alerts],
         "created_at": [created] * len(alerts),
     }
-    _insert_rows(con, "alerts", rows)
+    fill_table(con, "alerts", rows)
 
 
 def detect_command(args, settings: Settings) -> int:
-    as_of = _parse_date(args.as_of) if getattr(args, "as_of", None) else None
+    as_of = parse_date(getattr(args, "as_of", None))
     result = run_detection(settings, as_of=as_of, window_days=getattr(args, "window_days", None))
     titles = {rule.rule_id: rule.title_zh for rule in result.rules}
     width = max((len(rule_id) for rule_id in titles), default=4)
@@ -249,9 +229,4 @@ def _rule_order(rule_id: str) -> tuple[str, int]:
     return (rule_id.rstrip("0123456789"), int(digits) if digits else 0)
 
 
-def _parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise FundflowError(f"日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD: '{text}'") from None
 

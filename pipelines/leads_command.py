@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import date
 
 from pipelines import lifecycle
 from pipelines.casestore import CaseStore, plain_json
+from pipelines.dates import parse_date
 from pipelines.errors import FundflowError
 from pipelines.labels import LEAD_STATUS, TYPOLOGIES
 from pipelines.leads import ACCOUNT_ROLES, PRIORITY_MARKS, yuan
@@ -38,15 +38,6 @@ def _need(rest: list[str], count: int, usage: str) -> list[str]:
     if len(rest) < count:
         raise FundflowError(f"参数不足 / missing arguments; 用法 / usage: fundflow leads {usage}")
     return rest
-
-
-def _date(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise FundflowError(f"日期格式应为 YYYY-MM-DD / bad date: {text}") from None
 
 
 def status_code(text: str) -> str:
@@ -160,7 +151,7 @@ def _show(store: CaseStore, args) -> int:
 
 def _assign(store: CaseStore, args) -> int:
     lead_id, assignee = _need(args.rest, 2, "assign LEAD USER --user NAME --note TEXT")[:2]
-    seq = lifecycle.assign(store, lead_id, assignee, args.user, args.note, due=_date(args.due))
+    seq = lifecycle.assign(store, lead_id, assignee, args.user, args.note, due=parse_date(args.due))
     print(f"线索 {lead_id} 已分配给 {assignee}（事件 #{seq}）/ assigned")
     return 0
 
@@ -176,7 +167,7 @@ def _move(store: CaseStore, args) -> int:
         return 0
     merge_into = rest[2] if to_status == "MERGED" and len(rest) > 2 else None
     seq = lifecycle.move(store, lead_id, to_status, args.user, args.note, merge_into=merge_into,
-                         due=_date(args.due), expected_status=before["status"])
+                         due=parse_date(args.due), expected_status=before["status"])
     print(f"线索 {lead_id}：{LEAD_STATUS[before['status']]} → {LEAD_STATUS[to_status]}（事件 #{seq}）")
     return 0
 
@@ -185,7 +176,7 @@ def _measure(store: CaseStore, args) -> int:
     rest = _need(args.rest, 3, "measure LEAD add KIND --due DATE | measure LEAD done MEASURE_ID")
     lead_id, verb, what = rest[:3]
     if verb == "add":
-        measure_id = lifecycle.add_measure(store, lead_id, what, args.user, args.note, _date(args.due))
+        measure_id = lifecycle.add_measure(store, lead_id, what, args.user, args.note, parse_date(args.due))
         print(f"线索 {lead_id} 已登记处置事项 #{measure_id} / measure added")
     elif verb == "done":
         if not what.lstrip("#").isdigit():
