@@ -1,5 +1,6 @@
 # make run  : set up .venv and run the nightly job once on bundled + generated sample data
-# make test : set up .venv and run the whole test suite
+# make test : set up .venv with the test tools, lint, then run the whole test suite
+# make lint : ruff (lint + format check) and mypy
 # make bench: scale runs (ingest, generation, detection), figures in benchmarks/out/
 PYTHON ?= python3.11
 VENV := .venv
@@ -10,7 +11,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: run test bench console schedule clean
+.PHONY: run test lint bench console schedule clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
@@ -20,10 +21,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/fundflow --home $(HOME_DIR) demo
 
-test: $(VENV)/.installed
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	bash console/setup_browser.sh
 	$(BIN)/python -m pytest
 

@@ -25,9 +25,9 @@ TARGET_GIB = 6.0
 
 SCRIPT = r"""
 import json, resource, sys, time
-from pipelines import warehouse
+from pipelines.warehouse import db as warehouse
 from pipelines.settings import Settings
-from pipelines.detect import _run_stage, _with_settings, load_pack, run_detection
+from pipelines.detection.runner import _run_stage, _with_settings, load_pack, run_detection
 from detectors import DETECTORS
 from detectors.base import Window
 from datetime import date
@@ -116,9 +116,13 @@ with open(sys.argv[4], 'w') as figures:
 def main(out_dir: Path) -> list[dict]:
     with tempfile.TemporaryDirectory(dir=out_dir) as home:
         figures_file = Path(home) / "figures.json"
-        finished = subprocess.run([sys.executable, "-c", SCRIPT, home, str(PAYMENTS), str(SCHEMES), str(figures_file)],
-                                  capture_output=True, text=True, check=False,
-                                  cwd=Path(__file__).resolve().parent.parent)
+        finished = subprocess.run(
+            [sys.executable, "-c", SCRIPT, home, str(PAYMENTS), str(SCHEMES), str(figures_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         if finished.returncode != 0:
             raise RuntimeError(f"bench_detect failed:\n{finished.stderr[-3000:]}")
         figures = json.loads(figures_file.read_text(encoding="utf-8"))
@@ -126,23 +130,47 @@ def main(out_dir: Path) -> list[dict]:
     sweep_seconds = sum(rule["seconds"] for rule in figures["per_rule"].values())
     gib = figures["peak_bytes"] / 2**30
     table = [
-        {"figure": "payments in the warehouse", "value": rows, "unit": "payments",
-         "note": f"filled in SQL with range()/hash() in {figures['fill_seconds']:.0f} s, {SCHEMES} planted schemes"},
-        {"figure": "whole pack (every rule, graph stage and rings, alerts written)",
-         "value": round(figures["whole_seconds"], 1), "unit": "s",
-         "note": f"{rows / figures['whole_seconds']:,.0f} payments/s; {figures['whole_alerts']} alerts; "
-                 f"target < {TARGET_SECONDS:.0f} s"},
-        {"figure": "SQL sweep rules T1–T14 (sum of the rules alone)", "value": round(sweep_seconds, 1), "unit": "s",
-         "note": f"{rows / sweep_seconds:,.0f} payments/s"},
+        {
+            "figure": "payments in the warehouse",
+            "value": rows,
+            "unit": "payments",
+            "note": f"filled in SQL with range()/hash() in {figures['fill_seconds']:.0f} s, {SCHEMES} planted schemes",
+        },
+        {
+            "figure": "whole pack (every rule, graph stage and rings, alerts written)",
+            "value": round(figures["whole_seconds"], 1),
+            "unit": "s",
+            "note": f"{rows / figures['whole_seconds']:,.0f} payments/s; {figures['whole_alerts']} alerts; "
+            f"target < {TARGET_SECONDS:.0f} s",
+        },
+        {
+            "figure": "SQL sweep rules T1–T14 (sum of the rules alone)",
+            "value": round(sweep_seconds, 1),
+            "unit": "s",
+            "note": f"{rows / sweep_seconds:,.0f} payments/s",
+        },
         {"figure": "peak memory", "value": round(gib, 2), "unit": "GiB", "note": f"target < {TARGET_GIB:.0f} GiB"},
     ]
     others = {name: spent for name, spent in figures["stages"].items() if name not in figures["per_rule"]}
-    table.append({"figure": "whole pack: rules other than T1–T14, and rings", "value": round(sum(others.values()), 1),
-                  "unit": "s", "note": ", ".join(f"{name} {spent:.1f} s" for name, spent in
-                                                 sorted(others.items(), key=lambda item: -item[1]))})
+    table.append(
+        {
+            "figure": "whole pack: rules other than T1–T14, and rings",
+            "value": round(sum(others.values()), 1),
+            "unit": "s",
+            "note": ", ".join(
+                f"{name} {spent:.1f} s" for name, spent in sorted(others.items(), key=lambda item: -item[1])
+            ),
+        }
+    )
     for rule_id, rule in sorted(figures["per_rule"].items(), key=lambda item: int(item[0][1:])):
-        table.append({"figure": f"rule {rule_id}", "value": round(rule["seconds"], 2), "unit": "s",
-                      "note": f"{rows / rule['seconds']:,.0f} payments/s; {rule['alerts']} alerts"})
+        table.append(
+            {
+                "figure": f"rule {rule_id}",
+                "value": round(rule["seconds"], 2),
+                "unit": "s",
+                "note": f"{rows / rule['seconds']:,.0f} payments/s; {rule['alerts']} alerts",
+            }
+        )
     return table
 
 

@@ -36,8 +36,12 @@ def main(out_dir: Path) -> list[dict]:
     persons = math.ceil(ROWS / (DAYS * ROWS_PER_PERSON_DAY))
     folder = Path(tempfile.mkdtemp(prefix="fundflow-bench-generate-"))
     try:
-        done = subprocess.run([sys.executable, "-c", SCRIPT, str(folder / "county"), str(persons), str(DAYS)],
-                              check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, str(folder / "county"), str(persons), str(DAYS)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         measured = json.loads(done.stdout.strip().splitlines()[-1])
         size_mb = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6
     finally:

@@ -30,9 +30,9 @@ SCRIPT = r"""
 import json, resource, sys, time
 from datetime import date, datetime, timedelta
 import pyarrow as pa
-from pipelines import warehouse
+from pipelines.warehouse import db as warehouse
 from pipelines.settings import Settings
-from pipelines.detect import _run_stage, _with_settings, load_pack
+from pipelines.detection.runner import _run_stage, _with_settings, load_pack
 from detectors import DETECTORS, neighbourhood
 from detectors.base import Window
 from detectors.rings import build_rings
@@ -122,9 +122,20 @@ print(json.dumps(figures))
 def run_size(size: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_graph_") as home:
         done = subprocess.run(
-            [sys.executable, "-c", SCRIPT, home, str(size), str(SCHEMES), str(RANDOM_FLAGGED),
-             str(PAYMENTS_PER_ACCOUNT)],
-            capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+            [
+                sys.executable,
+                "-c",
+                SCRIPT,
+                home,
+                str(size),
+                str(SCHEMES),
+                str(RANDOM_FLAGGED),
+                str(PAYMENTS_PER_ACCOUNT),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
     if done.returncode:
         raise RuntimeError(f"bench_graph at {size:,} payments failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -137,20 +148,46 @@ def main(out_dir: Path) -> list[dict]:
         label = f"{measured['payments']:,} payments"
         graph_seconds = measured["neighbourhood_seconds"] + measured["graph_rules_seconds"] + measured["rings_seconds"]
         figures += [
-            {"figure": f"SQL sweep ({label})", "value": round(measured["sweep_seconds"], 2), "unit": "s",
-             "note": "whole warehouse, every sweep rule"},
-            {"figure": f"graph total ({label})", "value": round(graph_seconds, 2), "unit": "s",
-             "note": f"{measured['flagged']} flagged accounts; {measured['graph_nodes']:,} nodes, "
-                     f"{measured['graph_edges']:,} edges in networkx"},
-            {"figure": f"  neighbourhood load ({label})", "value": round(measured["neighbourhood_seconds"], 2),
-             "unit": "s", "note": "SQL selection of the flagged neighbourhood into a MultiDiGraph"},
-            {"figure": f"  graph rules ({label})", "value": round(measured["graph_rules_seconds"], 2), "unit": "s",
-             "note": ", ".join(f"{rule} {v['seconds']:.2f}s/{v['alerts']}" for rule, v in measured["per_rule"].items())},
-            {"figure": f"  rings ({label})", "value": round(measured["rings_seconds"], 2), "unit": "s",
-             "note": f"{measured['rings']} rings, {measured['rings_with_planted_hub']} with a planted hub "
-                     f"(of {SCHEMES})"},
-            {"figure": f"peak memory ({label})", "value": round(measured["peak_rss_mb"]), "unit": "MB",
-             "note": f"warehouse built in SQL in {measured['build_seconds']:.0f}s"},
+            {
+                "figure": f"SQL sweep ({label})",
+                "value": round(measured["sweep_seconds"], 2),
+                "unit": "s",
+                "note": "whole warehouse, every sweep rule",
+            },
+            {
+                "figure": f"graph total ({label})",
+                "value": round(graph_seconds, 2),
+                "unit": "s",
+                "note": f"{measured['flagged']} flagged accounts; {measured['graph_nodes']:,} nodes, "
+                f"{measured['graph_edges']:,} edges in networkx",
+            },
+            {
+                "figure": f"  neighbourhood load ({label})",
+                "value": round(measured["neighbourhood_seconds"], 2),
+                "unit": "s",
+                "note": "SQL selection of the flagged neighbourhood into a MultiDiGraph",
+            },
+            {
+                "figure": f"  graph rules ({label})",
+                "value": round(measured["graph_rules_seconds"], 2),
+                "unit": "s",
+                "note": ", ".join(
+                    f"{rule} {v['seconds']:.2f}s/{v['alerts']}" for rule, v in measured["per_rule"].items()
+                ),
+            },
+            {
+                "figure": f"  rings ({label})",
+                "value": round(measured["rings_seconds"], 2),
+                "unit": "s",
+                "note": f"{measured['rings']} rings, {measured['rings_with_planted_hub']} with a planted hub "
+                f"(of {SCHEMES})",
+            },
+            {
+                "figure": f"peak memory ({label})",
+                "value": round(measured["peak_rss_mb"]),
+                "unit": "MB",
+                "note": f"warehouse built in SQL in {measured['build_seconds']:.0f}s",
+            },
         ]
     (out_dir / "graph.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1), encoding="utf-8")
     return figures

@@ -2,7 +2,7 @@
 `CREATE TABLE t AS SELECT * FROM read_csv(...)` on the same file (issue 2, items 7 and 8).
 
 DuckDB's side runs with its defaults and again with the storage version the warehouse is created with
-(pipelines.warehouse.STORAGE_VERSION), which writes faster; both ratios are reported. The three runs take
+(pipelines.warehouse.db.STORAGE_VERSION), which writes faster; both ratios are reported. The three runs take
 turns, BENCH_INGEST_REPEATS times (default 3), and the medians are reported: a virtual machine's speed
 drifts by a fifth from one minute to the next.
 
@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.idcodes import luhn_check_digit, resident_id_check_char, uscc_check_char
-from pipelines.warehouse import STORAGE_VERSION
+from pipelines.warehouse.db import STORAGE_VERSION
 
 ROWS = int(os.environ.get("BENCH_INGEST_ROWS", "1000000"))
 REPEATS = int(os.environ.get("BENCH_INGEST_REPEATS", "3"))
@@ -43,10 +43,10 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
 
 FUNDFLOW_SCRIPT = """
 import json, resource, sys, time
-from pipelines import warehouse
+from pipelines.warehouse import db as warehouse
 from pipelines.ingest.load import ingest_file
-from pipelines.parties import refresh_parties
-from pipelines.reconcile import rebuild_payments
+from pipelines.warehouse.parties import refresh_parties
+from pipelines.warehouse.reconcile import rebuild_payments
 from pipelines.settings import Settings
 settings = Settings.load(sys.argv[2])
 settings.ensure_folders()
@@ -91,33 +91,39 @@ def make_csv(path: Path, rows: int, seed: int = 1) -> None:
     seconds = rng.integers(0, 90 * 86400, rows)
     cents = rng.integers(10_000, 500_000_000, rows)
     outgoing = rng.random(rows) < 0.5
-    frame = pl.DataFrame({
-        "report_kind": np.where(rng.random(rows) < 0.8, "LARGE", "SUSPICIOUS"),
-        "institution_code": "C1234533000011",
-        "txn_ref": [f"T{n:010d}" for n in range(rows)],
-        "txn_time": (np.datetime64("2025-01-01T00:00:00") + seconds.astype("timedelta64[s]")).astype("datetime64[ms]"),
-        "account_no": np.array(cards)[person],
-        "account_name": np.array(names)[person],
-        "customer_id_type": "身份证",
-        "customer_id_no": np.array(ids)[person],
-        "direction": np.where(outgoing, "OUT", "IN"),
-        "amount": cents,
-        "currency": "CNY",
-        "counterparty_account_no": np.array(org_accounts)[org],
-        "counterparty_name": "示例投资有限公司",
-        "counterparty_id_type": "统一社会信用代码",
-        "counterparty_id_no": np.array(org_ids)[org],
-        "counterparty_institution": "C2345633000022",
-        "method": np.where(rng.random(rows) < 0.7, "TRANSFER", "ONLINE"),
-        "purpose": "投资",
-        "memo": np.where(rng.random(rows) < 0.1, "月息2分 保本", "货款"),
-        "place_code": "330782",
-        "match_no": [f"M{n:010d}" for n in range(rows)],
-    })
-    frame.with_columns(pl.col("txn_time").dt.strftime("%Y-%m-%d %H:%M:%S"),
-                       pl.format("{}.{}", pl.col("amount") // 100,
-                                 (pl.col("amount") % 100).cast(pl.Utf8).str.zfill(2)).alias("amount")
-                       ).write_csv(path)
+    frame = pl.DataFrame(
+        {
+            "report_kind": np.where(rng.random(rows) < 0.8, "LARGE", "SUSPICIOUS"),
+            "institution_code": "C1234533000011",
+            "txn_ref": [f"T{n:010d}" for n in range(rows)],
+            "txn_time": (np.datetime64("2025-01-01T00:00:00") + seconds.astype("timedelta64[s]")).astype(
+                "datetime64[ms]"
+            ),
+            "account_no": np.array(cards)[person],
+            "account_name": np.array(names)[person],
+            "customer_id_type": "身份证",
+            "customer_id_no": np.array(ids)[person],
+            "direction": np.where(outgoing, "OUT", "IN"),
+            "amount": cents,
+            "currency": "CNY",
+            "counterparty_account_no": np.array(org_accounts)[org],
+            "counterparty_name": "示例投资有限公司",
+            "counterparty_id_type": "统一社会信用代码",
+            "counterparty_id_no": np.array(org_ids)[org],
+            "counterparty_institution": "C2345633000022",
+            "method": np.where(rng.random(rows) < 0.7, "TRANSFER", "ONLINE"),
+            "purpose": "投资",
+            "memo": np.where(rng.random(rows) < 0.1, "月息2分 保本", "货款"),
+            "place_code": "330782",
+            "match_no": [f"M{n:010d}" for n in range(rows)],
+        }
+    )
+    frame.with_columns(
+        pl.col("txn_time").dt.strftime("%Y-%m-%d %H:%M:%S"),
+        pl.format("{}.{}", pl.col("amount") // 100, (pl.col("amount") % 100).cast(pl.Utf8).str.zfill(2)).alias(
+            "amount"
+        ),
+    ).write_csv(path)
 
 
 def _run(script: str, *args: str) -> dict:
@@ -156,19 +162,39 @@ def main(out_dir: Path) -> list[dict]:
     return [
         {"figure": "rows in the CSV", "value": ROWS, "unit": "rows"},
         {"figure": "CSV size", "value": size_mb, "unit": "MB"},
-        {"figure": "DuckDB read_csv into a table", "value": raw_speed, "unit": "rows/s",
-         "note": f"median {raw['seconds']:.2f} s, file-backed database, DuckDB defaults"},
-        {"figure": f"DuckDB read_csv into a table, storage {STORAGE_VERSION}", "value": raw_same_speed,
-         "unit": "rows/s", "note": f"median {raw_same['seconds']:.2f} s, the storage version of the warehouse"},
-        {"figure": "fundflow ingest (validate + load, one transaction)", "value": our_speed, "unit": "rows/s",
-         "note": f"median of {spread} s; {ours['rows']:,} loaded, {ours['quarantined']:,} quarantined"},
+        {
+            "figure": "DuckDB read_csv into a table",
+            "value": raw_speed,
+            "unit": "rows/s",
+            "note": f"median {raw['seconds']:.2f} s, file-backed database, DuckDB defaults",
+        },
+        {
+            "figure": f"DuckDB read_csv into a table, storage {STORAGE_VERSION}",
+            "value": raw_same_speed,
+            "unit": "rows/s",
+            "note": f"median {raw_same['seconds']:.2f} s, the storage version of the warehouse",
+        },
+        {
+            "figure": "fundflow ingest (validate + load, one transaction)",
+            "value": our_speed,
+            "unit": "rows/s",
+            "note": f"median of {spread} s; {ours['rows']:,} loaded, {ours['quarantined']:,} quarantined",
+        },
         {"figure": "ratio fundflow / DuckDB", "value": our_speed / raw_speed, "unit": "", "note": "target ≥ 0.5"},
-        {"figure": f"ratio fundflow / DuckDB at storage {STORAGE_VERSION}", "value": our_speed / raw_same_speed,
-         "unit": "", "note": "same storage on both sides"},
+        {
+            "figure": f"ratio fundflow / DuckDB at storage {STORAGE_VERSION}",
+            "value": our_speed / raw_same_speed,
+            "unit": "",
+            "note": "same storage on both sides",
+        },
         {"figure": "rebuild payments (full)", "value": ours["payments_seconds"], "unit": "s"},
         {"figure": "refresh parties (full)", "value": ours["parties_seconds"], "unit": "s"},
-        {"figure": "peak RSS, fundflow ingest process", "value": max(run["peak_rss_mb"] for run in our_runs), "unit": "MB",
-         "note": "target < 2048"},
+        {
+            "figure": "peak RSS, fundflow ingest process",
+            "value": max(run["peak_rss_mb"] for run in our_runs),
+            "unit": "MB",
+            "note": "target < 2048",
+        },
         {"figure": "peak RSS, DuckDB read_csv process", "value": raw["peak_rss_mb"], "unit": "MB"},
     ]
 

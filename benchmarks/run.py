@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = module.main(OUT_DIR)
         (OUT_DIR / f"{name}.md").write_text(to_markdown([(name, row) for row in rows]), encoding="utf-8")
         print(f"== bench {name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    tables = [path.read_text(encoding="utf-8").splitlines()[len(HEADER):]
-              for path in sorted(OUT_DIR.glob("*.md")) if path.name != "results.md"]
+    tables = [
+        path.read_text(encoding="utf-8").splitlines()[len(HEADER) :]
+        for path in sorted(OUT_DIR.glob("*.md"))
+        if path.name != "results.md"
+    ]
     table = "\n".join(HEADER + [line for lines in tables for line in lines]) + "\n"
     (OUT_DIR / "results.md").write_text(table, encoding="utf-8")
     print(table)

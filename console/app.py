@@ -7,7 +7,6 @@ session; every POST needs the session's CSRF token; pages send a strict Content-
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from datetime import date
 from pathlib import Path
@@ -22,13 +21,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
 from console import auth, downloads, users, views
-from pipelines import lifecycle
-from pipelines.casestore import CaseStore
-from pipelines.dates import parse_date
-from pipelines.errors import ConfigError, FundflowError, LifecycleError, NotFoundError
-from pipelines.labels import LEAD_STATUS, ROLES
-from pipelines.ranking import current_ranking
+from pipelines.cases import lifecycle
+from pipelines.cases.ranking import current_ranking
+from pipelines.cases.store import CaseStore
+from pipelines.errors import FundflowError, LifecycleError, NotFoundError
+from pipelines.formatting import parse_date
 from pipelines.settings import Settings
+from pipelines.vocabulary import LEAD_STATUS, ROLES
 
 HERE = Path(__file__).resolve().parent
 CYTOSCAPE = HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"
@@ -36,9 +35,11 @@ SESSION_HOURS = 8
 # Reachable without a session: the login form and files that hold no data.
 PUBLIC_PATHS = frozenset({"/login", "/static", "/vendor/cytoscape.min.js"})
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                                "form-action 'self'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -96,9 +97,13 @@ def create_app(settings: Settings) -> FastAPI:
     templates = Jinja2Templates(env=environment)
 
     def page(request: Request, template: str, user: auth.User | None, status_code: int = 200, **context) -> Response:
-        context.update(user=user, csrf=auth.csrf_token(request.session), role_labels=ROLES,
-                       flashes=request.session.pop("flashes", []),
-                       downloads=list(downloads.KINDS) if user and user.role in auth.CAN_EXPORT else [])
+        context.update(
+            user=user,
+            csrf=auth.csrf_token(request.session),
+            role_labels=ROLES,
+            flashes=request.session.pop("flashes", []),
+            downloads=list(downloads.KINDS) if user and user.role in auth.CAN_EXPORT else [],
+        )
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
     @app.exception_handler(LoginRequired)
@@ -128,8 +133,14 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     # Added last so it runs first: every handler above sees request.session.
-    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="fundflow_session",
-                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=False)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="fundflow_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="strict",
+        https_only=False,
+    )
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -150,8 +161,9 @@ def create_app(settings: Settings) -> FastAPI:
     def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")) -> Response:
         user, refusal, locked = users.try_login(store, name.strip(), password)
         if user is None:
-            return page(request, "login.html", None, 429 if locked else 401, next_url=_safe_next(next), name=name,
-                        error=refusal)
+            return page(
+                request, "login.html", None, 429 if locked else 401, next_url=_safe_next(next), name=name, error=refusal
+            )
         request.session.clear()  # a fresh session (and CSRF token) on login: no session fixation
         request.session["user"] = user.name
         auth.csrf_token(request.session)
@@ -166,24 +178,56 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/login", status_code=303)
 
     @pages.get("/")
-    def queue_page(request: Request, user: auth.User = Depends(current_user), status: str = "", priority: str = "",
-                   typology: str = "", sector: str = "", region: str = "", assignee: str = "", overdue: str = "",
-                   sort: str = "score") -> Response:
-        chosen = views.QueueFilter(status=status, priority=priority, typology=typology, sector=sector,
-                                   region=region, assignee=assignee, overdue=bool(overdue), sort=sort)
+    def queue_page(
+        request: Request,
+        user: auth.User = Depends(current_user),
+        status: str = "",
+        priority: str = "",
+        typology: str = "",
+        sector: str = "",
+        region: str = "",
+        assignee: str = "",
+        overdue: str = "",
+        sort: str = "score",
+    ) -> Response:
+        chosen = views.QueueFilter(
+            status=status,
+            priority=priority,
+            typology=typology,
+            sector=sector,
+            region=region,
+            assignee=assignee,
+            overdue=bool(overdue),
+            sort=sort,
+        )
         rows = views.queue(store, chosen)
-        return page(request, "queue.html", user, rows=rows, chosen=chosen, choices=views.queue_choices(store),
-                    ranking=current_ranking(settings))
+        return page(
+            request,
+            "queue.html",
+            user,
+            rows=rows,
+            chosen=chosen,
+            choices=views.queue_choices(store),
+            ranking=current_ranking(settings),
+        )
 
-    def lead_response(request: Request, user: auth.User, lead_id: str, status_code: int = 200,
-                      unmasked: tuple[str, str] | None = None) -> Response:
+    def lead_response(
+        request: Request, user: auth.User, lead_id: str, status_code: int = 200, unmasked: tuple[str, str] | None = None
+    ) -> Response:
         lead = store.get_lead(lead_id)
         shown = views.lead_page(lead, user.role, store.today())
-        response = page(request, "lead.html", user, status_code, **shown, unmasked=unmasked,
-                        may_unmask=user.role in auth.CAN_UNMASK,
-                        unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
-                        workers=users.worker_names(store),
-                        dossier=user.role in auth.CAN_EXPORT)
+        response = page(
+            request,
+            "lead.html",
+            user,
+            status_code,
+            **shown,
+            unmasked=unmasked,
+            may_unmask=user.role in auth.CAN_UNMASK,
+            unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
+            workers=users.worker_names(store),
+            dossier=user.role in auth.CAN_EXPORT,
+        )
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
         response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
         return response
@@ -202,53 +246,108 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse(f"/leads/{quote(lead_id)}", status_code=303)
 
     @pages.post("/leads/{lead_id}/assign")
-    def assign(request: Request, lead_id: str, assignee: str = Form(...), note: str = Form(""), due: str = Form(""),
-               user: auth.User = Depends(current_user)) -> Response:
-        return decided(request, lead_id, lambda: lifecycle.assign(
-            store, lead_id, assignee, user.name, note, parse_date(due, "期限")), f"已分配给 {assignee}")
+    def assign(
+        request: Request,
+        lead_id: str,
+        assignee: str = Form(...),
+        note: str = Form(""),
+        due: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
+        return decided(
+            request,
+            lead_id,
+            lambda: lifecycle.assign(store, lead_id, assignee, user.name, note, parse_date(due, "期限")),
+            f"已分配给 {assignee}",
+        )
 
     @pages.post("/leads/{lead_id}/move")
-    def move(request: Request, lead_id: str, status: str = Form(...), note: str = Form(""),
-             expected_status: str = Form(""), merge_into: str = Form(""),
-             user: auth.User = Depends(current_user)) -> Response:
-        return decided(request, lead_id, lambda: lifecycle.move(
-            store, lead_id, status, user.name, note, merge_into=merge_into.strip() or None,
-            expected_status=expected_status or None), f"已转为「{LEAD_STATUS.get(status, status)}」")
+    def move(
+        request: Request,
+        lead_id: str,
+        status: str = Form(...),
+        note: str = Form(""),
+        expected_status: str = Form(""),
+        merge_into: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
+        return decided(
+            request,
+            lead_id,
+            lambda: lifecycle.move(
+                store,
+                lead_id,
+                status,
+                user.name,
+                note,
+                merge_into=merge_into.strip() or None,
+                expected_status=expected_status or None,
+            ),
+            f"已转为「{LEAD_STATUS.get(status, status)}」",
+        )
 
     @pages.post("/leads/{lead_id}/measures")
-    def add_measure(request: Request, lead_id: str, kind: str = Form(...), due: str = Form(""),
-                    note: str = Form(""), user: auth.User = Depends(current_user)) -> Response:
-        return decided(request, lead_id, lambda: lifecycle.add_measure(
-            store, lead_id, kind, user.name, note, parse_date(due, "期限")), "已登记处置事项")
+    def add_measure(
+        request: Request,
+        lead_id: str,
+        kind: str = Form(...),
+        due: str = Form(""),
+        note: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
+        return decided(
+            request,
+            lead_id,
+            lambda: lifecycle.add_measure(store, lead_id, kind, user.name, note, parse_date(due, "期限")),
+            "已登记处置事项",
+        )
 
     @pages.post("/leads/{lead_id}/measures/{measure_id}/done")
-    def complete_measure(request: Request, lead_id: str, measure_id: int, note: str = Form(""),
-                         transfer_no: str = Form(""), amount: str = Form(""),
-                         user: auth.User = Depends(current_user)) -> Response:
+    def complete_measure(
+        request: Request,
+        lead_id: str,
+        measure_id: int,
+        note: str = Form(""),
+        transfer_no: str = Form(""),
+        amount: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
         def complete() -> None:
             try:
                 value = float(amount) if amount.strip() else None
             except ValueError:
                 raise LifecycleError(f"金额应为数字 / amount must be a number: '{amount}'") from None
-            lifecycle.complete_measure(store, lead_id, measure_id, user.name, note,
-                                       transfer_no=transfer_no.strip() or None, amount=value)
+            lifecycle.complete_measure(
+                store, lead_id, measure_id, user.name, note, transfer_no=transfer_no.strip() or None, amount=value
+            )
+
         return decided(request, lead_id, complete, f"处置事项 #{measure_id} 已销号")
 
     @pages.post("/leads/{lead_id}/close/propose")
-    def propose_close(request: Request, lead_id: str, note: str = Form(""),
-                      user: auth.User = Depends(current_user)) -> Response:
-        return decided(request, lead_id, lambda: lifecycle.propose_close(store, lead_id, user.name, note),
-                       "已提出销号，待另一人确认")
+    def propose_close(
+        request: Request, lead_id: str, note: str = Form(""), user: auth.User = Depends(current_user)
+    ) -> Response:
+        return decided(
+            request,
+            lead_id,
+            lambda: lifecycle.propose_close(store, lead_id, user.name, note),
+            "已提出销号，待另一人确认",
+        )
 
     @pages.post("/leads/{lead_id}/close/confirm")
-    def confirm_close(request: Request, lead_id: str, note: str = Form(""),
-                      user: auth.User = Depends(current_user)) -> Response:
-        return decided(request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note),
-                       "已确认销号")
+    def confirm_close(
+        request: Request, lead_id: str, note: str = Form(""), user: auth.User = Depends(current_user)
+    ) -> Response:
+        return decided(request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note), "已确认销号")
 
     @pages.post("/leads/{lead_id}/unmask")
-    def unmask(request: Request, lead_id: str, choice: str = Form(...), reason: str = Form(""),
-               user: auth.User = Depends(current_user)) -> Response:
+    def unmask(
+        request: Request,
+        lead_id: str,
+        choice: str = Form(...),
+        reason: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
         if user.role not in auth.CAN_UNMASK:
             store.write_audit(user.name, "unmask_refused", target=lead_id, detail={"choice": choice})
             raise Forbidden(f"「{ROLES[user.role]}」无权查看完整号码 / role {user.role} may not unmask")
@@ -258,8 +357,9 @@ def create_app(settings: Settings) -> FastAPI:
         found = views.unmask_value(store.get_lead(lead_id), secret, choice)
         if found is None:
             raise NotFoundError(f"该线索没有这个号码 / no such number on lead {lead_id}")
-        store.write_audit(user.name, "unmask", target=lead_id, reason=reason.strip(),
-                          detail={"choice": choice, "what": found[0]})
+        store.write_audit(
+            user.name, "unmask", target=lead_id, reason=reason.strip(), detail={"choice": choice, "what": found[0]}
+        )
         return lead_response(request, user, lead_id, unmasked=found)
 
     @pages.get("/exports")
@@ -268,8 +368,13 @@ def create_app(settings: Settings) -> FastAPI:
         return page(request, "exports.html", user, kinds=downloads.KINDS)
 
     @pages.post("/exports/{what}")
-    def export(request: Request, what: str, lead_id: str = Form(""), period: str = Form(""),
-               user: auth.User = Depends(current_user)) -> Response:
+    def export(
+        request: Request,
+        what: str,
+        lead_id: str = Form(""),
+        period: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
         _may_export(user)
         try:
             path = downloads.export(settings, what, user.name, lead_id=lead_id or None, period=period or None)
@@ -283,18 +388,36 @@ def create_app(settings: Settings) -> FastAPI:
     @api.get("/leads")
     def api_queue(user: auth.User = Depends(current_user), status: str = "", sort: str = "score") -> dict:
         rows = views.queue(store, views.QueueFilter(status=status, sort=sort))
-        return {"leads": [{key: row[key] for key in ("lead_id", "status", "status_label", "subject_name", "score",
-                                                     "total_in", "participants", "assignee", "overdue")}
-                          for row in rows]}
+        return {
+            "leads": [
+                {
+                    key: row[key]
+                    for key in (
+                        "lead_id",
+                        "status",
+                        "status_label",
+                        "subject_name",
+                        "score",
+                        "total_in",
+                        "participants",
+                        "assignee",
+                        "overdue",
+                    )
+                }
+                for row in rows
+            ]
+        }
 
     @api.get("/leads/{lead_id}/graph")
-    def api_graph(lead_id: str, start: str = "", end: str = "", expand: str = "",
-                  user: auth.User = Depends(current_user)) -> dict:
+    def api_graph(
+        lead_id: str, start: str = "", end: str = "", expand: str = "", user: auth.User = Depends(current_user)
+    ) -> dict:
         return views.graph(store.get_lead(lead_id), secret, _api_date(start), _api_date(end), bool(expand))
 
     @api.get("/leads/{lead_id}/accounts/{key}")
-    def api_account(lead_id: str, key: str, start: str = "", end: str = "",
-                    user: auth.User = Depends(current_user)) -> dict:
+    def api_account(
+        lead_id: str, key: str, start: str = "", end: str = "", user: auth.User = Depends(current_user)
+    ) -> dict:
         found = views.account_detail(store.get_lead(lead_id), secret, key, _api_date(start), _api_date(end))
         if found is None:
             raise NotFoundError(f"线索 {lead_id} 没有这个账户 / no such account on this lead")
@@ -321,20 +444,3 @@ def _safe_next(target: str) -> str:
 def _may_export(user: auth.User) -> None:
     if user.role not in auth.CAN_EXPORT:
         raise Forbidden(f"「{ROLES[user.role]}」不能导出 / role {user.role} may not export")
-
-
-def console_command(args, settings: Settings) -> int:
-    import uvicorn
-
-    try:
-        loopback = ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        loopback = args.host == "localhost"
-    if not loopback:
-        print(f"注意：控制台对 {args.host} 开放，请确认只在内网使用 / warning: console listens beyond this machine")
-    if not CYTOSCAPE.exists():
-        raise ConfigError("缺少前端库，请先运行 console/setup_browser.sh 或 make console / "
-                          "console/node_modules missing: run console/setup_browser.sh")
-    print(f"线索工作台 / console: http://{args.host}:{args.port}/  (Ctrl+C 停止 / to stop)")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
-    return 0

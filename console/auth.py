@@ -22,7 +22,7 @@ MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 
 # What each role may do beyond reading the queue (DOMAIN §4.3). Lifecycle moves themselves are checked
-# by pipelines.lifecycle; these gate the console's own actions.
+# by pipelines.cases.lifecycle; these gate the console's own actions.
 CAN_UNMASK = frozenset({"reviewer", "supervisor"})
 CAN_DECIDE = frozenset({"analyst", "reviewer", "supervisor"})
 CAN_ASSIGN_OTHERS = frozenset({"reviewer", "supervisor"})

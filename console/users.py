@@ -5,24 +5,21 @@ Users live in the case store's `users` table; every change is written to its aud
 
 from __future__ import annotations
 
-import getpass
-import sys
-
 import sqlalchemy as sa
 
 from console import auth
-from pipelines import lifecycle
-from pipelines.casestore import CaseStore, users
+from pipelines.cases import lifecycle
+from pipelines.cases.store import CaseStore, users
 from pipelines.errors import FundflowError, NotFoundError
-from pipelines.labels import ROLES
-from pipelines.settings import Settings
 
 MIN_PASSWORD_LENGTH = 10
 
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise FundflowError(f"密码至少 {MIN_PASSWORD_LENGTH} 位 / password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise FundflowError(
+            f"密码至少 {MIN_PASSWORD_LENGTH} 位 / password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
 
 
 def add_user(store: CaseStore, name: str, role: str, password: str, by: str = "admin") -> None:
@@ -37,8 +34,11 @@ def set_password(store: CaseStore, name: str, password: str, by: str = "admin") 
     check_password_strength(password)
     with store.write() as conn:
         store.get_user(name, conn)
-        conn.execute(users.update().where(users.c.name == name).values(
-            password_hash=auth.hash_password(password), failed_logins=0, locked_until=None))
+        conn.execute(
+            users.update()
+            .where(users.c.name == name)
+            .values(password_hash=auth.hash_password(password), failed_logins=0, locked_until=None)
+        )
         store.append_audit(conn, by, "user_passwd", target=name)
 
 
@@ -56,8 +56,12 @@ def list_users(store: CaseStore) -> list[dict]:
 
 def worker_names(store: CaseStore) -> list[str]:
     """Users a lead can be given to (active analysts, reviewers and supervisors)."""
-    query = (sa.select(users.c.name).where(users.c.role.in_(lifecycle.WORKERS))
-             .where(users.c.disabled.is_(False)).order_by(users.c.name))
+    query = (
+        sa.select(users.c.name)
+        .where(users.c.role.in_(lifecycle.WORKERS))
+        .where(users.c.disabled.is_(False))
+        .order_by(users.c.name)
+    )
     with store.read() as conn:
         return [row.name for row in conn.execute(query)]
 
@@ -87,48 +91,14 @@ def try_login(store: CaseStore, name: str, password: str) -> tuple[auth.User | N
     if row["disabled"] or not auth.password_matches(row["password_hash"], password):
         failed, locked_until = auth.after_failure(row["failed_logins"] or 0, now)
         with store.write() as conn:
-            conn.execute(users.update().where(users.c.name == row["name"]).values(
-                failed_logins=failed, locked_until=locked_until))
+            conn.execute(
+                users.update()
+                .where(users.c.name == row["name"])
+                .values(failed_logins=failed, locked_until=locked_until)
+            )
             store.append_audit(conn, row["name"], "login_failed", detail={"failed_logins": failed})
         return None, refused, False
     with store.write() as conn:
         conn.execute(users.update().where(users.c.name == row["name"]).values(failed_logins=0, locked_until=None))
         store.append_audit(conn, row["name"], "login")
     return auth.User(row["name"], row["role"]), "", False
-
-
-def _password_from(args) -> str:
-    if args.password:
-        return args.password
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("密码 / password: ")
-    if getpass.getpass("再输入一次 / again: ") != first:
-        raise FundflowError("两次输入的密码不一致 / the passwords differ")
-    return first
-
-
-def users_command(args, settings: Settings) -> int:
-    store = CaseStore.open(settings)
-    try:
-        if args.action == "list":
-            for row in list_users(store):
-                state = "停用" if row["disabled"] else ("锁定" if row["locked_until"] and row["locked_until"] > store.now() else "正常")
-                print(f"{row['name']}\t{ROLES.get(row['role'], row['role'])}\t{row['role']}\t{state}")
-            return 0
-        if not args.name:
-            raise FundflowError("请给出用户名 / a user name is required")
-        if args.action == "add":
-            if not args.role:
-                raise FundflowError("请用 --role 指定角色 / --role is required")
-            add_user(store, args.name, args.role, _password_from(args))
-            print(f"已添加用户 / user added: {args.name} ({ROLES[args.role]})")
-        elif args.action == "passwd":
-            set_password(store, args.name, _password_from(args))
-            print(f"已修改密码 / password changed: {args.name}")
-        elif args.action == "disable":
-            disable_user(store, args.name)
-            print(f"已停用 / disabled: {args.name}")
-        return 0
-    finally:
-        store.close()

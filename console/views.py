@@ -9,12 +9,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pipelines import lifecycle
-from pipelines.casestore import CaseStore
-from pipelines.labels import DIRECTION, LEAD_STATUS, PAYMENT_METHODS, PROVINCES, TYPOLOGIES
-from pipelines.leads import ACCOUNT_ROLES, PRIORITY_MARKS
+from pipelines.cases import lifecycle
+from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
+from pipelines.cases.sectors import SECTORS
+from pipelines.cases.store import CaseStore
 from pipelines.masking import mask_account, mask_id
-from pipelines.sectors import SECTORS
+from pipelines.vocabulary import DIRECTION, LEAD_STATUS, PAYMENT_METHODS, PROVINCES, TYPOLOGIES
 
 # Investors beyond this many are drawn as one expandable node, so a 2,000-account lead stays readable.
 GROUP_INVESTORS_ABOVE = 40
@@ -23,11 +23,22 @@ NODE_PAYMENT_ROWS = 300
 TIMELINE_MAX_BARS = 120
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
-EVENT_ACTIONS = {"created": "生成线索", "new_activity": "新增活动", "new_activity_linked": "出现新活动（另立新线索）",
-                 "move": "状态变更", "assign": "分配", "propose_close": "提出销号", "measure_add": "登记处置事项",
-                 "measure_done": "处置事项销号", "merge_in": "并入线索"}
-QUEUE_SORTS = {"score": ("score", "评分"), "amount": ("total_in", "流入金额"),
-               "participants": ("individual_payers", "参与人数")}
+EVENT_ACTIONS = {
+    "created": "生成线索",
+    "new_activity": "新增活动",
+    "new_activity_linked": "出现新活动（另立新线索）",
+    "move": "状态变更",
+    "assign": "分配",
+    "propose_close": "提出销号",
+    "measure_add": "登记处置事项",
+    "measure_done": "处置事项销号",
+    "merge_in": "并入线索",
+}
+QUEUE_SORTS = {
+    "score": ("score", "评分"),
+    "amount": ("total_in", "流入金额"),
+    "participants": ("individual_payers", "参与人数"),
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,12 @@ def province_label(code: str) -> str:
 
 def queue(store: CaseStore, chosen: QueueFilter) -> list[dict]:
     today = store.today()
-    found = store.list_leads(status=chosen.status or None, priority=chosen.priority or None,
-                             sector=chosen.sector or None, assignee=chosen.assignee or None)
+    found = store.list_leads(
+        status=chosen.status or None,
+        priority=chosen.priority or None,
+        sector=chosen.sector or None,
+        assignee=chosen.assignee or None,
+    )
     if chosen.typology:
         found = [lead for lead in found if chosen.typology in (lead["typologies"] or [])]
     if chosen.region:
@@ -134,22 +149,40 @@ def party_label(name: str | None, account_no: str | None) -> str:
 def lead_page(lead: dict, role: str, today: date) -> dict:
     """Everything the lead page shows, masked; `lead` is `CaseStore.get_lead`'s result."""
     names = {account["account_no"]: account["account_name"] for account in lead["accounts"]}
-    payments = [{
-        "time": payment["txn_time"],
-        "payer": party_label(payment["payer_name"] or names.get(payment["payer_account"]), payment["payer_account"]),
-        "payee": party_label(payment["payee_name"] or names.get(payment["payee_account"]), payment["payee_account"]),
-        "amount": float(payment["amount"] or 0),
-        "method": PAYMENT_METHODS.get(payment["method"], payment["method"]),
-        "purpose": payment["purpose"] or "",
-        "memo": payment["memo"] or "",
-    } for payment in lead["payments"][:TABLE_ROWS]]
-    measures = [dict(item, overdue=item["status"] != "DONE" and item["due_date"] is not None
-                     and item["due_date"] < today - timedelta(days=MEASURE_OVERDUE_DAYS))
-                for item in lead["measures"]]
-    events = [dict(event, action_label=EVENT_ACTIONS.get(event["action"], event["action"]),
-                   from_label=LEAD_STATUS.get(event["from_status"] or "", event["from_status"] or ""),
-                   to_label=LEAD_STATUS.get(event["to_status"] or "", event["to_status"] or ""))
-              for event in reversed(lead["events"])]
+    payments = [
+        {
+            "time": payment["txn_time"],
+            "payer": party_label(
+                payment["payer_name"] or names.get(payment["payer_account"]), payment["payer_account"]
+            ),
+            "payee": party_label(
+                payment["payee_name"] or names.get(payment["payee_account"]), payment["payee_account"]
+            ),
+            "amount": float(payment["amount"] or 0),
+            "method": PAYMENT_METHODS.get(payment["method"], payment["method"]),
+            "purpose": payment["purpose"] or "",
+            "memo": payment["memo"] or "",
+        }
+        for payment in lead["payments"][:TABLE_ROWS]
+    ]
+    measures = [
+        dict(
+            item,
+            overdue=item["status"] != "DONE"
+            and item["due_date"] is not None
+            and item["due_date"] < today - timedelta(days=MEASURE_OVERDUE_DAYS),
+        )
+        for item in lead["measures"]
+    ]
+    events = [
+        dict(
+            event,
+            action_label=EVENT_ACTIONS.get(event["action"], event["action"]),
+            from_label=LEAD_STATUS.get(event["from_status"] or "", event["from_status"] or ""),
+            to_label=LEAD_STATUS.get(event["to_status"] or "", event["to_status"] or ""),
+        )
+        for event in reversed(lead["events"])
+    ]
     roles_count: dict[str, int] = defaultdict(int)
     for account in lead["accounts"]:
         roles_count[account["role"]] += 1
@@ -174,8 +207,10 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "may_propose_close": "CLOSED" in lifecycle.ALLOWED.get(lead["status"], {}) and not lead["close_proposed_by"],
         "may_confirm_close": bool(lead["close_proposed_by"]) and lead["status"] != "CLOSED",
         "may_add_measure": lead["status"] in lifecycle.MEASURE_EDIT_STATUSES,
-        "measure_kinds": [(code, kind.title_zh, lifecycle.DISPOSITION_TYPES[kind.disposition_type])
-                          for code, kind in lifecycle.MEASURE_KINDS.items()],
+        "measure_kinds": [
+            (code, kind.title_zh, lifecycle.DISPOSITION_TYPES[kind.disposition_type])
+            for code, kind in lifecycle.MEASURE_KINDS.items()
+        ],
     }
 
 
@@ -188,10 +223,13 @@ def unmask_choices(lead: dict, secret: str, limit: int = 60) -> list[tuple[str, 
     for account in core_first[:limit]:
         key = node_key(secret, account["account_no"])
         role = ACCOUNT_ROLES.get(account["role"], account["role"])
-        choices.append((f"account:{key}", f"账号 {mask_account(account['account_no'])}（{account['account_name'] or ''}，{role}）"))
+        choices.append(
+            (f"account:{key}", f"账号 {mask_account(account['account_no'])}（{account['account_name'] or ''}，{role}）")
+        )
         if account["holder_id_no"]:
-            choices.append((f"holder_id:{key}",
-                            f"证件号码 {mask_id(account['holder_id_no'])}（{account['account_name'] or ''}）"))
+            choices.append(
+                (f"holder_id:{key}", f"证件号码 {mask_id(account['holder_id_no'])}（{account['account_name'] or ''}）")
+            )
     return choices
 
 
@@ -214,12 +252,14 @@ def _day(value: datetime) -> str:
 
 
 def _in_range(payments: list[dict], start: date | None, end: date | None) -> list[dict]:
-    return [p for p in payments
-            if (start is None or p["txn_time"].date() >= start) and (end is None or p["txn_time"].date() <= end)]
+    return [
+        p
+        for p in payments
+        if (start is None or p["txn_time"].date() >= start) and (end is None or p["txn_time"].date() <= end)
+    ]
 
 
-def graph(lead: dict, secret: str, start: date | None = None, end: date | None = None,
-          expand: bool = False) -> dict:
+def graph(lead: dict, secret: str, start: date | None = None, end: date | None = None, expand: bool = False) -> dict:
     """The evidence graph as Cytoscape-ready nodes and edges, with the inflow/outflow timeline.
 
     Accounts become nodes sized by the money through them; edges sum the payments between two nodes and carry
@@ -247,8 +287,15 @@ def graph(lead: dict, secret: str, start: date | None = None, end: date | None =
             role = known["role"] if known else "other"
             label = f"{(known or {}).get('account_name') or name or ''}\n{mask_account(account_no)}"
         if node_id not in nodes:
-            nodes[node_id] = {"id": node_id, "label": label, "role": role, "total_in": 0.0, "total_out": 0.0,
-                              "count": 0, "grouped": node_id == "g-investor"}
+            nodes[node_id] = {
+                "id": node_id,
+                "label": label,
+                "role": role,
+                "total_in": 0.0,
+                "total_out": 0.0,
+                "count": 0,
+                "grouped": node_id == "g-investor",
+            }
         return node_id
 
     if not filtered:
@@ -266,27 +313,47 @@ def graph(lead: dict, secret: str, start: date | None = None, end: date | None =
         nodes[target]["count"] += 1
         if source == target:
             continue  # investor-to-investor inside the folded node
-        edge = edges.setdefault((source, target), {"source": source, "target": target, "amount": 0.0, "count": 0,
-                                                   "first": payment["txn_time"], "last": payment["txn_time"]})
+        edge = edges.setdefault(
+            (source, target),
+            {
+                "source": source,
+                "target": target,
+                "amount": 0.0,
+                "count": 0,
+                "first": payment["txn_time"],
+                "last": payment["txn_time"],
+            },
+        )
         edge["amount"] += amount
         edge["count"] += 1
         edge["first"] = min(edge["first"], payment["txn_time"])
         edge["last"] = max(edge["last"], payment["txn_time"])
     for node in nodes.values():
         node["amount"] = node["total_in"] + node["total_out"]
-    edge_list = [{
-        "id": f"e{number}", "source": edge["source"], "target": edge["target"], "amount": round(edge["amount"], 2),
-        "count": edge["count"], "first": edge["first"].isoformat(sep=" "), "last": edge["last"].isoformat(sep=" "),
-        "t": round((edge["last"] - first).total_seconds() / span, 4),
-    } for number, edge in enumerate(edges.values())]
+    edge_list = [
+        {
+            "id": f"e{number}",
+            "source": edge["source"],
+            "target": edge["target"],
+            "amount": round(edge["amount"], 2),
+            "count": edge["count"],
+            "first": edge["first"].isoformat(sep=" "),
+            "last": edge["last"].isoformat(sep=" "),
+            "t": round((edge["last"] - first).total_seconds() / span, 4),
+        }
+        for number, edge in enumerate(edges.values())
+    ]
     return {
         "accounts": len(accounts),
         "grouped": len(investors) if grouped else 0,
         "nodes": list(nodes.values()),
         "edges": edge_list,
-        "range": {"first": _day(first) if first else None, "last": _day(last) if last else None,
-                  "start": start.isoformat() if start else (_day(first) if first else None),
-                  "end": end.isoformat() if end else (_day(last) if last else None)},
+        "range": {
+            "first": _day(first) if first else None,
+            "last": _day(last) if last else None,
+            "start": start.isoformat() if start else (_day(first) if first else None),
+            "end": end.isoformat() if end else (_day(last) if last else None),
+        },
         "timeline": timeline(lead, first, last),
     }
 
@@ -303,8 +370,10 @@ def timeline(lead: dict, first: datetime | None, last: datetime | None) -> list[
         core = {a["account_no"] for a in lead["accounts"]}
     days = (last.date() - first.date()).days + 1
     width = 1 if days <= TIMELINE_MAX_BARS else 7
-    buckets = [{"day": (first.date() + timedelta(days=i)).isoformat(), "inflow": 0.0, "outflow": 0.0}
-               for i in range(0, days, width)]
+    buckets = [
+        {"day": (first.date() + timedelta(days=i)).isoformat(), "inflow": 0.0, "outflow": 0.0}
+        for i in range(0, days, width)
+    ]
     for payment in lead["payments"]:
         into = payment["payee_account"] in core
         out_of = payment["payer_account"] in core
@@ -332,14 +401,25 @@ def account_detail(lead: dict, secret: str, key: str, start: date | None, end: d
         amount = float(payment["amount"] or 0)
         totals[direction][0] += amount
         totals[direction][1] += 1
-        rows.append({"time": payment["txn_time"].isoformat(sep=" ", timespec="minutes"), "direction": direction,
-                     "direction_label": DIRECTION[direction],
-                     "counterparty": party_label(other_name or names.get(other_no), other_no),
-                     "amount": amount, "memo": payment["memo"] or ""})
+        rows.append(
+            {
+                "time": payment["txn_time"].isoformat(sep=" ", timespec="minutes"),
+                "direction": direction,
+                "direction_label": DIRECTION[direction],
+                "counterparty": party_label(other_name or names.get(other_no), other_no),
+                "amount": amount,
+                "memo": payment["memo"] or "",
+            }
+        )
     return {
-        "name": found["account_name"] or "", "account": mask_account(account_no), "role": found["role"],
+        "name": found["account_name"] or "",
+        "account": mask_account(account_no),
+        "role": found["role"],
         "role_label": ACCOUNT_ROLES.get(found["role"], found["role"]),
-        "total_in": totals["IN"][0], "count_in": totals["IN"][1],
-        "total_out": totals["OUT"][0], "count_out": totals["OUT"][1],
-        "payments": rows[:NODE_PAYMENT_ROWS], "truncated": len(rows) > NODE_PAYMENT_ROWS,
+        "total_in": totals["IN"][0],
+        "count_in": totals["IN"][1],
+        "total_out": totals["OUT"][0],
+        "count_out": totals["OUT"][1],
+        "payments": rows[:NODE_PAYMENT_ROWS],
+        "truncated": len(rows) > NODE_PAYMENT_ROWS,
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +19,14 @@ from data_samples.synth import batch as b
 from data_samples.synth import reports
 from data_samples.synth.background import block_payments, plan_life
 from data_samples.synth.county import County, make_accounts, make_banks, make_orgs, make_persons
-from data_samples.synth.schemes import (PRIMARY_TYPOLOGY, Scheme, attach_accounts, controller_accounts,
-                                        plan_schemes, scheme_payments)
+from data_samples.synth.schemes import (
+    PRIMARY_TYPOLOGY,
+    Scheme,
+    attach_accounts,
+    controller_accounts,
+    plan_schemes,
+    scheme_payments,
+)
 from pipelines.errors import FundflowError
 
 DEFAULT_START = date(2025, 1, 1)
@@ -33,32 +38,14 @@ class GenerateError(FundflowError):
     """Parameters of `fundflow generate` that cannot make a county."""
 
 
-def generate_command(args, settings) -> int:
-    try:
-        start = date.fromisoformat(args.start) if args.start else DEFAULT_START
-    except ValueError:
-        raise GenerateError(f"开始日期应为 YYYY-MM-DD / start must be YYYY-MM-DD: '{args.start}'") from None
-    began = time.perf_counter()
-    summary = generate_county(Path(args.out), persons=args.persons, orgs=args.orgs, days=args.days,
-                              schemes=args.schemes, seed=args.seed, fmt=args.format, reporting=args.reporting,
-                              encoding=args.encoding, start=start, county_code=settings.county_code)
-    seconds = time.perf_counter() - began
-    print(f"已生成 {summary['files']} 个报告文件、{summary['rows']:,} 行（{summary['payments']:,} 笔交易），"
-          f"{summary['schemes']} 个隐藏集资模型，用时 {seconds:.1f} 秒 / generated {summary['files']} report files, "
-          f"{summary['rows']:,} lines ({summary['payments']:,} payments), {summary['schemes']} hidden schemes "
-          f"in {seconds:.1f} s")
-    print(f"报告文件 / report files: {summary['reports_dir']}")
-    print(f"真实答案 / ground truth: {summary['truth_dir']}")
-    return 0
-
-
 def _rng(seed: int, *stream: int) -> np.random.Generator:
     """Independent streams per part and per month, so one part's size never shifts another's draws."""
     return np.random.default_rng([seed, *stream])
 
 
-def _check(out_dir: Path, persons: int, days: int, schemes: int, fmt: str, reporting: str, encoding: str,
-           start: date) -> None:
+def _check(
+    out_dir: Path, persons: int, days: int, schemes: int, fmt: str, reporting: str, encoding: str, start: date
+) -> None:
     if persons < 200:
         raise GenerateError(f"人数至少 200 / persons must be at least 200: {persons}")
     if not 7 <= days <= 3660:
@@ -73,12 +60,24 @@ def _check(out_dir: Path, persons: int, days: int, schemes: int, fmt: str, repor
         raise GenerateError(f"模拟期不能晚于今天 / the period must end by today: {start} + {days} days")
     reports_dir = out_dir / "reports"
     if reports_dir.exists() and any(reports_dir.iterdir()) and not (out_dir / "manifest.json").exists():
-        raise GenerateError(f"输出目录已有其他文件 / output folder holds files not made by the generator: {reports_dir}")
+        raise GenerateError(
+            f"输出目录已有其他文件 / output folder holds files not made by the generator: {reports_dir}"
+        )
 
 
-def generate_county(out_dir, persons: int = 5000, orgs: int | None = None, days: int = 90, schemes: int = 6,
-                    seed: int = 1, fmt: str = "csv", reporting: str = "full", encoding: str = "utf-8",
-                    start: date = DEFAULT_START, county_code: str = "330782") -> dict:
+def generate_county(
+    out_dir,
+    persons: int = 5000,
+    orgs: int | None = None,
+    days: int = 90,
+    schemes: int = 6,
+    seed: int = 1,
+    fmt: str = "csv",
+    reporting: str = "full",
+    encoding: str = "utf-8",
+    start: date = DEFAULT_START,
+    county_code: str = "330782",
+) -> dict:
     """Generate a county into `out_dir`; returns the summary also written to manifest.json."""
     out_dir = Path(out_dir)
     _check(out_dir, persons, days, schemes, fmt, reporting, encoding, start)
@@ -95,8 +94,9 @@ def generate_county(out_dir, persons: int = 5000, orgs: int | None = None, days:
     extra = make_accounts(county, _rng(seed, 4), force_two, extra_accounts, org_opened)
     attach_accounts(county, planned, extra)
     life = plan_life(county, _rng(seed, 5))
-    scheme_part = b.concat([scheme_payments(county, scheme, _rng(seed, 6, index))
-                            for index, scheme in enumerate(planned)])
+    scheme_part = b.concat(
+        [scheme_payments(county, scheme, _rng(seed, 6, index)) for index, scheme in enumerate(planned)]
+    )
     flagged = flag_accounts(county, planned, _rng(seed, 7)) if reporting == "realistic" else {}
 
     files: list[dict] = []
@@ -105,8 +105,11 @@ def generate_county(out_dir, persons: int = 5000, orgs: int | None = None, days:
     clock = reports.Clock(county)
     for month_index, (d0, d1, month) in enumerate(month_blocks(start, days)):
         in_block = (scheme_part["day"] >= d0) & (scheme_part["day"] < d1)
-        payments = reports.order_payments(b.concat([
-            block_payments(county, life, d0, d1, _rng(seed, 8, month_index)), b.select(scheme_part, in_block)]))
+        payments = reports.order_payments(
+            b.concat(
+                [block_payments(county, life, d0, d1, _rng(seed, 8, month_index)), b.select(scheme_part, in_block)]
+            )
+        )
         legs = reports.make_legs(county, payments, n_payments, _rng(seed, 9, month_index))
         n_payments += len(payments["day"])
         total_cents += int(payments["cents"].sum())
@@ -115,16 +118,33 @@ def generate_county(out_dir, persons: int = 5000, orgs: int | None = None, days:
 
     write_truth(county, planned, truth_dir)
     summary = {
-        "files": len(files), "rows": sum(item["rows"] for item in files), "payments": n_payments,
-        "amount_total": f"{total_cents // 100}.{total_cents % 100:02d}", "schemes": len(planned),
+        "files": len(files),
+        "rows": sum(item["rows"] for item in files),
+        "payments": n_payments,
+        "amount_total": f"{total_cents // 100}.{total_cents % 100:02d}",
+        "schemes": len(planned),
         "scheme_investors": sum(scheme.n_investors_paid for scheme in planned),
-        "flagged_accounts": len(flagged), "persons": county.n_persons, "organisations": len(county.org_kind),
+        "flagged_accounts": len(flagged),
+        "persons": county.n_persons,
+        "organisations": len(county.org_kind),
         "accounts": len(county.acct_bank),
     }
-    manifest = {"parameters": {"persons": persons, "orgs": orgs, "days": days, "schemes": schemes, "seed": seed,
-                               "format": fmt, "reporting": reporting, "encoding": encoding,
-                               "start": start.isoformat(), "county_code": county_code},
-                "summary": summary, "files": files}
+    manifest = {
+        "parameters": {
+            "persons": persons,
+            "orgs": orgs,
+            "days": days,
+            "schemes": schemes,
+            "seed": seed,
+            "format": fmt,
+            "reporting": reporting,
+            "encoding": encoding,
+            "start": start.isoformat(),
+            "county_code": county_code,
+        },
+        "summary": summary,
+        "files": files,
+    }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return {**summary, "out_dir": str(out_dir), "reports_dir": str(reports_dir), "truth_dir": str(truth_dir)}
 
@@ -140,14 +160,25 @@ def month_blocks(start: date, days: int):
         day = end
 
 
-def write_month(county: County, clock: reports.Clock, legs: pl.DataFrame, month: str, fmt: str, reporting: str,
-                encoding: str, flagged: dict, reports_dir: Path) -> list[dict]:
+def write_month(
+    county: County,
+    clock: reports.Clock,
+    legs: pl.DataFrame,
+    month: str,
+    fmt: str,
+    reporting: str,
+    encoding: str,
+    flagged: dict,
+    reports_dir: Path,
+) -> list[dict]:
     written = []
     if reporting == "full":
         selections = {"SUSPICIOUS": np.ones(len(legs), dtype=bool)}
     else:
-        selections = {"LARGE": reports.large_value_lines(county, legs).to_numpy(),
-                      "SUSPICIOUS": np.isin(legs["acct"].to_numpy(), np.array(list(flagged), dtype=np.int64))}
+        selections = {
+            "LARGE": reports.large_value_lines(county, legs).to_numpy(),
+            "SUSPICIOUS": np.isin(legs["acct"].to_numpy(), np.array(list(flagged), dtype=np.int64)),
+        }
     bank_of_leg = legs["bank"].to_numpy()
     for bank_index, bank in enumerate(county.banks):
         if not bank.reporting:
@@ -173,19 +204,26 @@ def write_month(county: County, clock: reports.Clock, legs: pl.DataFrame, month:
 def flag_accounts(county: County, schemes: list[Scheme], rng: np.random.Generator) -> dict[int, tuple[str, str]]:
     """Accounts the banks flag: most scheme hubs and collectors, some controllers, and legitimate decoys."""
     flagged: dict[int, tuple[str, str]] = {}
-    missed_hubs = set(rng.choice(len(schemes), size=(len(schemes) + 4) // 5, replace=False).tolist()) if len(
-        schemes) >= 2 else set()
+    missed_hubs = (
+        set(rng.choice(len(schemes), size=(len(schemes) + 4) // 5, replace=False).tolist())
+        if len(schemes) >= 2
+        else set()
+    )
     for index, scheme in enumerate(schemes):
         if index not in missed_hubs:
-            flagged[scheme.hub_acct] = (("0103", "频繁接近大额标准交易") if scheme.kind == "blockchain"
-                                        else ("0101", "短期内资金分散转入、集中转出，交易对手多为中老年个人"))
+            flagged[scheme.hub_acct] = (
+                ("0103", "频繁接近大额标准交易")
+                if scheme.kind == "blockchain"
+                else ("0101", "短期内资金分散转入、集中转出，交易对手多为中老年个人")
+            )
         for account in scheme.collector_accts:
             if rng.random() < 0.6:
                 flagged[int(account)] = ("0102", "资金快进快出，过渡性质明显")
         for account in controller_accounts(county, scheme):
             if rng.random() < 0.3:
-                flagged[int(account)] = ("0104", "频繁接近大额标准取现") if scheme.cash_out else (
-                    "0199", "与关联企业资金往来频繁")
+                flagged[int(account)] = (
+                    ("0104", "频繁接近大额标准取现") if scheme.cash_out else ("0199", "与关联企业资金往来频繁")
+                )
     decoys = [county.orgs_of(kind) for kind in ("supermarket", "school", "wholesaler", "wealth")]
     for group in decoys:
         flagged.setdefault(int(county.org_acct[rng.choice(group)]), ("0199", "交易对手众多，资金往来频繁"))
@@ -201,11 +239,13 @@ def write_truth(county: County, schemes: list[Scheme], truth_dir: Path) -> None:
     for scheme in schemes:
         primary = PRIMARY_TYPOLOGY[scheme.kind]
         controller_typology = "cash_out" if scheme.cash_out else "controlled_accounts"
-        roles = [([scheme.hub_acct], "hub", primary),
-                 (scheme.collector_accts, "collector", "pass_through"),
-                 (controller_accounts(county, scheme), "controller", controller_typology),
-                 (county.person_acct1[scheme.promoters], "promoter", "insider_commission"),
-                 (np.unique(scheme.investor_accts), "investor", primary)]
+        roles = [
+            ([scheme.hub_acct], "hub", primary),
+            (scheme.collector_accts, "collector", "pass_through"),
+            (controller_accounts(county, scheme), "controller", controller_typology),
+            (county.person_acct1[scheme.promoters], "promoter", "insider_commission"),
+            (np.unique(scheme.investor_accts), "investor", primary),
+        ]
         seen: set[int] = set()
         for accounts, role, typology in roles:
             for account in accounts:
@@ -214,16 +254,20 @@ def write_truth(county: County, schemes: list[Scheme], truth_dir: Path) -> None:
                 seen.add(int(account))
                 rows.append((account_no[int(account)], scheme.scheme_id, typology, role))
     pl.DataFrame(rows, schema=["account_no", "scheme_id", "typology", "role"], orient="row").write_csv(
-        truth_dir / "accounts.csv")
+        truth_dir / "accounts.csv"
+    )
     start = county.start.toordinal()
-    pl.DataFrame({
-        "scheme_id": [scheme.scheme_id for scheme in schemes],
-        "kind": [scheme.kind for scheme in schemes],
-        "typologies": [";".join(scheme.typologies) for scheme in schemes],
-        "hub_account": [account_no[scheme.hub_acct] for scheme in schemes],
-        "n_investors": [scheme.n_investors_paid for scheme in schemes],
-        "total_raised": [f"{scheme.total_raised // 100}.{scheme.total_raised % 100:02d}" for scheme in schemes],
-        "start": [date.fromordinal(start + max(scheme.start, 0)).isoformat() for scheme in schemes],
-        "end": [date.fromordinal(start + min(scheme.end, county.days) - 1).isoformat() for scheme in schemes],
-        "uses_keyword_memo": [scheme.uses_keyword_memo for scheme in schemes],
-    }, schema_overrides={"n_investors": pl.Int64}).write_csv(truth_dir / "schemes.csv")
+    pl.DataFrame(
+        {
+            "scheme_id": [scheme.scheme_id for scheme in schemes],
+            "kind": [scheme.kind for scheme in schemes],
+            "typologies": [";".join(scheme.typologies) for scheme in schemes],
+            "hub_account": [account_no[scheme.hub_acct] for scheme in schemes],
+            "n_investors": [scheme.n_investors_paid for scheme in schemes],
+            "total_raised": [f"{scheme.total_raised // 100}.{scheme.total_raised % 100:02d}" for scheme in schemes],
+            "start": [date.fromordinal(start + max(scheme.start, 0)).isoformat() for scheme in schemes],
+            "end": [date.fromordinal(start + min(scheme.end, county.days) - 1).isoformat() for scheme in schemes],
+            "uses_keyword_memo": [scheme.uses_keyword_memo for scheme in schemes],
+        },
+        schema_overrides={"n_investors": pl.Int64},
+    ).write_csv(truth_dir / "schemes.csv")

@@ -57,33 +57,203 @@ def write_csv(name: str, header: list[str], rows: list[list[str]], encoding: str
 
 def large_a() -> None:
     """Bank A, LARGE, UTF-8, Chinese headers; kind and institution come from the file name."""
-    header = ["业务标识号", "交易时间", "账号", "户名", "证件类型", "证件号码", "收付标志", "交易金额", "币种", "对方账号",
-              "对方户名", "对方证件类型", "对方证件号码", "对方金融机构编码", "交易方式", "资金用途", "交易附言",
-              "交易发生地", "收付款方匹配号"]
+    header = [
+        "业务标识号",
+        "交易时间",
+        "账号",
+        "户名",
+        "证件类型",
+        "证件号码",
+        "收付标志",
+        "交易金额",
+        "币种",
+        "对方账号",
+        "对方户名",
+        "对方证件类型",
+        "对方证件号码",
+        "对方金融机构编码",
+        "交易方式",
+        "资金用途",
+        "交易附言",
+        "交易发生地",
+        "收付款方匹配号",
+    ]
     rows = [
-        ["A20250301001", "2025-03-01 09:15:00", ZHAO[2], ZHAO[0], "身份证", ZHAO[1], "付", "500,000.00", "CNY",
-         FUND[2], FUND[0], "统一社会信用代码", FUND[1], BANK_B, "转账", "投资", "投资款", "330782", "RPMN20250301001"],
-        ["A20250301002", "2025-03-01 10:02:00", QIAN[2], QIAN[0], "身份证", QIAN[1], "付", "600000.00", "CNY",
-         FUND[2], FUND[0], "统一社会信用代码", FUND[1], BANK_B, "转账", "投资", "认购理财", "330782", "@N"],
-        ["A20250301003", "2025-03-01 14:30:00", ZHOU[2], ZHOU[0], "身份证", ZHOU[1], "付", "50000.00", "CNY",
-         "@N", "@N", "@N", "@N", "@N", "现金", "取现", "", "330782", ""],
-        ["A20250301004", "2025-03-01 16:00:00", SUN[2], SUN[0], "身份证", SUN[1], "收", "520000.00", "CNY",
-         FUND[2], FUND[0], "统一社会信用代码", FUND[1], BANK_B, "转账", "返利", "分红", "330782", ""],
+        [
+            "A20250301001",
+            "2025-03-01 09:15:00",
+            ZHAO[2],
+            ZHAO[0],
+            "身份证",
+            ZHAO[1],
+            "付",
+            "500,000.00",
+            "CNY",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            BANK_B,
+            "转账",
+            "投资",
+            "投资款",
+            "330782",
+            "RPMN20250301001",
+        ],
+        [
+            "A20250301002",
+            "2025-03-01 10:02:00",
+            QIAN[2],
+            QIAN[0],
+            "身份证",
+            QIAN[1],
+            "付",
+            "600000.00",
+            "CNY",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            BANK_B,
+            "转账",
+            "投资",
+            "认购理财",
+            "330782",
+            "@N",
+        ],
+        [
+            "A20250301003",
+            "2025-03-01 14:30:00",
+            ZHOU[2],
+            ZHOU[0],
+            "身份证",
+            ZHOU[1],
+            "付",
+            "50000.00",
+            "CNY",
+            "@N",
+            "@N",
+            "@N",
+            "@N",
+            "@N",
+            "现金",
+            "取现",
+            "",
+            "330782",
+            "",
+        ],
+        [
+            "A20250301004",
+            "2025-03-01 16:00:00",
+            SUN[2],
+            SUN[0],
+            "身份证",
+            SUN[1],
+            "收",
+            "520000.00",
+            "CNY",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            BANK_B,
+            "转账",
+            "返利",
+            "分红",
+            "330782",
+            "",
+        ],
     ]
     write_csv(f"{BANK_A}_20250301_LARGE.csv", header, rows)
 
 
 def large_b_bom() -> None:
     """Bank B, BH, UTF-8 with BOM, report-code headers, TSDR 01/02 and compact times: the other legs."""
-    header = ["TICD", "TSTM", "CTAC", "CTNM", "CITP", "CTID", "TSDR", "CRAT", "CRTP", "TCAC", "TCNM", "TCIT",
-              "TCID", "CFIC", "TSTP", "CRPP", "ROTF", "TRCD", "RPMN"]
+    header = [
+        "TICD",
+        "TSTM",
+        "CTAC",
+        "CTNM",
+        "CITP",
+        "CTID",
+        "TSDR",
+        "CRAT",
+        "CRTP",
+        "TCAC",
+        "TCNM",
+        "TCIT",
+        "TCID",
+        "CFIC",
+        "TSTP",
+        "CRPP",
+        "ROTF",
+        "TRCD",
+        "RPMN",
+    ]
     rows = [
-        ["B0301-0001", "20250301091500", FUND[2], FUND[0], "统一社会信用代码", FUND[1], "01", "500000.00", "CNY",
-         ZHAO[2], ZHAO[0], "身份证", ZHAO[1], BANK_A, "转账", "投资", "投资款", "330782", "RPMN20250301001"],
-        ["B0301-0002", "20250301100500", FUND[2], FUND[0], "统一社会信用代码", FUND[1], "01", "600000.00", "CNY",
-         QIAN[2], QIAN[0], "身份证", QIAN[1], BANK_A, "转账", "投资", "认购理财", "330782", "@N"],
-        ["B0301-0003", "20250301113000", FUND[2], FUND[0], "统一社会信用代码", FUND[1], "02", "2000000.00", "CNY",
-         TRADE[2], TRADE[0], "统一社会信用代码", TRADE[1], BANK_C, "网银", "货款", "往来款", "330782", "@N"],
+        [
+            "B0301-0001",
+            "20250301091500",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            "01",
+            "500000.00",
+            "CNY",
+            ZHAO[2],
+            ZHAO[0],
+            "身份证",
+            ZHAO[1],
+            BANK_A,
+            "转账",
+            "投资",
+            "投资款",
+            "330782",
+            "RPMN20250301001",
+        ],
+        [
+            "B0301-0002",
+            "20250301100500",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            "01",
+            "600000.00",
+            "CNY",
+            QIAN[2],
+            QIAN[0],
+            "身份证",
+            QIAN[1],
+            BANK_A,
+            "转账",
+            "投资",
+            "认购理财",
+            "330782",
+            "@N",
+        ],
+        [
+            "B0301-0003",
+            "20250301113000",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            "02",
+            "2000000.00",
+            "CNY",
+            TRADE[2],
+            TRADE[0],
+            "统一社会信用代码",
+            TRADE[1],
+            BANK_C,
+            "网银",
+            "货款",
+            "往来款",
+            "330782",
+            "@N",
+        ],
     ]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
@@ -94,15 +264,75 @@ def large_b_bom() -> None:
 
 def suspicious_c_gb18030() -> None:
     """Bank C, SUSPICIOUS, GB18030, Chinese headers, slash dates, suspicion fields, memo keywords."""
-    header = ["业务标识号", "交易时间", "账号", "户名", "证件类型", "证件号码", "收付标志", "交易金额", "对方账号", "对方户名",
-              "对方证件号码", "交易方式", "交易附言", "可疑交易特征代码", "资金交易及客户行为情况"]
+    header = [
+        "业务标识号",
+        "交易时间",
+        "账号",
+        "户名",
+        "证件类型",
+        "证件号码",
+        "收付标志",
+        "交易金额",
+        "对方账号",
+        "对方户名",
+        "对方证件号码",
+        "交易方式",
+        "交易附言",
+        "可疑交易特征代码",
+        "资金交易及客户行为情况",
+    ]
     rows = [
-        ["C0302001", "2025/03/02 09:00:00", WU[2], WU[0], "身份证", WU[1], "付", "50000", FUND[2], FUND[0], FUND[1],
-         "网银", "高息理财 月息2分", "SC0101", "老年客户短期内多次向同一公司转账，附言含高息字样"],
-        ["C0302002", "2025/03/02 09:40:00", LI[2], LI[0], "身份证", LI[1], "付", "30000", FUND[2], FUND[0], FUND[1],
-         "手机银行", "保本理财", "SC0101", "个人向投资咨询公司转账，附言含保本字样"],
-        ["C0302003", "2025/03/02 15:10:00", WU[2], WU[0], "身份证", WU[1], "收", "1000", FUND[2], FUND[0], FUND[1],
-         "网银", "利息", "SC0102", "公司向个人定期小额付款，附言为利息"],
+        [
+            "C0302001",
+            "2025/03/02 09:00:00",
+            WU[2],
+            WU[0],
+            "身份证",
+            WU[1],
+            "付",
+            "50000",
+            FUND[2],
+            FUND[0],
+            FUND[1],
+            "网银",
+            "高息理财 月息2分",
+            "SC0101",
+            "老年客户短期内多次向同一公司转账，附言含高息字样",
+        ],
+        [
+            "C0302002",
+            "2025/03/02 09:40:00",
+            LI[2],
+            LI[0],
+            "身份证",
+            LI[1],
+            "付",
+            "30000",
+            FUND[2],
+            FUND[0],
+            FUND[1],
+            "手机银行",
+            "保本理财",
+            "SC0101",
+            "个人向投资咨询公司转账，附言含保本字样",
+        ],
+        [
+            "C0302003",
+            "2025/03/02 15:10:00",
+            WU[2],
+            WU[0],
+            "身份证",
+            WU[1],
+            "收",
+            "1000",
+            FUND[2],
+            FUND[0],
+            FUND[1],
+            "网银",
+            "利息",
+            "SC0102",
+            "公司向个人定期小额付款，附言为利息",
+        ],
     ]
     write_csv(f"{BANK_C}_20250302_SUSPICIOUS.csv", header, rows, encoding="gb18030")
 
@@ -112,19 +342,77 @@ def suspicious_a_xlsx() -> None:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "可疑交易"
-    sheet.append(["report_kind", "institution_code", "txn_ref", "txn_time", "account_no", "account_name",
-                  "customer_id_type", "customer_id_no", "direction", "amount", "currency", "counterparty_account_no",
-                  "counterparty_name", "counterparty_id_no", "method", "memo", "suspicion_code"])
-    sheet.append(["SUSPICIOUS", BANK_A, "A20250305001", datetime(2025, 3, 5, 10, 20), ZHAO[2], ZHAO[0], "身份证",
-                  ZHAO[1], "OUT", 100000, "CNY", FUND[2], FUND[0], FUND[1], "ONLINE", "保本高息", "SC0101"])
-    sheet.append(["SUSPICIOUS", BANK_A, "A20250305002", datetime(2025, 3, 5, 11, 45), ZHOU[2], ZHOU[0], "身份证",
-                  ZHOU[1], "OUT", 80000.5, "CNY", FUND[2], FUND[0], FUND[1], "TRANSFER", "投资", "SC0101"])
+    sheet.append(
+        [
+            "report_kind",
+            "institution_code",
+            "txn_ref",
+            "txn_time",
+            "account_no",
+            "account_name",
+            "customer_id_type",
+            "customer_id_no",
+            "direction",
+            "amount",
+            "currency",
+            "counterparty_account_no",
+            "counterparty_name",
+            "counterparty_id_no",
+            "method",
+            "memo",
+            "suspicion_code",
+        ]
+    )
+    sheet.append(
+        [
+            "SUSPICIOUS",
+            BANK_A,
+            "A20250305001",
+            datetime(2025, 3, 5, 10, 20),
+            ZHAO[2],
+            ZHAO[0],
+            "身份证",
+            ZHAO[1],
+            "OUT",
+            100000,
+            "CNY",
+            FUND[2],
+            FUND[0],
+            FUND[1],
+            "ONLINE",
+            "保本高息",
+            "SC0101",
+        ]
+    )
+    sheet.append(
+        [
+            "SUSPICIOUS",
+            BANK_A,
+            "A20250305002",
+            datetime(2025, 3, 5, 11, 45),
+            ZHOU[2],
+            ZHOU[0],
+            "身份证",
+            ZHOU[1],
+            "OUT",
+            80000.5,
+            "CNY",
+            FUND[2],
+            FUND[0],
+            FUND[1],
+            "TRANSFER",
+            "投资",
+            "SC0101",
+        ]
+    )
     workbook.properties.created = workbook.properties.modified = datetime(2025, 3, 5)
     buffer = io.BytesIO()
     workbook.save(buffer)
     # Same bytes on every run: the zip entries get a fixed time instead of now.
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(OUT / f"{BANK_A}_20250305_可疑.xlsx", "w",
-                                                             zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(OUT / f"{BANK_A}_20250305_可疑.xlsx", "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for entry in source.infolist():
             fixed = zipfile.ZipInfo(entry.filename, date_time=(2025, 3, 5, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
@@ -137,17 +425,55 @@ def suspicious_a_xlsx() -> None:
 def large_b_xml_flat() -> None:
     """Bank B, BH XML in the generator's flat shape: every field code directly under TSDT."""
     records = [
-        {"TICD": "B0303-0001", "TSTM": "20250303093000", "CTAC": FUND[2], "CTNM": FUND[0], "CITP": "统一社会信用代码",
-         "CTID": FUND[1], "TSDR": "02", "CRAT": "2500000.00", "CRTP": "CNY", "TCAC": TRADE[2], "TCNM": TRADE[0],
-         "TCIT": "统一社会信用代码", "TCID": TRADE[1], "CFIC": BANK_C, "TSTP": "转账", "CRPP": "货款", "TRCD": "330782",
-         "RPMN": "@N", "ROTF": ["往来款", "第二笔"]},
-        {"TICD": "B0303-0002", "TSTM": "20250303160000", "CTAC": FUND[2], "CTNM": FUND[0], "CITP": "统一社会信用代码",
-         "CTID": FUND[1], "TSDR": "01", "CRAT": "700000.00", "CRTP": "CNY", "TCAC": SUN[2], "TCNM": SUN[0],
-         "TCIT": "身份证", "TCID": SUN[1], "CFIC": BANK_A, "TSTP": "转账", "CRPP": "投资", "TRCD": "330782",
-         "RPMN": "@N", "ROTF": ["入股"]},
+        {
+            "TICD": "B0303-0001",
+            "TSTM": "20250303093000",
+            "CTAC": FUND[2],
+            "CTNM": FUND[0],
+            "CITP": "统一社会信用代码",
+            "CTID": FUND[1],
+            "TSDR": "02",
+            "CRAT": "2500000.00",
+            "CRTP": "CNY",
+            "TCAC": TRADE[2],
+            "TCNM": TRADE[0],
+            "TCIT": "统一社会信用代码",
+            "TCID": TRADE[1],
+            "CFIC": BANK_C,
+            "TSTP": "转账",
+            "CRPP": "货款",
+            "TRCD": "330782",
+            "RPMN": "@N",
+            "ROTF": ["往来款", "第二笔"],
+        },
+        {
+            "TICD": "B0303-0002",
+            "TSTM": "20250303160000",
+            "CTAC": FUND[2],
+            "CTNM": FUND[0],
+            "CITP": "统一社会信用代码",
+            "CTID": FUND[1],
+            "TSDR": "01",
+            "CRAT": "700000.00",
+            "CRTP": "CNY",
+            "TCAC": SUN[2],
+            "TCNM": SUN[0],
+            "TCIT": "身份证",
+            "TCID": SUN[1],
+            "CFIC": BANK_A,
+            "TSTP": "转账",
+            "CRPP": "投资",
+            "TRCD": "330782",
+            "RPMN": "@N",
+            "ROTF": ["入股"],
+        },
     ]
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<PHTR>",
-             f"  <RBIF><RICD>{BANK_B}</RICD><RINM>{BANK_NAMES[BANK_B]}</RINM></RBIF>", "  <TSDTs>"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<PHTR>",
+        f"  <RBIF><RICD>{BANK_B}</RICD><RINM>{BANK_NAMES[BANK_B]}</RINM></RBIF>",
+        "  <TSDTs>",
+    ]
     for seqno, record in enumerate(records, start=1):
         lines.append(f'    <TSDT seqno="{seqno}">')
         for code, value in record.items():
@@ -210,46 +536,141 @@ def suspicious_c_xml_nested() -> None:
 
 def resubmission_a() -> None:
     """Bank A corrects one row of 20250301 (amount 520,000 → 502,000) and repeats another unchanged."""
-    header = ["业务标识号", "交易时间", "账号", "户名", "证件类型", "证件号码", "收付标志", "交易金额", "币种", "对方账号",
-              "对方户名", "对方证件类型", "对方证件号码", "对方金融机构编码", "交易方式", "资金用途", "交易附言",
-              "交易发生地", "收付款方匹配号"]
+    header = [
+        "业务标识号",
+        "交易时间",
+        "账号",
+        "户名",
+        "证件类型",
+        "证件号码",
+        "收付标志",
+        "交易金额",
+        "币种",
+        "对方账号",
+        "对方户名",
+        "对方证件类型",
+        "对方证件号码",
+        "对方金融机构编码",
+        "交易方式",
+        "资金用途",
+        "交易附言",
+        "交易发生地",
+        "收付款方匹配号",
+    ]
     rows = [
-        ["A20250301003", "2025-03-01 14:30:00", ZHOU[2], ZHOU[0], "身份证", ZHOU[1], "付", "50000.00", "CNY",
-         "@N", "@N", "@N", "@N", "@N", "现金", "取现", "", "330782", ""],
-        ["A20250301004", "2025-03-01 16:00:00", SUN[2], SUN[0], "身份证", SUN[1], "收", "502000.00", "CNY",
-         FUND[2], FUND[0], "统一社会信用代码", FUND[1], BANK_B, "转账", "返利", "分红", "330782", ""],
+        [
+            "A20250301003",
+            "2025-03-01 14:30:00",
+            ZHOU[2],
+            ZHOU[0],
+            "身份证",
+            ZHOU[1],
+            "付",
+            "50000.00",
+            "CNY",
+            "@N",
+            "@N",
+            "@N",
+            "@N",
+            "@N",
+            "现金",
+            "取现",
+            "",
+            "330782",
+            "",
+        ],
+        [
+            "A20250301004",
+            "2025-03-01 16:00:00",
+            SUN[2],
+            SUN[0],
+            "身份证",
+            SUN[1],
+            "收",
+            "502000.00",
+            "CNY",
+            FUND[2],
+            FUND[0],
+            "统一社会信用代码",
+            FUND[1],
+            BANK_B,
+            "转账",
+            "返利",
+            "分红",
+            "330782",
+            "",
+        ],
     ]
     write_csv(f"{BANK_A}_20250310_resubmit_LARGE.csv", header, rows)
 
 
 def bad_rows_c() -> None:
     """Bank C, one row per kind of hard error between good rows (three of which carry soft warnings)."""
-    header = ["report_kind", "institution_code", "txn_ref", "txn_time", "account_no", "account_name",
-              "customer_id_type", "customer_id_no", "direction", "amount", "currency", "counterparty_account_no",
-              "counterparty_name", "method", "memo"]
+    header = [
+        "report_kind",
+        "institution_code",
+        "txn_ref",
+        "txn_time",
+        "account_no",
+        "account_name",
+        "customer_id_type",
+        "customer_id_no",
+        "direction",
+        "amount",
+        "currency",
+        "counterparty_account_no",
+        "counterparty_name",
+        "method",
+        "memo",
+    ]
     bad_check = ZHOU[1][:17] + ("0" if ZHOU[1][17] != "0" else "1")
     bad_card = ZHOU[2][:18] + str((int(ZHOU[2][18]) + 1) % 10)
 
-    def row(ref, time="2025-03-12 10:00:00", account=ZHOU[2], name=ZHOU[0], id_no=ZHOU[1], direction="OUT",
-            amount="1000.00", currency="CNY", kind="LARGE", institution=BANK_C):
-        return [kind, institution, ref, time, account, name, "身份证", id_no, direction, amount, currency, FUND[2],
-                FUND[0], "TRANSFER", "测试"]
+    def row(
+        ref,
+        time="2025-03-12 10:00:00",
+        account=ZHOU[2],
+        name=ZHOU[0],
+        id_no=ZHOU[1],
+        direction="OUT",
+        amount="1000.00",
+        currency="CNY",
+        kind="LARGE",
+        institution=BANK_C,
+    ):
+        return [
+            kind,
+            institution,
+            ref,
+            time,
+            account,
+            name,
+            "身份证",
+            id_no,
+            direction,
+            amount,
+            currency,
+            FUND[2],
+            FUND[0],
+            "TRANSFER",
+            "测试",
+        ]
 
     rows = [
-        row("C0312-01", id_no=bad_check),                # row 2: good, warning bad_id_checksum
-        row("C0312-02", currency="ZZZ"),                 # row 3: good, warning unknown_currency
-        row("C0312-03", account=bad_card),               # row 4: good, warning bad_card_luhn
-        row("C0312-04", name=""),                        # row 5: missing_field account_name
-        row("C0312-05", time="2025-13-45 10:00:00"),     # row 6: bad_time
-        row("C0312-06", time="2099-01-01 00:00:00"),     # row 7: future_time
-        row("C0312-07", amount="12.345"),                # row 8: bad_amount
-        row("C0312-08", amount="0.00"),                  # row 9: non_positive_amount
-        row("C0312-09", direction="SIDEWAYS"),           # row 10: bad_direction
-        row("C0312-10", kind="MONTHLY"),                 # row 11: bad_report_kind
+        row("C0312-01", id_no=bad_check),  # row 2: good, warning bad_id_checksum
+        row("C0312-02", currency="ZZZ"),  # row 3: good, warning unknown_currency
+        row("C0312-03", account=bad_card),  # row 4: good, warning bad_card_luhn
+        row("C0312-04", name=""),  # row 5: missing_field account_name
+        row("C0312-05", time="2025-13-45 10:00:00"),  # row 6: bad_time
+        row("C0312-06", time="2099-01-01 00:00:00"),  # row 7: future_time
+        row("C0312-07", amount="12.345"),  # row 8: bad_amount
+        row("C0312-08", amount="0.00"),  # row 9: non_positive_amount
+        row("C0312-09", direction="SIDEWAYS"),  # row 10: bad_direction
+        row("C0312-10", kind="MONTHLY"),  # row 11: bad_report_kind
         row("C0312-11", institution="C3456733000033-01"),  # row 12: bad_institution_code
         row("C0312-01", id_no=bad_check, amount="2000.00"),  # row 13: duplicate_in_file (same key as row 2)
-        row("C0312-12") + ["多出的一列"],                 # row 14: bad_csv_line (one field too many)
-        row("C0312-13"),                                 # row 15: good
+        row("C0312-12") + ["多出的一列"],  # row 14: bad_csv_line (one field too many)
+        row("C0312-13"),  # row 15: good
     ]
     write_csv(f"{BANK_C}_20250312_bad_rows_LARGE.csv", header, rows)
 
@@ -258,8 +679,16 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.iterdir():
         old.unlink()
-    for make in (large_a, large_b_bom, suspicious_c_gb18030, suspicious_a_xlsx, large_b_xml_flat,
-                 suspicious_c_xml_nested, resubmission_a, bad_rows_c):
+    for make in (
+        large_a,
+        large_b_bom,
+        suspicious_c_gb18030,
+        suspicious_a_xlsx,
+        large_b_xml_flat,
+        suspicious_c_xml_nested,
+        resubmission_a,
+        bad_rows_c,
+    ):
         make()
     print(f"wrote {len(list(OUT.iterdir()))} files to {OUT}")
 

@@ -70,9 +70,17 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     chosen = [int(i) for i in scored.order()[:wanted] if scored.scores[i] >= params.min_score]
     if not chosen:
         return []
-    evidence = dict(con.execute(EVIDENCE_SQL, {
-        "start": window.start, "end": window.end, "max_evidence": params.max_evidence,
-        "accounts": [scored.accounts[i] for i in chosen]}).fetchall())
+    evidence = dict(
+        con.execute(
+            EVIDENCE_SQL,
+            {
+                "start": window.start,
+                "end": window.end,
+                "max_evidence": params.max_evidence,
+                "accounts": [scored.accounts[i] for i in chosen],
+            },
+        ).fetchall()
+    )
     alerts = []
     for rank, index in enumerate(chosen, start=1):
         account = scored.accounts[index]
@@ -80,23 +88,40 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         score = float(scored.scores[index])
         # like the sweep rules: 0.5 when just at min_score, rising to 1.0 for an account isolated at once
         past_threshold = (score - params.min_score) / max(1 - params.min_score, 1e-9)
-        reason_zh = (f"{window.days} 天内账户特征异常（异常分 {score:.2f}，{features.height:,} 个账户中第 {rank} 名）："
-                     + scoring.describe(contributions, "zh"))
-        reason_en = (f"Unusual account over {window.days} days (anomaly score {score:.2f}, rank {rank} of "
-                     f"{features.height:,} accounts): " + scoring.describe(contributions, "en"))
+        reason_zh = (
+            f"{window.days} 天内账户特征异常（异常分 {score:.2f}，{features.height:,} 个账户中第 {rank} 名）："
+            + scoring.describe(contributions, "zh")
+        )
+        reason_en = (
+            f"Unusual account over {window.days} days (anomaly score {score:.2f}, rank {rank} of "
+            f"{features.height:,} accounts): " + scoring.describe(contributions, "en")
+        )
         metrics = {
-            "anomaly_score": round(score, 4), "rank": rank, "scored_accounts": features.height,
+            "anomaly_score": round(score, 4),
+            "rank": rank,
+            "scored_accounts": features.height,
             "top_features": [
-                {"feature": c.feature.name, "value": _plain(c.value), "median": _plain(c.median),
-                 "z": round(c.z, 2)} for c in contributions],
+                {"feature": c.feature.name, "value": _plain(c.value), "median": _plain(c.median), "z": round(c.z, 2)}
+                for c in contributions
+            ],
             "features": {f.name: _plain(features[f.name][index]) for f in scoring.ACCOUNT_FEATURES},
         }
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=account,
-            window_start=window.start, window_end=window.end, metrics=metrics,
-            evidence=tuple(evidence.get(account) or ()),
-            strength=round(0.5 + 0.5 * min(max(past_threshold, 0.0), 1.0), 4),
-            reason_zh=reason_zh, reason_en=reason_en, accounts=(account,)))
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="account",
+                subject=account,
+                window_start=window.start,
+                window_end=window.end,
+                metrics=metrics,
+                evidence=tuple(evidence.get(account) or ()),
+                strength=round(0.5 + 0.5 * min(max(past_threshold, 0.0), 1.0), 4),
+                reason_zh=reason_zh,
+                reason_en=reason_en,
+                accounts=(account,),
+            )
+        )
     return alerts
 
 

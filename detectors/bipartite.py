@@ -46,8 +46,7 @@ class _Links:
 
 def _links(nb: neighbourhood.Neighbourhood, params: Params) -> _Links:
     graph = nb.graph
-    busy = {node for node in graph if len(graph.pred[node].keys() | graph.succ[node].keys())
-            > params.max_member_degree}
+    busy = {node for node in graph if len(graph.pred[node].keys() | graph.succ[node].keys()) > params.max_member_degree}
     links = _Links({}, {}, {})
     for payer, payee, key, data in graph.edges(keys=True, data=True):
         if data["amount"] < params.min_edge_cny or payer in busy or payee in busy:
@@ -84,12 +83,14 @@ def _block(senders: set[str], receivers: set[str], links: _Links, params: Params
 def _seed_blocks(seed: str, links: _Links, params: Params):
     """Blocks with `seed` among the senders, and among the receivers."""
     receivers = set(links.out.get(seed, set()))
-    senders = {s for r in receivers for s in links.into.get(r, set())
-               if len(links.out.get(s, set()) & receivers) >= 2} | {seed}
+    senders = {
+        s for r in receivers for s in links.into.get(r, set()) if len(links.out.get(s, set()) & receivers) >= 2
+    } | {seed}
     yield _block(senders, receivers, links, params)
     senders = set(links.into.get(seed, set()))
-    receivers = {r for s in senders for r in links.out.get(s, set())
-                 if len(links.into.get(r, set()) & senders) >= 2} | {seed}
+    receivers = {
+        r for s in senders for r in links.out.get(s, set()) if len(links.into.get(r, set()) & senders) >= 2
+    } | {seed}
     yield _block(senders, receivers, links, params)
 
 
@@ -132,25 +133,46 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
             continue
         subject = min(flagged)
         ids = sorted(pid for b in layers for pair in b[3] for _, pid in links.payments[pair])
-        amount = sum(nb.graph.edges[payer, payee, pid]["amount"]
-                     for b in layers for (payer, payee) in b[3] for _, pid in links.payments[(payer, payee)])
+        amount = sum(
+            nb.graph.edges[payer, payee, pid]["amount"]
+            for b in layers
+            for (payer, payee) in b[3]
+            for _, pid in links.payments[(payer, payee)]
+        )
         sizes = " → ".join(str(len(layer)) for layer in [layers[0][0]] + [b[1] for b in layers])
         density = min(b[2] for b in layers)
         if params.min_layers >= 2:
             zh = f"资金经 {len(layers)} 层多对多账户（{sizes}）按时间顺序转移，合计 {sweep.cny(amount)}"
-            en = (f"money moved through {len(layers)} time-ordered many-to-many layers ({sizes} accounts), "
-                  f"{sweep.cny(amount)} in all")
+            en = (
+                f"money moved through {len(layers)} time-ordered many-to-many layers ({sizes} accounts), "
+                f"{sweep.cny(amount)} in all"
+            )
         else:
             zh = f"{sizes} 个账户之间多对多转账，连接密度 {density:.0%}，合计 {sweep.cny(amount)}"
-            en = f"many-to-many transfers between {sizes} accounts, density {density:.0%}, " \
-                 f"{sweep.cny(amount)} in all"
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=subject,
-            window_start=window.start, window_end=window.end,
-            metrics={"layers": len(layers), "layer_sizes": sizes, "density": round(density, 3),
-                     "amount": round(amount, 2), "members": sorted(members)[:100]},
-            evidence=tuple(ids[:params.max_evidence]),
-            strength=sweep.strength(sweep.past(density, params.min_density),
-                         sweep.past(min(len(layers[0][0]), len(layers[0][1])), params.min_side)),
-            reason_zh=zh, reason_en=en, accounts=(subject,)))
+            en = f"many-to-many transfers between {sizes} accounts, density {density:.0%}, {sweep.cny(amount)} in all"
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="account",
+                subject=subject,
+                window_start=window.start,
+                window_end=window.end,
+                metrics={
+                    "layers": len(layers),
+                    "layer_sizes": sizes,
+                    "density": round(density, 3),
+                    "amount": round(amount, 2),
+                    "members": sorted(members)[:100],
+                },
+                evidence=tuple(ids[: params.max_evidence]),
+                strength=sweep.strength(
+                    sweep.past(density, params.min_density),
+                    sweep.past(min(len(layers[0][0]), len(layers[0][1])), params.min_side),
+                ),
+                reason_zh=zh,
+                reason_en=en,
+                accounts=(subject,),
+            )
+        )
     return alerts

@@ -44,20 +44,40 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         parts_zh, parts_en, ratios = [], [], []
         if row["is_cash_out"]:
             share = row["cash_out_share"]
-            parts_zh.append(f"{window.days} 天内现金取出 {sweep.cny(row['cash_out_cny'])}"
-                            + (f"，为转入的 {sweep.pct(share)}" if share is not None else ""))
-            parts_en.append(f"in {window.days} days {sweep.cny(row['cash_out_cny'])} withdrawn in cash"
-                            + (f", {sweep.pct(share)} of the inflow" if share is not None else ""))
+            parts_zh.append(
+                f"{window.days} 天内现金取出 {sweep.cny(row['cash_out_cny'])}"
+                + (f"，为转入的 {sweep.pct(share)}" if share is not None else "")
+            )
+            parts_en.append(
+                f"in {window.days} days {sweep.cny(row['cash_out_cny'])} withdrawn in cash"
+                + (f", {sweep.pct(share)} of the inflow" if share is not None else "")
+            )
             ratios.append(sweep.past(float(row["cash_out_cny"]), params.min_cash_out_cny))
         if row["is_structuring"]:
             band = f"{sweep.cny(params.structuring_low_cny)}–{sweep.cny(params.structuring_high_cny)}"
             parts_zh.append(f"{params.structuring_days} 天内 {row['longest_run']} 笔 {band} 的现金交易（接近大额标准）")
-            parts_en.append(f"{row['longest_run']} cash payments of {band} within {params.structuring_days} days "
-                            f"(just under the large-value threshold)")
+            parts_en.append(
+                f"{row['longest_run']} cash payments of {band} within {params.structuring_days} days "
+                f"(just under the large-value threshold)"
+            )
             ratios.append(sweep.past(row["longest_run"], params.min_structured))
         reason_en = "; ".join(parts_en)
-        metrics = {key: row[key] for key in ("inflow_cny", "cash_out_cny", "cash_withdrawals", "cash_out_share",
-                                             "longest_run", "near_threshold_cash", "is_cash_out", "is_structuring")}
-        alerts.append(sweep.account_alert(rule, window, row, metrics, "；".join(parts_zh),
-                                          reason_en[:1].upper() + reason_en[1:], tuple(ratios)))
+        metrics = {
+            key: row[key]
+            for key in (
+                "inflow_cny",
+                "cash_out_cny",
+                "cash_withdrawals",
+                "cash_out_share",
+                "longest_run",
+                "near_threshold_cash",
+                "is_cash_out",
+                "is_structuring",
+            )
+        }
+        alerts.append(
+            sweep.account_alert(
+                rule, window, row, metrics, "；".join(parts_zh), reason_en[:1].upper() + reason_en[1:], tuple(ratios)
+            )
+        )
     return alerts

@@ -20,9 +20,14 @@ TYPOLOGY = "controlled_accounts"
 STAGE = "sweep"
 SQL = sweep.read_sql(__file__)
 
-LINK_LABELS = {"holder_id": ("同一证件", "same ID"), "legal_rep": ("法定代表人", "legal representative"),
-               "agent": ("代办人", "agent"), "phone": ("电话", "phone"), "device": ("设备", "device"),
-               "ip": ("IP", "IP address")}
+LINK_LABELS = {
+    "holder_id": ("同一证件", "same ID"),
+    "legal_rep": ("法定代表人", "legal representative"),
+    "agent": ("代办人", "agent"),
+    "phone": ("电话", "phone"),
+    "device": ("设备", "device"),
+    "ip": ("IP", "IP address"),
+}
 
 
 @dataclass(frozen=True)
@@ -48,22 +53,45 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         links_zh = "、".join(LINK_LABELS.get(r, (r, r))[0] for r in row["link_reasons"]) or "同一证件"
         links_en = ", ".join(LINK_LABELS.get(r, (r, r))[1] for r in row["link_reasons"]) or "same ID"
         inflow, internal = float(row["outside_inflow_cny"]), float(row["internal_flow_cny"])
-        reason_zh = (f"同一控制人（关联：{links_zh}）在 {row['n_institutions']} 家机构有 {row['n_accounts']} 个账户，"
-                     f"{row['individual_payers']} 名个人合计转入 {sweep.cny(inflow)}，账户间互转 {sweep.cny(internal)}")
-        reason_en = (f"one controller ({links_en}) holds {row['n_accounts']} accounts at {row['n_institutions']} "
-                     f"institutions; {row['individual_payers']} individuals paid in {sweep.cny(inflow)}, "
-                     f"{sweep.cny(internal)} moved between the accounts")
-        ratios = [sweep.past(row["n_accounts"], params.min_accounts), sweep.past(inflow, params.min_inflow_cny),
-                  max(sweep.past(row["individual_payers"], params.min_joint_payers),
-                      sweep.past(internal, params.min_internal_share * inflow))]
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="actor", subject=row["actor"],
-            window_start=window.start, window_end=window.end,
-            metrics={"n_accounts": row["n_accounts"], "n_institutions": row["n_institutions"],
-                     "link_reasons": list(row["link_reasons"]), "outside_inflow_cny": round(inflow, 2),
-                     "internal_flow_cny": round(internal, 2), "internal_payments": row["internal_payments"],
-                     "individual_payers": row["individual_payers"]},
-            evidence=tuple(row["evidence"] or ()),
-            strength=sweep.strength(*ratios),
-            reason_zh=reason_zh, reason_en=reason_en, accounts=tuple(row["accounts"])))
+        reason_zh = (
+            f"同一控制人（关联：{links_zh}）在 {row['n_institutions']} 家机构有 {row['n_accounts']} 个账户，"
+            f"{row['individual_payers']} 名个人合计转入 {sweep.cny(inflow)}，账户间互转 {sweep.cny(internal)}"
+        )
+        reason_en = (
+            f"one controller ({links_en}) holds {row['n_accounts']} accounts at {row['n_institutions']} "
+            f"institutions; {row['individual_payers']} individuals paid in {sweep.cny(inflow)}, "
+            f"{sweep.cny(internal)} moved between the accounts"
+        )
+        ratios = [
+            sweep.past(row["n_accounts"], params.min_accounts),
+            sweep.past(inflow, params.min_inflow_cny),
+            max(
+                sweep.past(row["individual_payers"], params.min_joint_payers),
+                sweep.past(internal, params.min_internal_share * inflow),
+            ),
+        ]
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="actor",
+                subject=row["actor"],
+                window_start=window.start,
+                window_end=window.end,
+                metrics={
+                    "n_accounts": row["n_accounts"],
+                    "n_institutions": row["n_institutions"],
+                    "link_reasons": list(row["link_reasons"]),
+                    "outside_inflow_cny": round(inflow, 2),
+                    "internal_flow_cny": round(internal, 2),
+                    "internal_payments": row["internal_payments"],
+                    "individual_payers": row["individual_payers"],
+                },
+                evidence=tuple(row["evidence"] or ()),
+                strength=sweep.strength(*ratios),
+                reason_zh=reason_zh,
+                reason_en=reason_en,
+                accounts=tuple(row["accounts"]),
+            )
+        )
     return alerts

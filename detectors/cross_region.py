@@ -38,15 +38,31 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         raise ValueError("home_region is empty: the runner fills it from the settings")
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
-        reason_zh = (f"{window.days} 天内 {row['individual_payers']} 名个人转入，其中 {row['outside_payers']} 人"
-                     f"（{sweep.pct(row['outside_share'])}）来自县外，分布于 {row['provinces']} 个省份")
-        reason_en = (f"In {window.days} days {row['individual_payers']} individuals paid in; "
-                     f"{row['outside_payers']} ({sweep.pct(row['outside_share'])}) are from outside the county, "
-                     f"across {row['provinces']} provinces")
-        metrics = {key: row[key] for key in ("individual_payers", "outside_payers", "outside_share", "provinces",
-                                             "province_codes", "individual_inflow_cny", "outside_inflow_cny")}
-        ratios = (sweep.past(row["outside_share"], params.min_outside_share),
-                  sweep.past(row["provinces"], params.min_provinces),
-                  sweep.past(row["individual_payers"], params.min_payers))
+        reason_zh = (
+            f"{window.days} 天内 {row['individual_payers']} 名个人转入，其中 {row['outside_payers']} 人"
+            f"（{sweep.pct(row['outside_share'])}）来自县外，分布于 {row['provinces']} 个省份"
+        )
+        reason_en = (
+            f"In {window.days} days {row['individual_payers']} individuals paid in; "
+            f"{row['outside_payers']} ({sweep.pct(row['outside_share'])}) are from outside the county, "
+            f"across {row['provinces']} provinces"
+        )
+        metrics = {
+            key: row[key]
+            for key in (
+                "individual_payers",
+                "outside_payers",
+                "outside_share",
+                "provinces",
+                "province_codes",
+                "individual_inflow_cny",
+                "outside_inflow_cny",
+            )
+        }
+        ratios = (
+            sweep.past(row["outside_share"], params.min_outside_share),
+            sweep.past(row["provinces"], params.min_provinces),
+            sweep.past(row["individual_payers"], params.min_payers),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

@@ -63,8 +63,15 @@ def _cycles_through(nb: neighbourhood.Neighbourhood, origin: str, params: Params
                 if hop.time >= first_time or not low <= hop.amount <= high:
                     continue
                 if hop.other == origin and len(path) >= params.min_length:  # the turn started at origin
-                    found.append((tuple(path), tuple([hop.payment_id] + ids), arrival.amount,
-                                  arrival.time - hop.time, arrival.time))
+                    found.append(
+                        (
+                            tuple(path),
+                            tuple([hop.payment_id] + ids),
+                            arrival.amount,
+                            arrival.time - hop.time,
+                            arrival.time,
+                        )
+                    )
                 elif hop.other not in path:
                     stack.append(([hop.other] + path, [hop.payment_id] + ids, hop.time))
         if not starts:  # the search budget ran out before this arrival was looked at
@@ -79,10 +86,20 @@ def _cycles_through(nb: neighbourhood.Neighbourhood, origin: str, params: Params
                     continue
                 for back_path, back_ids, first_time in starts.get(hop.other, []):
                     length = len(back_path) + len(path) - 1
-                    if (params.min_length <= length <= params.max_length and hop.time <= first_time + span
-                            and not set(back_path[:-1]) & set(path)):
-                        found.append((tuple(back_path[:-1] + path), tuple(back_ids + ids + [hop.payment_id]),
-                                      arrival.amount, hop.time - first_time, hop.time))
+                    if (
+                        params.min_length <= length <= params.max_length
+                        and hop.time <= first_time + span
+                        and not set(back_path[:-1]) & set(path)
+                    ):
+                        found.append(
+                            (
+                                tuple(back_path[:-1] + path),
+                                tuple(back_ids + ids + [hop.payment_id]),
+                                arrival.amount,
+                                hop.time - first_time,
+                                hop.time,
+                            )
+                        )
                 if hop.other not in path and len(path) < params.max_length - 1:
                     stack.append((path + [hop.other], ids + [hop.payment_id], hop.time))
     return found
@@ -118,18 +135,31 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
             continue
         subject = min(accounts & nb.seeds)
         total = sum(turn[2] for turn in turns.values())
-        evidence = sorted({pid for turn in turns.values() for pid in turn[1]})[:params.max_evidence]
+        evidence = sorted({pid for turn in turns.values() for pid in turn[1]})[: params.max_evidence]
         length = len(accounts)
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=subject,
-            window_start=window.start, window_end=window.end,
-            metrics={"cycles": len(turns), "length": length, "amount": round(total, 2),
-                     "largest": round(largest, 2), "cycle_accounts": sorted(accounts)},
-            evidence=tuple(evidence),
-            strength=sweep.strength(max(sweep.past(len(turns), params.min_cycles),
-                         sweep.past(largest, params.min_amount_cny))),
-            reason_zh=f"资金在 {length} 个账户间按时间顺序循环 {len(turns)} 次，合计 {sweep.cny(total)}",
-            reason_en=f"money went round {length} accounts in time order {len(turns)} times, "
-                      f"{sweep.cny(total)} in all",
-            accounts=(subject,)))
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="account",
+                subject=subject,
+                window_start=window.start,
+                window_end=window.end,
+                metrics={
+                    "cycles": len(turns),
+                    "length": length,
+                    "amount": round(total, 2),
+                    "largest": round(largest, 2),
+                    "cycle_accounts": sorted(accounts),
+                },
+                evidence=tuple(evidence),
+                strength=sweep.strength(
+                    max(sweep.past(len(turns), params.min_cycles), sweep.past(largest, params.min_amount_cny))
+                ),
+                reason_zh=f"资金在 {length} 个账户间按时间顺序循环 {len(turns)} 次，合计 {sweep.cny(total)}",
+                reason_en=f"money went round {length} accounts in time order {len(turns)} times, "
+                f"{sweep.cny(total)} in all",
+                accounts=(subject,),
+            )
+        )
     return alerts

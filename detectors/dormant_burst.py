@@ -41,19 +41,28 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
         if row["is_new"]:
-            state_zh, state_en = f"开户于 {row['account_opened']} 的新账户", f"New account (opened {row['account_opened']})"
+            state_zh, state_en = (
+                f"开户于 {row['account_opened']} 的新账户",
+                f"New account (opened {row['account_opened']})",
+            )
         else:
             state_zh = f"此前 {params.idle_days} 天几乎无交易（{sweep.cny(row['earlier_flow_cny'])}）的账户"
-            state_en = (f"Account quiet for the previous {params.idle_days} days "
-                        f"({sweep.cny(row['earlier_flow_cny'])})")
-        reason_zh = (f"{state_zh}，{window.days} 天内与 {row['counterparties']} 个对手往来 "
-                     f"{sweep.cny(row['flow_cny'])}")
-        reason_en = (f"{state_en}: in {window.days} days {row['counterparties']} counterparties, "
-                     f"{sweep.cny(row['flow_cny'])} in and out")
-        metrics = {key: row[key] for key in ("counterparties", "flow_cny", "transactions", "earlier_flow_cny",
-                                             "is_new", "is_quiet")}
+            state_en = f"Account quiet for the previous {params.idle_days} days ({sweep.cny(row['earlier_flow_cny'])})"
+        reason_zh = f"{state_zh}，{window.days} 天内与 {row['counterparties']} 个对手往来 {sweep.cny(row['flow_cny'])}"
+        reason_en = (
+            f"{state_en}: in {window.days} days {row['counterparties']} counterparties, "
+            f"{sweep.cny(row['flow_cny'])} in and out"
+        )
+        metrics = {
+            key: row[key]
+            for key in ("counterparties", "flow_cny", "transactions", "earlier_flow_cny", "is_new", "is_quiet")
+        }
         metrics["account_opened"] = str(row["account_opened"]) if row["account_opened"] else None
-        ratios = (max(sweep.past(row["counterparties"], params.min_counterparties),
-                      sweep.past(float(row["flow_cny"]), params.min_flow_cny)),)
+        ratios = (
+            max(
+                sweep.past(row["counterparties"], params.min_counterparties),
+                sweep.past(float(row["flow_cny"]), params.min_flow_cny),
+            ),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

@@ -37,16 +37,31 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     params: Params = rule.params
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
-        reason_zh = (f"{window.days} 天内 {row['individual_payers']} 名个人转入 "
-                     f"{sweep.cny(row['individual_inflow_cny'])}，其中 {row['elderly_payers']} 人"
-                     f"（{sweep.pct(row['elderly_share'])}）年满 {params.min_age} 岁")
-        reason_en = (f"In {window.days} days {row['individual_payers']} individuals paid in "
-                     f"{sweep.cny(row['individual_inflow_cny'])}; {row['elderly_payers']} of them "
-                     f"({sweep.pct(row['elderly_share'])}) are aged {params.min_age} or more")
-        metrics = {key: row[key] for key in ("individual_payers", "elderly_payers", "elderly_share",
-                                             "payers_with_age", "individual_inflow_cny", "elderly_inflow_cny",
-                                             "inflow_per_elderly_payer_cny")}
-        ratios = (sweep.past(row["elderly_payers"], params.min_elderly_payers),
-                  sweep.past(row["elderly_share"], params.min_elderly_share))
+        reason_zh = (
+            f"{window.days} 天内 {row['individual_payers']} 名个人转入 "
+            f"{sweep.cny(row['individual_inflow_cny'])}，其中 {row['elderly_payers']} 人"
+            f"（{sweep.pct(row['elderly_share'])}）年满 {params.min_age} 岁"
+        )
+        reason_en = (
+            f"In {window.days} days {row['individual_payers']} individuals paid in "
+            f"{sweep.cny(row['individual_inflow_cny'])}; {row['elderly_payers']} of them "
+            f"({sweep.pct(row['elderly_share'])}) are aged {params.min_age} or more"
+        )
+        metrics = {
+            key: row[key]
+            for key in (
+                "individual_payers",
+                "elderly_payers",
+                "elderly_share",
+                "payers_with_age",
+                "individual_inflow_cny",
+                "elderly_inflow_cny",
+                "inflow_per_elderly_payer_cny",
+            )
+        }
+        ratios = (
+            sweep.past(row["elderly_payers"], params.min_elderly_payers),
+            sweep.past(row["elderly_share"], params.min_elderly_share),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

@@ -46,16 +46,32 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
         top = min(params.max_out_counterparties, row["out_counterparties"])
-        reason_zh = (f"{window.days} 天内 {row['individual_payers']} 名个人转入 {sweep.cny(row['inflow_cny'])}"
-                     f"（个人占 {sweep.pct(row['individual_share'])}），"
-                     f"{sweep.pct(row['top_out_share'])} 的转出流向 {top} 个对手")
-        reason_en = (f"In {window.days} days {row['individual_payers']} individuals paid in "
-                     f"{sweep.cny(row['inflow_cny'])} ({sweep.pct(row['individual_share'])} from individuals); "
-                     f"{sweep.pct(row['top_out_share'])} of the outflow went to {top} counterparties")
-        metrics = {key: row[key] for key in ("individual_payers", "inflow_cny", "outflow_cny", "individual_share",
-                                             "out_counterparties", "top_out_share", "out_in_ratio")}
-        ratios = (sweep.past(row["individual_payers"], params.min_payers),
-                  sweep.past(float(row["inflow_cny"]), params.min_inflow_cny),
-                  sweep.past(row["top_out_share"], params.min_top_out_share))
+        reason_zh = (
+            f"{window.days} 天内 {row['individual_payers']} 名个人转入 {sweep.cny(row['inflow_cny'])}"
+            f"（个人占 {sweep.pct(row['individual_share'])}），"
+            f"{sweep.pct(row['top_out_share'])} 的转出流向 {top} 个对手"
+        )
+        reason_en = (
+            f"In {window.days} days {row['individual_payers']} individuals paid in "
+            f"{sweep.cny(row['inflow_cny'])} ({sweep.pct(row['individual_share'])} from individuals); "
+            f"{sweep.pct(row['top_out_share'])} of the outflow went to {top} counterparties"
+        )
+        metrics = {
+            key: row[key]
+            for key in (
+                "individual_payers",
+                "inflow_cny",
+                "outflow_cny",
+                "individual_share",
+                "out_counterparties",
+                "top_out_share",
+                "out_in_ratio",
+            )
+        }
+        ratios = (
+            sweep.past(row["individual_payers"], params.min_payers),
+            sweep.past(float(row["inflow_cny"]), params.min_inflow_cny),
+            sweep.past(row["top_out_share"], params.min_top_out_share),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

@@ -48,7 +48,8 @@ def _best_episode(nb: neighbourhood.Neighbourhood, account: str, params: Params)
         if len(senders) < params.min_senders:
             continue
         scattered = neighbourhood.between(
-            outflows, first.time, gathered[-1].time + timedelta(hours=params.max_gap_hours))
+            outflows, first.time, gathered[-1].time + timedelta(hours=params.max_gap_hours)
+        )
         receivers = {flow.other for flow in scattered}
         amount_in = sum(flow.amount for flow in gathered)
         amount_out = sum(flow.amount for flow in scattered)
@@ -72,18 +73,31 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         if episode is None:
             continue
         senders, receivers, amount_in, share, gathered, scattered = episode
-        evidence = [flow.payment_id for flow in gathered + scattered][:params.max_evidence]
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=account,
-            window_start=window.start, window_end=window.end,
-            metrics={"senders": senders, "receivers": receivers, "amount_in": round(amount_in, 2),
-                     "out_share": round(share, 3), "gather_start": gathered[0].time.isoformat()},
-            evidence=tuple(evidence),
-            strength=sweep.strength(sweep.past(senders, params.min_senders),
-                         sweep.past(receivers, params.min_receivers)),
-            reason_zh=f"{params.gather_days} 天内 {senders} 个账户汇入 {sweep.cny(amount_in)}，"
-                      f"随即 {share:.0%} 分散转给 {receivers} 个账户",
-            reason_en=f"{senders} accounts paid in {sweep.cny(amount_in)} within {params.gather_days} days, "
-                      f"then {share:.0%} went out to {receivers} accounts",
-            accounts=(account,)))
+        evidence = [flow.payment_id for flow in gathered + scattered][: params.max_evidence]
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="account",
+                subject=account,
+                window_start=window.start,
+                window_end=window.end,
+                metrics={
+                    "senders": senders,
+                    "receivers": receivers,
+                    "amount_in": round(amount_in, 2),
+                    "out_share": round(share, 3),
+                    "gather_start": gathered[0].time.isoformat(),
+                },
+                evidence=tuple(evidence),
+                strength=sweep.strength(
+                    sweep.past(senders, params.min_senders), sweep.past(receivers, params.min_receivers)
+                ),
+                reason_zh=f"{params.gather_days} 天内 {senders} 个账户汇入 {sweep.cny(amount_in)}，"
+                f"随即 {share:.0%} 分散转给 {receivers} 个账户",
+                reason_en=f"{senders} accounts paid in {sweep.cny(amount_in)} within {params.gather_days} days, "
+                f"then {share:.0%} went out to {receivers} accounts",
+                accounts=(account,),
+            )
+        )
     return alerts

@@ -45,7 +45,7 @@ def _busiest_span(flows: list[neighbourhood.Flow], span: timedelta) -> tuple[int
         seen[first.other] -= 1
         if not seen[first.other]:
             del seen[first.other]
-    return best_count, flows[best_range[0]:best_range[1]]
+    return best_count, flows[best_range[0] : best_range[1]]
 
 
 def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]:
@@ -70,12 +70,25 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         else:
             zh = f"{params.span_days} 天内向 {count} 个账户转出 {sweep.cny(total)}"
             en = f"paid {sweep.cny(total)} out to {count} distinct accounts within {params.span_days} days"
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=account,
-            window_start=window.start, window_end=window.end,
-            metrics={"counterparties": count, "amount": round(total, 2), "span_days": params.span_days,
-                     "span_start": inside[0].time.isoformat()},
-            evidence=tuple(flow.payment_id for flow in inside[:params.max_evidence]),
-            strength=sweep.strength(sweep.past(count, params.min_counterparties)),
-            reason_zh=zh, reason_en=en, accounts=(account,)))
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="account",
+                subject=account,
+                window_start=window.start,
+                window_end=window.end,
+                metrics={
+                    "counterparties": count,
+                    "amount": round(total, 2),
+                    "span_days": params.span_days,
+                    "span_start": inside[0].time.isoformat(),
+                },
+                evidence=tuple(flow.payment_id for flow in inside[: params.max_evidence]),
+                strength=sweep.strength(sweep.past(count, params.min_counterparties)),
+                reason_zh=zh,
+                reason_en=en,
+                accounts=(account,),
+            )
+        )
     return alerts

@@ -47,23 +47,46 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     for row in sweep.query(con, SQL, rule, window):
         parts_zh, parts_en, ratios = [], [], []
         if row["is_insider"]:
-            parts_zh.append(f"{window.days} 天内向法定代表人转出 {sweep.cny(row['insider_cny'])}，"
-                            f"占单位转入 {sweep.pct(row['insider_share'])}")
-            parts_en.append(f"in {window.days} days {sweep.cny(row['insider_cny'])} paid to the legal "
-                            f"representative, {sweep.pct(row['insider_share'])} of the inflow")
+            parts_zh.append(
+                f"{window.days} 天内向法定代表人转出 {sweep.cny(row['insider_cny'])}，"
+                f"占单位转入 {sweep.pct(row['insider_share'])}"
+            )
+            parts_en.append(
+                f"in {window.days} days {sweep.cny(row['insider_cny'])} paid to the legal "
+                f"representative, {sweep.pct(row['insider_share'])} of the inflow"
+            )
             ratios.append(sweep.past(row["insider_share"], params.min_insider_share))
         if row["is_commission"]:
             share = sweep.pct(row["commission_share"])
-            parts_zh.append(f"向 {row['commission_recipients']} 名未曾转入的个人多次支付金额不一的款项"
-                            f"共 {sweep.cny(row['commission_cny'])}，为个人转入的 {share}（疑似佣金）")
-            parts_en.append(f"{sweep.cny(row['commission_cny'])} ({share} of the inflow from individuals) paid "
-                            f"repeatedly, in varying amounts, to {row['commission_recipients']} individuals who never "
-                            f"paid in (commission-like)")
+            parts_zh.append(
+                f"向 {row['commission_recipients']} 名未曾转入的个人多次支付金额不一的款项"
+                f"共 {sweep.cny(row['commission_cny'])}，为个人转入的 {share}（疑似佣金）"
+            )
+            parts_en.append(
+                f"{sweep.cny(row['commission_cny'])} ({share} of the inflow from individuals) paid "
+                f"repeatedly, in varying amounts, to {row['commission_recipients']} individuals who never "
+                f"paid in (commission-like)"
+            )
             ratios.append(sweep.past(row["commission_recipients"], params.min_recipients))
         reason_en = "; ".join(parts_en)
-        metrics = {key: row[key] for key in ("inflow_cny", "individual_inflow_cny", "insider_cny", "insider_payments",
-                                             "insider_share", "commission_recipients", "commission_cny",
-                                             "commission_share", "is_insider", "is_commission")}
-        alerts.append(sweep.account_alert(rule, window, row, metrics, "；".join(parts_zh),
-                                          reason_en[:1].upper() + reason_en[1:], tuple(ratios)))
+        metrics = {
+            key: row[key]
+            for key in (
+                "inflow_cny",
+                "individual_inflow_cny",
+                "insider_cny",
+                "insider_payments",
+                "insider_share",
+                "commission_recipients",
+                "commission_cny",
+                "commission_share",
+                "is_insider",
+                "is_commission",
+            )
+        }
+        alerts.append(
+            sweep.account_alert(
+                rule, window, row, metrics, "；".join(parts_zh), reason_en[:1].upper() + reason_en[1:], tuple(ratios)
+            )
+        )
     return alerts

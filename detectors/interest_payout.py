@@ -110,23 +110,54 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
             annual_rate = mean_rate * periods_per_year
             if cv >= params.max_ratio_cv or annual_rate < params.min_annual_rate:
                 continue
-            alerts.append(_alert(rule, window, hub, period, len(period_rates), mean_rate, annual_rate, cv,
-                                 evidence[period][:params.max_evidence]))
+            alerts.append(
+                _alert(
+                    rule,
+                    window,
+                    hub,
+                    period,
+                    len(period_rates),
+                    mean_rate,
+                    annual_rate,
+                    cv,
+                    evidence[period][: params.max_evidence],
+                )
+            )
     return alerts
 
 
-def _alert(rule: Rule, window: Window, hub: str, period: str, payees: int, mean_rate: float, annual_rate: float,
-           cv: float, evidence: list[str]) -> Alert:
+def _alert(
+    rule: Rule,
+    window: Window,
+    hub: str,
+    period: str,
+    payees: int,
+    mean_rate: float,
+    annual_rate: float,
+    cv: float,
+    evidence: list[str],
+) -> Alert:
     params: Params = rule.params
     period_zh, rate_zh, period_en = ("按月", "月息", "monthly") if period == "monthly" else ("按周", "周息", "weekly")
-    metrics = {"payees": payees, "period": period, "mean_rate": round(mean_rate, 5),
-               "annual_rate": round(annual_rate, 4), "ratio_cv": round(cv, 4)}
+    metrics = {
+        "payees": payees,
+        "period": period,
+        "mean_rate": round(mean_rate, 5),
+        "annual_rate": round(annual_rate, 4),
+        "ratio_cv": round(cv, 4),
+    }
     return Alert(
-        rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=hub,
-        window_start=window.start, window_end=window.end, metrics=metrics, evidence=tuple(evidence),
-        strength=sweep.strength(sweep.past(payees, params.min_payees),
-                     sweep.past(annual_rate, params.min_annual_rate)),
+        rule_id=rule.rule_id,
+        typology=rule.typology,
+        subject_kind="account",
+        subject=hub,
+        window_start=window.start,
+        window_end=window.end,
+        metrics=metrics,
+        evidence=tuple(evidence),
+        strength=sweep.strength(sweep.past(payees, params.min_payees), sweep.past(annual_rate, params.min_annual_rate)),
         reason_zh=f"{payees} 名早期投资人{period_zh}收到返款，平均{rate_zh} {mean_rate:.1%}（年化 {annual_rate:.0%}）",
         reason_en=f"{payees} earlier investors receive {period_en} payouts, mean rate {mean_rate:.1%} per period "
-                  f"({annual_rate:.0%} a year)",
-        accounts=(hub,))
+        f"({annual_rate:.0%} a year)",
+        accounts=(hub,),
+    )

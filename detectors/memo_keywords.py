@@ -42,13 +42,21 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
         words = "、".join(row["keywords"][:5])
-        reason_zh = (f"{window.days} 天内 {row['keyword_hits']} 笔交易附言含投资类关键词（{words}），"
-                     f"占全部交易 {sweep.pct(row['hit_share'])}，涉及 {row['hit_counterparties']} 个对手")
-        reason_en = (f"In {window.days} days {row['keyword_hits']} payments carry investment words ({words}) in "
-                     f"the memo, {sweep.pct(row['hit_share'])} of all, with {row['hit_counterparties']} counterparties")
-        metrics = {key: row[key] for key in ("transactions", "keyword_hits", "hit_share", "hit_counterparties",
-                                             "hit_amount_cny", "keywords")}
-        ratios = (max(sweep.past(row["keyword_hits"], params.min_hits), sweep.past(row["hit_share"], params.min_share)),
-                  sweep.past(row["hit_counterparties"], params.min_counterparties))
+        reason_zh = (
+            f"{window.days} 天内 {row['keyword_hits']} 笔交易附言含投资类关键词（{words}），"
+            f"占全部交易 {sweep.pct(row['hit_share'])}，涉及 {row['hit_counterparties']} 个对手"
+        )
+        reason_en = (
+            f"In {window.days} days {row['keyword_hits']} payments carry investment words ({words}) in "
+            f"the memo, {sweep.pct(row['hit_share'])} of all, with {row['hit_counterparties']} counterparties"
+        )
+        metrics = {
+            key: row[key]
+            for key in ("transactions", "keyword_hits", "hit_share", "hit_counterparties", "hit_amount_cny", "keywords")
+        }
+        ratios = (
+            max(sweep.past(row["keyword_hits"], params.min_hits), sweep.past(row["hit_share"], params.min_share)),
+            sweep.past(row["hit_counterparties"], params.min_counterparties),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

@@ -45,11 +45,15 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     params: Params = rule.params
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
-        reason_zh = (f"{window.days} 天内与 {row['pairs']} 个对手间有 {row['near_payments']} 笔接近大额标准的交易"
-                     f"（{params.within_days} 天内最多 {row['longest_run']} 笔），共 {sweep.cny(row['near_amount_cny'])}")
-        reason_en = (f"In {window.days} days {row['near_payments']} payments just under a large-value threshold "
-                     f"with {row['pairs']} counterparties (up to {row['longest_run']} within {params.within_days} "
-                     f"days), {sweep.cny(row['near_amount_cny'])}")
+        reason_zh = (
+            f"{window.days} 天内与 {row['pairs']} 个对手间有 {row['near_payments']} 笔接近大额标准的交易"
+            f"（{params.within_days} 天内最多 {row['longest_run']} 笔），共 {sweep.cny(row['near_amount_cny'])}"
+        )
+        reason_en = (
+            f"In {window.days} days {row['near_payments']} payments just under a large-value threshold "
+            f"with {row['pairs']} counterparties (up to {row['longest_run']} within {params.within_days} "
+            f"days), {sweep.cny(row['near_amount_cny'])}"
+        )
         metrics = {key: row[key] for key in ("pairs", "longest_run", "near_payments", "near_amount_cny")}
         ratios = (sweep.past(row["longest_run"], params.min_transfers), float(row["pairs"]))
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))

@@ -28,9 +28,23 @@ MAX_HOP2_PAYMENTS = 200_000
 SEED_TABLES = ("flagged_accounts", "ring_seeds")
 """Temp tables that may seed a neighbourhood: the sweep's flags, and the accounts of a run's alerts (rings)."""
 
-_COLUMNS = ("payment_id", "txn_time", "amount_cny", "payer_account", "payer_name", "payer_id_no", "payer_kind",
-            "payer_birth", "payer_region", "payee_account", "payee_name", "payee_id_no", "payee_kind",
-            "payee_birth", "payee_region")
+_COLUMNS = (
+    "payment_id",
+    "txn_time",
+    "amount_cny",
+    "payer_account",
+    "payer_name",
+    "payer_id_no",
+    "payer_kind",
+    "payer_birth",
+    "payer_region",
+    "payee_account",
+    "payee_name",
+    "payee_id_no",
+    "payee_kind",
+    "payee_birth",
+    "payee_region",
+)
 
 
 class Flow(NamedTuple):
@@ -57,7 +71,8 @@ class Neighbourhood:
         if node not in self._out:
             self._out[node] = sorted(
                 Flow(data["time"], data["amount"], other, key)
-                for _, other, key, data in self.graph.out_edges(node, keys=True, data=True))
+                for _, other, key, data in self.graph.out_edges(node, keys=True, data=True)
+            )
         return self._out[node]
 
     def inflows(self, node: str) -> list[Flow]:
@@ -65,7 +80,8 @@ class Neighbourhood:
         if node not in self._in:
             self._in[node] = sorted(
                 Flow(data["time"], data["amount"], other, key)
-                for other, _, key, data in self.graph.in_edges(node, keys=True, data=True))
+                for other, _, key, data in self.graph.in_edges(node, keys=True, data=True)
+            )
         return self._in[node]
 
     def is_person(self, node: str) -> bool:
@@ -100,40 +116,45 @@ _cached: list = []  # [(weak reference to the connection, key, hops, Neighbourho
 _CACHE_SIZE = 3  # the run window, a rule's longer window (T3), and the rings' seeds
 
 
-def load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str = "flagged_accounts",
-         hops: int = 2) -> Neighbourhood:
+def load(
+    con: duckdb.DuckDBPyConnection, window: Window, seed_table: str = "flagged_accounts", hops: int = 2
+) -> Neighbourhood:
     """The neighbourhood of the accounts in `seed_table` within `window`, `hops` 1 (the seeds' own payments) or 2
     (their counterparties' too); cached for the connection while the seeds and the payment count stay the same,
     so the graph detectors and the rings of one run share one load."""
     if seed_table not in SEED_TABLES:
         raise ValueError(f"unknown seed table {seed_table!r}")
-    fingerprint = con.execute(
-        f"SELECT count(*), coalesce(sum(hash(account_no)), 0) FROM {seed_table}").fetchone()
+    fingerprint = con.execute(f"SELECT count(*), coalesce(sum(hash(account_no)), 0) FROM {seed_table}").fetchone()
     # count(*) is read from table metadata: checking it costs nothing however large the warehouse grows.
     key = (window, fingerprint, con.execute("SELECT count(*) FROM payments").fetchone()[0])
     for reference, cached_key, cached_hops, found in _cached:
         if reference() is con and cached_key == key and cached_hops >= hops:
             return found
     found = _load(con, window, seed_table, hops)
-    _cached[:] = [entry for entry in _cached if entry[0]() is con][-(_CACHE_SIZE - 1):] + [
-        (weakref.ref(con), key, hops, found)]
+    _cached[:] = [entry for entry in _cached if entry[0]() is con][-(_CACHE_SIZE - 1) :] + [
+        (weakref.ref(con), key, hops, found)
+    ]
     return found
 
 
 def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops: int) -> Neighbourhood:
     span = [window.start, window.end]
     con.execute(f"CREATE OR REPLACE TEMP TABLE nb_seed AS SELECT DISTINCT account_no FROM {seed_table}")
-    con.execute("""
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE nb_hop1 AS
         SELECT * FROM payments
         WHERE txn_time >= ? AND txn_time < ?
           AND (payer_account IN (SELECT account_no FROM nb_seed) OR payee_account IN (SELECT account_no FROM nb_seed))
-    """, span)
+    """,
+        span,
+    )
     columns = ", ".join(_COLUMNS)
     seeds = frozenset(row[0] for row in con.execute("SELECT account_no FROM nb_seed").fetchall())
     if hops == 1:
-        return Neighbourhood(_build_graph(con.execute(f"SELECT {columns} FROM nb_hop1").fetchall(), seeds),
-                             seeds, window)
+        return Neighbourhood(
+            _build_graph(con.execute(f"SELECT {columns} FROM nb_hop1").fetchall(), seeds), seeds, window
+        )
     con.execute("""
         CREATE OR REPLACE TEMP TABLE nb_ring1 AS
         SELECT account_no FROM (
@@ -141,7 +162,8 @@ def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops:
         WHERE account_no IS NOT NULL AND account_no NOT IN (SELECT account_no FROM nb_seed)
     """)
     # Only counterparties with few payments are expanded: a supermarket's customers say nothing about a scheme.
-    con.execute("""
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE nb_expand AS
         SELECT account_no FROM (
             SELECT payer_account AS account_no FROM payments
@@ -150,8 +172,11 @@ def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops:
             SELECT payee_account FROM payments
             WHERE txn_time >= ? AND txn_time < ? AND payee_account IN (SELECT account_no FROM nb_ring1))
         GROUP BY account_no HAVING count(*) <= ?
-    """, span + span + [MAX_NEIGHBOUR_PAYMENTS])
-    rows = con.execute(f"""
+    """,
+        span + span + [MAX_NEIGHBOUR_PAYMENTS],
+    )
+    rows = con.execute(
+        f"""
         SELECT {columns} FROM nb_hop1
         UNION ALL
         SELECT {columns} FROM (
@@ -163,23 +188,42 @@ def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops:
               AND coalesce(payee_account NOT IN (SELECT account_no FROM nb_seed), true)
             ORDER BY amount_cny DESC, payment_id
             LIMIT ?)
-    """, span + [MAX_HOP2_PAYMENTS]).fetchall()
+    """,
+        span + [MAX_HOP2_PAYMENTS],
+    ).fetchall()
     return Neighbourhood(_build_graph(rows, seeds), seeds, window)
 
 
 def _build_graph(rows: list[tuple], seeds: frozenset[str]) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
-    for (payment_id, time, amount, payer, payer_name, payer_id, payer_kind, payer_birth, payer_region,
-         payee, payee_name, payee_id, payee_kind, payee_birth, payee_region) in rows:
+    for (
+        payment_id,
+        time,
+        amount,
+        payer,
+        payer_name,
+        payer_id,
+        payer_kind,
+        payer_birth,
+        payer_region,
+        payee,
+        payee_name,
+        payee_id,
+        payee_kind,
+        payee_birth,
+        payee_region,
+    ) in rows:
         # Cash has no account at one end; cash totals are summed in SQL where they matter (rings).
         if payer is None or payee is None or payer == payee or amount is None:
             continue
         for node, name, id_no, kind, birth, region in (
-                (payer, payer_name, payer_id, payer_kind, payer_birth, payer_region),
-                (payee, payee_name, payee_id, payee_kind, payee_birth, payee_region)):
+            (payer, payer_name, payer_id, payer_kind, payer_birth, payer_region),
+            (payee, payee_name, payee_id, payee_kind, payee_birth, payee_region),
+        ):
             if node not in graph:
-                graph.add_node(node, name=name, id_no=id_no, kind=kind, birth=birth, region=region,
-                               flagged=node in seeds)
+                graph.add_node(
+                    node, name=name, id_no=id_no, kind=kind, birth=birth, region=region, flagged=node in seeds
+                )
         graph.add_edge(payer, payee, key=payment_id, time=time, amount=float(amount))
     for seed in seeds:
         if seed not in graph:

@@ -40,14 +40,20 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     alerts = []
     hours = f"{params.night_start_hour:02d}:00–{params.night_end_hour:02d}:00"
     for row in sweep.query(con, SQL, rule, window):
-        reason_zh = (f"{window.days} 天内 {row['transactions']} 笔交易中 {row['night_transactions']} 笔"
-                     f"（{sweep.pct(row['night_share'])}）在夜间 {hours} 通过网银/手机完成，"
-                     f"金额 {sweep.cny(row['night_amount_cny'])}")
-        reason_en = (f"In {window.days} days {row['night_transactions']} of {row['transactions']} payments "
-                     f"({sweep.pct(row['night_share'])}) were made online at night ({hours}), "
-                     f"{sweep.cny(row['night_amount_cny'])}")
+        reason_zh = (
+            f"{window.days} 天内 {row['transactions']} 笔交易中 {row['night_transactions']} 笔"
+            f"（{sweep.pct(row['night_share'])}）在夜间 {hours} 通过网银/手机完成，"
+            f"金额 {sweep.cny(row['night_amount_cny'])}"
+        )
+        reason_en = (
+            f"In {window.days} days {row['night_transactions']} of {row['transactions']} payments "
+            f"({sweep.pct(row['night_share'])}) were made online at night ({hours}), "
+            f"{sweep.cny(row['night_amount_cny'])}"
+        )
         metrics = {key: row[key] for key in ("transactions", "night_transactions", "night_share", "night_amount_cny")}
-        ratios = (sweep.past(row["night_share"], params.min_night_share),
-                  sweep.past(row["transactions"], params.min_transactions))
+        ratios = (
+            sweep.past(row["night_share"], params.min_night_share),
+            sweep.past(row["transactions"], params.min_transactions),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

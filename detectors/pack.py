@@ -69,8 +69,9 @@ def load_rule_pack(folder: str | Path) -> RulePack:
         if rule is None:
             continue
         if rule.rule_id in seen:
-            problems.append(f"{_shown(path)}: id: 规则编号重复 / duplicate rule id '{rule.rule_id}' "
-                            f"(also in {seen[rule.rule_id]})")
+            problems.append(
+                f"{_shown(path)}: id: 规则编号重复 / duplicate rule id '{rule.rule_id}' (also in {seen[rule.rule_id]})"
+            )
             continue
         seen[rule.rule_id] = _shown(path)
         rules.append(rule)
@@ -78,8 +79,7 @@ def load_rule_pack(folder: str | Path) -> RulePack:
         problems.append(f"{folder}: 没有规则文件 / no rule files (*.yaml)")
     if problems:
         raise RulePackInvalid(problems)
-    return RulePack(rules=tuple(rules), keywords=shared.get("memo_keywords", ()),
-                    content_hash=_content_hash(files))
+    return RulePack(rules=tuple(rules), keywords=shared.get("memo_keywords", ()), content_hash=_content_hash(files))
 
 
 def _shown(path: Path) -> str:
@@ -157,7 +157,7 @@ def _load_rule(path: Path, detectors: dict, shared: dict, problems: list[str]) -
         if key in data and not (isinstance(data[key], str) and data[key].strip()):
             problems.append(f"{shown}: {key}: 应为非空文字 / must be non-empty text")
     if "version" in data and not isinstance(data["version"], (str, int)):
-        problems.append(f"{shown}: version: 应为文字 / must be text such as \"1\"")
+        problems.append(f'{shown}: version: 应为文字 / must be text such as "1"')
     weight = data.get("weight")
     if "weight" in data and (isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0):
         problems.append(f"{shown}: weight: 应为正数 / must be a positive number")
@@ -166,21 +166,37 @@ def _load_rule(path: Path, detectors: dict, shared: dict, problems: list[str]) -
     if isinstance(name, str) and name:
         module = detectors.get(name)
         if module is None:
-            problems.append(f"{shown}: detector: 未知检测器 / unknown detector '{name}'"
-                            f"{_did_you_mean(name, detectors)}")
+            problems.append(
+                f"{shown}: detector: 未知检测器 / unknown detector '{name}'{_did_you_mean(name, detectors)}"
+            )
     typology = data.get("typology")
-    if module is not None and isinstance(typology, str) and typology != module.TYPOLOGY \
-            and getattr(module, "STAGE", "") == "sweep":
-        problems.append(f"{shown}: typology: 检测器 {name} 的手法是 {module.TYPOLOGY} / "
-                        f"detector '{name}' finds typology '{module.TYPOLOGY}', not '{typology}'")
+    if (
+        module is not None
+        and isinstance(typology, str)
+        and typology != module.TYPOLOGY
+        and getattr(module, "STAGE", "") == "sweep"
+    ):
+        problems.append(
+            f"{shown}: typology: 检测器 {name} 的手法是 {module.TYPOLOGY} / "
+            f"detector '{name}' finds typology '{module.TYPOLOGY}', not '{typology}'"
+        )
     params = None
     if module is not None and "params" in data:
         params = _build_params(shown, module.Params, data["params"], shared, problems)
     if len(problems) > before or params is None:
         return None
-    return Rule(rule_id=data["id"].strip(), detector=name, typology=typology, title_zh=data["title_zh"],
-                title_en=data["title_en"], weight=float(weight), version=str(data["version"]),
-                source=data["source"], params=params, path=shown)
+    return Rule(
+        rule_id=data["id"].strip(),
+        detector=name,
+        typology=typology,
+        title_zh=data["title_zh"],
+        title_en=data["title_en"],
+        weight=float(weight),
+        version=str(data["version"]),
+        source=data["source"],
+        params=params,
+        path=shown,
+    )
 
 
 def _build_params(shown: str, params_class: type, given: Any, shared: dict, problems: list[str]) -> Any:
@@ -196,16 +212,17 @@ def _build_params(shown: str, params_class: type, given: Any, shared: dict, prob
         if key in SHARED_LISTS:
             problems.append(f"{shown}: params.{key}: 在 {KEYWORDS_FILE} 中设置 / set in {KEYWORDS_FILE}, not here")
         elif key in SETTINGS_FIELDS:
-            problems.append(f"{shown}: params.{key}: 由系统设置提供 / comes from the settings "
-                            f"(FUNDFLOW_COUNTY), not the rule file")
+            problems.append(
+                f"{shown}: params.{key}: 由系统设置提供 / comes from the settings (FUNDFLOW_COUNTY), not the rule file"
+            )
         elif key not in fields:
-            problems.append(f"{shown}: params.{key}: 未知参数 / unknown parameter '{key}'"
-                            f"{_did_you_mean(key, from_file)}")
+            problems.append(
+                f"{shown}: params.{key}: 未知参数 / unknown parameter '{key}'{_did_you_mean(key, from_file)}"
+            )
         else:
             checked = _checked_value(value, hints[key])
             if checked is None:
-                problems.append(f"{shown}: params.{key}: 类型错误 / expected {_type_name(hints[key])}, "
-                                f"got {value!r}")
+                problems.append(f"{shown}: params.{key}: 类型错误 / expected {_type_name(hints[key])}, got {value!r}")
             elif isinstance(checked, (int, float)) and checked < 0:
                 problems.append(f"{shown}: params.{key}: 不能为负 / must not be negative, got {value!r}")
             else:
@@ -250,3 +267,9 @@ def _type_name(expected: Any) -> str:
     if typing.get_origin(expected) is tuple:
         return f"a list of {_type_name(typing.get_args(expected)[0])}"
     return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(expected, str(expected))
+
+
+def rule_order(rule_id: str) -> tuple[str, int]:
+    """Sort key for rule ids: T2 before T10 (letter, then number)."""
+    digits = "".join(ch for ch in rule_id if ch.isdigit())
+    return (rule_id.rstrip("0123456789"), int(digits) if digits else 0)

@@ -46,17 +46,33 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
         hours = round(float(row["median_hours"] or 0), 1)
-        reason_zh = (f"{window.days} 天内转入 {row['inflows']} 笔共 {sweep.cny(row['inflow_cny'])}，"
-                     f"{sweep.pct(row['fast_share'])} 在 {params.max_hours} 小时内转出（中位 {hours} 小时），"
-                     f"转出/转入 {row['out_in_ratio']:.2f}，日终余额仅占 {sweep.pct(row['balance_share'])}")
-        reason_en = (f"In {window.days} days {row['inflows']} inflows of {sweep.cny(row['inflow_cny'])}; "
-                     f"{sweep.pct(row['fast_share'])} left within {params.max_hours} h (median {hours} h), "
-                     f"out/in {row['out_in_ratio']:.2f}, end-of-day balance {sweep.pct(row['balance_share'])}")
-        metrics = {key: row[key] for key in ("inflows", "inflow_cny", "outflow_cny", "out_in_ratio",
-                                             "fast_share", "median_hours", "balance_share")}
-        ratios = (sweep.past(row["fast_share"], params.min_fast_share),
-                  sweep.past(row["inflows"], params.min_inflows),
-                  sweep.past(float(row["inflow_cny"]), params.min_inflow_cny),
-                  sweep.under(row["balance_share"], params.max_balance_share))
+        reason_zh = (
+            f"{window.days} 天内转入 {row['inflows']} 笔共 {sweep.cny(row['inflow_cny'])}，"
+            f"{sweep.pct(row['fast_share'])} 在 {params.max_hours} 小时内转出（中位 {hours} 小时），"
+            f"转出/转入 {row['out_in_ratio']:.2f}，日终余额仅占 {sweep.pct(row['balance_share'])}"
+        )
+        reason_en = (
+            f"In {window.days} days {row['inflows']} inflows of {sweep.cny(row['inflow_cny'])}; "
+            f"{sweep.pct(row['fast_share'])} left within {params.max_hours} h (median {hours} h), "
+            f"out/in {row['out_in_ratio']:.2f}, end-of-day balance {sweep.pct(row['balance_share'])}"
+        )
+        metrics = {
+            key: row[key]
+            for key in (
+                "inflows",
+                "inflow_cny",
+                "outflow_cny",
+                "out_in_ratio",
+                "fast_share",
+                "median_hours",
+                "balance_share",
+            )
+        }
+        ratios = (
+            sweep.past(row["fast_share"], params.min_fast_share),
+            sweep.past(row["inflows"], params.min_inflows),
+            sweep.past(float(row["inflow_cny"]), params.min_inflow_cny),
+            sweep.under(row["balance_share"], params.max_balance_share),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

@@ -58,8 +58,9 @@ class _AlertView:
     accounts: tuple[str, ...]
 
 
-def build_rings(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, window: Window,
-                params: RingParams = RingParams()) -> tuple[list[dict], list[dict]]:
+def build_rings(
+    con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, window: Window, params: RingParams = RingParams()
+) -> tuple[list[dict], list[dict]]:
     """Rows for the warehouse tables `rings` and `ring_members` from one run's alerts.
 
     `alerts`: the run's alerts, either rows as written (dicts with alert_id, rule_id, typology, subject_kind,
@@ -92,23 +93,40 @@ def build_rings(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, windo
         hub = next(account for account, role in roles.items() if role == "hub")
         ring_id = hashlib.md5(hub.encode("utf-8")).hexdigest()
         # Investors' own alerts (a participant's night transfers) say nothing about the ring.
-        ring_alerts = {view.alert_id: view for account, role in roles.items() if role != "investor"
-                       for view in by_account.get(account, [])}
+        ring_alerts = {
+            view.alert_id: view
+            for account, role in roles.items()
+            if role != "investor"
+            for view in by_account.get(account, [])
+        }
         best: dict[str, float] = {}
         for view in ring_alerts.values():
             best[view.rule_id] = max(best.get(view.rule_id, 0.0), view.score)
         members = sorted(account for account, role in roles.items() if role != "investor")
-        ring_rows.append({
-            "ring_id": ring_id, "run_id": run_id, "hub_account": hub, "member_accounts": members,
-            "actor_ids": sorted({actor_of[a] for a in members if a in actor_of}),
-            "alert_ids": sorted(ring_alerts), "typologies": sorted({v.typology for v in ring_alerts.values()}),
-            "window_start": window.start, "window_end": window.end,
-            "total_in": figure["total_in"], "total_out": figure["total_out"],
-            "individual_payers": figure["individual_payers"], "elderly_share": figure["elderly_share"],
-            "provinces": figure["provinces"], "score": round(sum(best.values()), 4),
-            "evidence_payments": _evidence(nb, roles, flows, params)})
-        member_rows.extend({"ring_id": ring_id, "run_id": run_id, "account_no": account, "role": role}
-                           for account, role in sorted(roles.items()))
+        ring_rows.append(
+            {
+                "ring_id": ring_id,
+                "run_id": run_id,
+                "hub_account": hub,
+                "member_accounts": members,
+                "actor_ids": sorted({actor_of[a] for a in members if a in actor_of}),
+                "alert_ids": sorted(ring_alerts),
+                "typologies": sorted({v.typology for v in ring_alerts.values()}),
+                "window_start": window.start,
+                "window_end": window.end,
+                "total_in": figure["total_in"],
+                "total_out": figure["total_out"],
+                "individual_payers": figure["individual_payers"],
+                "elderly_share": figure["elderly_share"],
+                "provinces": figure["provinces"],
+                "score": round(sum(best.values()), 4),
+                "evidence_payments": _evidence(nb, roles, flows, params),
+            }
+        )
+        member_rows.extend(
+            {"ring_id": ring_id, "run_id": run_id, "account_no": account, "role": role}
+            for account, role in sorted(roles.items())
+        )
     return ring_rows, member_rows
 
 
@@ -118,6 +136,7 @@ def _founding_rules(nb, members: set[str], by_account, flows, totals, params: Ri
     Shops flagged for their elderly customers, joined to their wholesaler, are not a ring: someone in it must
     be hit by two fundraising rules, its own or its collectors' (a hub and the collectors passing it money).
     """
+
     def founding(account: str) -> set[str]:
         return {view.rule_id for view in by_account.get(account, [])} - set(params.shape_rules)
 
@@ -127,8 +146,11 @@ def _founding_rules(nb, members: set[str], by_account, flows, totals, params: Ri
         if account in nb.graph:
             for sender in nb.graph.predecessors(account):
                 forwarded = flows[(sender, account)]
-                if sender in nb.seeds and forwarded >= params.min_flow_cny and \
-                        forwarded >= params.collector_share * totals.get(sender, (0.0, 0.0))[0]:
+                if (
+                    sender in nb.seeds
+                    and forwarded >= params.min_flow_cny
+                    and forwarded >= params.collector_share * totals.get(sender, (0.0, 0.0))[0]
+                ):
                     rules |= founding(sender)
         best = max(best, len(rules))
     return best
@@ -142,8 +164,12 @@ def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> l
     for alert in alerts:
         accounts = tuple(field(alert, "accounts") or ())
         if field(alert, "subject_kind") == "actor" and not accounts:
-            accounts = tuple(row[0] for row in con.execute(
-                "SELECT account_no FROM actor_accounts WHERE actor_id = ?", [field(alert, "subject")]).fetchall())
+            accounts = tuple(
+                row[0]
+                for row in con.execute(
+                    "SELECT account_no FROM actor_accounts WHERE actor_id = ?", [field(alert, "subject")]
+                ).fetchall()
+            )
         if field(alert, "subject_kind") != "actor":
             accounts = (field(alert, "subject"),)
         if isinstance(alert, Alert):
@@ -163,7 +189,8 @@ def _pair_flows(graph: nx.MultiDiGraph) -> dict[tuple[str, str], float]:
 
 def _totals(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, tuple[float, float]]:
     """(inflow, outflow) in the window of each account in `ring_nodes`, cash included, summed in SQL."""
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT account_no, sum(amount_in), sum(amount_out) FROM (
             SELECT payee_account AS account_no, amount_cny AS amount_in, 0 AS amount_out FROM payments
             WHERE txn_time >= ? AND txn_time < ? AND payee_account IN (SELECT account_no FROM ring_nodes)
@@ -171,26 +198,34 @@ def _totals(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, tuple[f
             SELECT payer_account, 0, amount_cny FROM payments
             WHERE txn_time >= ? AND txn_time < ? AND payer_account IN (SELECT account_no FROM ring_nodes))
         GROUP BY account_no
-    """, [window.start, window.end, window.start, window.end]).fetchall()
+    """,
+        [window.start, window.end, window.start, window.end],
+    ).fetchall()
     return {account: (float(amount_in), float(amount_out)) for account, amount_in, amount_out in rows}
 
 
 def _actors(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The actor of each account in `ring_nodes` (empty until actors are resolved)."""
-    return dict(con.execute("""
+    return dict(
+        con.execute("""
         SELECT account_no, actor_id FROM actor_accounts WHERE account_no IN (SELECT account_no FROM ring_nodes)
-    """).fetchall())
+    """).fetchall()
+    )
 
 
 def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: RingParams) -> list[set[str]]:
     """Groups of flagged accounts joined by strong flows (directly or through one shared account) or one actor."""
+
     def strong(payer: str, payee: str) -> bool:
         # A large share of what the payer pays out, of money it had received: an investor paying in from
         # savings never joins two schemes it invested in.
         amount = flows.get((payer, payee), 0.0)
         taken_in, paid_out = totals.get(payer, (0.0, 0.0))
-        return (amount >= params.min_flow_cny and amount >= params.min_flow_share * paid_out
-                and taken_in >= params.collector_share * amount)
+        return (
+            amount >= params.min_flow_cny
+            and amount >= params.min_flow_share * paid_out
+            and taken_in >= params.collector_share * amount
+        )
 
     joined = nx.Graph()
     joined.add_nodes_from(nb.seeds)
@@ -218,8 +253,9 @@ def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: Ring
     return [set(component) for component in nx.connected_components(joined)]
 
 
-def _roles(nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, actor_of,
-           params: RingParams) -> dict[str, str]:
+def _roles(
+    nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, actor_of, params: RingParams
+) -> dict[str, str]:
     graph = nb.graph
     received = {account: totals.get(account, (0.0, 0.0))[0] for account in graph}
     hub = max(members, key=lambda a: (received.get(a, 0.0), a))
@@ -230,8 +266,12 @@ def _roles(nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, ac
     for sender in graph.predecessors(hub):
         forwarded, (taken_in, paid_out) = flows[(sender, hub)], totals.get(sender, (0.0, 0.0))
         # A collector passes money it received on to the hub, a large share of all it pays out.
-        if (roles.get(sender, "other") == "other" and forwarded >= params.min_flow_cny
-                and forwarded >= params.min_flow_share * paid_out and taken_in >= params.collector_share * forwarded):
+        if (
+            roles.get(sender, "other") == "other"
+            and forwarded >= params.min_flow_cny
+            and forwarded >= params.min_flow_share * paid_out
+            and taken_in >= params.collector_share * forwarded
+        ):
             roles[sender] = "collector"
     base = {account for account, role in roles.items() if role in ("hub", "collector")}
     for account in base:
@@ -260,16 +300,25 @@ def _roles(nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, ac
     return roles
 
 
-def _figures(con: duckdb.DuckDBPyConnection, window: Window, staged: list[dict[str, str]],
-             params: RingParams) -> list[dict]:
+def _figures(
+    con: duckdb.DuckDBPyConnection, window: Window, staged: list[dict[str, str]], params: RingParams
+) -> list[dict]:
     """Totals in and out of each ring's own accounts, its individual payers, their ages and provinces (SQL)."""
     con.execute("CREATE OR REPLACE TEMP TABLE ring_inner (ring_no INTEGER, account_no VARCHAR)")
-    inner = [(ring_no, account) for ring_no, roles in enumerate(staged)
-             for account, role in roles.items() if role in ("hub", "collector", "other")]
-    neighbourhood.fill_table(con, "ring_inner", {"ring_no": [ring_no for ring_no, _ in inner],
-                                                 "account_no": [account for _, account in inner]})
+    inner = [
+        (ring_no, account)
+        for ring_no, roles in enumerate(staged)
+        for account, role in roles.items()
+        if role in ("hub", "collector", "other")
+    ]
+    neighbourhood.fill_table(
+        con,
+        "ring_inner",
+        {"ring_no": [ring_no for ring_no, _ in inner], "account_no": [account for _, account in inner]},
+    )
     elderly_born_before = window.end.replace(year=window.end.year - params.elderly_age)
-    rows = con.execute("""
+    rows = con.execute(
+        """
         WITH inbound AS (
             SELECT r.ring_no, p.amount_cny, p.payer_kind, p.payer_birth, p.payer_region,
                    coalesce(p.payer_id_no, p.payer_account, p.payer_name) AS payer
@@ -295,14 +344,22 @@ def _figures(con: duckdb.DuckDBPyConnection, window: Window, staged: list[dict[s
                          FROM payers y WHERE y.ring_no = n.ring_no AND region IS NOT NULL), [])
         FROM (SELECT DISTINCT ring_no FROM ring_inner) n LEFT JOIN outbound o USING (ring_no)
         ORDER BY n.ring_no
-    """, {"start": window.start, "end": window.end, "born_before": elderly_born_before.date()}).fetchall()
+    """,
+        {"start": window.start, "end": window.end, "born_before": elderly_born_before.date()},
+    ).fetchall()
     by_ring = {row[0]: row for row in rows}
     figures = []
     for ring_no in range(len(staged)):
         _, total_in, total_out, payers, elderly, provinces = by_ring.get(ring_no, (ring_no, 0, 0, 0, 0.0, []))
-        figures.append({"total_in": round(float(total_in), 2), "total_out": round(float(total_out), 2),
-                        "individual_payers": int(payers), "elderly_share": round(float(elderly), 4),
-                        "provinces": list(provinces)})
+        figures.append(
+            {
+                "total_in": round(float(total_in), 2),
+                "total_out": round(float(total_out), 2),
+                "individual_payers": int(payers),
+                "elderly_share": round(float(elderly), 4),
+                "provinces": list(provinces),
+            }
+        )
     return figures
 
 
@@ -310,17 +367,22 @@ def _evidence(nb: neighbourhood.Neighbourhood, roles: dict[str, str], flows, par
     """The strongest flows among the ring's own accounts, then a sample of investors' payments in."""
     graph = nb.graph
     own = {account for account, role in roles.items() if role != "investor"}
-    pairs = sorted(((amount, pair) for pair, amount in flows.items() if pair[0] in own and pair[1] in own),
-                   reverse=True)
+    pairs = sorted(
+        ((amount, pair) for pair, amount in flows.items() if pair[0] in own and pair[1] in own), reverse=True
+    )
     strongest: list[str] = []
     budget = params.max_evidence - params.investor_sample
     for _, (payer, payee) in pairs:
-        for key, data in sorted(graph[payer][payee].items(), key=lambda item: -item[1]["amount"]):
+        for key, _data in sorted(graph[payer][payee].items(), key=lambda item: -item[1]["amount"]):
             if len(strongest) >= budget:
                 break
             strongest.append(key)
     investors = sorted(
-        (data["time"], key) for account, role in roles.items() if role == "investor"
-        for _, payee, key, data in graph.out_edges(account, keys=True, data=True) if payee in own)
-    sample = [key for _, key in investors[:params.max_evidence - len(strongest)]]
+        (data["time"], key)
+        for account, role in roles.items()
+        if role == "investor"
+        for _, payee, key, data in graph.out_edges(account, keys=True, data=True)
+        if payee in own
+    )
+    sample = [key for _, key in investors[: params.max_evidence - len(strongest)]]
     return strongest + sample

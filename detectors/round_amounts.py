@@ -42,13 +42,28 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         unit = row["unit_amount_cny"]
         unit_zh = f"{sweep.cny(params.unit_cny)} 或 {sweep.cny(unit)}" if unit else sweep.cny(params.unit_cny)
         unit_en = f"{sweep.cny(params.unit_cny)} or {sweep.cny(unit)}" if unit else sweep.cny(params.unit_cny)
-        reason_zh = (f"{window.days} 天内 {row['individual_payers']} 名个人转入 {row['individual_inflows']} 笔，"
-                     f"{sweep.pct(row['round_share'])} 为 {unit_zh} 的整数倍")
-        reason_en = (f"In {window.days} days {row['individual_payers']} individuals paid in "
-                     f"{row['individual_inflows']} times; {sweep.pct(row['round_share'])} are multiples of {unit_en}")
-        metrics = {key: row[key] for key in ("individual_inflows", "individual_payers", "inflow_cny",
-                                             "round_inflows", "round_share", "unit_amount_cny")}
-        ratios = (sweep.past(row["round_share"], params.min_round_share),
-                  sweep.past(row["individual_inflows"], params.min_inflows))
+        reason_zh = (
+            f"{window.days} 天内 {row['individual_payers']} 名个人转入 {row['individual_inflows']} 笔，"
+            f"{sweep.pct(row['round_share'])} 为 {unit_zh} 的整数倍"
+        )
+        reason_en = (
+            f"In {window.days} days {row['individual_payers']} individuals paid in "
+            f"{row['individual_inflows']} times; {sweep.pct(row['round_share'])} are multiples of {unit_en}"
+        )
+        metrics = {
+            key: row[key]
+            for key in (
+                "individual_inflows",
+                "individual_payers",
+                "inflow_cny",
+                "round_inflows",
+                "round_share",
+                "unit_amount_cny",
+            )
+        }
+        ratios = (
+            sweep.past(row["round_share"], params.min_round_share),
+            sweep.past(row["individual_inflows"], params.min_inflows),
+        )
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return alerts

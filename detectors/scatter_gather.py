@@ -36,9 +36,12 @@ class Params:
 
 def _matching(first: neighbourhood.Flow, second: neighbourhood.Flow, params: Params) -> bool:
     """The second hop follows the first in time and carries about the same amount."""
-    return (first.amount >= params.min_amount_cny and first.time < second.time
-            and second.time - first.time <= timedelta(days=params.max_hop_days)
-            and abs(second.amount - first.amount) <= params.amount_tolerance * first.amount)
+    return (
+        first.amount >= params.min_amount_cny
+        and first.time < second.time
+        and second.time - first.time <= timedelta(days=params.max_hop_days)
+        and abs(second.amount - first.amount) <= params.amount_tolerance * first.amount
+    )
 
 
 def _paths(nb: neighbourhood.Neighbourhood, flagged: str, params: Params) -> dict[tuple[str, str], dict]:
@@ -49,21 +52,25 @@ def _paths(nb: neighbourhood.Neighbourhood, flagged: str, params: Params) -> dic
     for hop1 in nb.outflows(flagged):
         if hop1.amount < params.min_amount_cny:
             continue
-        window = neighbourhood.between(nb.outflows(hop1.other), hop1.time,
-                                       hop1.time + timedelta(days=params.max_hop_days))
+        window = neighbourhood.between(
+            nb.outflows(hop1.other), hop1.time, hop1.time + timedelta(days=params.max_hop_days)
+        )
         for hop2 in window:
             if hop2.other not in (flagged, hop1.other) and _matching(hop1, hop2, params):
                 found.setdefault((flagged, hop2.other), {}).setdefault(
-                    hop1.other, (hop1.amount, hop1.payment_id, hop2.payment_id))
+                    hop1.other, (hop1.amount, hop1.payment_id, hop2.payment_id)
+                )
     for hop2 in nb.inflows(flagged):
         if hop2.amount < smallest_second:
             continue
-        window = neighbourhood.between(nb.inflows(hop2.other), hop2.time - timedelta(days=params.max_hop_days),
-                                       hop2.time)
+        window = neighbourhood.between(
+            nb.inflows(hop2.other), hop2.time - timedelta(days=params.max_hop_days), hop2.time
+        )
         for hop1 in window:
             if hop1.other not in (flagged, hop2.other) and _matching(hop1, hop2, params):
                 found.setdefault((hop1.other, flagged), {}).setdefault(
-                    hop2.other, (hop1.amount, hop1.payment_id, hop2.payment_id))
+                    hop2.other, (hop1.amount, hop1.payment_id, hop2.payment_id)
+                )
     return found
 
 
@@ -81,16 +88,28 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
             continue
         subject = source if source in nb.seeds else beneficiary
         amount = sum(path[0] for path in paths.values())
-        evidence = [pid for path in paths.values() for pid in path[1:]][:params.max_evidence]
-        alerts.append(Alert(
-            rule_id=rule.rule_id, typology=rule.typology, subject_kind="account", subject=subject,
-            window_start=window.start, window_end=window.end,
-            metrics={"paths": len(paths), "amount": round(amount, 2), "source": source,
-                     "beneficiary": beneficiary, "intermediaries": sorted(paths)[:50]},
-            evidence=tuple(evidence),
-            strength=sweep.strength(sweep.past(len(paths), params.min_paths)),
-            reason_zh=f"{sweep.cny(amount)} 经 {len(paths)} 个中间账户分散转出后汇聚到同一账户",
-            reason_en=f"{sweep.cny(amount)} split over {len(paths)} intermediary accounts and "
-                      f"gathered again in one account",
-            accounts=(subject,)))
+        evidence = [pid for path in paths.values() for pid in path[1:]][: params.max_evidence]
+        alerts.append(
+            Alert(
+                rule_id=rule.rule_id,
+                typology=rule.typology,
+                subject_kind="account",
+                subject=subject,
+                window_start=window.start,
+                window_end=window.end,
+                metrics={
+                    "paths": len(paths),
+                    "amount": round(amount, 2),
+                    "source": source,
+                    "beneficiary": beneficiary,
+                    "intermediaries": sorted(paths)[:50],
+                },
+                evidence=tuple(evidence),
+                strength=sweep.strength(sweep.past(len(paths), params.min_paths)),
+                reason_zh=f"{sweep.cny(amount)} 经 {len(paths)} 个中间账户分散转出后汇聚到同一账户",
+                reason_en=f"{sweep.cny(amount)} split over {len(paths)} intermediary accounts and "
+                f"gathered again in one account",
+                accounts=(subject,),
+            )
+        )
     return alerts

@@ -3,7 +3,7 @@
 `account_features` computes per-account features in SQL over `payments` for a window; `score_accounts` ranks
 accounts by an IsolationForest over robustly scaled features and explains each by its most unusual features;
 `ring_features` describes each ring (and so each lead), `alerted_account_features` each alerted account, for
-the supervised ranking model in `pipelines.train`.
+the supervised ranking model in `pipelines.evaluation.train`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from detectors.base import Window
 FEATURES_SQL = (Path(__file__).with_name("scoring_features.sql")).read_text(encoding="utf-8")
 
 # The T5 default list (DOMAIN §2.2); the anomaly rule may override it.
-DEFAULT_KEYWORDS = ("投资|理财|利息|付息|分红|返利|返息|收益|本金|本息|复投|认购|入股|股金|集资|众筹|养老|保本|保息|"
-                    "高息|月息|日息")
+DEFAULT_KEYWORDS = (
+    "投资|理财|利息|付息|分红|返利|返息|收益|本金|本息|复投|认购|入股|股金|集资|众筹|养老|保本|保息|高息|月息|日息"
+)
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,22 @@ ACCOUNT_FEATURES: tuple[Feature, ...] = (
 FEATURE_BY_NAME = {feature.name: feature for feature in ACCOUNT_FEATURES}
 
 
-def account_features(con: duckdb.DuckDBPyConnection, window: Window, keywords: str = DEFAULT_KEYWORDS,
-                     min_txn: int = 1, accounts: list[str] | None = None) -> pl.DataFrame:
+def account_features(
+    con: duckdb.DuckDBPyConnection,
+    window: Window,
+    keywords: str = DEFAULT_KEYWORDS,
+    min_txn: int = 1,
+    accounts: list[str] | None = None,
+) -> pl.DataFrame:
     """One row per account with at least `min_txn` payments in the window: `account_no`, `n_txn` and every
     feature in ACCOUNT_FEATURES (null where it is undefined, e.g. no inflow for the out/in ratio)."""
     params = {
-        "start": window.start, "end": window.end, "as_of": window.as_of, "keywords": keywords,
-        "min_txn": min_txn, "accounts": list(accounts or []),
+        "start": window.start,
+        "end": window.end,
+        "as_of": window.as_of,
+        "keywords": keywords,
+        "min_txn": min_txn,
+        "accounts": list(accounts or []),
     }
     return con.execute(FEATURES_SQL, params).pl()
 
@@ -134,8 +144,14 @@ class ScoredAccounts:
             if abs(self.z[index, column]) < 1e-9:
                 continue
             feature = ACCOUNT_FEATURES[column]
-            found.append(Contribution(feature, float(self.values[feature.name][int(index)]),
-                                      self.medians[feature.name], float(self.z[index, column])))
+            found.append(
+                Contribution(
+                    feature,
+                    float(self.values[feature.name][int(index)]),
+                    self.medians[feature.name],
+                    float(self.z[index, column]),
+                )
+            )
         return found
 
 
@@ -178,27 +194,68 @@ def format_value(feature: Feature, value: float, lang: str) -> str:
 def describe(contributions: list[Contribution], lang: str) -> str:
     """'转入笔数 812（中位数 14）；个人付款人占比 97%（中位数 40%）' or its English form."""
     if lang == "zh":
-        return "；".join(f"{c.feature.label_zh} {format_value(c.feature, c.value, 'zh')}"
-                        f"（中位数 {format_value(c.feature, c.median, 'zh')}）" for c in contributions)
-    return "; ".join(f"{c.feature.label_en} {format_value(c.feature, c.value, 'en')}"
-                     f" (median {format_value(c.feature, c.median, 'en')})" for c in contributions)
+        return "；".join(
+            f"{c.feature.label_zh} {format_value(c.feature, c.value, 'zh')}"
+            f"（中位数 {format_value(c.feature, c.median, 'zh')}）"
+            for c in contributions
+        )
+    return "; ".join(
+        f"{c.feature.label_en} {format_value(c.feature, c.value, 'en')}"
+        f" (median {format_value(c.feature, c.median, 'en')})"
+        for c in contributions
+    )
 
 
 # Typologies whose presence in a ring is a model feature; the rest are counted in n_typologies only.
 RING_TYPOLOGY_FLAGS = (
-    "fan_in", "pass_through", "interest_payout", "round_amounts", "memo_keywords", "elderly_payers",
-    "dormant_burst", "night_activity", "controlled_accounts", "insider_commission", "cash_out", "cross_region",
-    "cycle", "scatter_gather", "gather_scatter", "anomaly",
+    "fan_in",
+    "pass_through",
+    "interest_payout",
+    "round_amounts",
+    "memo_keywords",
+    "elderly_payers",
+    "dormant_burst",
+    "night_activity",
+    "controlled_accounts",
+    "insider_commission",
+    "cash_out",
+    "cross_region",
+    "cycle",
+    "scatter_gather",
+    "gather_scatter",
+    "anomaly",
 )
 HUB_FEATURES = (
-    "payers", "individual_payer_share", "elderly_payer_share", "pass_through", "median_hold_hours",
-    "out_interval_cv", "round_in_share", "unit_in_share", "out_amount_cv", "night_share", "cash_out_share",
-    "keyword_share", "account_age_days",
+    "payers",
+    "individual_payer_share",
+    "elderly_payer_share",
+    "pass_through",
+    "median_hold_hours",
+    "out_interval_cv",
+    "round_in_share",
+    "unit_in_share",
+    "out_amount_cv",
+    "night_share",
+    "cash_out_share",
+    "keyword_share",
+    "account_age_days",
 )
 RING_FEATURES: tuple[str, ...] = (
-    "rule_score", "n_members", "n_alerts", "n_rules", "n_typologies", "total_in", "total_out",
-    "individual_payers", "elderly_share", "n_provinces", "ring_pass_through", "max_alert_score",
-    "n_evidence", "internal_density", "hub_in_share",
+    "rule_score",
+    "n_members",
+    "n_alerts",
+    "n_rules",
+    "n_typologies",
+    "total_in",
+    "total_out",
+    "individual_payers",
+    "elderly_share",
+    "n_provinces",
+    "ring_pass_through",
+    "max_alert_score",
+    "n_evidence",
+    "internal_density",
+    "hub_in_share",
     *(f"hub_{name}" for name in HUB_FEATURES),
     *(f"has_{typology}" for typology in RING_TYPOLOGY_FLAGS),
 )
@@ -271,8 +328,9 @@ ORDER BY c.ring_id
 """
 
 
-def ring_features(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
-                  keywords: str = DEFAULT_KEYWORDS) -> pl.DataFrame:
+def ring_features(
+    con: duckdb.DuckDBPyConnection, run_id: str | None = None, keywords: str = DEFAULT_KEYWORDS
+) -> pl.DataFrame:
     """One row per ring: identity columns (ring_id, run_id, hub_account, member_accounts, typologies,
     window_start, window_end, first_activity) and every name in RING_FEATURES.
 
@@ -285,36 +343,64 @@ def ring_features(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
     if rings.is_empty():
         return rings.with_columns(
             [pl.lit(None, dtype=pl.Float64).alias(name) for name in ["hub_in_share", *hub_columns]]
-            + [pl.lit(0.0).alias(f"has_{t}") for t in RING_TYPOLOGY_FLAGS])
+            + [pl.lit(0.0).alias(f"has_{t}") for t in RING_TYPOLOGY_FLAGS]
+        )
     hub_rows = []
     for (start, end), group in rings.group_by(["window_start", "window_end"], maintain_order=True):
         window = Window(as_of=(end - timedelta(days=1)).date(), days=max((end - start).days, 1))
         hubs = account_features(con, window, keywords, accounts=group["hub_account"].unique().to_list())
         hub_rows.append(hubs.with_columns(pl.lit(start).alias("window_start"), pl.lit(end).alias("window_end")))
     hubs = pl.concat(hub_rows, how="vertical_relaxed").select(
-        "account_no", "window_start", "window_end", pl.col("amount_in").alias("hub_amount_in"),
-        *[pl.col(name).cast(pl.Float64).alias(f"hub_{name}") for name in HUB_FEATURES])
-    rings = rings.join(hubs, left_on=["hub_account", "window_start", "window_end"],
-                       right_on=["account_no", "window_start", "window_end"], how="left")
+        "account_no",
+        "window_start",
+        "window_end",
+        pl.col("amount_in").alias("hub_amount_in"),
+        *[pl.col(name).cast(pl.Float64).alias(f"hub_{name}") for name in HUB_FEATURES],
+    )
+    rings = rings.join(
+        hubs,
+        left_on=["hub_account", "window_start", "window_end"],
+        right_on=["account_no", "window_start", "window_end"],
+        how="left",
+    )
     rings = rings.with_columns(
         (pl.col("hub_amount_in") / pl.when(pl.col("total_in") > 0).then(pl.col("total_in")))
-        .clip(upper_bound=1.0).alias("hub_in_share"),
+        .clip(upper_bound=1.0)
+        .alias("hub_in_share"),
         *[pl.col("typologies").list.contains(t).cast(pl.Float64).alias(f"has_{t}") for t in RING_TYPOLOGY_FLAGS],
     ).drop("hub_amount_in")
     return rings.with_columns([pl.col(name).cast(pl.Float64) for name in RING_FEATURES])
 
 
-
-
 # Typologies of the rule pack: an alerted account's alert scores per typology are model features.
 ALERT_TYPOLOGIES = (
-    "fan_in", "fan_out", "pass_through", "interest_payout", "round_amounts", "memo_keywords", "elderly_payers",
-    "dormant_burst", "night_activity", "controlled_accounts", "insider_commission", "cash_out", "cross_region",
-    "unrelated_business", "near_threshold", "cycle", "scatter_gather", "gather_scatter", "bipartite", "stack",
+    "fan_in",
+    "fan_out",
+    "pass_through",
+    "interest_payout",
+    "round_amounts",
+    "memo_keywords",
+    "elderly_payers",
+    "dormant_burst",
+    "night_activity",
+    "controlled_accounts",
+    "insider_commission",
+    "cash_out",
+    "cross_region",
+    "unrelated_business",
+    "near_threshold",
+    "cycle",
+    "scatter_gather",
+    "gather_scatter",
+    "bipartite",
+    "stack",
     "anomaly",
 )
 ALERTED_ACCOUNT_FEATURES: tuple[str, ...] = (
-    "rule_score", "n_alerts", "n_rules", "max_alert_score",
+    "rule_score",
+    "n_alerts",
+    "n_rules",
+    "max_alert_score",
     *(feature.name for feature in ACCOUNT_FEATURES),
     *(f"score_{typology}" for typology in ALERT_TYPOLOGIES),
 )
@@ -353,8 +439,11 @@ JOIN alert_accounts a USING (account_no, run_id)
 JOIN run_windows w USING (run_id)
 GROUP BY ALL
 ORDER BY c.account_no
-""".format(typology_columns=",\n       ".join(
-    f"coalesce(sum(a.score) FILTER (WHERE a.typology = '{t}'), 0) AS score_{t}" for t in ALERT_TYPOLOGIES))
+""".format(
+    typology_columns=",\n       ".join(
+        f"coalesce(sum(a.score) FILTER (WHERE a.typology = '{t}'), 0) AS score_{t}" for t in ALERT_TYPOLOGIES
+    )
+)
 
 FIRST_ACTIVITY_SQL = """
 SELECT account_no, min(txn_time) AS first_activity
@@ -369,8 +458,9 @@ GROUP BY account_no
 """
 
 
-def alerted_account_features(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
-                             keywords: str = DEFAULT_KEYWORDS) -> pl.DataFrame:
+def alerted_account_features(
+    con: duckdb.DuckDBPyConnection, run_id: str | None = None, keywords: str = DEFAULT_KEYWORDS
+) -> pl.DataFrame:
     """One row per alerted account — the subject of an alert, or an account of an actor that is — the
     candidates the office has to rank: identity columns (account_no, run_id, window_start, window_end,
     first_activity) and every name in ALERTED_ACCOUNT_FEATURES.
@@ -382,8 +472,10 @@ def alerted_account_features(con: duckdb.DuckDBPyConnection, run_id: str | None 
     alerted = con.execute(ALERTED_SQL, {"run_id": run_id}).pl()
     feature_names = [feature.name for feature in ACCOUNT_FEATURES]
     if alerted.is_empty():
-        return alerted.with_columns(pl.lit(None, dtype=pl.Datetime).alias("first_activity"),
-                                    *[pl.lit(None, dtype=pl.Float64).alias(name) for name in feature_names])
+        return alerted.with_columns(
+            pl.lit(None, dtype=pl.Datetime).alias("first_activity"),
+            *[pl.lit(None, dtype=pl.Float64).alias(name) for name in feature_names],
+        )
     parts = []
     for (start, end), group in alerted.group_by(["window_start", "window_end"], maintain_order=True):
         window = Window(as_of=(end - timedelta(days=1)).date(), days=max((end - start).days, 1))
@@ -394,5 +486,4 @@ def alerted_account_features(con: duckdb.DuckDBPyConnection, run_id: str | None 
     table = pl.concat(parts, how="vertical_relaxed")
     # an account alerted without payments of its own in the window (an actor's idle account) starts with it
     table = table.with_columns(pl.coalesce("first_activity", "window_start").alias("first_activity"))
-    return table.with_columns([pl.col(name).cast(pl.Float64) for name in ALERTED_ACCOUNT_FEATURES]) \
-        .sort("account_no")
+    return table.with_columns([pl.col(name).cast(pl.Float64) for name in ALERTED_ACCOUNT_FEATURES]).sort("account_no")

@@ -79,8 +79,15 @@ def pct(share: float) -> str:
     return f"{round(float(share) * 100)}%"
 
 
-def account_alert(rule: Rule, window: Window, row: dict[str, Any], metrics: dict[str, Any],
-                  reason_zh: str, reason_en: str, ratios: tuple[float, ...]) -> Alert:
+def account_alert(
+    rule: Rule,
+    window: Window,
+    row: dict[str, Any],
+    metrics: dict[str, Any],
+    reason_zh: str,
+    reason_en: str,
+    ratios: tuple[float, ...],
+) -> Alert:
     """One alert about the account in `row["account"]`, its evidence from `row["evidence"]`."""
     account = row["account"]
     return Alert(

@@ -49,25 +49,51 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     for row in sweep.query(con, SQL, rule, window):
         if row["branch"] == "organisation":
             trade = f"（{row['occupation']}）" if row["occupation"] else ""
-            reason_zh = (f"非金融单位{trade} {window.days} 天内收到 {row['individual_payers']} 名个人转入 "
-                         f"{sweep.cny(row['inflow_cny'])}，附言含投资类关键词 {sweep.pct(row['keyword_share'])}，"
-                         f"整数金额 {sweep.pct(row['round_share'])}")
-            reason_en = (f"Non-financial organisation{' (' + row['occupation'] + ')' if row['occupation'] else ''} "
-                         f"paid {sweep.cny(row['inflow_cny'])} by {row['individual_payers']} individuals in "
-                         f"{window.days} days; {sweep.pct(row['keyword_share'])} with investment words, "
-                         f"{sweep.pct(row['round_share'])} round amounts")
-            ratios = (sweep.past(row["individual_payers"], params.min_payers),
-                      max(sweep.past(row["keyword_share"], params.min_keyword_share),
-                          sweep.past(row["round_share"], params.min_round_share)))
+            reason_zh = (
+                f"非金融单位{trade} {window.days} 天内收到 {row['individual_payers']} 名个人转入 "
+                f"{sweep.cny(row['inflow_cny'])}，附言含投资类关键词 {sweep.pct(row['keyword_share'])}，"
+                f"整数金额 {sweep.pct(row['round_share'])}"
+            )
+            reason_en = (
+                f"Non-financial organisation{' (' + row['occupation'] + ')' if row['occupation'] else ''} "
+                f"paid {sweep.cny(row['inflow_cny'])} by {row['individual_payers']} individuals in "
+                f"{window.days} days; {sweep.pct(row['keyword_share'])} with investment words, "
+                f"{sweep.pct(row['round_share'])} round amounts"
+            )
+            ratios = (
+                sweep.past(row["individual_payers"], params.min_payers),
+                max(
+                    sweep.past(row["keyword_share"], params.min_keyword_share),
+                    sweep.past(row["round_share"], params.min_round_share),
+                ),
+            )
         else:
-            reason_zh = (f"个人账户 {window.days} 天内收到 {row['org_payers']} 家单位转入 {row['org_payments']} 笔，"
-                         f"共 {sweep.cny(row['inflow_cny'])}")
-            reason_en = (f"Personal account paid {row['org_payments']} times by {row['org_payers']} organisations "
-                         f"in {window.days} days, {sweep.cny(row['inflow_cny'])}")
-            ratios = (sweep.past(row["org_payers"], params.min_org_payers),
-                      sweep.past(row["org_payments"], params.min_org_payments))
-        metrics = {key: row[key] for key in ("branch", "individual_payers", "inflows", "inflow_cny", "keyword_share",
-                                             "round_share", "occupation", "org_payers", "org_payments")}
+            reason_zh = (
+                f"个人账户 {window.days} 天内收到 {row['org_payers']} 家单位转入 {row['org_payments']} 笔，"
+                f"共 {sweep.cny(row['inflow_cny'])}"
+            )
+            reason_en = (
+                f"Personal account paid {row['org_payments']} times by {row['org_payers']} organisations "
+                f"in {window.days} days, {sweep.cny(row['inflow_cny'])}"
+            )
+            ratios = (
+                sweep.past(row["org_payers"], params.min_org_payers),
+                sweep.past(row["org_payments"], params.min_org_payments),
+            )
+        metrics = {
+            key: row[key]
+            for key in (
+                "branch",
+                "individual_payers",
+                "inflows",
+                "inflow_cny",
+                "keyword_share",
+                "round_share",
+                "occupation",
+                "org_payers",
+                "org_payments",
+            )
+        }
         alerts.append(sweep.account_alert(rule, window, row, metrics, reason_zh, reason_en, ratios))
     return _strongest_per_account(alerts)
 

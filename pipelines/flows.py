@@ -6,10 +6,8 @@ others; only steps that can fail transiently (a busy warehouse, a locked case st
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import asdict
 from datetime import date, datetime
@@ -39,11 +37,16 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(path for path in inbox.rglob("*") if path.is_file() and path.suffix.lower() in INBOX_SUFFIXES)
 
 
-@task(name="ingest-file", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient,
-      cache_policy=NO_CACHE)
+@task(
+    name="ingest-file",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=_retry_when_transient,
+    cache_policy=NO_CACHE,
+)
 def ingest_file_task(home: str, path: str) -> dict:
-    from pipelines import warehouse
     from pipelines.ingest.load import ingest_file
+    from pipelines.warehouse import db as warehouse
 
     settings = Settings.load(home)
     con = warehouse.connect(settings)
@@ -53,12 +56,13 @@ def ingest_file_task(home: str, path: str) -> dict:
         con.close()
 
 
-@task(name="prepare", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient,
-      cache_policy=NO_CACHE)
+@task(
+    name="prepare", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient, cache_policy=NO_CACHE
+)
 def prepare_task(home: str) -> None:
     """Derived tables the detectors read: payments (two legs → one), parties, actors."""
-    from pipelines import warehouse
-    from pipelines.prepare import prepare_warehouse
+    from pipelines.warehouse import db as warehouse
+    from pipelines.warehouse.prepare import prepare_warehouse
 
     settings = Settings.load(home)
     con = warehouse.connect(settings)
@@ -70,17 +74,18 @@ def prepare_task(home: str) -> None:
 
 @task(name="detect", cache_policy=NO_CACHE)
 def detect_task(home: str) -> dict:
-    from pipelines.detect import run_detection
+    from pipelines.detection.runner import run_detection
 
     result = run_detection(Settings.load(home))
     return {"run_id": result.run_id, "alerts_per_rule": result.alerts_per_rule}
 
 
-@task(name="publish", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient,
-      cache_policy=NO_CACHE)
+@task(
+    name="publish", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient, cache_policy=NO_CACHE
+)
 def publish_task(home: str, run_id: str) -> dict:
-    from pipelines import warehouse
-    from pipelines.leads import publish_run
+    from pipelines.cases.publish import publish_run
+    from pipelines.warehouse import db as warehouse
 
     settings = Settings.load(home)
     con = warehouse.connect(settings)
@@ -118,11 +123,15 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
     file_results = [ingest_one(home, path) for path in files]
     loaded = [item for item in file_results if item.get("status") == "loaded"]
     failed = [item for item in file_results if item.get("status") == "failed"]
-    summary = {"files": len(files), "loaded": len(loaded), "failed": len(failed),
-               "duplicates": sum(item.get("status") == "duplicate_file" for item in file_results),
-               "rows_loaded": sum(item.get("loaded", 0) for item in file_results),
-               "rows_quarantined": sum(item.get("quarantined", 0) for item in file_results),
-               "file_results": file_results}
+    summary = {
+        "files": len(files),
+        "loaded": len(loaded),
+        "failed": len(failed),
+        "duplicates": sum(item.get("status") == "duplicate_file" for item in file_results),
+        "rows_loaded": sum(item.get("loaded", 0) for item in file_results),
+        "rows_quarantined": sum(item.get("quarantined", 0) for item in file_results),
+        "file_results": file_results,
+    }
 
     if loaded:
         prepare_task(home)
@@ -136,8 +145,11 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
         summary["nothing_new"] = True
     summary["seconds"] = round(time.monotonic() - started, 1)
     record_nightly_run(settings, summary)
-    create_markdown_artifact(markdown=summary_markdown(summary), key="fundflow-nightly-summary",
-                             description="夜间任务摘要 / nightly run summary")
+    create_markdown_artifact(
+        markdown=summary_markdown(summary),
+        key="fundflow-nightly-summary",
+        description="夜间任务摘要 / nightly run summary",
+    )
     return summary
 
 
@@ -154,13 +166,21 @@ def ingest_one(home: str, path: Path) -> dict:
 
 
 def record_nightly_run(settings: Settings, summary: dict) -> None:
-    from pipelines import runs, warehouse
+    from pipelines.warehouse import db as warehouse
+    from pipelines.warehouse import runs
 
     con = warehouse.connect(settings)
     try:
         run_id = runs.start_run(con, "nightly")
-        runs.record_inputs(con, run_id, [item["file_id"] for item in summary["file_results"]
-                                         if item.get("status") == "loaded" and item.get("file_id")])
+        runs.record_inputs(
+            con,
+            run_id,
+            [
+                item["file_id"]
+                for item in summary["file_results"]
+                if item.get("status") == "loaded" and item.get("file_id")
+            ],
+        )
         status = "failed" if summary["failed"] else "ok"
         runs.finish_run(con, run_id, status, {k: v for k, v in summary.items() if k != "file_results"})
         summary["run_id"] = run_id
@@ -173,17 +193,25 @@ def summary_markdown(summary: dict) -> str:
     if summary["nothing_new"] and not summary["failed"]:
         lines.append("没有新文件，本次未做任何更改 / no new files; nothing was changed.")
     lines += ["| 项目 item | 数量 count |", "|---|---|"]
-    for key, label in (("files", "收件箱文件 files in inbox"), ("loaded", "已导入 loaded"),
-                       ("duplicates", "重复文件 duplicate files"), ("failed", "失败 failed"),
-                       ("rows_loaded", "导入行数 rows loaded"), ("rows_quarantined", "隔离行数 rows quarantined")):
+    for key, label in (
+        ("files", "收件箱文件 files in inbox"),
+        ("loaded", "已导入 loaded"),
+        ("duplicates", "重复文件 duplicate files"),
+        ("failed", "失败 failed"),
+        ("rows_loaded", "导入行数 rows loaded"),
+        ("rows_quarantined", "隔离行数 rows quarantined"),
+    ):
         lines.append(f"| {label} | {summary.get(key, 0)} |")
     alerts = summary.get("alerts_per_rule") or {}
     if alerts:
         fired = ", ".join(f"{rule_id} {count}" for rule_id, count in alerts.items() if count)
         lines.append(f"| 预警 alerts | {sum(alerts.values())} ({fired}) |")
     publish = summary.get("publish") or {}
-    for key, label in (("new", "新线索 new leads"), ("updated", "更新线索 updated leads"),
-                       ("linked", "关联已销号线索 linked to closed leads")):
+    for key, label in (
+        ("new", "新线索 new leads"),
+        ("updated", "更新线索 updated leads"),
+        ("linked", "关联已销号线索 linked to closed leads"),
+    ):
         if key in publish:
             lines.append(f"| {label} | {publish[key]} |")
     for item in summary["file_results"]:
@@ -192,51 +220,15 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def print_summary(summary: dict) -> None:
-    print(summary_markdown(summary).replace("| ", "").replace(" |", "").replace("|---|---|", ""))
-    for path in summary.get("exports") or []:
-        print(f"导出 / export: {path}")
-    print(f"运行记录 / run record: fundflow runs show {summary.get('run_id')}")
-
-
-def nightly_command(args, settings: Settings) -> int:
-    summary = nightly_flow(str(settings.home), args.inbox)
-    print_summary(summary)
-    return 1 if summary["failed"] else 0
-
-
 def nightly_deployment(settings: Settings):
     from prefect.schedules import Cron
 
     return nightly_flow.to_deployment(
-        name="nightly", schedules=[Cron(settings.nightly_cron, timezone=settings.timezone)],
+        name="nightly",
+        schedules=[Cron(settings.nightly_cron, timezone=settings.timezone)],
         parameters={"home": str(settings.home)},
-        description="每晚：导入收件箱 → 运行规则 → 发布线索 → 导出 / nightly: ingest → detect → publish → export")
-
-
-def schedule_command(args, settings: Settings) -> int:
-    """Serve the nightly deployment; start a local Prefect server on 127.0.0.1 when none is configured."""
-    import os
-
-    from prefect import serve
-
-    server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        port = 4200
-        settings.logs.mkdir(parents=True, exist_ok=True)
-        log = open(settings.logs / "prefect-server.log", "ab")
-        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                   "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-        wait_for_server(port, server)
-    print(f"夜间任务已按计划运行 / nightly deployment served: cron '{settings.nightly_cron}' "
-          f"({settings.timezone}); Ctrl-C 停止 / to stop")
-    try:
-        serve(nightly_deployment(settings))
-    finally:
-        if server is not None:
-            server.terminate()
-    return 0
+        description="每晚：导入收件箱 → 运行规则 → 发布线索 → 导出 / nightly: ingest → detect → publish → export",
+    )
 
 
 def wait_for_server(port: int, server: subprocess.Popen, seconds: float = 60) -> None:
@@ -253,7 +245,3 @@ def wait_for_server(port: int, server: subprocess.Popen, seconds: float = 60) ->
             pass
         time.sleep(1)
     raise FundflowError("本地 Prefect 服务未在 60 秒内就绪 / local Prefect server not ready in 60 s")
-
-
-if __name__ == "__main__":
-    print(json.dumps(nightly_flow(sys.argv[1]), ensure_ascii=False, default=str, indent=1))

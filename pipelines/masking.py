@@ -31,7 +31,21 @@ def mask_phone(value: str | None) -> str:
     return _keep_ends(value, 3, 4)
 
 
-ORGANISATION_MARKERS = ("公司", "合作社", "中心", "银行", "医院", "学校", "协会", "商店", "超市", "厂", "部", "所", "社")
+ORGANISATION_MARKERS = (
+    "公司",
+    "合作社",
+    "中心",
+    "银行",
+    "医院",
+    "学校",
+    "协会",
+    "商店",
+    "超市",
+    "厂",
+    "部",
+    "所",
+    "社",
+)
 
 
 def mask_name(value: str | None) -> str:
@@ -43,3 +57,43 @@ def mask_name(value: str | None) -> str:
     if len(value) <= 2:
         return value[0] + "*"
     return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def mask_lead(lead: dict) -> dict:
+    """A copy of a lead (as `CaseStore.get_lead` or `list_leads` give it) with personal numbers masked."""
+    shown = dict(lead)
+    shown["subject_id_no"] = mask_id(lead.get("subject_id_no"))
+    shown["hub_account"] = mask_account(lead.get("hub_account"))
+    if lead.get("subject_kind") == "PERSON":
+        shown["subject_name"] = mask_name(lead.get("subject_name"))
+    if "accounts" in lead:
+        shown["accounts"] = [
+            _mask_party(a, "account_no", "account_name", "holder_kind")
+            | {"holder_id_no": mask_id(a.get("holder_id_no"))}
+            for a in lead["accounts"]
+        ]
+        numbers = {a["account_no"] for a in lead["accounts"]}
+        shown["alerts"] = [
+            a
+            | {
+                "subject": mask_account(a["subject"])
+                if a["subject"] in numbers or a["subject"].isdigit()
+                else a["subject"]
+            }
+            for a in lead["alerts"]
+        ]
+        shown["payments"] = [
+            _mask_party(
+                _mask_party(p, "payer_account", "payer_name", "payer_kind"), "payee_account", "payee_name", "payee_kind"
+            )
+            for p in lead["payments"]
+        ]
+    return shown
+
+
+def _mask_party(row: dict, account: str, name: str, kind: str) -> dict:
+    masked = dict(row)
+    masked[account] = mask_account(row.get(account)) if row.get(account) else None
+    if row.get(kind) == "PERSON":
+        masked[name] = mask_name(row.get(name))
+    return masked

@@ -37,7 +37,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, home: str | os.PathLike | None = None) -> "Settings":
+    def load(cls, home: str | os.PathLike | None = None) -> Settings:
         env = os.environ
         home_path = Path(home or env.get("FUNDFLOW_HOME") or "var").resolve()
         settings = cls(

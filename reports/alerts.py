@@ -15,13 +15,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from detectors.pack import RulePackInvalid, load_rule_pack
-from pipelines import warehouse
-from pipelines.casestore import CaseStore, lead_accounts, lead_alerts, leads
+from pipelines.cases.lifecycle import OPEN_STATUSES
+from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, leads
 from pipelines.errors import FundflowError, NotFoundError
-from pipelines.labels import TYPOLOGIES
-from pipelines.lifecycle import OPEN_STATUSES
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
+from pipelines.vocabulary import TYPOLOGIES
+from pipelines.warehouse import db as warehouse
 from reports.tables import Column, record_export, write_table
 
 ALERT_COLUMNS = (
@@ -64,17 +64,26 @@ def lead_ids_of_alerts(settings: Settings, alerts: list[dict]) -> dict[str, str]
             status = dict(conn.execute(sa.select(leads.c.lead_id, leads.c.status)).all())
             by_alert: dict[str, str] = {}
             by_finding: dict[tuple, str] = {}
-            for row in conn.execute(sa.select(lead_alerts.c.lead_id, lead_alerts.c.alert_id, lead_alerts.c.rule_id,
-                                              lead_alerts.c.subject, lead_alerts.c.window_start,
-                                              lead_alerts.c.window_end).order_by(lead_alerts.c.lead_id)):
+            for row in conn.execute(
+                sa.select(
+                    lead_alerts.c.lead_id,
+                    lead_alerts.c.alert_id,
+                    lead_alerts.c.rule_id,
+                    lead_alerts.c.subject,
+                    lead_alerts.c.window_start,
+                    lead_alerts.c.window_end,
+                ).order_by(lead_alerts.c.lead_id)
+            ):
                 by_alert[row.alert_id] = row.lead_id
                 by_finding[(row.rule_id, row.subject, row.window_start, row.window_end)] = row.lead_id
             by_account: dict[str, str] = {}
             accounts = sorted({alert["account_no"] for alert in alerts if alert.get("account_no")})
             for start in range(0, len(accounts), 500):
-                query = (sa.select(lead_accounts.c.account_no, lead_accounts.c.lead_id)
-                         .where(lead_accounts.c.account_no.in_(accounts[start:start + 500]))
-                         .where(lead_accounts.c.role != "investor"))
+                query = (
+                    sa.select(lead_accounts.c.account_no, lead_accounts.c.lead_id)
+                    .where(lead_accounts.c.account_no.in_(accounts[start : start + 500]))
+                    .where(lead_accounts.c.role != "investor")
+                )
                 for account_no, lead_id in conn.execute(query):
                     known = by_account.get(account_no)
                     if known is None or _preferred(lead_id, known, status):
@@ -83,9 +92,11 @@ def lead_ids_of_alerts(settings: Settings, alerts: list[dict]) -> dict[str, str]
         store.close()
     found = {}
     for alert in alerts:
-        lead_id = (by_alert.get(alert["alert_id"])
-                   or by_finding.get((alert["rule_id"], alert["subject"], alert["window_start"], alert["window_end"]))
-                   or by_account.get(alert.get("account_no")))
+        lead_id = (
+            by_alert.get(alert["alert_id"])
+            or by_finding.get((alert["rule_id"], alert["subject"], alert["window_start"], alert["window_end"]))
+            or by_account.get(alert.get("account_no"))
+        )
         if lead_id:
             found[alert["alert_id"]] = lead_id
     return found
@@ -93,8 +104,10 @@ def lead_ids_of_alerts(settings: Settings, alerts: list[dict]) -> dict[str, str]
 
 def _preferred(candidate: str, known: str, status: dict[str, str]) -> bool:
     """Open leads before closed or merged ones, then the newer lead."""
+
     def rank(lead_id: str) -> tuple:
         return (status.get(lead_id) in OPEN_STATUSES + ("ON_HOLD",), lead_id)
+
     return rank(candidate) > rank(known)
 
 
@@ -106,40 +119,60 @@ def rule_titles(settings: Settings) -> dict[str, str]:
         return {}
 
 
-def export_alerts(settings: Settings, out: str | Path, unmasked: bool = False, reason: str | None = None,
-                  user: str | None = None) -> ExportResult:
+def export_alerts(
+    settings: Settings, out: str | Path, unmasked: bool = False, reason: str | None = None, user: str | None = None
+) -> ExportResult:
     if unmasked and not (reason and reason.strip()):
         raise FundflowError("导出明文账号须说明理由 / --unmasked needs --reason")
     out = Path(out)
     con = warehouse.connect(settings)
     try:
-        latest = con.execute("SELECT run_id FROM runs WHERE kind = 'detect' AND status = 'ok' "
-                             "ORDER BY started_at DESC LIMIT 1").fetchone()
+        latest = con.execute(
+            "SELECT run_id FROM runs WHERE kind = 'detect' AND status = 'ok' ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
         if latest is None:
             raise NotFoundError("还没有成功的检测运行，请先运行 fundflow detect / no detect run yet")
         run_id = latest[0]
-        cursor = con.execute("""
+        cursor = con.execute(
+            """
             SELECT a.alert_id, a.run_id, a.rule_id, a.typology, a.subject_kind, a.subject,
                    coalesce(aa.account_no, a.subject) AS account_no, a.window_start, a.window_end, a.score,
                    a.reason_zh, a.reason_en
             FROM alerts a
             LEFT JOIN actor_accounts aa ON a.subject_kind = 'actor' AND aa.actor_id = a.subject
             WHERE a.run_id = ?
-            ORDER BY a.score DESC, a.rule_id, a.subject, account_no""", [run_id])
+            ORDER BY a.score DESC, a.rule_id, a.subject, account_no""",
+            [run_id],
+        )
         names = [description[0] for description in cursor.description]
         alerts = [dict(zip(names, row)) for row in cursor.fetchall()]
         titles = rule_titles(settings)
         lead_of = lead_ids_of_alerts(settings, alerts)
         rows = [_row(alert, titles, lead_of, unmasked) for alert in alerts]
         sha256 = write_table(out, ALERT_COLUMNS, rows, sheet_title="预警")
-        con.execute('INSERT INTO export_audit ("at", "user", what, path, sha256, unmasked, reason) '
-                    "VALUES (?, ?, 'alerts', ?, ?, ?, ?)",
-                    [datetime.now(), user or getpass.getuser(), str(out.resolve()), sha256, unmasked,
-                     reason if unmasked else None])
+        con.execute(
+            'INSERT INTO export_audit ("at", "user", what, path, sha256, unmasked, reason) '
+            "VALUES (?, ?, 'alerts', ?, ?, ?, ?)",
+            [
+                datetime.now(),
+                user or getpass.getuser(),
+                str(out.resolve()),
+                sha256,
+                unmasked,
+                reason if unmasked else None,
+            ],
+        )
     finally:
         con.close()
-    record_export(settings, user or getpass.getuser(), "alerts", [(out, sha256)], unmasked,
-                  reason if unmasked else None, detail={"rows": len(rows), "run_id": run_id})
+    record_export(
+        settings,
+        user or getpass.getuser(),
+        "alerts",
+        [(out, sha256)],
+        unmasked,
+        reason if unmasked else None,
+        detail={"rows": len(rows), "run_id": run_id},
+    )
     return ExportResult(path=out, sha256=sha256, rows=len(rows), run_id=run_id)
 
 

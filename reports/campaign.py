@@ -10,28 +10,50 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.casestore import CaseStore, events
+from pipelines.cases.lifecycle import DISPOSITION_TYPES, MEASURE_KINDS
+from pipelines.cases.publish import CROSS_PROVINCE_MIN, PRIORITY_MARKS
+from pipelines.cases.sectors import SECTORS, sector_labels
+from pipelines.cases.store import CaseStore, events
 from pipelines.errors import FundflowError
-from pipelines.labels import LEAD_STATUS
-from pipelines.leads import CROSS_PROVINCE_MIN, PRIORITY_MARKS
-from pipelines.lifecycle import DISPOSITION_TYPES, MEASURE_KINDS
-from pipelines.sectors import SECTORS, sector_labels
 from pipelines.settings import Settings
-from reports.leads_export import (SOURCES, day, estimated_amount, labels, measures_by_lead, province_name,
-                                  provinces_text, shown, wan)
-from reports.tables import (AMOUNT_FORMAT, Column, ExportResult, Sheet, check_unmask, export_format, export_user,
-                            record_export, write_tables)
+from pipelines.vocabulary import LEAD_STATUS
+from reports.leads_export import (
+    SOURCES,
+    day,
+    estimated_amount,
+    labels,
+    measures_by_lead,
+    province_name,
+    provinces_text,
+    shown,
+    wan,
+)
+from reports.tables import (
+    AMOUNT_FORMAT,
+    Column,
+    ExportResult,
+    Sheet,
+    check_unmask,
+    export_format,
+    export_user,
+    record_export,
+    write_tables,
+)
 
-TITLES = {"a": "打击非法集资专项行动工作情况统计表", "b": "风险线索排查处置情况统计表",
-          "c": "跨省(自治区、直辖市)案件(风险)信息统计表"}
+TITLES = {
+    "a": "打击非法集资专项行动工作情况统计表",
+    "b": "风险线索排查处置情况统计表",
+    "c": "跨省(自治区、直辖市)案件(风险)信息统计表",
+}
 SHEET_NAMES = {"a": "工作情况统计表", "b": "风险线索排查处置情况统计表", "c": "跨省案件(风险)信息统计表"}
 REPAY_KINDS = ("ORDER_REPAY", "SUPERVISE_REPAY")
 # Measures the summary counts one by one, with the unit each is counted in; the rest go under 其他处置措施.
@@ -100,14 +122,23 @@ class LeadFacts:
 
     def moved(self, from_status: str | None = None, to_status: str | None = None) -> dict | None:
         """The first move out of `from_status` and/or into `to_status`."""
-        return next((e for e in self.events if e["action"] == "move"
-                     and (from_status is None or e["from_status"] == from_status)
-                     and (to_status is None or e["to_status"] == to_status)), None)
+        return next(
+            (
+                e
+                for e in self.events
+                if e["action"] == "move"
+                and (from_status is None or e["from_status"] == from_status)
+                and (to_status is None or e["to_status"] == to_status)
+            ),
+            None,
+        )
 
     @property
     def repaid(self) -> Decimal:
-        return sum((Decimal(str(m["amount"] or 0)) for m in self.measures if m["kind"] in REPAY_KINDS and m["done"]),
-                   Decimal(0))
+        return sum(
+            (Decimal(str(m["amount"] or 0)) for m in self.measures if m["kind"] in REPAY_KINDS and m["done"]),
+            Decimal(0),
+        )
 
     @property
     def stage(self) -> str:
@@ -160,29 +191,58 @@ SUMMARY_COLUMNS: list[tuple[Column, Callable[[Summary], Any]]] = [
     (Column("unit", "填报单位"), lambda s: s.unit),
     (Column("period", "统计期间"), lambda s: s.period.label),
     (Column("leads", "台账线索总数（条）"), lambda s: len(s.leads)),
-    (Column("leads_new", "本期新增线索（条）"), lambda s: s.count(lambda f: _in_period(f.lead["created_at"], s.period))),
+    (
+        Column("leads_new", "本期新增线索（条）"),
+        lambda s: s.count(lambda f: _in_period(f.lead["created_at"], s.period)),
+    ),
     (Column("leads_monitoring", "其中：资金异动监测（条）"), lambda s: s.count(lambda f: f.lead["source"] == "model")),
     (Column("leads_other", "其中：其他来源（条）"), lambda s: s.count(lambda f: f.lead["source"] != "model")),
-    *[(Column(f"status_{code}", f"期末状态：{label}（条）"), lambda s, code=code: s.by_status[code])
-      for code, label in LEAD_STATUS.items() if code in COUNTED_STATUSES],
+    *[
+        (Column(f"status_{code}", f"期末状态：{label}（条）"), lambda s, code=code: s.by_status[code])
+        for code, label in LEAD_STATUS.items()
+        if code in COUNTED_STATUSES
+    ],
     (Column("verified", "完成初核（条）"), lambda s: s.count(lambda f: f.moved(from_status="TRIAGE") is not None)),
-    (Column("determined", "认定非法集资（条）"), lambda s: s.count(
-        lambda f: f.moved(to_status="DETERMINED_ILLEGAL") is not None)),
-    *[(Column(f"measure_{code}", f"{MEASURE_KINDS[code].title_zh}（{unit}）"), lambda s, code=code: len(
-        s.measures_of(code))) for code, unit in COUNTED_KINDS.items()],
-    (Column("fine_amount", "罚款金额（万元）", AMOUNT_FORMAT), lambda s: wan(
-        sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of("FINE")), Decimal(0)))),
+    (
+        Column("determined", "认定非法集资（条）"),
+        lambda s: s.count(lambda f: f.moved(to_status="DETERMINED_ILLEGAL") is not None),
+    ),
+    *[
+        (
+            Column(f"measure_{code}", f"{MEASURE_KINDS[code].title_zh}（{unit}）"),
+            lambda s, code=code: len(s.measures_of(code)),
+        )
+        for code, unit in COUNTED_KINDS.items()
+    ],
+    (
+        Column("fine_amount", "罚款金额（万元）", AMOUNT_FORMAT),
+        lambda s: wan(sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of("FINE")), Decimal(0))),
+    ),
     (Column("measure_other", "其他处置措施（次）"), lambda s: len(s.measures_of(*_other_kinds()))),
     (Column("amount", "涉案金额（万元）", AMOUNT_FORMAT), lambda s: wan(s.total(lambda f: f.lead["total_in"]))),
     (Column("participants", "集资参与人（人）"), lambda s: s.total(lambda f: f.lead["individual_payers"])),
-    (Column("repaid", "清退金额（万元）", AMOUNT_FORMAT), lambda s: wan(
-        sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of(*REPAY_KINDS)), Decimal(0)))),
-    *[(Column(f"sector_{code}", f"领域：{sector.label_zh}（条）"), lambda s, code=code: s.count(
-        lambda f: code in f.lead["sectors"])) for code, sector in SECTORS.items()],
-    *[(Column(f"priority_{code}", f"重点：{label}（条）"), lambda s, code=code: s.count(
-        lambda f: code in f.lead["priority"])) for code, label in PRIORITY_MARKS.items()],
-    (Column("notes", "备注"), lambda s: "线索按期末状态统计，已合并线索计入合并后的线索；处置措施按本期销号统计；"
-                                      "金额为线索转入总额"),
+    (
+        Column("repaid", "清退金额（万元）", AMOUNT_FORMAT),
+        lambda s: wan(sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of(*REPAY_KINDS)), Decimal(0))),
+    ),
+    *[
+        (
+            Column(f"sector_{code}", f"领域：{sector.label_zh}（条）"),
+            lambda s, code=code: s.count(lambda f: code in f.lead["sectors"]),
+        )
+        for code, sector in SECTORS.items()
+    ],
+    *[
+        (
+            Column(f"priority_{code}", f"重点：{label}（条）"),
+            lambda s, code=code: s.count(lambda f: code in f.lead["priority"]),
+        )
+        for code, label in PRIORITY_MARKS.items()
+    ],
+    (
+        Column("notes", "备注"),
+        lambda s: "线索按期末状态统计，已合并线索计入合并后的线索；处置措施按本期销号统计；金额为线索转入总额",
+    ),
 ]
 
 
@@ -222,8 +282,10 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("regions", "涉及地区"), lambda f: provinces_text(f.lead["provinces"])),
     (Column("triage", "初核结果及日期"), lambda f: _move_text(f.moved(from_status="TRIAGE"))),
     (Column("unit", "承办单位/人员"), lambda f: f.lead["assignee"] or ""),
-    (Column("determination", "调查认定结果及日期"), lambda f: _move_text(
-        f.moved(to_status="DETERMINED_ILLEGAL") or f.moved(to_status="NOT_ILLEGAL"))),
+    (
+        Column("determination", "调查认定结果及日期"),
+        lambda f: _move_text(f.moved(to_status="DETERMINED_ILLEGAL") or f.moved(to_status="NOT_ILLEGAL")),
+    ),
     (Column("disposition", "处置类型"), _disposition),
     (Column("measures", "已采取措施"), _measures_text),
     (Column("transfer_no", "移送案号"), lambda f: "、".join(m["transfer_no"] for m in f.measures if m["transfer_no"])),
@@ -234,7 +296,10 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("closed_basis", "销号依据"), lambda f: (_closing(f) or {}).get("note", "")),
     (Column("sectors", "重点领域"), lambda f: sector_labels(f.lead["sectors"])),
     (Column("priority", "重点标记"), lambda f: labels(f.lead["priority"], PRIORITY_MARKS)),
-    (Column("notes", "备注"), lambda f: f"关联已销号线索 {f.lead['related_lead_id']}" if f.lead["related_lead_id"] else ""),
+    (
+        Column("notes", "备注"),
+        lambda f: f"关联已销号线索 {f.lead['related_lead_id']}" if f.lead["related_lead_id"] else "",
+    ),
 ]
 
 
@@ -243,8 +308,10 @@ def _by_province(facts: LeadFacts) -> list[dict]:
 
 
 def _per_province_text(facts: LeadFacts) -> str:
-    return "；".join(f"{province_name(item['province'])} {item['participants']}人 {wan(item['amount'])}万元"
-                    for item in _by_province(facts))
+    return "；".join(
+        f"{province_name(item['province'])} {item['participants']}人 {wan(item['amount'])}万元"
+        for item in _by_province(facts)
+    )
 
 
 def _last_event(facts: LeadFacts) -> dict:
@@ -254,21 +321,29 @@ def _last_event(facts: LeadFacts) -> dict:
 CROSS_PROVINCE_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("serial", "序号"), lambda f: f.serial),
     (Column("name", "案件(风险)名称"), lambda f: f"{f.person['subject_name'] or '未知主体'}（{f.lead['lead_id']}）"),
-    (Column("subject", "涉案主体"), lambda f: " ".join(filter(None, (f.person["subject_name"],
-                                                                 f.person["subject_id_no"])))),
+    (
+        Column("subject", "涉案主体"),
+        lambda f: " ".join(filter(None, (f.person["subject_name"], f.person["subject_id_no"]))),
+    ),
     (Column("provinces", "涉及省份"), lambda f: provinces_text(f.lead["provinces"])),
     (Column("province_count", "涉及省份数"), lambda f: len(f.lead["provinces"])),
     (Column("main_place", "主办地"), lambda f: province_name(f.main_province)),
-    (Column("assisting_places", "协办地"), lambda f: provinces_text(
-        code for code in f.lead["provinces"] if code != f.main_province)),
+    (
+        Column("assisting_places", "协办地"),
+        lambda f: provinces_text(code for code in f.lead["provinces"] if code != f.main_province),
+    ),
     (Column("amount", "涉案金额（万元）", AMOUNT_FORMAT), lambda f: wan(f.lead["total_in"])),
     (Column("participants", "集资参与人总数（人）"), lambda f: f.lead["individual_payers"]),
     (Column("per_province", "分省参与人数及金额"), _per_province_text),
     (Column("province_amount", "分省金额合计（万元）", AMOUNT_FORMAT), lambda f: wan(estimated_amount(f.lead))),
-    (Column("local_participants", "本地参与人（人）"), lambda f: (f.lead["province_stats"] or {}).get(
-        "local_participants", 0)),
-    (Column("local_amount", "本地金额（万元）", AMOUNT_FORMAT), lambda f: wan(
-        (f.lead["province_stats"] or {}).get("local_amount", 0))),
+    (
+        Column("local_participants", "本地参与人（人）"),
+        lambda f: (f.lead["province_stats"] or {}).get("local_participants", 0),
+    ),
+    (
+        Column("local_amount", "本地金额（万元）", AMOUNT_FORMAT),
+        lambda f: wan((f.lead["province_stats"] or {}).get("local_amount", 0)),
+    ),
     (Column("stage", "所处阶段"), lambda f: f.stage),
     (Column("authority", "承办单位/联系人"), lambda f: f.lead["assignee"] or ""),
     (Column("progress", "最新进展"), lambda f: _last_event(f).get("note", "")),
@@ -279,12 +354,17 @@ CROSS_PROVINCE_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
 
 # --- facts as of the end of the period --------------------------------------------------------------------
 
+
 def _events_by_lead(store: CaseStore, lead_ids: list[str], until: datetime) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = defaultdict(list)
     with store.read() as conn:
         for start in range(0, len(lead_ids), 500):
-            query = (sa.select(events).where(events.c.lead_id.in_(lead_ids[start:start + 500]))
-                     .where(events.c.at < until).order_by(events.c.seq))
+            query = (
+                sa.select(events)
+                .where(events.c.lead_id.in_(lead_ids[start : start + 500]))
+                .where(events.c.at < until)
+                .order_by(events.c.seq)
+            )
             for row in conn.execute(query).mappings():
                 found[row["lead_id"]].append(dict(row))
     return found
@@ -313,16 +393,21 @@ def period_facts(store: CaseStore, period: Period, unmasked: bool) -> tuple[list
         before = _status_at(lead_events, period.starts)
         if status == "MERGED" or before in ("CLOSED", "MERGED"):
             continue
-        items = [dict(m, done=m["status"] == "DONE" and m["done_at"] is not None and m["done_at"] < period.ends)
-                 for m in ledger[lead["lead_id"]] if m["created_at"] < period.ends]
+        items = [
+            dict(m, done=m["status"] == "DONE" and m["done_at"] is not None and m["done_at"] < period.ends)
+            for m in ledger[lead["lead_id"]]
+            if m["created_at"] < period.ends
+        ]
         done_in_period += [m for m in items if m["done"] and _in_period(m["done_at"], period)]
         found.append(LeadFacts(lead, shown(lead, unmasked), status, lead_events, items, serial=len(found) + 1))
     return found, done_in_period
 
 
 def _sheet(key: str, columns: list[tuple[Column, Callable]], rows: list[dict], unit: str, period: Period) -> Sheet:
-    caption = (TITLES[key], f"填报单位：{unit}    统计期间：{period.label}（{period.start} 至 {period.end}）    "
-                            "金额单位：万元")
+    caption = (
+        TITLES[key],
+        f"填报单位：{unit}    统计期间：{period.label}（{period.start} 至 {period.end}）    金额单位：万元",
+    )
     return Sheet(SHEET_NAMES[key], [column for column, _ in columns], rows, caption=caption, key_row=False)
 
 
@@ -337,8 +422,9 @@ def _with_totals(rows: list[dict], summed: tuple[str, ...]) -> list[dict]:
     return rows + [total]
 
 
-def campaign_sheets(settings: Settings, period: Period, unmasked: bool = False, unit: str | None = None,
-                    store: CaseStore | None = None) -> list[Sheet]:
+def campaign_sheets(
+    settings: Settings, period: Period, unmasked: bool = False, unit: str | None = None, store: CaseStore | None = None
+) -> list[Sheet]:
     """The three tables (a, b, c) for `period`, ready for `reports.tables.write_tables`."""
     own_store = store is None
     store = store or CaseStore.open(settings)
@@ -349,21 +435,41 @@ def campaign_sheets(settings: Settings, period: Period, unmasked: bool = False, 
             store.close()
     unit = unit or f"县级处置非法集资牵头部门（区划 {settings.county_code}）"
     summary = Summary(unit, period, leads, done)
-    cross = [LeadFacts(f.lead, f.person, f.status, f.events, f.measures) for f in leads
-             if len(f.lead["provinces"]) >= CROSS_PROVINCE_MIN]
+    cross = [
+        LeadFacts(f.lead, f.person, f.status, f.events, f.measures)
+        for f in leads
+        if len(f.lead["provinces"]) >= CROSS_PROVINCE_MIN
+    ]
     for serial, facts in enumerate(cross, start=1):
         facts.serial = serial
     return [
         _sheet("a", SUMMARY_COLUMNS, _rows(SUMMARY_COLUMNS, [summary]), unit, period),
-        _sheet("b", LEDGER_COLUMNS, _with_totals(_rows(LEDGER_COLUMNS, leads),
-                                                 ("amount", "participants", "repaid")), unit, period),
-        _sheet("c", CROSS_PROVINCE_COLUMNS, _with_totals(_rows(CROSS_PROVINCE_COLUMNS, cross),
-                                                         ("amount", "participants", "recovery")), unit, period),
+        _sheet(
+            "b",
+            LEDGER_COLUMNS,
+            _with_totals(_rows(LEDGER_COLUMNS, leads), ("amount", "participants", "repaid")),
+            unit,
+            period,
+        ),
+        _sheet(
+            "c",
+            CROSS_PROVINCE_COLUMNS,
+            _with_totals(_rows(CROSS_PROVINCE_COLUMNS, cross), ("amount", "participants", "recovery")),
+            unit,
+            period,
+        ),
     ]
 
 
-def export_campaign(settings: Settings, out_path: str | Path, user: str | None = None, period: str | None = None,
-                    unmasked: bool = False, reason: str | None = None, unit: str | None = None) -> ExportResult:
+def export_campaign(
+    settings: Settings,
+    out_path: str | Path,
+    user: str | None = None,
+    period: str | None = None,
+    unmasked: bool = False,
+    reason: str | None = None,
+    unit: str | None = None,
+) -> ExportResult:
     """Write the three tables: .xlsx with one sheet each, or .csv as X.a.csv, X.b.csv and X.c.csv.
 
     `period` is `2025Q3`, `2025` or `2025-07-01:2025-09-30` (default: the current quarter); `rows` is the
@@ -381,7 +487,17 @@ def export_campaign(settings: Settings, out_path: str | Path, user: str | None =
         store.close()
     files = write_tables(out, sheets, csv_suffixes=(".a", ".b", ".c"))
     leads = len(sheets[1].rows) - 1
-    record_export(settings, user, "campaign", files, unmasked, reason,
-                  detail={"period": [chosen.start.isoformat(), chosen.end.isoformat()], "leads": leads,
-                          "cross_province": len(sheets[2].rows) - 1})
+    record_export(
+        settings,
+        user,
+        "campaign",
+        files,
+        unmasked,
+        reason,
+        detail={
+            "period": [chosen.start.isoformat(), chosen.end.isoformat()],
+            "leads": leads,
+            "cross_province": len(sheets[2].rows) - 1,
+        },
+    )
     return ExportResult(path=files[0][0], sha256=files[0][1], rows=leads, files=tuple(files))

@@ -21,18 +21,29 @@ from pathlib import Path
 import networkx as nx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from pipelines.casestore import CaseStore
+from pipelines.cases.lifecycle import DISPOSITION_TYPES, MEASURE_STATUSES
+from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
+from pipelines.cases.sectors import sector_labels
+from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
-from pipelines.labels import LEAD_STATUS, PAYMENT_METHODS, TYPOLOGIES
-from pipelines.leads import ACCOUNT_ROLES, PRIORITY_MARKS
-from pipelines.leads_command import ACTION_LABELS
-from pipelines.lifecycle import DISPOSITION_TYPES, MEASURE_STATUSES
 from pipelines.masking import mask_account
-from pipelines.sectors import sector_labels
 from pipelines.settings import Settings
+from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, PAYMENT_METHODS, TYPOLOGIES
 from reports.alerts import rule_titles
-from reports.leads_export import (SOURCES, SUBJECT_KINDS, day, labels, last_day, party_name, province_name,
-                                  provinces_text, recommended_action, region_text, shown, yuan)
+from reports.leads_export import (
+    SOURCES,
+    SUBJECT_KINDS,
+    day,
+    labels,
+    last_day,
+    party_name,
+    province_name,
+    provinces_text,
+    recommended_action,
+    region_text,
+    shown,
+    yuan,
+)
 from reports.tables import ExportResult, check_unmask, export_user, record_export, sha256_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -49,8 +60,15 @@ MAX_EDGE_LABELS = 14
 GRAPH_WIDTH = 1000
 GRAPH_MARGIN_X, GRAPH_MARGIN_Y = 110, 20
 NODE_LABEL_SPACE = 36  # below each circle: its name and account number
-ROLE_COLOURS = {"hub": "#c0392b", "collector": "#e67e22", "controller": "#8e44ad", "promoter": "#16a085",
-                "investor": "#2e86c1", "other": "#7f8c8d", "cash": "#27ae60"}
+ROLE_COLOURS = {
+    "hub": "#c0392b",
+    "collector": "#e67e22",
+    "controller": "#8e44ad",
+    "promoter": "#16a085",
+    "investor": "#2e86c1",
+    "other": "#7f8c8d",
+    "cash": "#27ae60",
+}
 ROLE_LABELS = {**ACCOUNT_ROLES, "cash": "现金"}
 TIMELINE_MAX_BARS = 120
 RUN_ACTIVITY = {"new": "生成线索", "update": "新增活动", "reopen-link": "已销号线索出现新活动，另立新线索"}
@@ -65,6 +83,7 @@ def money(amount: float | Decimal) -> str:
 
 
 # --- the evidence graph -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Node:
@@ -112,8 +131,9 @@ def _graph_nodes(lead: dict, unmasked: bool) -> tuple[dict[str, Node], dict[str 
         through.setdefault(account_no, float(account["total_in"] or 0) + float(account["total_out"] or 0))
     investors = {no for no in through if accounts.get(no, {}).get("role") == "investor"}
     grouped = len(investors) > GROUP_INVESTORS_ABOVE
-    others = sorted((no for no in through if no not in investors),
-                    key=lambda no: (no != lead["hub_account"], -through[no], no))
+    others = sorted(
+        (no for no in through if no not in investors), key=lambda no: (no != lead["hub_account"], -through[no], no)
+    )
     drawn = set(others[:MAX_ACCOUNT_NODES]) | (set() if grouped else investors)
 
     nodes: dict[str, Node] = {}
@@ -123,8 +143,12 @@ def _graph_nodes(lead: dict, unmasked: bool) -> tuple[dict[str, Node], dict[str 
             account = accounts.get(account_no, {})
             name, kind = seen_names.get(account_no, (None, None))
             name, kind = account.get("account_name") or name, account.get("holder_kind") or kind
-            nodes[account_no] = Node(account_no, account.get("role", "other"), party_name(name, kind, unmasked),
-                                     account_no if unmasked else mask_account(account_no))
+            nodes[account_no] = Node(
+                account_no,
+                account.get("role", "other"),
+                party_name(name, kind, unmasked),
+                account_no if unmasked else mask_account(account_no),
+            )
             node_of[account_no] = account_no
         elif account_no in investors:
             node_of[account_no] = "investors"
@@ -167,8 +191,11 @@ def _place(graph: nx.DiGraph, layers: dict[int, list[str]], nodes: dict[str, Nod
     low, high = min(layers), max(layers)
     for layer, members in layers.items():
         for key in members:
-            nodes[key].x = GRAPH_WIDTH / 2 if low == high else (
-                GRAPH_MARGIN_X + (layer - low) / (high - low) * (GRAPH_WIDTH - 2 * GRAPH_MARGIN_X))
+            nodes[key].x = (
+                GRAPH_WIDTH / 2
+                if low == high
+                else (GRAPH_MARGIN_X + (layer - low) / (high - low) * (GRAPH_WIDTH - 2 * GRAPH_MARGIN_X))
+            )
     slot = {key: 2 * node.r + NODE_LABEL_SPACE for key, node in nodes.items()}
     height = max(300, max(sum(slot[key] for key in members) for members in layers.values()) + 2 * GRAPH_MARGIN_Y)
     undirected = graph.to_undirected(as_view=True)
@@ -219,24 +246,40 @@ def evidence_graph(lead: dict, unmasked: bool) -> Picture:
     heaviest = max((amount for amount, _ in flows.values()), default=1.0) or 1.0
     labelled = set(sorted(flows, key=lambda pair: -flows[pair][0])[:MAX_EDGE_LABELS])
     for (source, target), (amount, count) in sorted(flows.items(), key=lambda item: item[1][0]):
-        picture.edges.append(_edge(nodes[source], nodes[target], amount, count, heaviest,
-                                   bend=(target, source) in flows, labelled=(source, target) in labelled))
+        picture.edges.append(
+            _edge(
+                nodes[source],
+                nodes[target],
+                amount,
+                count,
+                heaviest,
+                bend=(target, source) in flows,
+                labelled=(source, target) in labelled,
+            )
+        )
     for node in nodes.values():
-        picture.nodes.append({
-            "x": round(node.x, 1), "y": round(node.y, 1), "r": round(node.r, 1),
-            "colour": ROLE_COLOURS.get(node.role, ROLE_COLOURS["other"]),
-            "name": node.name[:16], "account": node.account, "label_y": round(node.y + node.r + 12, 1),
-            "title": f"{node.name} {node.account}（{ROLE_LABELS.get(node.role, node.role)}）"
-                     f" 转入 {money(node.total_in)} 转出 {money(node.total_out)}，{node.payments} 笔",
-        })
+        picture.nodes.append(
+            {
+                "x": round(node.x, 1),
+                "y": round(node.y, 1),
+                "r": round(node.r, 1),
+                "colour": ROLE_COLOURS.get(node.role, ROLE_COLOURS["other"]),
+                "name": node.name[:16],
+                "account": node.account,
+                "label_y": round(node.y + node.r + 12, 1),
+                "title": f"{node.name} {node.account}（{ROLE_LABELS.get(node.role, node.role)}）"
+                f" 转入 {money(node.total_in)} 转出 {money(node.total_out)}，{node.payments} 笔",
+            }
+        )
     roles = list(dict.fromkeys(node.role for node in nodes.values()))
-    picture.legend = [{"colour": ROLE_COLOURS.get(role, ROLE_COLOURS["other"]), "label": ROLE_LABELS.get(role, role)}
-                      for role in roles]
+    picture.legend = [
+        {"colour": ROLE_COLOURS.get(role, ROLE_COLOURS["other"]), "label": ROLE_LABELS.get(role, role)}
+        for role in roles
+    ]
     return picture
 
 
-def _edge(source: Node, target: Node, amount: float, count: int, heaviest: float, bend: bool,
-          labelled: bool) -> dict:
+def _edge(source: Node, target: Node, amount: float, count: int, heaviest: float, bend: bool, labelled: bool) -> dict:
     """A curved arrow from circle edge to circle edge; two-way flows bend apart so both stay visible."""
     dx, dy = target.x - source.x, target.y - source.y
     length = math.hypot(dx, dy) or 1.0
@@ -256,12 +299,15 @@ def _edge(source: Node, target: Node, amount: float, count: int, heaviest: float
     return {
         "path": f"M{start[0]:.1f},{start[1]:.1f} Q{control_x:.1f},{control_y:.1f} {end[0]:.1f},{end[1]:.1f}",
         "width": round(1 + 6 * math.sqrt(amount / heaviest), 2),
-        "label": f"{money(amount)}（{count}笔）", "labelled": labelled,
-        "label_x": round(label_x, 1), "label_y": round(label_y - 3, 1),
+        "label": f"{money(amount)}（{count}笔）",
+        "labelled": labelled,
+        "label_x": round(label_x, 1),
+        "label_y": round(label_y - 3, 1),
     }
 
 
 # --- the timeline -----------------------------------------------------------------------------------------
+
 
 def timeline(lead: dict) -> list[dict]:
     """Money into and out of the scheme's own accounts (all but the participants) per day, or per week when
@@ -270,13 +316,15 @@ def timeline(lead: dict) -> list[dict]:
     if not payments:
         return []
     core = {a["account_no"] for a in lead["accounts"] if a["role"] != "investor"} or {
-        a["account_no"] for a in lead["accounts"]}
+        a["account_no"] for a in lead["accounts"]
+    }
     first = min(p["txn_time"] for p in payments).date()
     last = max(p["txn_time"] for p in payments).date()
     days = (last - first).days + 1
     width = 1 if days <= TIMELINE_MAX_BARS else 7
-    buckets = [{"day": first + timedelta(days=i), "days": width, "inflow": 0.0, "outflow": 0.0}
-               for i in range(0, days, width)]
+    buckets = [
+        {"day": first + timedelta(days=i), "days": width, "inflow": 0.0, "outflow": 0.0} for i in range(0, days, width)
+    ]
     for payment in payments:
         into, out_of = payment["payee_account"] in core, payment["payer_account"] in core
         if into != out_of:
@@ -298,30 +346,56 @@ def timeline_chart(lead: dict) -> dict:
     for index, bucket in enumerate(buckets):
         x = left + index * step + step * 0.1
         up, down = bucket["inflow"] / peak * half, bucket["outflow"] / peak * half
-        span = day(bucket["day"]) if bucket["days"] == 1 else (
-            f"{day(bucket['day'])} 起 {bucket['days']} 天")
-        bars.append({"x": round(x, 1), "width": round(max(step * 0.8, 0.5), 2),
-                     "in_y": round(axis_y - up, 1), "in_height": round(up, 1), "out_y": round(axis_y, 1),
-                     "out_height": round(down, 1),
-                     "title": f"{span} 流入 {money(bucket['inflow'])} 流出 {money(bucket['outflow'])}"})
+        span = day(bucket["day"]) if bucket["days"] == 1 else (f"{day(bucket['day'])} 起 {bucket['days']} 天")
+        bars.append(
+            {
+                "x": round(x, 1),
+                "width": round(max(step * 0.8, 0.5), 2),
+                "in_y": round(axis_y - up, 1),
+                "in_height": round(up, 1),
+                "out_y": round(axis_y, 1),
+                "out_height": round(down, 1),
+                "title": f"{span} 流入 {money(bucket['inflow'])} 流出 {money(bucket['outflow'])}",
+            }
+        )
     ticks = []
     if buckets:
         for index in sorted({0, len(buckets) // 2, len(buckets) - 1}):
             ticks.append({"x": round(left + index * step + step / 2, 1), "label": day(buckets[index]["day"])})
-    return {"width": TIMELINE_WIDTH, "height": TIMELINE_HEIGHT, "left": left, "right": TIMELINE_WIDTH - right,
-            "top": top, "axis_y": round(axis_y, 1), "bottom": TIMELINE_HEIGHT - top, "bars": bars, "ticks": ticks,
-            "peak": money(peak) if buckets else "", "per_week": bool(buckets) and buckets[0]["days"] > 1,
-            "total_in": money(sum(b["inflow"] for b in buckets)),
-            "total_out": money(sum(b["outflow"] for b in buckets))}
+    return {
+        "width": TIMELINE_WIDTH,
+        "height": TIMELINE_HEIGHT,
+        "left": left,
+        "right": TIMELINE_WIDTH - right,
+        "top": top,
+        "axis_y": round(axis_y, 1),
+        "bottom": TIMELINE_HEIGHT - top,
+        "bars": bars,
+        "ticks": ticks,
+        "peak": money(peak) if buckets else "",
+        "per_week": bool(buckets) and buckets[0]["days"] > 1,
+        "total_in": money(sum(b["inflow"] for b in buckets)),
+        "total_out": money(sum(b["outflow"] for b in buckets)),
+    }
 
 
 # --- the page ---------------------------------------------------------------------------------------------
 
+
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(yuan=lambda value: f"{yuan(value):,}", day=day, money=money,
-                       minute=lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "")
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        yuan=lambda value: f"{yuan(value):,}",
+        day=day,
+        money=money,
+        minute=lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "",
+    )
     return env
 
 
@@ -329,8 +403,9 @@ def _party(number: str | None, name: str | None) -> str:
     return f"{name or ''} {number}".strip() if number else "现金"
 
 
-def dossier_context(lead: dict, unmasked: bool, titles: dict[str, str], user: str, reason: str | None,
-                    now: datetime, today: date) -> dict:
+def dossier_context(
+    lead: dict, unmasked: bool, titles: dict[str, str], user: str, reason: str | None, now: datetime, today: date
+) -> dict:
     """Everything the template shows; `lead` is `CaseStore.get_lead`'s result, masked here unless unmasked."""
     person = shown(lead, unmasked)
     open_measures = sum(m["status"] != "DONE" for m in lead["measures"])
@@ -346,38 +421,60 @@ def dossier_context(lead: dict, unmasked: bool, titles: dict[str, str], user: st
         "region": region_text(lead["subject_region"]),
         "window": f"{day(lead['window_start'])} 至 {last_day(lead['window_end'])}",
         "provinces": provinces_text(lead["provinces"]),
-        "province_rows": [{"name": province_name(item["province"]), "participants": item["participants"],
-                           "amount": item["amount"]}
-                          for item in (lead["province_stats"] or {}).get("by_province") or []],
+        "province_rows": [
+            {"name": province_name(item["province"]), "participants": item["participants"], "amount": item["amount"]}
+            for item in (lead["province_stats"] or {}).get("by_province") or []
+        ],
         "sectors": sector_labels(lead["sectors"]),
         "priority": labels(lead["priority"], PRIORITY_MARKS),
         "typologies": labels(lead["typologies"], TYPOLOGIES),
         "recommended_action": recommended_action(lead, open_measures),
-        "reasons": [{"rule_id": r["rule_id"], "title": titles.get(r["rule_id"], ""), "zh": r["zh"], "en": r["en"]}
-                    for r in lead["reasons"] or []],
-        "alerts": [dict(a, title=titles.get(a["rule_id"]) or a["title_zh"] or "", window_last=last_day(a["window_end"]))
-                   for a in person["alerts"]],
+        "reasons": [
+            {"rule_id": r["rule_id"], "title": titles.get(r["rule_id"], ""), "zh": r["zh"], "en": r["en"]}
+            for r in lead["reasons"] or []
+        ],
+        "alerts": [
+            dict(a, title=titles.get(a["rule_id"]) or a["title_zh"] or "", window_last=last_day(a["window_end"]))
+            for a in person["alerts"]
+        ],
         "graph": evidence_graph(lead, unmasked),
         "timeline": timeline_chart(lead),
         "accounts": [dict(a, role_label=ACCOUNT_ROLES.get(a["role"], a["role"])) for a in person["accounts"]],
-        "payments": [dict(p, payer=_party(p["payer_account"], p["payer_name"]),
-                          payee=_party(p["payee_account"], p["payee_name"]),
-                          method_label=PAYMENT_METHODS.get(p["method"], p["method"])) for p in person["payments"]],
+        "payments": [
+            dict(
+                p,
+                payer=_party(p["payer_account"], p["payer_name"]),
+                payee=_party(p["payee_account"], p["payee_name"]),
+                method_label=PAYMENT_METHODS.get(p["method"], p["method"]),
+            )
+            for p in person["payments"]
+        ],
         "payments_total": sum((Decimal(str(p["amount"] or 0)) for p in lead["payments"]), Decimal(0)),
-        "measures": [dict(m, disposition_label=DISPOSITION_TYPES.get(m["disposition_type"], m["disposition_type"]),
-                          status_label=MEASURE_STATUSES.get(m["status"], m["status"]),
-                          overdue=m["status"] != "DONE" and m["due_date"] is not None and m["due_date"] < today)
-                     for m in lead["measures"]],
-        "events": [dict(e, action_label=ACTION_LABELS.get(e["action"], e["action"]),
-                        from_label=LEAD_STATUS.get(e["from_status"] or "", e["from_status"] or ""),
-                        to_label=LEAD_STATUS.get(e["to_status"] or "", e["to_status"] or ""))
-                   for e in lead["events"]],
+        "measures": [
+            dict(
+                m,
+                disposition_label=DISPOSITION_TYPES.get(m["disposition_type"], m["disposition_type"]),
+                status_label=MEASURE_STATUSES.get(m["status"], m["status"]),
+                overdue=m["status"] != "DONE" and m["due_date"] is not None and m["due_date"] < today,
+            )
+            for m in lead["measures"]
+        ],
+        "events": [
+            dict(
+                e,
+                action_label=ACTION_LABELS.get(e["action"], e["action"]),
+                from_label=LEAD_STATUS.get(e["from_status"] or "", e["from_status"] or ""),
+                to_label=LEAD_STATUS.get(e["to_status"] or "", e["to_status"] or ""),
+            )
+            for e in lead["events"]
+        ],
         "runs": [dict(run, activity_label=RUN_ACTIVITY.get(run["activity"], run["activity"])) for run in lead["runs"]],
     }
 
 
-def render_dossier(lead: dict, unmasked: bool, titles: dict[str, str], user: str, reason: str | None,
-                   now: datetime, today: date) -> str:
+def render_dossier(
+    lead: dict, unmasked: bool, titles: dict[str, str], user: str, reason: str | None, now: datetime, today: date
+) -> str:
     context = dossier_context(lead, unmasked, titles, user, reason, now, today)
     return _environment().get_template("dossier.html.j2").render(**context)
 
@@ -394,16 +491,29 @@ def print_pdf(html: str, out: Path) -> None:
     """Print the page to PDF with headless Chromium, offline, in a throwaway profile."""
     chromium = find_chromium()
     if chromium is None:
-        raise FundflowError("未安装 Chromium，无法生成 PDF，请导出 .html / chromium is not installed: "
-                            "export the dossier as .html instead")
+        raise FundflowError(
+            "未安装 Chromium，无法生成 PDF，请导出 .html / chromium is not installed: "
+            "export the dossier as .html instead"
+        )
     with tempfile.TemporaryDirectory(prefix="fundflow-pdf-") as work:
         page = Path(work) / "dossier.html"
         page.write_text(html, encoding="utf-8")
         printed = Path(work) / "dossier.pdf"
-        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                   "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
-                   "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={Path(work) / 'profile'}",
-                   f"--print-to-pdf={printed}", page.as_uri()]
+        command = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={Path(work) / 'profile'}",
+            f"--print-to-pdf={printed}",
+            page.as_uri(),
+        ]
         try:
             finished = subprocess.run(command, capture_output=True, text=True, timeout=PDF_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -415,8 +525,14 @@ def print_pdf(html: str, out: Path) -> None:
         shutil.move(str(printed), out)
 
 
-def export_dossier(settings: Settings, lead_id: str, out_path: str | Path, user: str | None = None,
-                   unmasked: bool = False, reason: str | None = None) -> ExportResult:
+def export_dossier(
+    settings: Settings,
+    lead_id: str,
+    out_path: str | Path,
+    user: str | None = None,
+    unmasked: bool = False,
+    reason: str | None = None,
+) -> ExportResult:
     """Write one lead's dossier as .html (self-contained) or .pdf, and audit it; `rows` is its payments."""
     reason = check_unmask(unmasked, reason)
     user = export_user(user)
@@ -438,6 +554,14 @@ def export_dossier(settings: Settings, lead_id: str, out_path: str | Path, user:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")
     sha256 = sha256_of(out)
-    record_export(settings, user, "dossier", [(out, sha256)], unmasked, reason, target=lead_id,
-                  detail={"payments": len(lead["payments"])})
+    record_export(
+        settings,
+        user,
+        "dossier",
+        [(out, sha256)],
+        unmasked,
+        reason,
+        target=lead_id,
+        detail={"payments": len(lead["payments"])},
+    )
     return ExportResult(path=out, sha256=sha256, rows=len(lead["payments"]), files=((out, sha256),))

@@ -9,25 +9,34 @@ shared with the campaign tables and the dossier.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.casestore import CaseStore, lead_accounts, measures, plain_json
+from pipelines.cases.lifecycle import OPEN_STATUSES
+from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
+from pipelines.cases.sectors import sector_labels
+from pipelines.cases.store import CaseStore, lead_accounts, measures, plain_json
 from pipelines.errors import FundflowError
-from pipelines.labels import LEAD_STATUS, PROVINCES
-from pipelines.leads import ACCOUNT_ROLES, PRIORITY_MARKS
-from pipelines.leads_command import mask_lead
-from pipelines.lifecycle import OPEN_STATUSES
-from pipelines.masking import mask_account, mask_name
-from pipelines.sectors import sector_labels
+from pipelines.masking import mask_account, mask_lead, mask_name
 from pipelines.settings import Settings
+from pipelines.vocabulary import LEAD_STATUS, PROVINCES
 from reports.alerts import rule_titles
-from reports.tables import (AMOUNT_FORMAT, Column, ExportResult, Sheet, check_unmask, export_format, export_user,
-                            record_export, write_tables)
+from reports.tables import (
+    AMOUNT_FORMAT,
+    Column,
+    ExportResult,
+    Sheet,
+    check_unmask,
+    export_format,
+    export_user,
+    record_export,
+    write_tables,
+)
 
 LEAD_COLUMNS = (
     Column("lead_id", "线索编号"),
@@ -82,6 +91,7 @@ TEN_THOUSAND = Decimal(10_000)
 
 
 # --- how a lead reads in an export ------------------------------------------------------------------------
+
 
 def yuan(amount: Any) -> Decimal:
     """An amount in 元 with 2 decimals."""
@@ -176,8 +186,9 @@ def notes(lead: dict, today: date) -> str:
 def rule_hits(lead: dict, titles: dict[str, str]) -> str:
     """Rule ids with a short text: the rule's title, else the start of its reason."""
     reasons = {reason["rule_id"]: reason["zh"] for reason in lead["reasons"] or []}
-    return "；".join(f"{rule_id} {titles.get(rule_id) or reasons.get(rule_id, '')[:30]}".strip()
-                    for rule_id in lead["rule_ids"])
+    return "；".join(
+        f"{rule_id} {titles.get(rule_id) or reasons.get(rule_id, '')[:30]}".strip() for rule_id in lead["rule_ids"]
+    )
 
 
 def party_name(name: str | None, kind: str | None, unmasked: bool) -> str:
@@ -188,13 +199,17 @@ def party_name(name: str | None, kind: str | None, unmasked: bool) -> str:
 
 # --- reading the case store -------------------------------------------------------------------------------
 
+
 def accounts_by_lead(store: CaseStore, lead_ids: list[str]) -> dict[str, list[dict]]:
     """Every account of these leads, biggest inflow first."""
     found: dict[str, list[dict]] = defaultdict(list)
     with store.read() as conn:
         for start in range(0, len(lead_ids), 500):
-            query = (sa.select(lead_accounts).where(lead_accounts.c.lead_id.in_(lead_ids[start:start + 500]))
-                     .order_by(lead_accounts.c.lead_id, lead_accounts.c.total_in.desc(), lead_accounts.c.account_no))
+            query = (
+                sa.select(lead_accounts)
+                .where(lead_accounts.c.lead_id.in_(lead_ids[start : start + 500]))
+                .order_by(lead_accounts.c.lead_id, lead_accounts.c.total_in.desc(), lead_accounts.c.account_no)
+            )
             for row in conn.execute(query).mappings():
                 found[row["lead_id"]].append(dict(row))
     return found
@@ -204,8 +219,11 @@ def measures_by_lead(store: CaseStore, lead_ids: list[str]) -> dict[str, list[di
     found: dict[str, list[dict]] = defaultdict(list)
     with store.read() as conn:
         for start in range(0, len(lead_ids), 500):
-            query = (sa.select(measures).where(measures.c.lead_id.in_(lead_ids[start:start + 500]))
-                     .order_by(measures.c.measure_id))
+            query = (
+                sa.select(measures)
+                .where(measures.c.lead_id.in_(lead_ids[start : start + 500]))
+                .order_by(measures.c.measure_id)
+            )
             for row in conn.execute(query).mappings():
                 found[row["lead_id"]].append(dict(row))
     return found
@@ -221,8 +239,10 @@ def _filters(filters: dict | None) -> dict:
 
 # --- the export -------------------------------------------------------------------------------------------
 
-def lead_row(lead: dict, accounts: list[dict], open_measures: int, titles: dict[str, str], unmasked: bool,
-             today: date) -> dict:
+
+def lead_row(
+    lead: dict, accounts: list[dict], open_measures: int, titles: dict[str, str], unmasked: bool, today: date
+) -> dict:
     person = shown(lead, unmasked)
     key_accounts = [a for a in accounts if a["role"] != "investor"][:KEY_ACCOUNTS]
     return {
@@ -237,7 +257,9 @@ def lead_row(lead: dict, accounts: list[dict], open_measures: int, titles: dict[
         "region": region_text(lead["subject_region"]),
         "key_accounts": "；".join(
             f"{a['account_no'] if unmasked else mask_account(a['account_no'])}"
-            f"（{a['institution'] or '机构不详'}，{ACCOUNT_ROLES.get(a['role'], a['role'])}）" for a in key_accounts),
+            f"（{a['institution'] or '机构不详'}，{ACCOUNT_ROLES.get(a['role'], a['role'])}）"
+            for a in key_accounts
+        ),
         "window_start": day(lead["window_start"]),
         "window_end": last_day(lead["window_end"]),
         "total_in": yuan(lead["total_in"]),
@@ -272,8 +294,14 @@ def account_row(account: dict, unmasked: bool) -> dict:
     }
 
 
-def export_leads(settings: Settings, out_path: str | Path, user: str | None = None, unmasked: bool = False,
-                 reason: str | None = None, filters: dict | None = None) -> ExportResult:
+def export_leads(
+    settings: Settings,
+    out_path: str | Path,
+    user: str | None = None,
+    unmasked: bool = False,
+    reason: str | None = None,
+    filters: dict | None = None,
+) -> ExportResult:
     """Write the lead list (.xlsx: two sheets; .csv: X.csv and X.accounts.csv) and audit every file.
 
     `filters` takes the keywords of `CaseStore.list_leads` (status, sector, priority, assignee, created_from,
@@ -294,12 +322,30 @@ def export_leads(settings: Settings, out_path: str | Path, user: str | None = No
     finally:
         store.close()
     titles = rule_titles(settings)
-    rows = [lead_row(lead, accounts[lead["lead_id"]], sum(m["status"] != "DONE" for m in ledger[lead["lead_id"]]),
-                     titles, unmasked, today) for lead in found]
+    rows = [
+        lead_row(
+            lead,
+            accounts[lead["lead_id"]],
+            sum(m["status"] != "DONE" for m in ledger[lead["lead_id"]]),
+            titles,
+            unmasked,
+            today,
+        )
+        for lead in found
+    ]
     account_rows = [account_row(account, unmasked) for lead_id in ids for account in accounts[lead_id]]
-    files = write_tables(out, [Sheet("线索清单", LEAD_COLUMNS, rows), Sheet("涉及账户", ACCOUNT_COLUMNS, account_rows)],
-                         csv_suffixes=("", ".accounts"))
-    record_export(settings, user, "leads", files, unmasked, reason,
-                  detail={"rows": len(rows), "accounts": len(account_rows), "filters": plain_json(chosen)})
+    files = write_tables(
+        out,
+        [Sheet("线索清单", LEAD_COLUMNS, rows), Sheet("涉及账户", ACCOUNT_COLUMNS, account_rows)],
+        csv_suffixes=("", ".accounts"),
+    )
+    record_export(
+        settings,
+        user,
+        "leads",
+        files,
+        unmasked,
+        reason,
+        detail={"rows": len(rows), "accounts": len(account_rows), "filters": plain_json(chosen)},
+    )
     return ExportResult(path=files[0][0], sha256=files[0][1], rows=len(rows), files=tuple(files))
-

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import getpass
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -21,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipelines.casestore import CaseStore
+from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 
@@ -75,8 +76,9 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_table(path: str | Path, columns: Sequence[Column], rows: Iterable[dict[str, Any]],
-                sheet_title: str = "数据") -> str:
+def write_table(
+    path: str | Path, columns: Sequence[Column], rows: Iterable[dict[str, Any]], sheet_title: str = "数据"
+) -> str:
     """Write rows (dicts keyed by column key) to `path` (.csv or .xlsx); returns the file's SHA-256."""
     path = Path(path)
     sheet = Sheet(sheet_title, columns, list(rows))
@@ -161,6 +163,7 @@ def _fill_sheet(target: Worksheet, sheet: Sheet) -> None:
 
 # --- who exported what: every export file goes into the case-store audit -----------------------------------
 
+
 def export_user(user: str | None) -> str:
     """The user recorded for an export: the one given, else the operating-system user running it."""
     return user.strip() if user and user.strip() else getpass.getuser()
@@ -175,8 +178,16 @@ def check_unmask(unmasked: bool, reason: str | None) -> str | None:
     return reason.strip()
 
 
-def record_export(settings: Settings, user: str, what: str, files: Sequence[tuple[Path, str]], unmasked: bool,
-                  reason: str | None, target: str | None = None, detail: dict | None = None) -> None:
+def record_export(
+    settings: Settings,
+    user: str,
+    what: str,
+    files: Sequence[tuple[Path, str]],
+    unmasked: bool,
+    reason: str | None,
+    target: str | None = None,
+    detail: dict | None = None,
+) -> None:
     """One audit record per file written (user, reason, SHA-256), all in one transaction.
 
     If the audit cannot be written the files are deleted: an export nobody can account for must not exist.
@@ -185,9 +196,15 @@ def record_export(settings: Settings, user: str, what: str, files: Sequence[tupl
     try:
         with store.write() as conn:
             for path, sha256 in files:
-                store.append_audit(conn, user, "export", target=target or what, reason=reason, file_sha256=sha256,
-                                   detail={"what": what, "path": str(Path(path).resolve()), "unmasked": unmasked,
-                                           **(detail or {})})
+                store.append_audit(
+                    conn,
+                    user,
+                    "export",
+                    target=target or what,
+                    reason=reason,
+                    file_sha256=sha256,
+                    detail={"what": what, "path": str(Path(path).resolve()), "unmasked": unmasked, **(detail or {})},
+                )
     except BaseException:
         for path, _sha256 in files:
             Path(path).unlink(missing_ok=True)

@@ -31,14 +31,48 @@ _ORG_PREFIXES = ("ORG", "CO")
 _sequence = itertools.count(1)
 
 PAYMENT_COLUMNS = (
-    "payment_id", "out_txn_id", "in_txn_id", "match_method", "txn_time", "amount_cny",
-    "payer_account", "payer_name", "payer_id_no", "payer_kind", "payer_birth", "payer_region",
-    "payee_account", "payee_name", "payee_id_no", "payee_kind", "payee_birth", "payee_region",
-    "method", "is_cash", "channel", "purpose", "memo", "place_code")
+    "payment_id",
+    "out_txn_id",
+    "in_txn_id",
+    "match_method",
+    "txn_time",
+    "amount_cny",
+    "payer_account",
+    "payer_name",
+    "payer_id_no",
+    "payer_kind",
+    "payer_birth",
+    "payer_region",
+    "payee_account",
+    "payee_name",
+    "payee_id_no",
+    "payee_kind",
+    "payee_birth",
+    "payee_region",
+    "method",
+    "is_cash",
+    "channel",
+    "purpose",
+    "memo",
+    "place_code",
+)
 PARTY_COLUMNS = (
-    "account_no", "institution_code", "holder_name", "holder_id_no", "holder_kind", "holder_birth",
-    "holder_region", "holder_phone", "legal_rep_id_no", "agent_id_no", "occupation", "account_opened",
-    "first_seen", "last_seen", "n_txn")
+    "account_no",
+    "institution_code",
+    "holder_name",
+    "holder_id_no",
+    "holder_kind",
+    "holder_birth",
+    "holder_region",
+    "holder_phone",
+    "legal_rep_id_no",
+    "agent_id_no",
+    "occupation",
+    "account_opened",
+    "first_seen",
+    "last_seen",
+    "n_txn",
+)
 
 
 def day(n: float, hour: int = 10, minute: int = 0) -> datetime:
@@ -65,10 +99,17 @@ def pay(payer: str | None, payee: str | None, amount: float, time: datetime, **f
         raise TypeError(f"unknown payments columns: {sorted(unknown)}")
     cash = payer is None or payee is None
     row: dict[str, Any] = {
-        "match_method": "one_leg", "txn_time": time, "amount_cny": amount,
-        "payer_account": payer, "payer_name": payer, "payee_account": payee, "payee_name": payee,
-        "method": "CASH" if cash else "TRANSFER", "is_cash": cash,
-        **_end_facts(payer, "payer"), **_end_facts(payee, "payee"),
+        "match_method": "one_leg",
+        "txn_time": time,
+        "amount_cny": amount,
+        "payer_account": payer,
+        "payer_name": payer,
+        "payee_account": payee,
+        "payee_name": payee,
+        "method": "CASH" if cash else "TRANSFER",
+        "is_cash": cash,
+        **_end_facts(payer, "payer"),
+        **_end_facts(payee, "payee"),
     }
     row.update(facts)
     if "method" in facts and "is_cash" not in facts:
@@ -93,10 +134,20 @@ def party(account: str, **facts: Any) -> dict[str, Any]:
     Short names map to the parties columns (kind → holder_kind, birth → holder_birth, region → holder_region,
     opened → account_opened); full column names work too.
     """
-    short = {"kind": "holder_kind", "birth": "holder_birth", "region": "holder_region",
-             "opened": "account_opened", "name": "holder_name", "id_no": "holder_id_no"}
-    row: dict[str, Any] = {"account_no": account, "holder_name": account,
-                           "holder_kind": "ORG" if is_org(account) else "PERSON", "holder_region": HOME_REGION}
+    short = {
+        "kind": "holder_kind",
+        "birth": "holder_birth",
+        "region": "holder_region",
+        "opened": "account_opened",
+        "name": "holder_name",
+        "id_no": "holder_id_no",
+    }
+    row: dict[str, Any] = {
+        "account_no": account,
+        "holder_name": account,
+        "holder_kind": "ORG" if is_org(account) else "PERSON",
+        "holder_region": HOME_REGION,
+    }
     for key, value in facts.items():
         column = short.get(key, key)
         if column not in PARTY_COLUMNS:
@@ -114,10 +165,18 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
     """Insert through an Arrow table (fast for thousands of rows); DuckDB casts to the table's types."""
     if not rows:
         return
-    types = {"txn_time": pa.timestamp("us"), "first_seen": pa.timestamp("us"), "last_seen": pa.timestamp("us"),
-             "amount_cny": pa.float64(), "is_cash": pa.bool_(), "n_txn": pa.int64(),
-             "payer_birth": pa.date32(), "payee_birth": pa.date32(), "holder_birth": pa.date32(),
-             "account_opened": pa.date32()}
+    types = {
+        "txn_time": pa.timestamp("us"),
+        "first_seen": pa.timestamp("us"),
+        "last_seen": pa.timestamp("us"),
+        "amount_cny": pa.float64(),
+        "is_cash": pa.bool_(),
+        "n_txn": pa.int64(),
+        "payer_birth": pa.date32(),
+        "payee_birth": pa.date32(),
+        "holder_birth": pa.date32(),
+        "account_opened": pa.date32(),
+    }
     schema = pa.schema([(column, types.get(column, pa.string())) for column in columns])
     staged = pa.Table.from_pylist([{column: row.get(column) for column in columns} for row in rows], schema=schema)
     con.register("staged_rows", staged)

@@ -26,7 +26,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def warehouse(settings: Settings):
-    from pipelines import warehouse
+    from pipelines.warehouse import db as warehouse
 
     con = warehouse.connect(settings)
     yield con

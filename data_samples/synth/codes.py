@@ -11,9 +11,13 @@ import polars as pl
 
 from pipelines.idcodes import ID_CHECK_CHARS, ID_WEIGHTS, USCC_CHARS, USCC_WEIGHTS
 
-SURNAMES = tuple("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金贾")
-GIVEN_CHARS = tuple("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志斌海燕鹏辉玲宇浩凯俊峰晨阳"
-                    "婷雪琳欣怡佳文武德福荣梅珍凤春菊云莲秋成林波飞龙庆宏良生彬涵轩睿泽")
+SURNAMES = tuple(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金贾"
+)
+GIVEN_CHARS = tuple(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志斌海燕鹏辉玲宇浩凯俊峰晨阳"
+    "婷雪琳欣怡佳文武德福荣梅珍凤春菊云莲秋成林波飞龙庆宏良生彬涵轩睿泽"
+)
 BRANDS = tuple("鑫源恒达宏远金鼎华盛博瑞天成永安福满兴隆嘉禾佳美万通宝丰盈泰新锐汇通东方银河")
 
 
@@ -72,8 +76,11 @@ def card_numbers(bins: np.ndarray, serials: np.ndarray) -> pl.Series:
     doubled[:, 0::2] *= 2  # the rightmost digit of the partial number sits next to the check digit
     doubled = np.where(doubled > 9, doubled - 9, doubled)
     check = (10 - doubled.sum(axis=1) % 10) % 10
-    return (pl.Series(bins.astype(np.int64)).cast(pl.String) + pl.Series(serials.astype(np.int64)).cast(pl.String)
-            .str.zfill(12) + pl.Series(check).cast(pl.String))
+    return (
+        pl.Series(bins.astype(np.int64)).cast(pl.String)
+        + pl.Series(serials.astype(np.int64)).cast(pl.String).str.zfill(12)
+        + pl.Series(check).cast(pl.String)
+    )
 
 
 def scramble(index: np.ndarray, modulus: int = 10**12) -> np.ndarray:

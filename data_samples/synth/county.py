@@ -15,12 +15,53 @@ import polars as pl
 
 from data_samples.synth import codes
 
-AGE_BANDS = ((18, 30, 0.15), (30, 40, 0.16), (40, 50, 0.17), (50, 60, 0.18), (60, 70, 0.17), (70, 80, 0.11),
-             (80, 96, 0.06))
-PROVINCE_OTHER_REGIONS = (330102, 330106, 330110, 330203, 330212, 330302, 330402, 330502, 330602, 330702,
-                          330703, 330781, 330783, 330784, 331002, 331102)
-OTHER_PROVINCE_REGIONS = (360102, 360731, 340102, 341202, 410102, 411302, 520102, 522401, 510104, 511302,
-                          430102, 431102, 420102, 350102, 450102, 530102, 620102, 230102)
+AGE_BANDS = (
+    (18, 30, 0.15),
+    (30, 40, 0.16),
+    (40, 50, 0.17),
+    (50, 60, 0.18),
+    (60, 70, 0.17),
+    (70, 80, 0.11),
+    (80, 96, 0.06),
+)
+PROVINCE_OTHER_REGIONS = (
+    330102,
+    330106,
+    330110,
+    330203,
+    330212,
+    330302,
+    330402,
+    330502,
+    330602,
+    330702,
+    330703,
+    330781,
+    330783,
+    330784,
+    331002,
+    331102,
+)
+OTHER_PROVINCE_REGIONS = (
+    360102,
+    360731,
+    340102,
+    341202,
+    410102,
+    411302,
+    520102,
+    522401,
+    510104,
+    511302,
+    430102,
+    431102,
+    420102,
+    350102,
+    450102,
+    530102,
+    620102,
+    230102,
+)
 OCCUPATIONS = ("职员", "工人", "农民", "个体工商户", "教师", "医生", "退休人员", "无业", "自由职业")
 
 
@@ -36,13 +77,35 @@ class Bank:
     reporting: bool
 
 
-ORG_KINDS = ("employer", "merchant", "supermarket", "wholesaler", "school", "hospital", "utility", "social",
-             "wealth", "developer", "supplier", "scheme")
+ORG_KINDS = (
+    "employer",
+    "merchant",
+    "supermarket",
+    "wholesaler",
+    "school",
+    "hospital",
+    "utility",
+    "social",
+    "wealth",
+    "developer",
+    "supplier",
+    "scheme",
+)
 KIND = {name: number for number, name in enumerate(ORG_KINDS)}
-INDUSTRY = {"employer": "制造业", "merchant": "零售业", "supermarket": "零售业", "wholesaler": "批发业",
-            "school": "教育", "hospital": "卫生和社会工作", "utility": "电力、热力、燃气及水生产和供应业",
-            "social": "公共管理和社会组织", "wealth": "金融业", "developer": "房地产业", "supplier": "制造业",
-            "scheme": "租赁和商务服务业"}
+INDUSTRY = {
+    "employer": "制造业",
+    "merchant": "零售业",
+    "supermarket": "零售业",
+    "wholesaler": "批发业",
+    "school": "教育",
+    "hospital": "卫生和社会工作",
+    "utility": "电力、热力、燃气及水生产和供应业",
+    "social": "公共管理和社会组织",
+    "wealth": "金融业",
+    "developer": "房地产业",
+    "supplier": "制造业",
+    "scheme": "租赁和商务服务业",
+}
 
 
 def county_name(county_code: str) -> str:
@@ -51,14 +114,29 @@ def county_name(county_code: str) -> str:
 
 def make_banks(county_code: str) -> list[Bank]:
     place = county_name(county_code)
-    spec = (("102", "中国工商银行", 622202, "1208"), ("103", "中国农业银行", 622848, "1962"),
-            ("104", "中国银行", 621661, "3661"), ("105", "中国建设银行", 621700, "3305"),
-            ("403", "中国邮政储蓄银行", 621799, "9330"), ("314", "浙江义乌农村商业银行", 623091, "2010"))
-    banks = [Bank(f"C{int(cat):04d}{county_code}001", f"{name}{place}{'支行' if cat == '314' else '分行'}",
-                  f"{cat}3387{index + 1:04d}{(int(cat) + index) % 10}", bin_, prefix, True)
-             for index, (cat, name, bin_, prefix) in enumerate(spec)]
-    banks += [Bank("C0105360100001", "中国建设银行南昌分行", "105421000017", 621700, "3605", False),
-              Bank("C0103340100001", "中国农业银行合肥分行", "103361000025", 622848, "1260", False)]
+    spec = (
+        ("102", "中国工商银行", 622202, "1208"),
+        ("103", "中国农业银行", 622848, "1962"),
+        ("104", "中国银行", 621661, "3661"),
+        ("105", "中国建设银行", 621700, "3305"),
+        ("403", "中国邮政储蓄银行", 621799, "9330"),
+        ("314", "浙江义乌农村商业银行", 623091, "2010"),
+    )
+    banks = [
+        Bank(
+            f"C{int(cat):04d}{county_code}001",
+            f"{name}{place}{'支行' if cat == '314' else '分行'}",
+            f"{cat}3387{index + 1:04d}{(int(cat) + index) % 10}",
+            bin_,
+            prefix,
+            True,
+        )
+        for index, (cat, name, bin_, prefix) in enumerate(spec)
+    ]
+    banks += [
+        Bank("C0105360100001", "中国建设银行南昌分行", "105421000017", 621700, "3605", False),
+        Bank("C0103340100001", "中国农业银行合肥分行", "103361000025", 622848, "1260", False),
+    ]
     return banks
 
 
@@ -123,7 +201,8 @@ def make_persons(county: County, rng: np.random.Generator, n_residents: int, n_o
     # birthday between one and 364 days past the age's anniversary keeps the age exact at the start date
     years_back = (start.astype("datetime64[Y]").astype(int) + 1970) - age
     anniversary = (years_back - 1970).astype("datetime64[Y]").astype("datetime64[D]") + (
-        start - start.astype("datetime64[Y]").astype("datetime64[D]"))
+        start - start.astype("datetime64[Y]").astype("datetime64[D]")
+    )
     birth = anniversary - rng.integers(1, 365, size=n)
     outsider = np.zeros(n, dtype=bool)
     outsider[n_residents:] = True
@@ -131,8 +210,11 @@ def make_persons(county: County, rng: np.random.Generator, n_residents: int, n_o
     home = int(county.county_code)
     province = np.array(PROVINCE_OTHER_REGIONS)[rng.integers(0, len(PROVINCE_OTHER_REGIONS), size=n)]
     other = np.array(OTHER_PROVINCE_REGIONS)[rng.integers(0, len(OTHER_PROVINCE_REGIONS), size=n)]
-    region = np.where(outsider, np.where(where < 0.35, province, other),
-                      np.where(where < 0.75, home, np.where(where < 0.90, province, other)))
+    region = np.where(
+        outsider,
+        np.where(where < 0.35, province, other),
+        np.where(where < 0.75, home, np.where(where < 0.90, province, other)),
+    )
     # sequence numbers unique within (region, birth date); odd = male, even = female
     key = region.astype(np.int64) * 100_000 + birth.astype(np.int64)
     order = np.lexsort((rng.random(n), key))
@@ -164,16 +246,30 @@ def make_persons(county: County, rng: np.random.Generator, n_residents: int, n_o
 
 
 def org_counts(n_orgs: int) -> dict[str, int]:
-    counts = {"school": max(2, n_orgs * 4 // 100), "hospital": max(1, n_orgs * 2 // 100),
-              "supermarket": max(2, n_orgs * 3 // 100), "wholesaler": max(2, n_orgs * 8 // 100),
-              "developer": max(1, n_orgs // 100), "supplier": max(3, n_orgs * 5 // 100),
-              "merchant": max(4, n_orgs * 30 // 100), "utility": 3, "social": 1}
+    counts = {
+        "school": max(2, n_orgs * 4 // 100),
+        "hospital": max(1, n_orgs * 2 // 100),
+        "supermarket": max(2, n_orgs * 3 // 100),
+        "wholesaler": max(2, n_orgs * 8 // 100),
+        "developer": max(1, n_orgs // 100),
+        "supplier": max(3, n_orgs * 5 // 100),
+        "merchant": max(4, n_orgs * 30 // 100),
+        "utility": 3,
+        "social": 1,
+    }
     counts["employer"] = max(4, n_orgs - sum(counts.values()))
     return counts
 
 
-def add_orgs(county: County, rng: np.random.Generator, kinds: list[str], names: list[str], prefixes: list[str],
-             regions: np.ndarray, legal_reps: np.ndarray) -> np.ndarray:
+def add_orgs(
+    county: County,
+    rng: np.random.Generator,
+    kinds: list[str],
+    names: list[str],
+    prefixes: list[str],
+    regions: np.ndarray,
+    legal_reps: np.ndarray,
+) -> np.ndarray:
     """Append organisations; returns their indices."""
     first = 0 if county.org_kind is None else len(county.org_kind)
     new_ids = codes.credit_codes(rng, prefixes, regions)
@@ -199,7 +295,16 @@ def make_orgs(county: County, rng: np.random.Generator, n_orgs: int) -> None:
     prefixes: list[str] = []
     shop_words = ("便利店", "餐馆", "水果店", "服装店", "面馆", "理发店", "五金店", "药店", "母婴店", "早餐店")
     products = ("服饰", "针织", "五金", "电子", "塑料制品", "包装", "工艺品", "饰品", "日用品", "物流", "文具", "玩具")
-    school_words = ("实验小学", "第二小学", "城西小学", "第一中学", "稠州中学", "中心幼儿园", "职业技术学校", "外国语学校")
+    school_words = (
+        "实验小学",
+        "第二小学",
+        "城西小学",
+        "第一中学",
+        "稠州中学",
+        "中心幼儿园",
+        "职业技术学校",
+        "外国语学校",
+    )
     hospital_words = ("中心医院", "中医院", "妇幼保健院", "第二人民医院", "城西卫生院")
     for kind, count in counts.items():
         labels = codes.brands(rng, count)
@@ -213,11 +318,17 @@ def make_orgs(county: County, rng: np.random.Generator, n_orgs: int) -> None:
             elif kind == "wholesaler":
                 name, prefix = f"{place}{brand}商贸有限公司" if index % 2 else f"{place}{brand}小商品批发商行", "91"
             elif kind == "school":
-                name, prefix = f"{place}{school_words[index % len(school_words)]}" + (
-                    "" if index < len(school_words) else f"{index // len(school_words) + 1}分校"), "12"
+                name, prefix = (
+                    f"{place}{school_words[index % len(school_words)]}"
+                    + ("" if index < len(school_words) else f"{index // len(school_words) + 1}分校"),
+                    "12",
+                )
             elif kind == "hospital":
-                name, prefix = f"{place}{hospital_words[index % len(hospital_words)]}" + (
-                    "" if index < len(hospital_words) else f"{index // len(hospital_words) + 1}院区"), "12"
+                name, prefix = (
+                    f"{place}{hospital_words[index % len(hospital_words)]}"
+                    + ("" if index < len(hospital_words) else f"{index // len(hospital_words) + 1}院区"),
+                    "12",
+                )
             elif kind == "utility":
                 name = (f"国网{place}供电公司", f"{place}水务集团有限公司", f"{place}天然气有限公司")[index]
                 prefix = "91"
@@ -239,15 +350,21 @@ def make_orgs(county: County, rng: np.random.Generator, n_orgs: int) -> None:
     home = int(county.county_code)
     regions = np.full(n, home)
     supplier = np.array([kind == "supplier" for kind in kinds])
-    regions[supplier] = np.array(PROVINCE_OTHER_REGIONS)[rng.integers(0, len(PROVINCE_OTHER_REGIONS),
-                                                                        size=supplier.sum())]
+    regions[supplier] = np.array(PROVINCE_OTHER_REGIONS)[
+        rng.integers(0, len(PROVINCE_OTHER_REGIONS), size=supplier.sum())
+    ]
     adults = county.residents[(county.age[county.residents] >= 28) & (county.age[county.residents] <= 65)]
     legal_reps = rng.choice(adults, size=n)
     add_orgs(county, rng, kinds, names, prefixes, regions, legal_reps)
 
 
-def make_accounts(county: County, rng: np.random.Generator, force_two: np.ndarray,
-                  extra_person_accounts: list[tuple[int, int, int]], org_opened: dict[int, int]) -> np.ndarray:
+def make_accounts(
+    county: County,
+    rng: np.random.Generator,
+    force_two: np.ndarray,
+    extra_person_accounts: list[tuple[int, int, int]],
+    org_opened: dict[int, int],
+) -> np.ndarray:
     """Open every account. `force_two` persons get accounts at two banks (controllers);
     `extra_person_accounts` are (person, bank, opened day) of new accounts opened for a scheme;
     `org_opened` gives the opening day of organisations founded for a scheme.
@@ -257,9 +374,10 @@ def make_accounts(county: County, rng: np.random.Generator, force_two: np.ndarra
     external = np.flatnonzero(~county.reporting())
     bank_weights = np.array([0.2, 0.18, 0.12, 0.16, 0.12, 0.22])[: len(reporting)]
     bank_weights = bank_weights / bank_weights.sum()
-    bank1 = np.where(county.outsider, rng.choice(external, size=n_persons),
-                     rng.choice(reporting, size=n_persons, p=bank_weights))
-    has_two = (~county.outsider & (rng.random(n_persons) < 0.35))
+    bank1 = np.where(
+        county.outsider, rng.choice(external, size=n_persons), rng.choice(reporting, size=n_persons, p=bank_weights)
+    )
+    has_two = ~county.outsider & (rng.random(n_persons) < 0.35)
     has_two[force_two] = True
     shift = rng.integers(1, len(reporting), size=n_persons)
     bank2 = reporting[(np.searchsorted(reporting, bank1) + shift) % len(reporting)]
@@ -282,8 +400,9 @@ def make_accounts(county: County, rng: np.random.Generator, force_two: np.ndarra
     opened[fresh] = rng.integers(0, max(1, county.days), size=len(fresh))
     active_from[fresh] = opened[fresh]
     dormant = background[rng.random(len(background)) < 0.02]
-    active_from[dormant] = rng.integers(county.days * 3 // 10, max(county.days * 8 // 10, county.days * 3 // 10 + 1),
-                                        size=len(dormant))
+    active_from[dormant] = rng.integers(
+        county.days * 3 // 10, max(county.days * 8 // 10, county.days * 3 // 10 + 1), size=len(dormant)
+    )
     first_extra = n_accounts - len(extra)
     opened[first_extra:] = extra[:, 2]
     active_from[first_extra:] = extra[:, 2]
@@ -315,22 +434,32 @@ def build_account_table(county: County) -> None:
     org_names = pl.Series(county.org_names)
     org_reps = county.org_legal_rep[org_holder]
     start = np.datetime64(county.start, "D")
-    table = pl.DataFrame({
-        "account_no": pl.select(pl.when(is_org).then(corporate).otherwise(cards)).to_series(),
-        "name": pl.select(pl.when(is_org).then(org_names.gather(org_holder))
-                          .otherwise(county.person_name.gather(person_holder))).to_series(),
-        "id_no": pl.select(pl.when(is_org).then(county.org_id.gather(org_holder))
-                           .otherwise(county.person_id.gather(person_holder))).to_series(),
-        "is_org": is_org,
-        "phone": pl.select(pl.when(is_org).then(county.person_phone.gather(org_reps))
-                           .otherwise(county.person_phone.gather(person_holder))).to_series(),
-        "legal_rep_id_no": pl.select(pl.when(is_org).then(county.person_id.gather(org_reps))
-                                     .otherwise(pl.lit(None))).to_series(),
-        "occupation": pl.select(
-            pl.when(is_org).then(pl.Series([INDUSTRY[kind] for kind in ORG_KINDS]).gather(county.org_kind[org_holder]))
-            .otherwise(pl.Series(OCCUPATIONS).gather(county.occupation[person_holder]))).to_series(),
-        "opened": pl.Series((start + county.acct_opened).astype(str)),
-        "cnaps": pl.Series([bank.cnaps for bank in banks]).gather(county.acct_bank),
-    })
+    table = pl.DataFrame(
+        {
+            "account_no": pl.select(pl.when(is_org).then(corporate).otherwise(cards)).to_series(),
+            "name": pl.select(
+                pl.when(is_org).then(org_names.gather(org_holder)).otherwise(county.person_name.gather(person_holder))
+            ).to_series(),
+            "id_no": pl.select(
+                pl.when(is_org).then(county.org_id.gather(org_holder)).otherwise(county.person_id.gather(person_holder))
+            ).to_series(),
+            "is_org": is_org,
+            "phone": pl.select(
+                pl.when(is_org)
+                .then(county.person_phone.gather(org_reps))
+                .otherwise(county.person_phone.gather(person_holder))
+            ).to_series(),
+            "legal_rep_id_no": pl.select(
+                pl.when(is_org).then(county.person_id.gather(org_reps)).otherwise(pl.lit(None))
+            ).to_series(),
+            "occupation": pl.select(
+                pl.when(is_org)
+                .then(pl.Series([INDUSTRY[kind] for kind in ORG_KINDS]).gather(county.org_kind[org_holder]))
+                .otherwise(pl.Series(OCCUPATIONS).gather(county.occupation[person_holder]))
+            ).to_series(),
+            "opened": pl.Series((start + county.acct_opened).astype(str)),
+            "cnaps": pl.Series([bank.cnaps for bank in banks]).gather(county.acct_bank),
+        }
+    )
     empty = pl.DataFrame({column: [None] for column in table.columns}, schema=table.schema)
     county.acct_table = pl.concat([table, empty])

@@ -8,9 +8,9 @@ reporting keeps what Art. 5 makes banks file (DOMAIN §1.1) plus full statements
 from __future__ import annotations
 
 import io
-from datetime import date
 import zipfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -34,6 +34,7 @@ METHODS_ZH = ("现金", "转账", "手机银行", "POS", "ATM")
 @dataclass(frozen=True)
 class Style:
     """How one bank writes its files: the vocabulary varies, the contract does not."""
+
     directions: tuple[str, str]
     chinese_methods: bool
     id_types: tuple[str, str]
@@ -59,8 +60,9 @@ def order_payments(payments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return b.select(payments, np.argsort(when, kind="stable"))
 
 
-def make_legs(county: County, payments: dict[str, np.ndarray], first_serial: int,
-              rng: np.random.Generator) -> pl.DataFrame:
+def make_legs(
+    county: County, payments: dict[str, np.ndarray], first_serial: int, rng: np.random.Generator
+) -> pl.DataFrame:
     """One row per report line: the payer bank's OUT line and the payee bank's IN line of each payment."""
     reporting = county.reporting()
     payer, payee = payments["payer"], payments["payee"]
@@ -75,12 +77,21 @@ def make_legs(county: County, payments: dict[str, np.ndarray], first_serial: int
     delay = np.where(two_legs & ~matched, np.minimum(rng.integers(0, 181, size=n), 86399 - payments["sec"]), 0)
 
     def side(mask, account, counterparty, direction, time):
-        return pl.DataFrame({
-            "bank": county.acct_bank[account[mask]].astype(np.int32), "acct": account[mask],
-            "cp": counterparty[mask], "dir": np.full(mask.sum(), direction, np.int8),
-            "t": time[mask], "serial": serial[mask], "cents": payments["cents"][mask],
-            "method": payments["method"][mask], "memo": payments["memo"][mask], "agent": payments["agent"][mask],
-            "matched": matched[mask]})
+        return pl.DataFrame(
+            {
+                "bank": county.acct_bank[account[mask]].astype(np.int32),
+                "acct": account[mask],
+                "cp": counterparty[mask],
+                "dir": np.full(mask.sum(), direction, np.int8),
+                "t": time[mask],
+                "serial": serial[mask],
+                "cents": payments["cents"][mask],
+                "method": payments["method"][mask],
+                "memo": payments["memo"][mask],
+                "agent": payments["agent"][mask],
+                "matched": matched[mask],
+            }
+        )
 
     legs = pl.concat([side(out_side, payer, payee, OUT, when), side(in_side, payee, payer, IN, when + delay)])
     return legs.with_columns(day=pl.col("t") // 86400).sort(["bank", "t", "serial", "dir"])
@@ -90,8 +101,13 @@ def large_value_lines(county: County, legs: pl.DataFrame) -> pl.Series:
     """Art. 5: a side of a customer's day is reported when its cumulative cash, or transfers, reach the bar."""
     is_org = pl.lit(pl.Series(county.acct_is_org[legs["acct"].to_numpy()]))
     cash = pl.col("cp") < 0
-    threshold = (pl.when(cash).then(CASH_THRESHOLD).when(is_org).then(ORG_TRANSFER_THRESHOLD)
-                 .otherwise(PERSON_TRANSFER_THRESHOLD))
+    threshold = (
+        pl.when(cash)
+        .then(CASH_THRESHOLD)
+        .when(is_org)
+        .then(ORG_TRANSFER_THRESHOLD)
+        .otherwise(PERSON_TRANSFER_THRESHOLD)
+    )
     return legs.select(
         (pl.col("cents").sum().over(["acct", "day", "dir", cash.alias("cash")]) >= threshold).alias("large")
     ).to_series()
@@ -108,15 +124,21 @@ class Clock:
         def two_digits(values: pl.Series) -> pl.Series:
             return values.cast(pl.String).str.zfill(2)
 
-        self.times = (two_digits(seconds // 3600) + ":" + two_digits(seconds // 60 % 60) + ":"
-                      + two_digits(seconds % 60))
+        self.times = two_digits(seconds // 3600) + ":" + two_digits(seconds // 60 % 60) + ":" + two_digits(seconds % 60)
 
     def format(self, t: pl.Series) -> pl.Series:
         return self.dates.gather(t // 86400) + self.times.gather(t % 86400)
 
 
-def report_frame(county: County, clock: Clock, bank_index: int, style: Style, kind: str, legs: pl.DataFrame,
-                 suspicion: dict[int, tuple[str, str]] | None) -> pl.DataFrame:
+def report_frame(
+    county: County,
+    clock: Clock,
+    bank_index: int,
+    style: Style,
+    kind: str,
+    legs: pl.DataFrame,
+    suspicion: dict[int, tuple[str, str]] | None,
+) -> pl.DataFrame:
     """The canonical columns of one file, as strings in canonical order; empty fields are null."""
     table = county.acct_table
     sentinel = len(table) - 1
@@ -156,8 +178,7 @@ def report_frame(county: County, clock: Clock, bank_index: int, style: Style, ki
         "purpose": constant(None),
         "memo": pl.Series([None, *b.MEMOS[1:]]).gather(legs["memo"].cast(pl.Int64)),
         "place_code": constant(county.county_code),
-        "match_no": pl.select(pl.when(legs["matched"]).then("RP" + serial.cast(pl.String).str.zfill(14))
-                              ).to_series(),
+        "match_no": pl.select(pl.when(legs["matched"]).then("RP" + serial.cast(pl.String).str.zfill(14))).to_series(),
         "account_opened": table["opened"].gather(acct),
     }
     if suspicion is not None:
@@ -177,9 +198,18 @@ def report_frame(county: County, clock: Clock, bank_index: int, style: Style, ki
     if not style.kind_columns:
         frame = frame.drop("report_kind", "institution_code")
     if style.empty:
-        frame = frame.with_columns(pl.col(name).fill_null(style.empty) for name in (
-            "counterparty_account_no", "counterparty_name", "counterparty_id_type", "counterparty_id_no",
-            "counterparty_institution", "memo", "match_no"))
+        frame = frame.with_columns(
+            pl.col(name).fill_null(style.empty)
+            for name in (
+                "counterparty_account_no",
+                "counterparty_name",
+                "counterparty_id_type",
+                "counterparty_id_no",
+                "counterparty_institution",
+                "memo",
+                "match_no",
+            )
+        )
     return frame
 
 
@@ -237,20 +267,31 @@ def write_xml(frame: pl.DataFrame, path: Path, kind: str, bank_code: str, bank_n
             continue
         value = pl.col(name).fill_null("@N")
         if name == "memo":
-            pieces += [pl.lit("<ROTFs><ROTF seqno=\"1\">"), value, pl.lit("</ROTF></ROTFs>")]
+            pieces += [pl.lit('<ROTFs><ROTF seqno="1">'), value, pl.lit("</ROTF></ROTFs>")]
         else:
             code = BY_NAME[name].codes[0]
             pieces += [pl.lit(f"<{code}>"), value, pl.lit(f"</{code}>")]
-    escaped = frame.with_columns(pl.col(pl.String).str.replace_all("&", "&amp;", literal=True)
-                                 .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True))
-    rows = escaped.with_row_index("seqno", offset=1).select(pl.concat_str(
-        [pl.lit("<TSDT seqno=\""), pl.col("seqno").cast(pl.String), pl.lit("\">"), *pieces, pl.lit("</TSDT>")]
-    )).to_series()
+    escaped = frame.with_columns(
+        pl.col(pl.String)
+        .str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+    )
+    rows = (
+        escaped.with_row_index("seqno", offset=1)
+        .select(
+            pl.concat_str(
+                [pl.lit('<TSDT seqno="'), pl.col("seqno").cast(pl.String), pl.lit('">'), *pieces, pl.lit("</TSDT>")]
+            )
+        )
+        .to_series()
+    )
     root = "PHTR" if kind == "LARGE" else "PSTR"
-    head = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}><RBIF><RICD>{escape(bank_code)}</RICD>"
-            f"<RINM>{escape(bank_name)}</RINM></RBIF><TSDTs>\n")
+    head = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}><RBIF><RICD>{escape(bank_code)}</RICD>'
+        f"<RINM>{escape(bank_name)}</RINM></RBIF><TSDTs>\n"
+    )
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(head)
         handle.write("\n".join(rows.to_list()))
         handle.write(f"\n</TSDTs></{root}>\n")
-

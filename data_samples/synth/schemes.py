@@ -17,22 +17,42 @@ from data_samples.synth import batch as b
 from data_samples.synth.county import County, add_orgs, county_name
 
 KINDS = ("ponzi", "collectors", "coop", "blockchain", "cashout")
-PRIMARY_TYPOLOGY = {"ponzi": "interest_payout", "collectors": "pass_through", "coop": "elderly_payers",
-                    "blockchain": "near_threshold", "cashout": "cash_out"}
-TYPOLOGIES = {"ponzi": ("interest_payout", "fan_in", "round_amounts", "elderly_payers", "insider_commission"),
-              "collectors": ("pass_through", "fan_in", "gather_scatter", "interest_payout", "insider_commission"),
-              "coop": ("elderly_payers", "round_amounts", "unrelated_business", "interest_payout", "fan_in"),
-              "blockchain": ("near_threshold", "fan_in", "interest_payout"),
-              "cashout": ("cash_out", "fan_in", "round_amounts", "insider_commission")}
-INVEST_MEMOS = {"ponzi": ("投资款", "认购", "入股", "理财"), "collectors": ("投资款", "认购", "集资"),
-                "coop": ("会员费", "养老服务费", "入社股金"), "blockchain": ("USDT", "矿机", "算力租赁", "投资款"),
-                "cashout": ("投资款", "认购", "入股")}
-PAYOUT_MEMOS = {"ponzi": ("利息", "月息", "收益", "返利"), "collectors": ("利息", "收益", "返利"),
-                "coop": ("分红", "养老补贴"), "blockchain": ("收益", "USDT"), "cashout": ("利息", "分红")}
+PRIMARY_TYPOLOGY = {
+    "ponzi": "interest_payout",
+    "collectors": "pass_through",
+    "coop": "elderly_payers",
+    "blockchain": "near_threshold",
+    "cashout": "cash_out",
+}
+TYPOLOGIES = {
+    "ponzi": ("interest_payout", "fan_in", "round_amounts", "elderly_payers", "insider_commission"),
+    "collectors": ("pass_through", "fan_in", "gather_scatter", "interest_payout", "insider_commission"),
+    "coop": ("elderly_payers", "round_amounts", "unrelated_business", "interest_payout", "fan_in"),
+    "blockchain": ("near_threshold", "fan_in", "interest_payout"),
+    "cashout": ("cash_out", "fan_in", "round_amounts", "insider_commission"),
+}
+INVEST_MEMOS = {
+    "ponzi": ("投资款", "认购", "入股", "理财"),
+    "collectors": ("投资款", "认购", "集资"),
+    "coop": ("会员费", "养老服务费", "入社股金"),
+    "blockchain": ("USDT", "矿机", "算力租赁", "投资款"),
+    "cashout": ("投资款", "认购", "入股"),
+}
+PAYOUT_MEMOS = {
+    "ponzi": ("利息", "月息", "收益", "返利"),
+    "collectors": ("利息", "收益", "返利"),
+    "coop": ("分红", "养老补贴"),
+    "blockchain": ("收益", "USDT"),
+    "cashout": ("利息", "分红"),
+}
 NEUTRAL_MEMOS = ("", "", "", "转账", "往来款", "借款")
-ORG_NAMES = {"ponzi": ("投资咨询有限公司", "财富管理有限公司"), "collectors": ("商务咨询有限公司", "资产管理有限公司"),
-             "coop": ("养老服务专业合作社", "颐养服务有限公司"), "blockchain": ("区块链科技有限公司", "数字科技有限公司"),
-             "cashout": ("供应链管理有限公司", "文化传媒有限公司")}
+ORG_NAMES = {
+    "ponzi": ("投资咨询有限公司", "财富管理有限公司"),
+    "collectors": ("商务咨询有限公司", "资产管理有限公司"),
+    "coop": ("养老服务专业合作社", "颐养服务有限公司"),
+    "blockchain": ("区块链科技有限公司", "数字科技有限公司"),
+    "cashout": ("供应链管理有限公司", "文化传媒有限公司"),
+}
 
 
 @dataclass
@@ -100,10 +120,10 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
         n_promoters = max(3, min(25, n_investors // 40)) if kind in ("ponzi", "collectors", "coop") else 0
         n_collectors = max(4, min(40, n_investors // 20)) if kind == "collectors" else 0
         n_roles = n_controllers + n_promoters + n_collectors + 1
-        roles = pool[taken: taken + n_roles]
+        roles = pool[taken : taken + n_roles]
         taken += n_roles
-        controllers, promoters = roles[:n_controllers], roles[n_controllers: n_controllers + n_promoters]
-        collectors = roles[n_controllers + n_promoters: n_controllers + n_promoters + n_collectors]
+        controllers, promoters = roles[:n_controllers], roles[n_controllers : n_controllers + n_promoters]
+        collectors = roles[n_controllers + n_promoters : n_controllers + n_promoters + n_collectors]
         front = roles[-1]
         weight = np.where(age >= 60, 3.0, 1.0)
         if kind == "coop":
@@ -115,29 +135,50 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
         n_investors = min(n_investors, int((weight > 0).sum()))
         investors = rng.choice(everyone, size=n_investors, replace=False, p=weight / weight.sum())
         scheme = Scheme(
-            scheme_id=f"S{index + 1:02d}", kind=kind, start=start, end=end,
+            scheme_id=f"S{index + 1:02d}",
+            kind=kind,
+            start=start,
+            end=end,
             uses_keyword_memo=bool(keyword_flags[index]),
             cash_out=kind == "cashout" or (kind == "ponzi" and rng.random() < 0.5),
-            monthly_rate={"ponzi": rng.uniform(0.01, 0.03), "collectors": rng.uniform(0.015, 0.025),
-                          "coop": rng.uniform(0.008, 0.015), "blockchain": rng.uniform(0.025, 0.04),
-                          "cashout": rng.uniform(0.01, 0.02)}[kind],
-            commission_rate=rng.uniform(0.03, 0.08), controllers=controllers, promoters=promoters,
-            collectors=collectors, investors=investors)
+            monthly_rate={
+                "ponzi": rng.uniform(0.01, 0.03),
+                "collectors": rng.uniform(0.015, 0.025),
+                "coop": rng.uniform(0.008, 0.015),
+                "blockchain": rng.uniform(0.025, 0.04),
+                "cashout": rng.uniform(0.01, 0.02),
+            }[kind],
+            commission_rate=rng.uniform(0.03, 0.08),
+            controllers=controllers,
+            promoters=promoters,
+            collectors=collectors,
+            investors=investors,
+        )
         hub_is_org = kind in ("coop", "cashout") or rng.random() < 0.5
         opened = min(start, days - 1) - int(rng.integers(5, 60))
         if hub_is_org:
             suffix = ORG_NAMES[kind][int(rng.integers(0, 2))]
             brand = "".join(rng.choice(list("金瑞鼎盛汇丰福寿康宁安泰众鑫华夏民生"), size=2))
             prefix = "93" if suffix.endswith("合作社") else "91"
-            scheme.hub_org = int(add_orgs(county, rng, ["scheme"], [f"{place}{brand}{suffix}"], [prefix],
-                                          np.array([int(county.county_code)]), controllers[:1])[0])
+            scheme.hub_org = int(
+                add_orgs(
+                    county,
+                    rng,
+                    ["scheme"],
+                    [f"{place}{brand}{suffix}"],
+                    [prefix],
+                    np.array([int(county.county_code)]),
+                    controllers[:1],
+                )[0]
+            )
             org_opened[scheme.hub_org] = opened
         else:
             scheme.hub_person = int(front)
             extra_accounts.append((int(front), int(rng.choice(reporting)), opened))
         for collector in collectors:
-            extra_accounts.append((int(collector), int(rng.choice(reporting)),
-                                   max(start, 0) - int(rng.integers(0, 15))))
+            extra_accounts.append(
+                (int(collector), int(rng.choice(reporting)), max(start, 0) - int(rng.integers(0, 15)))
+            )
         force_two.extend(controllers.tolist())
         schemes.append(scheme)
     return schemes, np.array(force_two, dtype=np.int64), extra_accounts, org_opened
@@ -151,7 +192,7 @@ def attach_accounts(county: County, schemes: list[Scheme], extra_accts: np.ndarr
         else:
             scheme.hub_acct = int(extra_accts[position])
             position += 1
-        scheme.collector_accts = extra_accts[position: position + len(scheme.collectors)]
+        scheme.collector_accts = extra_accts[position : position + len(scheme.collectors)]
         position += len(scheme.collectors)
 
 
@@ -181,8 +222,12 @@ def scheme_payments(county: County, scheme: Scheme, rng: np.random.Generator) ->
         reinvest = np.zeros(len(who), dtype=bool)
     else:
         unit = {"ponzi": 1_000_000, "collectors": 500_000, "coop": 1_000_000, "cashout": 1_000_000}[kind]
-        multiples = {"ponzi": [1, 2, 3, 5, 10, 20], "collectors": [1, 2, 4, 6, 10], "coop": [1, 2, 3, 5],
-                     "cashout": [1, 2, 3, 5, 10]}[kind]
+        multiples = {
+            "ponzi": [1, 2, 3, 5, 10, 20],
+            "collectors": [1, 2, 4, 6, 10],
+            "coop": [1, 2, 3, 5],
+            "cashout": [1, 2, 3, 5, 10],
+        }[kind]
         amount = unit * rng.choice(multiples, size=n).astype(np.int64)
         again = rng.random(n) < 0.25
         again_day = join + rng.integers(30, 91, size=n)
@@ -209,24 +254,48 @@ def scheme_payments(county: County, scheme: Scheme, rng: np.random.Generator) ->
         collector_of = rng.integers(0, len(scheme.collector_accts), size=n)
         target = scheme.collector_accts[collector_of[who]]
     in_window = (inv_day >= 0) & (inv_day < days)
-    parts = [b.select(b.batch(inv_day, inv_sec, np.where(by_cash, -1, accts[who]), target, inv_amount, method,
-                              memo, np.where(by_cash, investors[who], -1)), in_window)]
+    parts = [
+        b.select(
+            b.batch(
+                inv_day,
+                inv_sec,
+                np.where(by_cash, -1, accts[who]),
+                target,
+                inv_amount,
+                method,
+                memo,
+                np.where(by_cash, investors[who], -1),
+            ),
+            in_window,
+        )
+    ]
     scheme.total_raised = int(inv_amount[in_window].sum())
     scheme.n_investors_paid = len(np.unique(who[in_window]))
 
     if kind == "collectors":
-        parts.append(forwarding(scheme, target[in_window], inv_day[in_window], inv_sec[in_window],
-                                inv_amount[in_window], rng))
+        parts.append(
+            forwarding(scheme, target[in_window], inv_day[in_window], inv_sec[in_window], inv_amount[in_window], rng)
+        )
     parts.append(interest(scheme, accts[who], inv_day, inv_amount, days, rng))
     if len(scheme.promoters):
         promoter_of = rng.integers(0, len(scheme.promoters), size=n)[who]
         pay_day = inv_day + rng.integers(1, 4, size=m)
         paid = in_window & (pay_day < min(days, scheme.end + 3))
         commission_memo = b.memo_codes(rng, m, ("佣金", "提成", "推广费")) if scheme.uses_keyword_memo else 0
-        parts.append(b.select(b.batch(pay_day, b.daytime(rng, m, 15, 1.5, 9, 20), scheme.hub_acct,
-                                      county.person_acct1[scheme.promoters[promoter_of]],
-                                      (inv_amount * scheme.commission_rate).astype(np.int64), b.ONLINE,
-                                      commission_memo), paid))
+        parts.append(
+            b.select(
+                b.batch(
+                    pay_day,
+                    b.daytime(rng, m, 15, 1.5, 9, 20),
+                    scheme.hub_acct,
+                    county.person_acct1[scheme.promoters[promoter_of]],
+                    (inv_amount * scheme.commission_rate).astype(np.int64),
+                    b.ONLINE,
+                    commission_memo,
+                ),
+                paid,
+            )
+        )
     parts.append(drains(county, scheme, inv_day[in_window], inv_amount[in_window], rng))
     if scheme.hub_org >= 0:
         parts.append(cover_business(county, scheme, rng))
@@ -242,8 +311,15 @@ def forwarding(scheme: Scheme, collector_acct, day, sec, amount, rng) -> dict[st
     np.maximum.at(last, inverse, sec)
     out_sec = np.minimum(last + rng.integers(1200, 5 * 3600, size=len(groups)), 86399)
     kept = rng.uniform(0.99, 1.0, size=len(groups))
-    return b.batch(groups % 100_000, out_sec, groups // 100_000, scheme.hub_acct, (totals * kept).astype(np.int64),
-                   b.ONLINE, b.memo_codes(rng, len(groups), NEUTRAL_MEMOS))
+    return b.batch(
+        groups % 100_000,
+        out_sec,
+        groups // 100_000,
+        scheme.hub_acct,
+        (totals * kept).astype(np.int64),
+        b.ONLINE,
+        b.memo_codes(rng, len(groups), NEUTRAL_MEMOS),
+    )
 
 
 def interest(scheme: Scheme, accts, inv_day, inv_amount, days, rng) -> dict[str, np.ndarray]:
@@ -256,10 +332,20 @@ def interest(scheme: Scheme, accts, inv_day, inv_amount, days, rng) -> dict[str,
     in_window = day >= 0
     event, day = event[in_window], day[in_window]
     n = len(event)
-    memo = b.memo_codes(rng, n, PAYOUT_MEMOS[scheme.kind]) if scheme.uses_keyword_memo else b.memo_codes(
-        rng, n, NEUTRAL_MEMOS)
-    return b.batch(day, b.daytime(rng, n, 13, 1.5, 10, 17), scheme.hub_acct, accts[event],
-                   (inv_amount[event] * scheme.monthly_rate).astype(np.int64), b.ONLINE, memo)
+    memo = (
+        b.memo_codes(rng, n, PAYOUT_MEMOS[scheme.kind])
+        if scheme.uses_keyword_memo
+        else b.memo_codes(rng, n, NEUTRAL_MEMOS)
+    )
+    return b.batch(
+        day,
+        b.daytime(rng, n, 13, 1.5, 10, 17),
+        scheme.hub_acct,
+        accts[event],
+        (inv_amount[event] * scheme.monthly_rate).astype(np.int64),
+        b.ONLINE,
+        memo,
+    )
 
 
 def drains(county: County, scheme: Scheme, inv_day, inv_amount, rng) -> dict[str, np.ndarray]:
@@ -287,19 +373,49 @@ def drains(county: County, scheme: Scheme, inv_day, inv_amount, rng) -> dict[str
             amounts = np.full(n_chunks, total // n_chunks // 100_000 * 100_000)
             chunk_days = np.full(n_chunks, week + 7)
         keep = (chunk_days < days) & (amounts > 0)
-        parts.append(b.select(b.batch(chunk_days, b.daytime(rng, n_chunks, 15, 2, 9, 20), scheme.hub_acct, receiver,
-                                      amounts, b.ONLINE, b.memo_codes(rng, n_chunks, NEUTRAL_MEMOS)), keep))
+        parts.append(
+            b.select(
+                b.batch(
+                    chunk_days,
+                    b.daytime(rng, n_chunks, 15, 2, 9, 20),
+                    scheme.hub_acct,
+                    receiver,
+                    amounts,
+                    b.ONLINE,
+                    b.memo_codes(rng, n_chunks, NEUTRAL_MEMOS),
+                ),
+                keep,
+            )
+        )
         if scheme.cash_out:
             # ¥45,000–49,999 a day from the same account: each day stays under the ¥50,000 cash threshold
             received = int(amounts[keep].sum())
             n_cash = min(received * 85 // 100 // 4_750_000, 8)
             cash_days = week + 8 + np.arange(n_cash)
-            parts.append(b.select(b.batch(cash_days, b.daytime(rng, n_cash, 11, 2, 9, 16), receiver, -1,
-                                          rng.integers(4_500_000, 4_999_999, size=n_cash, endpoint=True), b.CASH),
-                                  cash_days < days))
+            parts.append(
+                b.select(
+                    b.batch(
+                        cash_days,
+                        b.daytime(rng, n_cash, 11, 2, 9, 16),
+                        receiver,
+                        -1,
+                        rng.integers(4_500_000, 4_999_999, size=n_cash, endpoint=True),
+                        b.CASH,
+                    ),
+                    cash_days < days,
+                )
+            )
         if scheme.kind == "cashout":
-            parts.append(b.batch(week + 7, b.daytime(rng, 1, 10, 1, 9, 15), scheme.hub_acct, -1,
-                                 total // 2 // 100_000 * 100_000 + 5_000_000, b.CASH))
+            parts.append(
+                b.batch(
+                    week + 7,
+                    b.daytime(rng, 1, 10, 1, 9, 15),
+                    scheme.hub_acct,
+                    -1,
+                    total // 2 // 100_000 * 100_000 + 5_000_000,
+                    b.CASH,
+                )
+            )
     return b.concat(parts)
 
 
@@ -312,17 +428,40 @@ def cover_business(county: County, scheme: Scheme, rng: np.random.Generator) -> 
     landlord = rng.choice(residents)
     parts = []
     for day in months:
-        parts.append(b.batch(day, 9 * 3600 + rng.integers(0, 1800, size=len(staff)), scheme.hub_acct,
-                             county.person_acct1[staff], b.yuan(rng, 6000, 0.3, len(staff), 3000, 30000), b.TRANSFER,
-                             b.MEMO["工资"]))
-        parts.append(b.batch(day + 1, b.daytime(rng, 2), scheme.hub_acct,
-                             np.array([county.person_acct1[landlord], county.org_acct[county.orgs_of("utility")[0]]]),
-                             np.array([rng.integers(50, 200) * 10000, rng.integers(500, 3000) * 100]), b.ONLINE,
-                             np.array([b.MEMO["房租"], b.MEMO["电费"]])))
+        parts.append(
+            b.batch(
+                day,
+                9 * 3600 + rng.integers(0, 1800, size=len(staff)),
+                scheme.hub_acct,
+                county.person_acct1[staff],
+                b.yuan(rng, 6000, 0.3, len(staff), 3000, 30000),
+                b.TRANSFER,
+                b.MEMO["工资"],
+            )
+        )
+        parts.append(
+            b.batch(
+                day + 1,
+                b.daytime(rng, 2),
+                scheme.hub_acct,
+                np.array([county.person_acct1[landlord], county.org_acct[county.orgs_of("utility")[0]]]),
+                np.array([rng.integers(50, 200) * 10000, rng.integers(500, 3000) * 100]),
+                b.ONLINE,
+                np.array([b.MEMO["房租"], b.MEMO["电费"]]),
+            )
+        )
     n_income = max(1, (end - start) // 3)
     payers = rng.choice(residents, size=n_income)
     memo = "餐费" if scheme.kind == "coop" else "服务费"
-    parts.append(b.batch(rng.integers(start, end, size=n_income), b.daytime(rng, n_income),
-                         county.person_acct1[payers], scheme.hub_acct, b.yuan(rng, 150, 0.6, n_income, 20, 3000),
-                         b.ONLINE, b.MEMO[memo]))
+    parts.append(
+        b.batch(
+            rng.integers(start, end, size=n_income),
+            b.daytime(rng, n_income),
+            county.person_acct1[payers],
+            scheme.hub_acct,
+            b.yuan(rng, 150, 0.6, n_income, 20, 3000),
+            b.ONLINE,
+            b.MEMO[memo],
+        )
+    )
     return b.concat(parts)

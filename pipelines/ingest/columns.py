@@ -82,13 +82,48 @@ def canonical_name(header: str) -> str | None:
 
 
 # Value vocabularies: what a bank may write, mapped to the canonical value.
-REPORT_KINDS = {"LARGE": "LARGE", "BH": "LARGE", "大额": "LARGE", "SUSPICIOUS": "SUSPICIOUS", "BS": "SUSPICIOUS",
-                "可疑": "SUSPICIOUS"}
-DIRECTIONS = {"IN": "IN", "01": "IN", "1": "IN", "收": "IN", "贷": "IN", "C": "IN", "CR": "IN", "收入": "IN",
-              "OUT": "OUT", "02": "OUT", "2": "OUT", "付": "OUT", "借": "OUT", "D": "OUT", "DR": "OUT",
-              "支出": "OUT"}
-METHODS = {"CASH": "CASH", "现金": "CASH", "TRANSFER": "TRANSFER", "转账": "TRANSFER", "ONLINE": "ONLINE",
-           "网银": "ONLINE", "手机银行": "ONLINE", "网银/手机银行": "ONLINE", "网上银行": "ONLINE", "POS": "POS",
-           "ATM": "ATM", "CROSS_BORDER": "CROSS_BORDER", "跨境": "CROSS_BORDER", "OTHER": "OTHER", "其他": "OTHER"}
+REPORT_KINDS = {
+    "LARGE": "LARGE",
+    "BH": "LARGE",
+    "大额": "LARGE",
+    "SUSPICIOUS": "SUSPICIOUS",
+    "BS": "SUSPICIOUS",
+    "可疑": "SUSPICIOUS",
+}
+DIRECTIONS = {
+    "IN": "IN",
+    "01": "IN",
+    "1": "IN",
+    "收": "IN",
+    "贷": "IN",
+    "C": "IN",
+    "CR": "IN",
+    "收入": "IN",
+    "OUT": "OUT",
+    "02": "OUT",
+    "2": "OUT",
+    "付": "OUT",
+    "借": "OUT",
+    "D": "OUT",
+    "DR": "OUT",
+    "支出": "OUT",
+}
+METHODS = {
+    "CASH": "CASH",
+    "现金": "CASH",
+    "TRANSFER": "TRANSFER",
+    "转账": "TRANSFER",
+    "ONLINE": "ONLINE",
+    "网银": "ONLINE",
+    "手机银行": "ONLINE",
+    "网银/手机银行": "ONLINE",
+    "网上银行": "ONLINE",
+    "POS": "POS",
+    "ATM": "ATM",
+    "CROSS_BORDER": "CROSS_BORDER",
+    "跨境": "CROSS_BORDER",
+    "OTHER": "OTHER",
+    "其他": "OTHER",
+}
 METHOD_VALUES = ("CASH", "TRANSFER", "ONLINE", "POS", "ATM", "CROSS_BORDER", "OTHER")
 EMPTY_MARK = "@N"

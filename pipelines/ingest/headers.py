@@ -32,8 +32,11 @@ def map_headers(path: Path, headers: list[str]) -> HeaderMap:
             continue
         if name in found.positions:
             first = found.headers[found.positions[name]]
-            raise BadFileError(path, f"表头重复：'{first}' 与 '{header}' 都表示 {BY_NAME[name].label_zh} / "
-                                     f"duplicate column: '{first}' and '{header}' both mean {name}")
+            raise BadFileError(
+                path,
+                f"表头重复：'{first}' 与 '{header}' 都表示 {BY_NAME[name].label_zh} / "
+                f"duplicate column: '{first}' and '{header}' both mean {name}",
+            )
         found.positions[name] = position
     if not found.positions:
         raise BadFileError(path, "找不到可识别的表头（第一行应为列名） / no recognisable header in the first row")

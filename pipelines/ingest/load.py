@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,15 +18,17 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import warehouse
 from pipelines.errors import BadFileError, FundflowError
 from pipelines.ingest.columns import BY_NAME, CANONICAL, REPORT_KINDS, REQUIRED
 from pipelines.ingest.staging import SUFFIX_FORMATS, Staged, drop_staging, stage_file
 from pipelines.ingest.validate import REASONS, check, raw_rows_sql
 from pipelines.settings import Settings
+from pipelines.warehouse import db as warehouse
 
 LARGE_FILE_BYTES = 50_000_000
 INSTITUTION_CODE_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+log = logging.getLogger("fundflow.ingest")
 
 
 @dataclass
@@ -69,17 +72,34 @@ def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[FileResult]]
     missing: list[FileResult] = []
     for given in map(Path, paths):
         if given.is_dir():
-            inside = sorted(p for p in given.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIX_FORMATS
-                            and not any(part.startswith(".") for part in p.relative_to(given).parts))
+            inside = sorted(
+                p
+                for p in given.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUFFIX_FORMATS
+                and not any(part.startswith(".") for part in p.relative_to(given).parts)
+            )
             if not inside:
-                missing.append(FileResult(given.name, str(given), error=str(BadFileError(
-                    given, "文件夹中没有报告文件（.csv .txt .tsv .xlsx .xml） / no report files in folder"))))
+                missing.append(
+                    FileResult(
+                        given.name,
+                        str(given),
+                        error=str(
+                            BadFileError(
+                                given, "文件夹中没有报告文件（.csv .txt .tsv .xlsx .xml） / no report files in folder"
+                            )
+                        ),
+                    )
+                )
             files.extend(inside)
         elif given.is_file():
             files.append(given)
         else:
-            missing.append(FileResult(given.name, str(given),
-                                      error=str(BadFileError(given, "文件不存在 / no such file or folder"))))
+            missing.append(
+                FileResult(
+                    given.name, str(given), error=str(BadFileError(given, "文件不存在 / no such file or folder"))
+                )
+            )
     return files, missing
 
 
@@ -89,7 +109,7 @@ def _progress_printer(path: Path, progress: bool):
     started = time.monotonic()
 
     def say(message: str) -> None:
-        print(f"  [{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        log.info(f"  [{time.monotonic() - started:6.1f}s] {message}")
 
     return say
 
@@ -101,26 +121,35 @@ def _file_defaults(path: Path, staged: Staged, kind: str | None, institution: st
     default_kind = staged.report_kind or name_kind or (REPORT_KINDS[kind.upper()] if kind else None)
     default_institution = name_institution or institution
     if "report_kind" not in staged.columns and default_kind is None:
-        raise BadFileError(path, "无法确定报告类型：文件无'报告类型'列，文件名也不是 <机构编码>_<任意>_<LARGE|SUSPICIOUS>；"
-                                 "请用 --kind 指定 / report kind unknown: no report_kind column, file name not "
-                                 "<institution>_<anything>_<kind>; use --kind")
+        raise BadFileError(
+            path,
+            "无法确定报告类型：文件无'报告类型'列，文件名也不是 <机构编码>_<任意>_<LARGE|SUSPICIOUS>；"
+            "请用 --kind 指定 / report kind unknown: no report_kind column, file name not "
+            "<institution>_<anything>_<kind>; use --kind",
+        )
     if "institution_code" not in staged.columns and default_institution is None:
-        raise BadFileError(path, "无法确定报告机构：文件无'报告机构编码'列，文件名也不以机构编码开头；请用 --institution "
-                                 "指定 / institution unknown: no institution_code column or file-name prefix; "
-                                 "use --institution")
-    missing = [name for name in REQUIRED if name not in staged.columns
-               and name not in ("report_kind", "institution_code")]
+        raise BadFileError(
+            path,
+            "无法确定报告机构：文件无'报告机构编码'列，文件名也不以机构编码开头；请用 --institution "
+            "指定 / institution unknown: no institution_code column or file-name prefix; "
+            "use --institution",
+        )
+    missing = [
+        name for name in REQUIRED if name not in staged.columns and name not in ("report_kind", "institution_code")
+    ]
     if missing:
         labels = "、".join(BY_NAME[name].label_zh for name in missing)
         raise BadFileError(path, f"缺少必需列：{labels} / missing required columns: {', '.join(missing)}")
     return {"default_kind": default_kind, "default_institution": default_institution}
 
 
-def _write(con: duckdb.DuckDBPyConnection, result: FileResult, path: Path, staged: Staged, now: datetime,
-           skip: str) -> None:
+def _write(
+    con: duckdb.DuckDBPyConnection, result: FileResult, path: Path, staged: Staged, now: datetime, skip: str
+) -> None:
     """All writes of one file; the caller holds the transaction. `skip`: SQL excluding rows not to load."""
     file_id = result.file_id
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO quarantine
         SELECT $file_id, $file_name, row_no, e.field, e.reason_code, e.message, e.raw_value, r.raw_row, $now
         FROM (SELECT row_no, unnest(errors) AS e FROM ingest_checked WHERE len(errors) > 0)
@@ -130,42 +159,84 @@ def _write(con: duckdb.DuckDBPyConnection, result: FileResult, path: Path, stage
                $duplicate_message || ' (row ' || d.first_row || ')', c.txn_ref, r.raw_row, $now
         FROM ingest_dups d JOIN ingest_checked c USING (row_no) LEFT JOIN ingest_raw_rows r USING (row_no)
         ORDER BY 3, 4""",
-                {"file_id": file_id, "file_name": path.name, "now": now,
-                 "duplicate_message": REASONS["duplicate_in_file"]})
+        {"file_id": file_id, "file_name": path.name, "now": now, "duplicate_message": REASONS["duplicate_in_file"]},
+    )
     if staged.rejected:
-        con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, 'line', 'bad_csv_line', ?, ?, ?, ?)", [
-            (file_id, path.name, line.row_no, f"{REASONS['bad_csv_line']}: {line.message}", line.raw,
-             json.dumps({"line": line.raw}, ensure_ascii=False), now) for line in staged.rejected])
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, 'line', 'bad_csv_line', ?, ?, ?, ?)",
+            [
+                (
+                    file_id,
+                    path.name,
+                    line.row_no,
+                    f"{REASONS['bad_csv_line']}: {line.message}",
+                    line.raw,
+                    json.dumps({"line": line.raw}, ensure_ascii=False),
+                    now,
+                )
+                for line in staged.rejected
+            ],
+        )
     after_step("quarantine")
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO txn_versions
         SELECT t.*, $file_id, e.row_no, $now FROM txn t JOIN ingest_existing e USING (txn_id) WHERE NOT e.same""",
-                {"file_id": file_id, "now": now})
+        {"file_id": file_id, "now": now},
+    )
     con.execute("DELETE FROM txn WHERE txn_id IN (SELECT txn_id FROM ingest_existing WHERE NOT same)")
     after_step("versions")
     names = [name for _, name, *_ in con.execute("PRAGMA table_info('txn')").fetchall()]
     columns = ", ".join(names)
-    selected = ", ".join("$file_id" if name == "file_id" else "$now" if name == "loaded_at" else name
-                         for name in names)
-    con.execute(f"""
+    selected = ", ".join("$file_id" if name == "file_id" else "$now" if name == "loaded_at" else name for name in names)
+    con.execute(
+        f"""
         INSERT INTO txn ({columns})
-        SELECT {selected} FROM ingest_checked WHERE len(errors) = 0{skip}""", {"file_id": file_id, "now": now})
+        SELECT {selected} FROM ingest_checked WHERE len(errors) = 0{skip}""",
+        {"file_id": file_id, "now": now},
+    )
     after_step("txn")
-    con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        file_id, path.name, str(path.resolve()), staged.format, staged.encoding,
-        _single_value(con, "institution_code"), _single_value(con, "report_kind"), now, result.rows_read,
-        result.loaded, result.quarantined, result.replaced, result.duplicates, result.warned])
+    con.execute(
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            file_id,
+            path.name,
+            str(path.resolve()),
+            staged.format,
+            staged.encoding,
+            _single_value(con, "institution_code"),
+            _single_value(con, "report_kind"),
+            now,
+            result.rows_read,
+            result.loaded,
+            result.quarantined,
+            result.replaced,
+            result.duplicates,
+            result.warned,
+        ],
+    )
 
 
 def _single_value(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
     """The file's institution or kind when all its rows agree, else a comma list of what they say."""
-    values = [value for (value,) in con.execute(
-        f"SELECT DISTINCT {column} FROM ingest_checked WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 5").fetchall()]
+    values = [
+        value
+        for (value,) in con.execute(
+            f"SELECT DISTINCT {column} FROM ingest_checked WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 5"
+        ).fetchall()
+    ]
     return ",".join(values) or None
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: str | Path, kind: str | None = None,
-                institution: str | None = None, sheet: str | None = None, progress: bool = False) -> FileResult:
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    path: str | Path,
+    kind: str | None = None,
+    institution: str | None = None,
+    sheet: str | None = None,
+    progress: bool = False,
+) -> FileResult:
     """Load one file in one transaction. Raises BadFileError when the file as a whole cannot be read."""
     path = Path(path)
     result = FileResult(path.name, str(path))
@@ -203,7 +274,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: str | 
             (SELECT count(*) FILTER (WHERE NOT same) FROM ingest_existing)""").fetchone()
         # Most files have no in-file duplicates and nothing already loaded: skip those anti-joins then.
         skip = (" AND row_no NOT IN (SELECT row_no FROM ingest_dups)" if dups else "") + (
-            " AND txn_id NOT IN (SELECT txn_id FROM ingest_existing WHERE same)" if same else "")
+            " AND txn_id NOT IN (SELECT txn_id FROM ingest_existing WHERE same)" if same else ""
+        )
         records, with_errors, warned = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE len(errors) > 0),
             count(*) FILTER (WHERE len(errors) = 0 AND len(warnings) > 0{skip})
             FROM ingest_checked""").fetchone()
@@ -224,17 +296,23 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: str | 
     return result
 
 
-def ingest_paths(settings: Settings, paths: list[str | Path], kind: str | None = None,
-                 institution: str | None = None, progress: bool = True, sheet: str | None = None) -> list[FileResult]:
+def ingest_paths(
+    settings: Settings,
+    paths: list[str | Path],
+    kind: str | None = None,
+    institution: str | None = None,
+    progress: bool = True,
+    sheet: str | None = None,
+) -> list[FileResult]:
     """Load files and folders; a file that fails whole is reported in its result, the others still load."""
-    from pipelines.prepare import prepare_warehouse
+    from pipelines.warehouse.prepare import prepare_warehouse
 
     files, results = expand_paths(paths)
     con = warehouse.connect(settings)
     try:
         for number, path in enumerate(files, start=1):
             if progress and sys.stderr.isatty():
-                print(f"[{number}/{len(files)}] {path.name}", file=sys.stderr, flush=True)
+                log.info(f"[{number}/{len(files)}] {path.name}")
             try:
                 results.append(ingest_file(con, settings, path, kind, institution, sheet, progress))
             except FundflowError as exc:

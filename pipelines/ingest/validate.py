@@ -12,7 +12,7 @@ from datetime import datetime
 import duckdb
 
 from pipelines.ingest.columns import CANONICAL, DIRECTIONS, METHODS, REPORT_KINDS
-from pipelines.ingest.staging import Staged
+from pipelines.ingest.staged import Staged
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y/%m/%d %H:%M:%S")
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y/%m/%d %H:%M:%S")
@@ -35,8 +35,10 @@ REASONS = {
 SPACES = " \u00a0\u3000"
 
 # (party, id type column, id number column) for the two ends of a report line.
-PARTIES = (("customer", "customer_id_type", "customer_id_no"),
-           ("counterparty", "counterparty_id_type", "counterparty_id_no"))
+PARTIES = (
+    ("customer", "customer_id_type", "customer_id_no"),
+    ("counterparty", "counterparty_id_type", "counterparty_id_no"),
+)
 
 
 def _text(value: str) -> str:
@@ -71,8 +73,12 @@ def _errors() -> list[tuple[str, str, str, str]]:
         ("report_kind IS NULL AND kind_v IS NULL", "report_kind", "missing_field", "NULL"),
         ("report_kind IS NOT NULL AND kind_v IS NULL", "report_kind", "bad_report_kind", "report_kind"),
         ("institution_v IS NULL", "institution_code", "missing_field", "NULL"),
-        ("NOT regexp_full_match(institution_v, '[0-9A-Za-z]{1,16}')", "institution_code", "bad_institution_code",
-         "institution_v"),
+        (
+            "NOT regexp_full_match(institution_v, '[0-9A-Za-z]{1,16}')",
+            "institution_code",
+            "bad_institution_code",
+            "institution_v",
+        ),
         ("txn_ref IS NULL", "txn_ref", "missing_field", "NULL"),
         ("account_no IS NULL", "account_no", "missing_field", "NULL"),
         ("account_name IS NULL", "account_name", "missing_field", "NULL"),
@@ -91,8 +97,11 @@ def _warnings() -> list[tuple[str, str]]:
     """(condition, warning) for every soft finding, over the `parsed` CTE."""
     return [
         ("customer_id_bad OR counterparty_id_bad", "bad_id_checksum"),
-        ("account_no IN (SELECT account FROM ingest_bad_cards) "
-         "OR counterparty_account_no IN (SELECT account FROM ingest_bad_cards)", "bad_card_luhn"),
+        (
+            "account_no IN (SELECT account FROM ingest_bad_cards) "
+            "OR counterparty_account_no IN (SELECT account FROM ingest_bad_cards)",
+            "bad_card_luhn",
+        ),
         ("rate IS NULL", "unknown_currency"),
         ("method IS NOT NULL AND method_v IS NULL", "unknown_method"),
         ("account_opened IS NOT NULL AND opened_v IS NULL", "bad_account_opened"),
@@ -106,26 +115,35 @@ def _flag_list(items: list[tuple[str, str]]) -> str:
     return f"CASE WHEN {any_holds} THEN list_filter([{listed}], item -> item IS NOT NULL) ELSE [] END"
 
 
-def check(con: duckdb.DuckDBPyConnection, staged: Staged, default_kind: str | None,
-          default_institution: str | None, now: datetime) -> None:
+def check(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    default_kind: str | None,
+    default_institution: str | None,
+    now: datetime,
+) -> None:
     """Create `ingest_checked` from the staged relation."""
     column = {name: _cleaned(staged, name) for name in CANONICAL}
     # Distinct numbers first, in their own statements, so the costly checks run once per number.
-    id_pairs = " UNION ".join(f"SELECT {column[id_type]} AS id_type, {column[id_no]} AS id_no FROM {staged.relation}"
-                              for _, id_type, id_no in PARTIES)
+    id_pairs = " UNION ".join(
+        f"SELECT {column[id_type]} AS id_type, {column[id_no]} AS id_no FROM {staged.relation}"
+        for _, id_type, id_no in PARTIES
+    )
     con.execute(f"CREATE TEMP TABLE ingest_id_values AS {id_pairs}")
     con.execute("""CREATE TEMP TABLE ingest_ids AS
         SELECT id_type, id_no, kind, id18_birth(id_no) AS birth, party_region(id_no) AS region,
             coalesce((kind = 'PERSON' AND NOT id18_ok(id_no))
                      OR (kind = 'ORG' AND length(id_no) = 18 AND NOT uscc_ok(id_no)), false) AS bad
         FROM (SELECT *, party_kind(id_type, id_no) AS kind FROM ingest_id_values)""")
-    accounts = " UNION ".join(f"SELECT {column[name]} AS account FROM {staged.relation}"
-                              for name in ("account_no", "counterparty_account_no"))
+    accounts = " UNION ".join(
+        f"SELECT {column[name]} AS account FROM {staged.relation}" for name in ("account_no", "counterparty_account_no")
+    )
     con.execute(f"CREATE TEMP TABLE ingest_accounts AS {accounts}")
     con.execute("""CREATE TEMP TABLE ingest_bad_cards AS SELECT account FROM ingest_accounts
         WHERE regexp_full_match(account, '[0-9]{16,19}') AND NOT luhn_ok(account)""")
-    con.execute(checked_sql(staged), {"default_kind": default_kind, "default_institution": default_institution,
-                                      "now": now})
+    con.execute(
+        checked_sql(staged), {"default_kind": default_kind, "default_institution": default_institution, "now": now}
+    )
 
 
 def raw_rows_sql(staged: Staged) -> str:
@@ -139,21 +157,30 @@ def raw_rows_sql(staged: Staged) -> str:
 
 def checked_sql(staged: Staged) -> str:
     cleaned = ", ".join(f"{_cleaned(staged, name)} AS {name}" for name in CANONICAL)
-    errors = [(condition,
-               f"{{'field': {_text(field)}, 'reason_code': {_text(code)}, 'message': {_text(REASONS[code])}, "
-               f"'raw_value': {raw}}}") for condition, field, code, raw in _errors()]
+    errors = [
+        (
+            condition,
+            f"{{'field': {_text(field)}, 'reason_code': {_text(code)}, 'message': {_text(REASONS[code])}, "
+            f"'raw_value': {raw}}}",
+        )
+        for condition, field, code, raw in _errors()
+    ]
     warnings = [(condition, _text(code)) for condition, code in _warnings()]
     party_joins = "\n    ".join(
         f"LEFT JOIN ingest_ids {party}_ids ON {party}_ids.id_type IS NOT DISTINCT FROM cleaned.{id_type} "
-        f"AND {party}_ids.id_no IS NOT DISTINCT FROM cleaned.{id_no}" for party, id_type, id_no in PARTIES)
+        f"AND {party}_ids.id_no IS NOT DISTINCT FROM cleaned.{id_no}"
+        for party, id_type, id_no in PARTIES
+    )
     party_facts = ",\n        ".join(
         f"{party}_ids.kind AS {party}_kind, {party}_ids.birth AS {party}_birth, "
-        f"{party}_ids.region AS {party}_region, {party}_ids.bad AS {party}_id_bad" for party, _, _ in PARTIES)
+        f"{party}_ids.region AS {party}_region, {party}_ids.bad AS {party}_id_bad"
+        for party, _, _ in PARTIES
+    )
     return f"""
 CREATE TEMP TABLE ingest_checked AS
-WITH {_vocabulary('kinds', REPORT_KINDS)},
-{_vocabulary('directions', DIRECTIONS)},
-{_vocabulary('methods', METHODS)},
+WITH {_vocabulary("kinds", REPORT_KINDS)},
+{_vocabulary("directions", DIRECTIONS)},
+{_vocabulary("methods", METHODS)},
 cleaned AS (
     SELECT {staged.row_no_sql} AS row_no, {cleaned} FROM {staged.relation} AS src
 ), parsed AS (

@@ -11,15 +11,22 @@ from pathlib import Path
 import pytest
 
 from console import users
-from pipelines.casestore import CaseStore
+from pipelines.cases.store import CaseStore
 from pipelines.settings import Settings
 from tests.console.conftest import PASSWORD, ROLES, add_lead
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 SMALL, LARGE = "XS2025-000001", "XS2025-000002"
 SMALL_INVESTORS, LARGE_INVESTORS = 12, 1998  # the large lead has 2,000 accounts with hub and collector
@@ -45,8 +52,10 @@ def served(tmp_path_factory):
     store = CaseStore.open(settings)
     for role in ROLES:
         users.add_user(store, role, role, PASSWORD)
-    facts = {SMALL: add_lead(store, SMALL, SMALL_INVESTORS, investor_name="<b>参与人</b>"),
-             LARGE: add_lead(store, LARGE, LARGE_INVESTORS, hub_name="某某农业专业合作社", score=0.7)}
+    facts = {
+        SMALL: add_lead(store, SMALL, SMALL_INVESTORS, investor_name="<b>参与人</b>"),
+        LARGE: add_lead(store, LARGE, LARGE_INVESTORS, hub_name="某某农业专业合作社", score=0.7),
+    }
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -174,12 +183,18 @@ def test_large_lead_opens_grouped_and_expands(page, served, capsys):
 
     page.evaluate("() => { window.cy.nodes('.grouped').emit('tap'); }")
     page.click("text=展开全部参与人")
-    wait_until(page, f"window.cy.nodes().length === {len(facts[LARGE]['accounts']) + 1}"
-               " && document.getElementById('graph').dataset.ready === '1'", timeout=60)
+    wait_until(
+        page,
+        f"window.cy.nodes().length === {len(facts[LARGE]['accounts']) + 1}"
+        " && document.getElementById('graph').dataset.ready === '1'",
+        timeout=60,
+    )
     expanded_ms = page.evaluate("window.graphDrawMs")
     page.screenshot(path=str(SCREENSHOTS / "lead-2000-expanded.png"))
-    figure = (f"2,000-account lead: page open to graph drawn {opened_ms:.0f} ms (participants grouped); "
-              f"expanded to {len(facts[LARGE]['accounts']) + 1} nodes drawn in {expanded_ms:.0f} ms")
+    figure = (
+        f"2,000-account lead: page open to graph drawn {opened_ms:.0f} ms (participants grouped); "
+        f"expanded to {len(facts[LARGE]['accounts']) + 1} nodes drawn in {expanded_ms:.0f} ms"
+    )
     (SCREENSHOTS.parent / "console-benchmark.txt").write_text(figure + "\n")
     with capsys.disabled():
         print(f"\n[benchmark] {figure}")

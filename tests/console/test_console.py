@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from console import downloads, views
-from pipelines import lifecycle
+from pipelines.cases import lifecycle
 from pipelines.cli import main as fundflow
 from tests.console.conftest import PASSWORD, add_lead, csrf_of, investor_account, login
 
@@ -21,8 +21,15 @@ SMALL, BIG, OTHER = "XS2025-000001", "XS2025-000002", "XS2025-000003"
 @pytest.fixture
 def three_leads(store):
     add_lead(store, SMALL, 5, score=0.9, typologies=("fan_in",), provinces=("33",))
-    add_lead(store, BIG, 60, score=0.5, typologies=("fan_in", "interest_payout"), provinces=("33", "44"),
-             priority=("cross_province",))
+    add_lead(
+        store,
+        BIG,
+        60,
+        score=0.5,
+        typologies=("fan_in", "interest_payout"),
+        provinces=("33", "44"),
+        priority=("cross_province",),
+    )
     add_lead(store, OTHER, 20, score=0.7, typologies=("pass_through",), provinces=("32",))
     lifecycle.assign(store, OTHER, "analyst2", "reviewer", "交给 analyst2", due=date(2020, 1, 1))
 
@@ -33,21 +40,24 @@ def lead_ids(html: str) -> list[str]:
     return re.findall(r'<a href="/leads/(XS[\d-]+)">', html)
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("", [SMALL, OTHER, BIG]),
-    ("?sort=amount", [BIG, OTHER, SMALL]),
-    ("?sort=participants", [BIG, OTHER, SMALL]),
-    ("?status=TRIAGE", [OTHER]),
-    ("?status=NEW&sort=participants", [BIG, SMALL]),
-    ("?typology=interest_payout", [BIG]),
-    ("?region=44", [BIG]),
-    ("?region=33", [SMALL, OTHER, BIG]),  # every subject is registered in 33
-    ("?region=32", [OTHER]),
-    ("?priority=cross_province", [BIG]),
-    ("?assignee=analyst2", [OTHER]),
-    ("?overdue=1", [OTHER]),
-    ("?typology=cycle", []),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", [SMALL, OTHER, BIG]),
+        ("?sort=amount", [BIG, OTHER, SMALL]),
+        ("?sort=participants", [BIG, OTHER, SMALL]),
+        ("?status=TRIAGE", [OTHER]),
+        ("?status=NEW&sort=participants", [BIG, SMALL]),
+        ("?typology=interest_payout", [BIG]),
+        ("?region=44", [BIG]),
+        ("?region=33", [SMALL, OTHER, BIG]),  # every subject is registered in 33
+        ("?region=32", [OTHER]),
+        ("?priority=cross_province", [BIG]),
+        ("?assignee=analyst2", [OTHER]),
+        ("?overdue=1", [OTHER]),
+        ("?typology=cycle", []),
+    ],
+)
 def test_queue_filters_and_sorts(three_leads, client_for, query, expected):
     html = client_for("analyst").get("/" + query).text
     assert lead_ids(html) == expected
@@ -106,8 +116,16 @@ def test_node_detail_lists_the_accounts_payments(three_leads, client_for, app):
 
 def test_lead_page_shows_reasons_ledger_payments_and_history(three_leads, client_for):
     html = client_for("analyst").get(f"/leads/{SMALL}").text
-    for shown in ("30 天内 5 名个人转入", "转入人中 60% 年满 60 岁", "处置台账", "交易明细", "处理记录", "模型生成",
-                  "养老项目认购", "¥10,004.00"):
+    for shown in (
+        "30 天内 5 名个人转入",
+        "转入人中 60% 年满 60 岁",
+        "处置台账",
+        "交易明细",
+        "处理记录",
+        "模型生成",
+        "养老项目认购",
+        "¥10,004.00",
+    ):
         assert shown in html
     assert client_for("analyst").get("/leads/XS2099-999999").status_code == 404
 
@@ -142,8 +160,7 @@ def test_every_download_is_offered_and_works(three_leads, client_for):
     assert "下载卷宗" in html and 'href="/exports"' in html
     token = csrf_of(html)
     for kind in downloads.KINDS:
-        response = client.post(f"/exports/{kind}", data={"csrf_token": token, "lead_id": SMALL},
-                               follow_redirects=False)
+        response = client.post(f"/exports/{kind}", data={"csrf_token": token, "lead_id": SMALL}, follow_redirects=False)
         assert response.status_code == 200 and response.content, kind
 
 
@@ -171,14 +188,21 @@ def test_a_changed_password_is_the_one_that_works(store, client_for):
 
 
 def test_console_serves_a_lead_while_another_process_holds_the_warehouse(three_leads, settings, client_for):
-    from pipelines import warehouse
+    from pipelines.warehouse import db as warehouse
 
     warehouse.connect(settings).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-                               "con.execute('CREATE TABLE IF NOT EXISTS held(x INT)'); print('held', flush=True); "
-                               "time.sleep(60)", str(settings.warehouse_path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "con.execute('CREATE TABLE IF NOT EXISTS held(x INT)'); print('held', flush=True); "
+            "time.sleep(60)",
+            str(settings.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(duckdb.Error):
@@ -188,8 +212,9 @@ def test_console_serves_a_lead_while_another_process_holds_the_warehouse(three_l
         assert page.status_code == 200 and "30 天内 5 名个人转入" in page.text
         assert client.get(f"/api/leads/{SMALL}/graph").status_code == 200
         token = csrf_of(page.text)
-        moved = client.post(f"/leads/{SMALL}/assign", data={"assignee": "analyst", "note": "夜间运行中照常分配",
-                                                            "csrf_token": token})
+        moved = client.post(
+            f"/leads/{SMALL}/assign", data={"assignee": "analyst", "note": "夜间运行中照常分配", "csrf_token": token}
+        )
         assert "已分配给 analyst" in moved.text
     finally:
         holder.kill()

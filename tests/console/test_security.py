@@ -13,9 +13,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from console.app import PUBLIC_PATHS
-from pipelines import lifecycle
-from pipelines.labels import ROLES
-from pipelines.casestore import audit, leads, users as users_table
+from pipelines.cases import lifecycle
+from pipelines.cases.store import audit, leads
+from pipelines.cases.store import users as users_table
+from pipelines.vocabulary import ROLES
 from tests.console.conftest import COLLECTOR, HUB, PASSWORD, SUBJECT_ID, add_lead, csrf_of, login
 
 LEAD = "XS2025-000001"
@@ -135,7 +136,9 @@ def test_numbers_are_masked_and_only_reviewers_unmask_with_a_logged_reason(store
     assert "查看完整号码" not in page
 
     token = csrf_of(page)
-    refused = analyst.post(f"/leads/{LEAD}/unmask", data={"choice": "subject_id", "reason": "核查", "csrf_token": token})
+    refused = analyst.post(
+        f"/leads/{LEAD}/unmask", data={"choice": "subject_id", "reason": "核查", "csrf_token": token}
+    )
     assert refused.status_code == 403 and "91330782MA2XXXXX1K" not in refused.text
 
     reviewer = client_for("reviewer")
@@ -144,13 +147,20 @@ def test_numbers_are_masked_and_only_reviewers_unmask_with_a_logged_reason(store
     token = csrf_of(page)
     no_reason = reviewer.post(f"/leads/{LEAD}/unmask", data={"choice": choice, "reason": " ", "csrf_token": token})
     assert COLLECTOR not in no_reason.text
-    shown = reviewer.post(f"/leads/{LEAD}/unmask", data={"choice": choice, "reason": "调取银行流水", "csrf_token": token})
+    shown = reviewer.post(
+        f"/leads/{LEAD}/unmask", data={"choice": choice, "reason": "调取银行流水", "csrf_token": token}
+    )
     assert shown.status_code == 200 and COLLECTOR in shown.text
     with store.read() as conn:
-        rows = conn.execute(sa.select(audit).where(audit.c.action.in_(["unmask", "unmask_refused"]))
-                            .order_by(audit.c.seq)).mappings().all()
+        rows = (
+            conn.execute(sa.select(audit).where(audit.c.action.in_(["unmask", "unmask_refused"])).order_by(audit.c.seq))
+            .mappings()
+            .all()
+        )
     assert [(r["user"], r["action"], r["target"]) for r in rows] == [
-        ("analyst", "unmask_refused", LEAD), ("reviewer", "unmask", LEAD)]
+        ("analyst", "unmask_refused", LEAD),
+        ("reviewer", "unmask", LEAD),
+    ]
     assert rows[1]["reason"] == "调取银行流水"
     assert COLLECTOR not in str(dict(rows[1]))  # the audit says what was revealed, not the number itself
     assert store.verify_audit().ok
@@ -167,8 +177,11 @@ def test_five_wrong_passwords_lock_further_tries(store, client_for):
     assert client.get("/", follow_redirects=False).status_code == 303
 
     with store.write() as conn:
-        conn.execute(users_table.update().where(users_table.c.name == "analyst")
-                     .values(locked_until=store.now() - timedelta(seconds=1)))
+        conn.execute(
+            users_table.update()
+            .where(users_table.c.name == "analyst")
+            .values(locked_until=store.now() - timedelta(seconds=1))
+        )
     assert login(client, "analyst").status_code == 303
     assert store.get_user("analyst")["failed_logins"] == 0
 
@@ -231,8 +244,11 @@ def test_session_secret_is_private_to_its_owner(app, settings):
 def test_login_redirect_stays_on_this_site(client_for):
     client = client_for()
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"name": "analyst", "password": PASSWORD, "csrf_token": token,
-                                           "next": "//evil.example/"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"name": "analyst", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
@@ -242,8 +258,9 @@ def test_auditors_and_admins_read_but_do_not_decide(store, client_for, role):
     client = client_for(role)
     page = client.get(f"/leads/{LEAD}").text
     assert "变更状态" not in page
-    response = client.post(f"/leads/{LEAD}/assign", data={"assignee": "analyst", "note": "x",
-                                                          "csrf_token": csrf_of(page)})
+    response = client.post(
+        f"/leads/{LEAD}/assign", data={"assignee": "analyst", "note": "x", "csrf_token": csrf_of(page)}
+    )
     assert f"角色「{ROLES[role]}」不能" in response.text
     assert store.get_lead(LEAD)["status"] == "NEW"
 

@@ -16,7 +16,9 @@ from pipelines import idcodes
 from pipelines.cli import main
 from pipelines.ingest.columns import DIRECTIONS, METHODS
 
-KEYWORDS = re.compile("投资|理财|利息|付息|分红|返利|返息|收益|本金|本息|复投|认购|入股|股金|集资|众筹|养老|保本|保息|高息|月息|日息")
+KEYWORDS = re.compile(
+    "投资|理财|利息|付息|分红|返利|返息|收益|本金|本息|复投|认购|入股|股金|集资|众筹|养老|保本|保息|高息|月息|日息"
+)
 PERSON_ID_TYPES = ("居民身份证", "110001")
 
 
@@ -41,7 +43,8 @@ def read_lines(reports_dir: Path) -> pl.DataFrame:
         pl.col("direction").replace_strict(DIRECTIONS),
         pl.col("method").replace_strict(METHODS),
         cents=(pl.col("amount").cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64),
-        time=pl.col("txn_time").str.to_datetime("%Y-%m-%d %H:%M:%S"))
+        time=pl.col("txn_time").str.to_datetime("%Y-%m-%d %H:%M:%S"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,8 @@ def county(tmp_path_factory):
 def truth(county):
     out, _, _ = county
     return pl.read_csv(out / "truth" / "accounts.csv", infer_schema=False), pl.read_csv(
-        out / "truth" / "schemes.csv", infer_schema=False)
+        out / "truth" / "schemes.csv", infer_schema=False
+    )
 
 
 def test_same_seed_same_bytes_and_another_seed_differs(tmp_path):
@@ -65,12 +69,15 @@ def test_same_seed_same_bytes_and_another_seed_differs(tmp_path):
     assert folder_digest(tmp_path / "a") != folder_digest(tmp_path / "c")
 
 
-@pytest.mark.parametrize("fmt,reporting,encoding", [("xml", "full", "utf-8"), ("xlsx", "realistic", "utf-8"),
-                                                    ("csv", "realistic", "gb18030")])
+@pytest.mark.parametrize(
+    "fmt,reporting,encoding",
+    [("xml", "full", "utf-8"), ("xlsx", "realistic", "utf-8"), ("csv", "realistic", "gb18030")],
+)
 def test_every_format_is_deterministic(tmp_path, fmt, reporting, encoding):
     for name in ("a", "b"):
-        generate_county(tmp_path / name, persons=300, days=15, schemes=2, seed=2, fmt=fmt, reporting=reporting,
-                        encoding=encoding)
+        generate_county(
+            tmp_path / name, persons=300, days=15, schemes=2, seed=2, fmt=fmt, reporting=reporting, encoding=encoding
+        )
     files = sorted((tmp_path / "a" / "reports").iterdir())
     assert files and all(path.suffix == f".{fmt}" for path in files)
     assert folder_digest(tmp_path / "a") == folder_digest(tmp_path / "b")
@@ -95,8 +102,10 @@ def test_file_names_and_institution_codes(county):
 
 def test_every_id_and_credit_code_is_valid(county):
     _, _, lines = county
-    for id_column, type_column in (("customer_id_no", "customer_id_type"),
-                                   ("counterparty_id_no", "counterparty_id_type")):
+    for id_column, type_column in (
+        ("customer_id_no", "customer_id_type"),
+        ("counterparty_id_no", "counterparty_id_type"),
+    ):
         pairs = lines.select(id_column, type_column).drop_nulls().unique()
         for id_no, id_type in pairs.iter_rows():
             if id_type in PERSON_ID_TYPES:
@@ -135,12 +144,17 @@ def test_a_payment_between_reporting_banks_has_both_legs(county):
     # an unmatched IN line from a reporting bank's account has its OUT line: same accounts and amount,
     # at most three minutes earlier
     reporting_accounts = lines["account_no"].unique().implode()
-    unmatched_in = transfers.filter(pl.col("match_no").is_null() & (pl.col("direction") == "IN")
-                                    & pl.col("counterparty_account_no").is_in(reporting_accounts))
+    unmatched_in = transfers.filter(
+        pl.col("match_no").is_null()
+        & (pl.col("direction") == "IN")
+        & pl.col("counterparty_account_no").is_in(reporting_accounts)
+    )
     outs = transfers.filter(pl.col("match_no").is_null() & (pl.col("direction") == "OUT")).select(
-        account_no="counterparty_account_no", counterparty_account_no="account_no", cents="cents", out_time="time")
+        account_no="counterparty_account_no", counterparty_account_no="account_no", cents="cents", out_time="time"
+    )
     paired = unmatched_in.join(outs, on=["account_no", "counterparty_account_no", "cents"]).filter(
-        (pl.col("time") - pl.col("out_time")).dt.total_seconds().is_between(0, 180))
+        (pl.col("time") - pl.col("out_time")).dt.total_seconds().is_between(0, 180)
+    )
     assert unmatched_in.height > 100
     assert paired.select("bank", "txn_ref", "account_no").n_unique() == unmatched_in.height
 
@@ -148,10 +162,14 @@ def test_a_payment_between_reporting_banks_has_both_legs(county):
 def test_look_alike_fan_in_beats_the_median_scheme_hub(county, truth):
     _, _, lines = county
     accounts, schemes = truth
-    weekly = (lines.filter((pl.col("direction") == "IN") & pl.col("counterparty_account_no").is_not_null())
-              .with_columns(week=pl.col("time").dt.truncate("7d"))
-              .group_by("account_no", "week").agg(pl.col("counterparty_account_no").n_unique().alias("payers"))
-              .group_by("account_no").agg(pl.col("payers").max()))
+    weekly = (
+        lines.filter((pl.col("direction") == "IN") & pl.col("counterparty_account_no").is_not_null())
+        .with_columns(week=pl.col("time").dt.truncate("7d"))
+        .group_by("account_no", "week")
+        .agg(pl.col("counterparty_account_no").n_unique().alias("payers"))
+        .group_by("account_no")
+        .agg(pl.col("payers").max())
+    )
     hub_payers = weekly.filter(pl.col("account_no").is_in(schemes["hub_account"].implode()))["payers"]
     legitimate = weekly.filter(~pl.col("account_no").is_in(accounts["account_no"].implode()))
     assert legitimate["payers"].max() > hub_payers.median()
@@ -169,8 +187,11 @@ def test_some_scheme_never_writes_a_keyword_memo(county, truth):
         scheme_accounts = accounts.filter(pl.col("scheme_id").is_in(scheme_ids.implode()))
         receivers = scheme_accounts.filter(pl.col("role").is_in(["hub", "collector"]))["account_no"]
         investors = scheme_accounts.filter(pl.col("role") == "investor")["account_no"]
-        paid_in = lines.filter(pl.col("account_no").is_in(receivers.implode()) & (pl.col("direction") == "IN")
-                               & pl.col("counterparty_account_no").is_in(investors.implode()))
+        paid_in = lines.filter(
+            pl.col("account_no").is_in(receivers.implode())
+            & (pl.col("direction") == "IN")
+            & pl.col("counterparty_account_no").is_in(investors.implode())
+        )
         assert paid_in.height > 0
         return paid_in["memo"].drop_nulls().to_list()
 
@@ -181,10 +202,15 @@ def test_some_scheme_never_writes_a_keyword_memo(county, truth):
 def test_payroll_pensions_and_wealth_products_exist(county, truth):
     _, _, lines = county
     accounts, _ = truth
-    payroll = (lines.filter((pl.col("direction") == "OUT") & pl.col("memo").is_in(["工资", "代发工资"])
-                            & ~pl.col("account_no").is_in(accounts["account_no"].implode()))
-               .group_by("account_no", pl.col("time").dt.date())
-               .agg(pl.col("counterparty_account_no").n_unique().alias("employees")))
+    payroll = (
+        lines.filter(
+            (pl.col("direction") == "OUT")
+            & pl.col("memo").is_in(["工资", "代发工资"])
+            & ~pl.col("account_no").is_in(accounts["account_no"].implode())
+        )
+        .group_by("account_no", pl.col("time").dt.date())
+        .agg(pl.col("counterparty_account_no").n_unique().alias("employees"))
+    )
     assert payroll["employees"].max() >= 20
     pensions = lines.filter((pl.col("memo") == "养老金") & (pl.col("direction") == "IN"))
     assert pensions.height > 100 and pensions["counterparty_account_no"].n_unique() == 1
@@ -196,14 +222,21 @@ def test_near_threshold_structuring_and_cash_out(county, truth):
     _, _, lines = county
     accounts, schemes = truth
     blockchain_hub = schemes.filter(pl.col("kind") == "blockchain")["hub_account"][0]
-    near = lines.filter((pl.col("account_no") == blockchain_hub) & (pl.col("direction") == "IN")
-                        & pl.col("cents").is_between(45_000_000, 49_999_999))
+    near = lines.filter(
+        (pl.col("account_no") == blockchain_hub)
+        & (pl.col("direction") == "IN")
+        & pl.col("cents").is_between(45_000_000, 49_999_999)
+    )
     pair_counts = near.group_by("counterparty_account_no").len()
     assert pair_counts["len"].max() >= 3
     cashout = schemes.filter(pl.col("kind") == "cashout")["scheme_id"][0]
     controllers = accounts.filter((pl.col("scheme_id") == cashout) & (pl.col("role") == "controller"))["account_no"]
-    withdrawals = lines.filter(pl.col("account_no").is_in(controllers.implode()) & (pl.col("method") == "CASH")
-                               & (pl.col("direction") == "OUT") & pl.col("cents").is_between(4_500_000, 4_999_999))
+    withdrawals = lines.filter(
+        pl.col("account_no").is_in(controllers.implode())
+        & (pl.col("method") == "CASH")
+        & (pl.col("direction") == "OUT")
+        & pl.col("cents").is_between(4_500_000, 4_999_999)
+    )
     assert withdrawals.group_by("account_no").len()["len"].max() >= 3
 
 
@@ -227,8 +260,9 @@ def test_truth_matches_the_files(county, truth):
         received = lines.filter(pl.col("account_no").is_in(receivers.implode()) & (pl.col("direction") == "IN"))
         assert 0 < float(row["total_raised"]) * 100 <= received["cents"].sum()
     # controllers bank at two institutions under one ID (actor resolution is tested on this)
-    controllers = lines.filter(pl.col("account_no").is_in(
-        accounts.filter(pl.col("role") == "controller")["account_no"].implode()))
+    controllers = lines.filter(
+        pl.col("account_no").is_in(accounts.filter(pl.col("role") == "controller")["account_no"].implode())
+    )
     per_person = controllers.group_by("customer_id_no").agg(pl.col("bank").n_unique())
     assert (per_person["bank"] >= 2).all()
 
@@ -239,11 +273,13 @@ def test_realistic_reporting_follows_article_5_and_flags_some_accounts(tmp_path)
     accounts = pl.read_csv(tmp_path / "truth" / "accounts.csv", infer_schema=False)
     schemes = pl.read_csv(tmp_path / "truth" / "schemes.csv", infer_schema=False)
     large = lines.filter(pl.col("file_kind") == "LARGE").with_columns(
-        cash=pl.col("counterparty_account_no").is_null(), day=pl.col("time").dt.date(),
-        org=~pl.col("customer_id_type").is_in(PERSON_ID_TYPES))
+        cash=pl.col("counterparty_account_no").is_null(),
+        day=pl.col("time").dt.date(),
+        org=~pl.col("customer_id_type").is_in(PERSON_ID_TYPES),
+    )
     assert large.height > 0
     sides = large.group_by("account_no", "day", "direction", "cash", "org").agg(pl.col("cents").sum())
-    bar = (pl.when(pl.col("cash")).then(5_000_000).when(pl.col("org")).then(200_000_000).otherwise(50_000_000))
+    bar = pl.when(pl.col("cash")).then(5_000_000).when(pl.col("org")).then(200_000_000).otherwise(50_000_000)
     assert sides.filter(pl.col("cents") < bar).height == 0
     suspicious = set(lines.filter(pl.col("file_kind") == "SUSPICIOUS")["account_no"])
     hubs = set(schemes["hub_account"])
@@ -255,10 +291,27 @@ def test_realistic_reporting_follows_article_5_and_flags_some_accounts(tmp_path)
 def test_generate_command_refuses_impossible_counties(tmp_path, capsys):
     assert main(["--home", str(tmp_path / "home"), "generate", "--out", str(tmp_path / "x"), "--persons", "10"]) == 1
     assert "persons must be at least 200" in capsys.readouterr().err
-    assert main(["--home", str(tmp_path / "home"), "generate", "--out", str(tmp_path / "x"), "--start",
-                 "2999-01-01"]) == 1
-    assert main(["--home", str(tmp_path / "home"), "generate", "--out", str(tmp_path / "y"), "--persons", "300",
-                 "--days", "10", "--schemes", "2"]) == 0
+    assert (
+        main(["--home", str(tmp_path / "home"), "generate", "--out", str(tmp_path / "x"), "--start", "2999-01-01"]) == 1
+    )
+    assert (
+        main(
+            [
+                "--home",
+                str(tmp_path / "home"),
+                "generate",
+                "--out",
+                str(tmp_path / "y"),
+                "--persons",
+                "300",
+                "--days",
+                "10",
+                "--schemes",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "y" / "manifest.json").exists()
 
 
@@ -274,8 +327,10 @@ def test_generated_files_load_with_nothing_quarantined(tmp_path, fmt, reporting)
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM quarantine").fetchone()[0] == 0
         assert con.sql("SELECT count(*) FROM txn").fetchone()[0] > 0
-        loaded = {row[0] for row in con.sql(
-            "SELECT account_no FROM txn UNION SELECT counterparty_account_no FROM txn").fetchall()}
+        loaded = {
+            row[0]
+            for row in con.sql("SELECT account_no FROM txn UNION SELECT counterparty_account_no FROM txn").fetchall()
+        }
         reporting_accounts = {row[0] for row in con.sql("SELECT account_no FROM txn").fetchall()}
     accounts = pl.read_csv(out / "truth" / "accounts.csv", infer_schema=False)
     if reporting == "full":

@@ -11,7 +11,7 @@ import pytest
 from detectors import DETECTORS
 from detectors.base import Window
 from detectors.pack import load_rule_pack
-from pipelines.warehouse import connect_memory
+from pipelines.warehouse.db import connect_memory
 from tests.builders import HOME_REGION
 
 RULES = Path(__file__).resolve().parents[2] / "rules"

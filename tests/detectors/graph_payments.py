@@ -28,13 +28,28 @@ class Payments:
 
     def pay(self, payer: str | None, payee: str | None, amount: float, when: datetime, memo: str | None = None):
         payment_id = f"P{len(self.rows):06d}"
-        self.rows.append((
-            payment_id, when, amount,
-            payer, payer, f"ID-{payer}" if payer else None, self._kind(payer), self.births.get(payer),
-            self.regions.get(payer),
-            payee, payee, f"ID-{payee}" if payee else None, self._kind(payee), self.births.get(payee),
-            self.regions.get(payee),
-            "CASH" if payer is None or payee is None else "TRANSFER", payer is None or payee is None, memo))
+        self.rows.append(
+            (
+                payment_id,
+                when,
+                amount,
+                payer,
+                payer,
+                f"ID-{payer}" if payer else None,
+                self._kind(payer),
+                self.births.get(payer),
+                self.regions.get(payer),
+                payee,
+                payee,
+                f"ID-{payee}" if payee else None,
+                self._kind(payee),
+                self.births.get(payee),
+                self.regions.get(payee),
+                "CASH" if payer is None or payee is None else "TRANSFER",
+                payer is None or payee is None,
+                memo,
+            )
+        )
         return payment_id
 
     @staticmethod
@@ -44,19 +59,30 @@ class Payments:
         return "ORG" if account.startswith("CO") else "PERSON"
 
     def insert(self, con, flagged=()) -> None:
-        con.executemany("""
+        con.executemany(
+            """
             INSERT INTO payments (payment_id, txn_time, amount_cny, payer_account, payer_name, payer_id_no,
                 payer_kind, payer_birth, payer_region, payee_account, payee_name, payee_id_no, payee_kind,
                 payee_birth, payee_region, method, is_cash, memo, match_method)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'match_no')
-        """, self.rows)
+        """,
+            self.rows,
+        )
         neighbourhood.flag_accounts(con, flagged)
 
 
 def rule_for(module, rule_id: str, typology: str | None = None, **params) -> Rule:
-    return Rule(rule_id=rule_id, detector=module.__name__.rsplit(".", 1)[1], typology=typology or module.TYPOLOGY,
-                title_zh="测试", title_en="test", weight=1.0, version="1", source="test",
-                params=module.Params(**params))
+    return Rule(
+        rule_id=rule_id,
+        detector=module.__name__.rsplit(".", 1)[1],
+        typology=typology or module.TYPOLOGY,
+        title_zh="测试",
+        title_en="test",
+        weight=1.0,
+        version="1",
+        source="test",
+        params=module.Params(**params),
+    )
 
 
 def days(n: float) -> timedelta:

@@ -27,14 +27,17 @@ def test_a_smaller_withdrawal_does_not_fire(con, run):
 
 
 def test_three_cash_deposits_just_under_the_threshold_in_three_days_fire(con, run):
-    add_payments(con, [pay(None, "ACC", 49_999.99, day(3)), pay(None, "ACC", 46_000, day(4)),
-                       pay(None, "ACC", 48_000, day(6, 9))])
+    add_payments(
+        con,
+        [pay(None, "ACC", 49_999.99, day(3)), pay(None, "ACC", 46_000, day(4)), pay(None, "ACC", 48_000, day(6, 9))],
+    )
     [alert] = run("T11", AS_OF)
     assert alert.metrics["is_structuring"] and alert.metrics["longest_run"] == 3
     assert "¥45,000–¥49,999.99" in alert.reason_zh
 
 
 def test_near_threshold_cash_spread_over_more_days_does_not_fire(con, run):
-    add_payments(con, [pay(None, "ACC", 48_000, day(3)), pay(None, "ACC", 48_000, day(5)),
-                       pay(None, "ACC", 48_000, day(7))])
+    add_payments(
+        con, [pay(None, "ACC", 48_000, day(3)), pay(None, "ACC", 48_000, day(5)), pay(None, "ACC", 48_000, day(7))]
+    )
     assert run("T11", AS_OF) == []

@@ -3,7 +3,7 @@ account with steady business, or a new one without a burst, does not."""
 
 from datetime import date
 
-from tests.builders import add_parties, add_payments, day, pay, party
+from tests.builders import add_parties, add_payments, day, party, pay
 
 AS_OF = date(2025, 1, 30)
 

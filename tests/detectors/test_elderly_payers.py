@@ -33,8 +33,9 @@ def test_a_quarter_elderly_does_not_fire(con, run):
 
 def test_age_is_taken_at_the_end_of_the_window(con, run):
     turning_sixty_later = date(1965, 2, 15)
-    add_payments(con, [pay(f"E{i}", "HUB", 30_000, day(22 + i % 8), payer_birth=turning_sixty_later)
-                       for i in range(12)])
+    add_payments(
+        con, [pay(f"E{i}", "HUB", 30_000, day(22 + i % 8), payer_birth=turning_sixty_later) for i in range(12)]
+    )
     assert run("T6", AS_OF) == []
     assert len(run("T6", date(2025, 2, 20))) == 1
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.backtest import backtest
-from pipelines.detect import run_detection
+from pipelines.detection.runner import run_detection
+from pipelines.evaluation.backtest import backtest
 
 
 @pytest.mark.slow

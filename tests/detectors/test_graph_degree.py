@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detectors import gather_scatter, hub_degree
-from pipelines.warehouse import connect_memory
+from pipelines.warehouse.db import connect_memory
 from tests.detectors.graph_payments import T0, WINDOW, Payments, days, rule_for
 
 

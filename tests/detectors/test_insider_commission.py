@@ -3,7 +3,7 @@ commissions, fires; a smaller insider share and a payroll account do not."""
 
 from datetime import date
 
-from tests.builders import add_parties, add_payments, day, pay, party, person_id
+from tests.builders import add_parties, add_payments, day, party, pay, person_id
 
 AS_OF = date(2025, 3, 31)
 BOSS_ID = person_id(date(1970, 5, 5))
@@ -39,8 +39,9 @@ def test_fifteen_percent_to_the_legal_representative_does_not_fire(con, run):
 
 def hub_paying(recipients: int, amounts: list[float]) -> list[dict]:
     rows = [pay(f"INV{i}", "HUB", 20_000, day(i)) for i in range(50)]  # ¥1,000,000 from individuals
-    rows += [pay("HUB", f"SALES{r}", amount, day(20 * k + r)) for r in range(recipients)
-             for k, amount in enumerate(amounts)]
+    rows += [
+        pay("HUB", f"SALES{r}", amount, day(20 * k + r)) for r in range(recipients) for k, amount in enumerate(amounts)
+    ]
     return rows
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from detectors import fan_in
 from detectors.pack import RulePackInvalid, load_rule_pack
-from pipelines import warehouse
-from pipelines.detect import run_detection
+from pipelines.detection.runner import run_detection
 from pipelines.errors import RulePackError
+from pipelines.warehouse import db as warehouse
 from tests.builders import add_payments, day, pay
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -59,13 +59,15 @@ def test_every_problem_is_listed_with_its_file_and_a_suggestion(pack_dir):
 def test_unknown_detector_is_refused(pack_dir):
     edit(pack_dir / "t2_pass_through.yaml", "detector: pass_through", "detector: pass_thru")
     assert problems_of(pack_dir) == [
-        "rules/t2_pass_through.yaml: detector: 未知检测器 / unknown detector 'pass_thru'. Did you mean pass_through?"]
+        "rules/t2_pass_through.yaml: detector: 未知检测器 / unknown detector 'pass_thru'. Did you mean pass_through?"
+    ]
 
 
 def test_duplicate_rule_id_is_refused(pack_dir):
     shutil.copy(pack_dir / "t4_round_amounts.yaml", pack_dir / "t4_copy.yaml")
     assert problems_of(pack_dir) == [
-        "rules/t4_round_amounts.yaml: id: 规则编号重复 / duplicate rule id 'T4' (also in rules/t4_copy.yaml)"]
+        "rules/t4_round_amounts.yaml: id: 规则编号重复 / duplicate rule id 'T4' (also in rules/t4_copy.yaml)"
+    ]
 
 
 def test_missing_keywords_file_is_refused(pack_dir):
@@ -88,7 +90,8 @@ def test_unreadable_yaml_is_refused(pack_dir):
 def test_shared_list_set_in_a_rule_is_refused(pack_dir):
     edit(pack_dir / "t5_memo_keywords.yaml", "  min_hits: 5\n", "  min_hits: 5\n  memo_keywords: [x]\n")
     assert problems_of(pack_dir) == [
-        "rules/t5_memo_keywords.yaml: params.memo_keywords: 在 keywords.yaml 中设置 / set in keywords.yaml, not here"]
+        "rules/t5_memo_keywords.yaml: params.memo_keywords: 在 keywords.yaml 中设置 / set in keywords.yaml, not here"
+    ]
 
 
 def collection_hub(con, payers: int) -> None:
@@ -121,8 +124,10 @@ def test_sql_error_is_refused_naming_the_rule_and_writes_no_alert(settings, ware
     with pytest.raises(RulePackError) as refused:
         run_detection(settings, con=warehouse)
     [problem] = refused.value.problems
-    assert problem.startswith("rules/t1_fan_in.yaml: T1: 检测器 fan_in 的 SQL 执行失败 / SQL of detector 'fan_in' "
-                              "failed: Catalog Error: Table with name no_such_table does not exist")
+    assert problem.startswith(
+        "rules/t1_fan_in.yaml: T1: 检测器 fan_in 的 SQL 执行失败 / SQL of detector 'fan_in' "
+        "failed: Catalog Error: Table with name no_such_table does not exist"
+    )
     assert warehouse.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
     assert warehouse.execute("SELECT status FROM runs").fetchall() == [("failed",)]
 

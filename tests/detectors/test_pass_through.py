@@ -40,8 +40,10 @@ def test_one_inflow_too_few_does_not_fire(con, run):
 def test_wholesaler_paying_suppliers_weekly_is_not_t2(con, run):
     rows = [pay(f"ORG_SHOP{i}", "ORG_WHOLESALE", 20_000, day(2 * i, 11)) for i in range(12)]
     # the supplier is paid once a week for what came in that week
-    rows += [pay("ORG_WHOLESALE", "ORG_FACTORY", amount, day(d, 16))
-             for d, amount in ((6, 80_000), (13, 60_000), (20, 80_000), (24, 20_000))]
+    rows += [
+        pay("ORG_WHOLESALE", "ORG_FACTORY", amount, day(d, 16))
+        for d, amount in ((6, 80_000), (13, 60_000), (20, 80_000), (24, 20_000))
+    ]
     add_payments(con, rows)
     assert run("T2", AS_OF) == []
 

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from detectors.rings import RingParams, build_rings
-from pipelines.actors import resolve_actors
-from pipelines.warehouse import connect_memory
+from pipelines.warehouse.actors import resolve_actors
+from pipelines.warehouse.db import connect_memory
 from tests.builders import add_parties, party
 from tests.detectors.graph_payments import T0, WINDOW, Payments, days
 
@@ -22,8 +22,14 @@ def con():
 
 
 def alert(alert_id: str, rule_id: str, typology: str, subject: str, score: float = 1.0) -> dict:
-    return {"alert_id": alert_id, "rule_id": rule_id, "typology": typology, "subject_kind": "account",
-            "subject": subject, "score": score}
+    return {
+        "alert_id": alert_id,
+        "rule_id": rule_id,
+        "typology": typology,
+        "subject_kind": "account",
+        "subject": subject,
+        "score": score,
+    }
 
 
 def scheme(con) -> None:
@@ -48,16 +54,25 @@ def scheme(con) -> None:
         book.pay(f"NIGHT{i}", "LONER", 3_000, T0 + days(i))
         book.pay(f"SHOPPER{i}", "TWORULES", 3_000, T0 + days(i))
     book.insert(con)
-    add_parties(con, [party("COHUB", holder_id_no="91330782MA0000000X", legal_rep_id_no="ID-CTRL",
-                            institution_code="B1"),
-                      party("CTRL", holder_id_no="ID-CTRL", institution_code="B2")])
+    add_parties(
+        con,
+        [
+            party("COHUB", holder_id_no="91330782MA0000000X", legal_rep_id_no="ID-CTRL", institution_code="B1"),
+            party("CTRL", holder_id_no="ID-CTRL", institution_code="B2"),
+        ],
+    )
     resolve_actors(con)
 
 
-ALERTS = [alert("a1", "T1", "fan_in", "COHUB", 3.0), alert("a2", "T3", "interest_payout", "COHUB", 2.5),
-          alert("a3", "T2", "pass_through", "COL0"), alert("a4", "T2", "pass_through", "COL1", 1.2),
-          alert("a5", "T8", "night_activity", "LONER"),
-          alert("a6", "T4", "round_amounts", "TWORULES"), alert("a7", "T5", "memo_keywords", "TWORULES")]
+ALERTS = [
+    alert("a1", "T1", "fan_in", "COHUB", 3.0),
+    alert("a2", "T3", "interest_payout", "COHUB", 2.5),
+    alert("a3", "T2", "pass_through", "COL0"),
+    alert("a4", "T2", "pass_through", "COL1", 1.2),
+    alert("a5", "T8", "night_activity", "LONER"),
+    alert("a6", "T4", "round_amounts", "TWORULES"),
+    alert("a7", "T5", "memo_keywords", "TWORULES"),
+]
 
 
 def test_scheme_is_one_ring_with_hub_and_roles(con):
@@ -106,15 +121,21 @@ def test_rows_fit_the_warehouse_tables(con):
     rings, members = build_rings(con, "run1", ALERTS, WINDOW)
     for table, rows in (("rings", rings), ("ring_members", members)):
         columns = list(rows[0])
-        con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                        [[row[c] for c in columns] for row in rows])
+        con.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [[row[c] for c in columns] for row in rows],
+        )
     assert con.execute("SELECT count(*) FROM rings").fetchone()[0] == 2
 
 
 def test_graph_shapes_and_anomaly_alone_found_no_ring(con):
     scheme(con)
-    shapes_only = [alert("s1", "G1", "fan_in", "TWORULES"), alert("s2", "G2", "fan_out", "TWORULES"),
-                   alert("s3", "A1", "anomaly", "TWORULES"), alert("s4", "T5", "memo_keywords", "TWORULES")]
+    shapes_only = [
+        alert("s1", "G1", "fan_in", "TWORULES"),
+        alert("s2", "G2", "fan_out", "TWORULES"),
+        alert("s3", "A1", "anomaly", "TWORULES"),
+        alert("s4", "T5", "memo_keywords", "TWORULES"),
+    ]
     assert build_rings(con, "run1", shapes_only, WINDOW) == ([], [])
     founded = shapes_only + [alert("s5", "T4", "round_amounts", "TWORULES")]
     rings, _ = build_rings(con, "run1", founded, WINDOW)
@@ -135,13 +156,18 @@ def test_investor_in_two_schemes_does_not_merge_them(con):
     assert sorted(r["hub_account"] for r in rings if r["hub_account"] != "SAVER") == ["COHUBA", "COHUBB"]
     hub_of = {r["ring_id"]: r["hub_account"] for r in rings}
     assert {(hub_of[m["ring_id"]], m["role"]) for m in members if m["account_no"] == "SAVER"} >= {
-        ("COHUBA", "investor"), ("COHUBB", "investor")}
+        ("COHUBA", "investor"),
+        ("COHUBB", "investor"),
+    }
 
 
 def test_hub_with_one_rule_is_founded_by_its_flagged_collectors(con):
     scheme(con)
-    alerts = [alert("a1", "T10", "insider_commission", "COHUB"), alert("a3", "T2", "pass_through", "COL0"),
-              alert("a4", "T2", "pass_through", "COL1")]
+    alerts = [
+        alert("a1", "T10", "insider_commission", "COHUB"),
+        alert("a3", "T2", "pass_through", "COL0"),
+        alert("a4", "T2", "pass_through", "COL1"),
+    ]
     rings, _ = build_rings(con, "run1", alerts, WINDOW)
     assert [r["hub_account"] for r in rings] == ["COHUB"]
     assert build_rings(con, "run1", alerts[:1], WINDOW) == ([], [])

@@ -9,7 +9,7 @@ from detectors import DETECTORS, anomaly, scoring
 from detectors.base import Window
 from detectors.pack import load_rule_pack
 from pipelines.settings import PROJECT_ROOT
-from pipelines.warehouse import connect_memory
+from pipelines.warehouse.db import connect_memory
 from tests.builders import add_parties, add_payments, day, party, pay
 from tests.detectors.scoring_population import HUB, build_county
 
@@ -35,14 +35,17 @@ def county():
 
 def test_account_features_hand_checked():
     con = connect_memory()
-    add_payments(con, [
-        pay("P1", "A", 10000, day(0, 10), payer_birth=date(1950, 1, 1), memo="投资款"),
-        pay("P2", "A", 5500, day(1, 23)),
-        pay("ORGX", "A", 3000, day(2, 10)),
-        pay("A", "B", 9000, day(0, 16)),
-        pay("A", None, 6000, day(2, 12)),
-        pay("A", "B", 2000, day(4, 10)),
-    ])
+    add_payments(
+        con,
+        [
+            pay("P1", "A", 10000, day(0, 10), payer_birth=date(1950, 1, 1), memo="投资款"),
+            pay("P2", "A", 5500, day(1, 23)),
+            pay("ORGX", "A", 3000, day(2, 10)),
+            pay("A", "B", 9000, day(0, 16)),
+            pay("A", None, 6000, day(2, 12)),
+            pay("A", "B", 2000, day(4, 10)),
+        ],
+    )
     add_parties(con, [party("A", opened=date(2025, 1, 1))])
     rows = scoring.account_features(con, WINDOW, min_txn=2).rows(named=True)
     found = {row["account_no"]: row for row in rows}
@@ -54,7 +57,7 @@ def test_account_features_hand_checked():
     assert a["elderly_payer_share"] == pytest.approx(1 / 2)
     assert a["pass_through"] == pytest.approx(17000 / 18500)
     assert a["median_hold_hours"] == pytest.approx(6.0)  # holds of 6 h, 2 h and 48 h
-    assert a["out_interval_cv"] == pytest.approx(2 ** 0.5 / 45)  # gaps of 44 h and 46 h
+    assert a["out_interval_cv"] == pytest.approx(2**0.5 / 45)  # gaps of 44 h and 46 h
     assert a["round_in_share"] == pytest.approx(2 / 3)
     assert a["unit_in_share"] is None  # fewer than 5 inflows
     assert a["out_amount_cv"] == pytest.approx(3511.88 / 5666.67, rel=1e-4)
@@ -88,10 +91,14 @@ def test_planted_hub_ranks_top_with_readable_reasons(county):
     # every named feature appears in both reasons with its value and the population median
     for item in named:
         feature = scoring.FEATURE_BY_NAME[item["feature"]]
-        zh = f"{feature.label_zh} {scoring.format_value(feature, item['value'], 'zh')}（中位数 " \
-             f"{scoring.format_value(feature, item['median'], 'zh')}）"
-        en = f"{feature.label_en} {scoring.format_value(feature, item['value'], 'en')} (median " \
-             f"{scoring.format_value(feature, item['median'], 'en')})"
+        zh = (
+            f"{feature.label_zh} {scoring.format_value(feature, item['value'], 'zh')}（中位数 "
+            f"{scoring.format_value(feature, item['median'], 'zh')}）"
+        )
+        en = (
+            f"{feature.label_en} {scoring.format_value(feature, item['value'], 'en')} (median "
+            f"{scoring.format_value(feature, item['median'], 'en')})"
+        )
         assert zh in top.reason_zh and en in top.reason_en
     assert "转入笔数 150（中位数" in top.reason_zh
     assert top.reason_zh.startswith("90 天内账户特征异常（异常分 ")
@@ -105,8 +112,11 @@ def test_named_features_are_the_most_unusual_ones(county):
     hub = scored.accounts.index(HUB)
     named = scored.explain(hub, top=3)
     weakest_named = min(abs(c.z) for c in named)
-    others = [abs(z) for name, z in zip([f.name for f in scoring.ACCOUNT_FEATURES], scored.z[hub])
-              if name not in {c.feature.name for c in named}]
+    others = [
+        abs(z)
+        for name, z in zip([f.name for f in scoring.ACCOUNT_FEATURES], scored.z[hub])
+        if name not in {c.feature.name for c in named}
+    ]
     assert weakest_named >= max(others)
 
 
@@ -140,5 +150,6 @@ def test_same_data_in_another_order_gives_the_same_alerts(county):
         shuffled.unregister("rows")
     first = anomaly.detect(county, a1_rule(), WINDOW)
     second = anomaly.detect(shuffled, a1_rule(), WINDOW)
-    assert [(a.subject, a.reason_zh, a.strength) for a in first] == \
-           [(a.subject, a.reason_zh, a.strength) for a in second]
+    assert [(a.subject, a.reason_zh, a.strength) for a in first] == [
+        (a.subject, a.reason_zh, a.strength) for a in second
+    ]

@@ -3,7 +3,7 @@ from datetime import datetime
 import pytest
 
 from detectors import scoring
-from pipelines.warehouse import connect_memory
+from pipelines.warehouse.db import connect_memory
 from tests.builders import add_payments, day, pay
 
 START, END = datetime(2025, 1, 1), datetime(2025, 4, 1)
@@ -13,22 +13,31 @@ def add_ring(con, ring_id, run_id, members, window_end=END, score=2.5, typologie
     con.execute(
         "INSERT INTO rings VALUES (?, ?, ?, ?, [], ['a1', 'a2'], ?, ?, ?, 40000, 30000, 3, 0.5, ['33', '11'], "
         "?, ['x', 'y', 'z'])",
-        [ring_id, run_id, members[0], members, list(typologies), START, window_end, score])
+        [ring_id, run_id, members[0], members, list(typologies), START, window_end, score],
+    )
 
 
 @pytest.fixture
 def con():
     con = connect_memory()
-    add_payments(con, [
-        pay("P1", "HUB", 10000, day(5)), pay("P2", "HUB", 10000, day(6)), pay("P3", "C1", 20000, day(7)),
-        pay("C1", "HUB", 20000, day(8)),       # member → member
-        pay("HUB", "C2", 30000, day(9)),       # member → member
-        pay("C2", "HUB", 100, day(10)),        # the reverse pair counts separately
-        pay("HUB", "C2", 100, day(11)),        # a repeated pair counts once
-    ])
+    add_payments(
+        con,
+        [
+            pay("P1", "HUB", 10000, day(5)),
+            pay("P2", "HUB", 10000, day(6)),
+            pay("P3", "C1", 20000, day(7)),
+            pay("C1", "HUB", 20000, day(8)),  # member → member
+            pay("HUB", "C2", 30000, day(9)),  # member → member
+            pay("C2", "HUB", 100, day(10)),  # the reverse pair counts separately
+            pay("HUB", "C2", 100, day(11)),  # a repeated pair counts once
+        ],
+    )
     for alert_id, rule_id, score in (("a1", "T1", 3.0), ("a2", "G3", 1.5)):
-        con.execute("INSERT INTO alerts VALUES (?, 'run1', ?, '1', 'h', 'fan_in', 'account', 'HUB', ?, ?, '{}', "
-                    "[], ?, 'zh', 'en', ?)", [alert_id, rule_id, START, END, score, END])
+        con.execute(
+            "INSERT INTO alerts VALUES (?, 'run1', ?, '1', 'h', 'fan_in', 'account', 'HUB', ?, ?, '{}', "
+            "[], ?, 'zh', 'en', ?)",
+            [alert_id, rule_id, START, END, score, END],
+        )
     add_ring(con, "r1", "run1", ["HUB", "C1", "C2"])
     yield con
     con.close()
@@ -63,15 +72,18 @@ def test_no_rings_gives_an_empty_table_with_every_feature():
 
 
 def add_alert(con, alert_id, run_id, subject, score, typology="fan_in", kind="account", end=END):
-    con.execute("INSERT INTO alerts VALUES (?, ?, 'T1', '1', 'h', ?, ?, ?, ?, ?, '{}', [], ?, 'zh', 'en', ?)",
-                [alert_id, run_id, typology, kind, subject, START, end, score, end])
+    con.execute(
+        "INSERT INTO alerts VALUES (?, ?, 'T1', '1', 'h', ?, ?, ?, ?, ?, '{}', [], ?, 'zh', 'en', ?)",
+        [alert_id, run_id, typology, kind, subject, START, end, score, end],
+    )
 
 
 def test_alerted_accounts_are_subjects_and_actor_accounts_as_first_alerted(con):
     # run1 (the fixture): a1 T1 3.0 and a2 G3 1.5, both fan_in on HUB
     add_alert(con, "a3", "run1", "ACT1", 2.0, typology="controlled_accounts", kind="actor")
-    con.execute("INSERT INTO actor_accounts VALUES ('ACT1', 'HUB', 'phone'), ('ACT1', 'HUB', 'device'), "
-                "('ACT1', 'C1', 'phone')")
+    con.execute(
+        "INSERT INTO actor_accounts VALUES ('ACT1', 'HUB', 'phone'), ('ACT1', 'HUB', 'device'), ('ACT1', 'C1', 'phone')"
+    )
     later = datetime(2025, 5, 1)
     add_alert(con, "b1", "run2", "HUB", 9.0, end=later)  # HUB was already alerted by run1
     add_alert(con, "b2", "run2", "C2", 4.0, typology="cash_out", end=later)

@@ -3,14 +3,15 @@ fires; a bank's wealth product, fewer payers, and a person paid by few companies
 
 from datetime import date
 
-from tests.builders import add_parties, add_payments, day, pay, party
+from tests.builders import add_parties, add_payments, day, party, pay
 
 AS_OF = date(2025, 1, 30)
 
 
 def company_receipts(account: str, payers: int) -> list[dict]:
-    return [pay(f"P{i}", account, 12_345 + i, day(i % 28), memo="入股" if i % 3 == 0 else "货款")
-            for i in range(payers)]
+    return [
+        pay(f"P{i}", account, 12_345 + i, day(i % 28), memo="入股" if i % 3 == 0 else "货款") for i in range(payers)
+    ]
 
 
 def test_trading_company_with_investment_memos_fires(con, run):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipelines.casestore import CaseStore
-from tests.pipelines.test_lifecycle import PEOPLE
+from pipelines.cases.store import CaseStore
+from tests.pipelines.cases.test_lifecycle import PEOPLE
 
 
 @pytest.fixture

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines import warehouse
-from pipelines.flows import nightly_command, nightly_deployment, nightly_flow
+from pipelines.cli.nightly import nightly_command
+from pipelines.flows import nightly_deployment, nightly_flow
+from pipelines.warehouse import db as warehouse
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -29,8 +30,10 @@ def copy_samples(inbox: Path, names: list[str]) -> None:
 def warehouse_counts(settings) -> tuple:
     con = warehouse.connect(settings)
     try:
-        return tuple(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                     for table in ("files", "txn", "quarantine", "alerts", "runs"))
+        return tuple(
+            con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("files", "txn", "quarantine", "alerts", "runs")
+        )
     finally:
         con.close()
 
@@ -76,16 +79,16 @@ def test_schedule_is_two_in_the_morning_shanghai_time_as_prefect_sees_it(setting
     schedule = deployment.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Shanghai")
     server_side = CronSchedule(cron=schedule.cron, timezone=schedule.timezone)
-    next_runs = asyncio.run(server_side.get_dates(n=2, start=datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)))
+    next_runs = asyncio.run(server_side.get_dates(n=2, start=datetime(2025, 6, 1, 12, 0, tzinfo=UTC)))
     assert [run.astimezone(ZoneInfo("Asia/Shanghai")).hour for run in next_runs] == [2, 2]
-    assert [run.astimezone(timezone.utc).hour for run in next_runs] == [18, 18]  # 02:00 +08:00
+    assert [run.astimezone(UTC).hour for run in next_runs] == [18, 18]  # 02:00 +08:00
     assert deployment.parameters == {"home": str(settings.home)}
 
 
 @pytest.mark.slow
 def test_runs_show_names_the_files_and_rule_pack_behind_a_lead(settings, capsys):
     from data_samples.generator import generate_county
-    from pipelines.casestore import CaseStore
+    from pipelines.cases.store import CaseStore
     from pipelines.cli import main
 
     county = settings.home.parent / "county"

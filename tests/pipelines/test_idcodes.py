@@ -5,7 +5,7 @@ import random
 import pytest
 
 from pipelines import idcodes
-from pipelines.warehouse import connect_memory
+from pipelines.warehouse.db import connect_memory
 
 CASES = [
     "11010519491231002X",  # valid resident ID (DOMAIN §5.1)
@@ -24,8 +24,7 @@ CASES = [
 @pytest.mark.parametrize("code", CASES)
 def test_sql_macros_agree_with_reference(code):
     con = connect_memory()
-    sql_id, sql_uscc, sql_luhn = con.execute(
-        "SELECT id18_ok($c), uscc_ok($c), luhn_ok($c)", {"c": code}).fetchone()
+    sql_id, sql_uscc, sql_luhn = con.execute("SELECT id18_ok($c), uscc_ok($c), luhn_ok($c)", {"c": code}).fetchone()
     assert sql_id == idcodes.is_valid_resident_id(code)
     assert sql_uscc == idcodes.is_valid_uscc(code)
     assert sql_luhn == (len(code) >= 12 and idcodes.luhn_ok(code))
@@ -44,10 +43,12 @@ def test_party_facts_from_id():
     con = connect_memory()
     kind, region, birth = con.execute(
         "SELECT party_kind(NULL, '11010519491231002X'), party_region('11010519491231002X'),"
-        " id18_birth('11010519491231002X')").fetchone()
+        " id18_birth('11010519491231002X')"
+    ).fetchone()
     assert (kind, region, str(birth)) == ("PERSON", "110105", "1949-12-31")
-    assert con.execute("SELECT party_kind(NULL, '91350100M000100Y43'), party_region('91350100M000100Y43')"
-                       ).fetchone() == ("ORG", "350100")
+    assert con.execute(
+        "SELECT party_kind(NULL, '91350100M000100Y43'), party_region('91350100M000100Y43')"
+    ).fetchone() == ("ORG", "350100")
 
 
 def test_sql_luhn_agrees_on_every_length_and_edge():

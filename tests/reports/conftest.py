@@ -15,12 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import lifecycle
-from pipelines.casestore import CaseStore
-from pipelines.leads import publish_run
+from pipelines.cases import lifecycle
+from pipelines.cases.publish import publish_run
+from pipelines.cases.store import CaseStore
 from pipelines.settings import Settings
-from tests.pipelines.test_publish import (CASHER, HUB, OTHER_HUB, PAYMENT_ROW, PAYMENT_SQL, add_ring,
-                                          build_warehouse, seed_payments)
+from tests.pipelines.cases.test_publish import (
+    CASHER,
+    HUB,
+    OTHER_HUB,
+    PAYMENT_ROW,
+    PAYMENT_SQL,
+    add_ring,
+    build_warehouse,
+    seed_payments,
+)
 
 SCRIPT_NAME = '<script>alert("x")</script>李四'
 FORMULA_NAME = '=HYPERLINK("x","点我")惠民农业专业合作社'
@@ -32,9 +40,26 @@ def seed_local(con, hub: str, payers: int = 30, amount: int = 30_000) -> None:
     """`payers` local people (all in the county) pay `hub` once each in March 2025."""
     rows = []
     for i in range(payers):
-        rows.append((f"local-in-{i}", datetime(2025, 3, 2) + timedelta(minutes=i), amount, f"62280000{i:011d}",
-                     f"社员{i}", f"330782198001{i % 28 + 1:02d}{i:04d}", "PERSON", datetime(1980, 1, 1), "330782",
-                     hub, "惠民", "ORG", "330782", "TRANSFER", False, "合作社入股分红"))
+        rows.append(
+            (
+                f"local-in-{i}",
+                datetime(2025, 3, 2) + timedelta(minutes=i),
+                amount,
+                f"62280000{i:011d}",
+                f"社员{i}",
+                f"330782198001{i % 28 + 1:02d}{i:04d}",
+                "PERSON",
+                datetime(1980, 1, 1),
+                "330782",
+                hub,
+                "惠民",
+                "ORG",
+                "330782",
+                "TRANSFER",
+                False,
+                "合作社入股分红",
+            )
+        )
     con.execute(PAYMENT_SQL + ", ".join([PAYMENT_ROW] * len(rows)), [value for row in rows for value in row])
 
 
@@ -43,12 +68,16 @@ def work_lead_a(store: CaseStore, lead_id: str) -> None:
     lifecycle.assign(store, lead_id, "ana", "sup", "分配初核")
     lifecycle.move(store, lead_id, "CONSULTATION", "ana", "初核：多名老年人集中转入，提请会商")
     lifecycle.move(store, lead_id, "DETERMINED_ILLEGAL", "rev", "会商认定为非法集资")
-    ids = {kind: lifecycle.add_measure(store, lead_id, kind, "ana", f"登记{kind}", due)
-           for kind in ("WARNING_TALK", "FINE", "POLICE_TRANSFER", "SUPERVISE_REPAY", "RECTIFY")}
+    ids = {
+        kind: lifecycle.add_measure(store, lead_id, kind, "ana", f"登记{kind}", due)
+        for kind in ("WARNING_TALK", "FINE", "POLICE_TRANSFER", "SUPERVISE_REPAY", "RECTIFY")
+    }
     lifecycle.move(store, lead_id, "DISPOSITION", "rev", "分类处置")
     lifecycle.complete_measure(store, lead_id, ids["WARNING_TALK"], "ana", "已约谈法定代表人")
     lifecycle.complete_measure(store, lead_id, ids["FINE"], "ana", "处罚决定书 2025-01", amount=FINE)
-    lifecycle.complete_measure(store, lead_id, ids["POLICE_TRANSFER"], "ana", "已移送县公安局", transfer_no="YS-2025-007")
+    lifecycle.complete_measure(
+        store, lead_id, ids["POLICE_TRANSFER"], "ana", "已移送县公安局", transfer_no="YS-2025-007"
+    )
     lifecycle.complete_measure(store, lead_id, ids["SUPERVISE_REPAY"], "ana", "监督清退第一批", amount=REPAID)
 
 

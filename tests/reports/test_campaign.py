@@ -10,12 +10,11 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.casestore import CaseStore
+from pipelines.cases.store import CaseStore
 from pipelines.cli import main
 from pipelines.errors import FundflowError
-from pipelines.labels import LEAD_STATUS
-from reports.campaign import (LEDGER_COLUMNS, SUMMARY_COLUMNS, _status_at, export_campaign, parse_period,
-                              quarter_of)
+from pipelines.vocabulary import LEAD_STATUS
+from reports.campaign import LEDGER_COLUMNS, SUMMARY_COLUMNS, _status_at, export_campaign, parse_period, quarter_of
 from tests.reports.conftest import FINE, REPAID
 from tests.reports.test_export_leads import audit_rows, read_csv
 
@@ -74,12 +73,21 @@ def test_the_tables_agree_with_the_queue_and_the_ledger(store_settings, lead_ids
     assert Decimal(str(summary["涉案金额（万元）"])) == wan(sum(Decimal(str(lead["total_in"])) for lead in leads))
     assert summary["集资参与人（人）"] == sum(lead["individual_payers"] for lead in leads)
     # the ledger of lead A: talk, fine, transfer and repayment done; the rectification still open
-    assert (summary["警示约谈（次）"], summary["责令整改（次）"], summary["罚款（次）"],
-            summary["移送公安机关（件）"], summary["其他处置措施（次）"]) == (1, 0, 1, 1, 1)
+    assert (
+        summary["警示约谈（次）"],
+        summary["责令整改（次）"],
+        summary["罚款（次）"],
+        summary["移送公安机关（件）"],
+        summary["其他处置措施（次）"],
+    ) == (1, 0, 1, 1, 1)
     assert Decimal(str(summary["罚款金额（万元）"])) == wan(FINE)
     assert Decimal(str(summary["清退金额（万元）"])) == wan(REPAID)
     assert (summary["领域：养老（条）"], summary["领域：涉农/合作社（条）"], summary["领域：解债（条）"]) == (1, 1, 0)
-    assert (summary["重点：跨省（条）"], summary["重点：涉老年人多（条）"], summary["重点：亿元以上（条）"]) == (1, 1, 0)
+    assert (summary["重点：跨省（条）"], summary["重点：涉老年人多（条）"], summary["重点：亿元以上（条）"]) == (
+        1,
+        1,
+        0,
+    )
     assert summary["完成初核（条）"] == summary["认定非法集资（条）"] == 1
 
     *ledger, total = table(workbook["风险线索排查处置情况统计表"])
@@ -92,8 +100,11 @@ def test_the_tables_agree_with_the_queue_and_the_ledger(store_settings, lead_ids
     assert row_a["初核结果及日期"].startswith("会商研判（") and row_a["调查认定结果及日期"].startswith("认定非法集资（")
 
     *cross, cross_total = table(workbook["跨省案件(风险)信息统计表"])
-    assert [row["案件(风险)名称"].split("（")[-1].rstrip("）") for row in cross] == [
-        lead["lead_id"] for lead in leads if len(lead["provinces"]) >= 2] == [lead_ids[0]]
+    assert (
+        [row["案件(风险)名称"].split("（")[-1].rstrip("）") for row in cross]
+        == [lead["lead_id"] for lead in leads if len(lead["provinces"]) >= 2]
+        == [lead_ids[0]]
+    )
     [row] = cross
     assert (row["主办地"], row["协办地"], row["所处阶段"]) == ("浙江", "江苏", "刑事")
     assert row["分省参与人数及金额"] == "浙江 30人 60.00万元；江苏 10人 20.00万元"
@@ -114,9 +125,11 @@ def test_a_period_before_any_lead_has_empty_tables(store_settings, tmp_path):
 
 
 def test_a_lead_counts_with_the_status_it_had_at_the_end_of_the_period():
-    history = [{"at": datetime(2025, 6, 1), "to_status": "NEW"},
-               {"at": datetime(2025, 6, 20), "to_status": "TRIAGE"},
-               {"at": datetime(2025, 7, 3), "to_status": "CONSULTATION"}]
+    history = [
+        {"at": datetime(2025, 6, 1), "to_status": "NEW"},
+        {"at": datetime(2025, 6, 20), "to_status": "TRIAGE"},
+        {"at": datetime(2025, 7, 3), "to_status": "CONSULTATION"},
+    ]
     assert _status_at(history, datetime(2025, 7, 1)) == "TRIAGE"
     assert _status_at(history, datetime(2025, 7, 4)) == "CONSULTATION"
     assert _status_at(history, datetime(2025, 6, 1)) is None
@@ -131,8 +144,21 @@ def test_column_lists_have_unique_keys_and_chinese_labels():
 
 def test_cli_writes_three_csv_files_and_says_so(store_settings, tmp_path, capsys):
     out = tmp_path / "campaign.csv"
-    assert main(["--home", str(store_settings.home), "export", "campaign", "--out", str(out),
-                 "--period", "2025-07-01:2025-09-30"]) == 0
+    assert (
+        main(
+            [
+                "--home",
+                str(store_settings.home),
+                "export",
+                "campaign",
+                "--out",
+                str(out),
+                "--period",
+                "2025-07-01:2025-09-30",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert all(f"campaign.{part}.csv" in printed for part in "abc") and "三个文件" in printed
     assert main(["--home", str(store_settings.home), "export", "campaign", "--out", str(out), "--period", "Q3"]) == 1

@@ -9,20 +9,21 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from pipelines.casestore import CaseStore
+from pipelines.cases.store import CaseStore
 from pipelines.cli import main
 from pipelines.errors import FundflowError
 from pipelines.masking import mask_account
 from reports import dossier
 from reports.dossier import evidence_graph, export_dossier, find_chromium, timeline
-from tests.pipelines.test_publish import COLLECTOR, HUB
+from tests.pipelines.cases.test_publish import COLLECTOR, HUB
 from tests.reports.conftest import SCRIPT_NAME
 from tests.reports.test_export_leads import audit_rows
 
 # Anything that would make a browser fetch: attributes naming a resource, CSS url() other than an in-page
 # fragment, @import, and any absolute or protocol-relative address.
-NETWORK = re.compile(r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=|url\(\s*['"]?(?!#)|@import|https?:|//)""",
-                     re.IGNORECASE)
+NETWORK = re.compile(
+    r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=|url\(\s*['"]?(?!#)|@import|https?:|//)""", re.IGNORECASE
+)
 
 
 def get_lead(settings, lead_id: str) -> dict:
@@ -60,7 +61,10 @@ def test_the_dossier_is_self_contained_and_holds_the_evidence(store_settings, le
         assert text in html
     [record] = audit_rows(store_settings)
     assert (record["target"], record["user"], record["file_sha256"]) == (
-        lead_id, "ana", hashlib.sha256(out.read_bytes()).hexdigest())
+        lead_id,
+        "ana",
+        hashlib.sha256(out.read_bytes()).hexdigest(),
+    )
 
 
 def test_text_from_the_data_is_escaped(store_settings, lead_ids, tmp_path):

@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from pipelines.casestore import CaseStore, CaseStoreBusyError, audit
+from pipelines.cases.store import CaseStore, CaseStoreBusyError, audit
 from pipelines.cli import main
 from pipelines.errors import FundflowError
 from reports.leads_export import export_leads
-from tests.pipelines.test_publish import COLLECTOR, HUB, OTHER_HUB
+from tests.pipelines.cases.test_publish import COLLECTOR, HUB, OTHER_HUB
 from tests.reports.conftest import FORMULA_NAME
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -27,8 +27,12 @@ def audit_rows(settings) -> list[dict]:
     store = CaseStore.open(settings)
     try:
         with store.read() as conn:
-            return [dict(row) for row in conn.execute(sa.select(audit).where(audit.c.action == "export")
-                                                      .order_by(audit.c.seq)).mappings()]
+            return [
+                dict(row)
+                for row in conn.execute(
+                    sa.select(audit).where(audit.c.action == "export").order_by(audit.c.seq)
+                ).mappings()
+            ]
     finally:
         store.close()
 
@@ -53,8 +57,17 @@ def test_xlsx_lead_list_has_chinese_headers_masked_numbers_and_no_formulas(store
     workbook = load_workbook(out)
     assert workbook.sheetnames == ["线索清单", "涉及账户"]
     labels, keys, rows = sheet_rows(workbook["线索清单"])
-    assert {"线索编号", "主体名称", "证件号码/统一社会信用代码", "主要账户（开户机构）", "转入总额（元）", "重点领域",
-            "重点标记", "当前状态", "建议措施"} <= set(labels)
+    assert {
+        "线索编号",
+        "主体名称",
+        "证件号码/统一社会信用代码",
+        "主要账户（开户机构）",
+        "转入总额（元）",
+        "重点领域",
+        "重点标记",
+        "当前状态",
+        "建议措施",
+    } <= set(labels)
     assert keys[0] == "lead_id" and result.rows == len(rows) == 2
     by_id = {row["lead_id"]: row for row in rows}
     a, b = by_id[lead_a], by_id[lead_b]
@@ -75,7 +88,9 @@ def test_xlsx_lead_list_has_chinese_headers_masked_numbers_and_no_formulas(store
     assert account_keys[:3] == ["lead_id", "account_no", "role"]
     assert {row["lead_id"] for row in accounts} == {lead_a, lead_b}
     assert {(row["account_no"], row["role"]) for row in accounts if row["lead_id"] == lead_a} >= {
-        ("622202*********0018", "hub"), ("622202*********0026", "collector")}
+        ("622202*********0018", "hub"),
+        ("622202*********0026", "collector"),
+    }
     every_cell = [str(cell) for sheet in workbook for row in sheet.iter_rows(values_only=True) for cell in row]
     whole = (HUB, COLLECTOR, OTHER_HUB, "91330782MA2ABCDE1X")
     assert not any(number in cell for cell in every_cell for number in whole)
@@ -106,10 +121,12 @@ def test_unmasked_needs_a_reason_and_keeps_numbers_whole_for_joining(store_setti
     accounts = read_csv(accounts_csv)
     assert list(accounts[0])[:3] == ["lead_id", "account_no", "role"]
     assert {"lead_id": lead_ids[0], "account_no": HUB, "role": "hub"}.items() <= next(
-        row for row in accounts if row["account_no"] == HUB).items()
+        row for row in accounts if row["account_no"] == HUB
+    ).items()
     records = audit_rows(store_settings)
     assert [(r["user"], r["reason"], r["file_sha256"]) for r in records] == [
-        ("chief", "公安协查 2025-17", hashlib.sha256(path.read_bytes()).hexdigest()) for path in (out, accounts_csv)]
+        ("chief", "公安协查 2025-17", hashlib.sha256(path.read_bytes()).hexdigest()) for path in (out, accounts_csv)
+    ]
     assert all(r["detail"]["unmasked"] is True for r in records)
 
 

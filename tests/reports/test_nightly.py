@@ -7,7 +7,7 @@ from datetime import datetime
 from openpyxl import load_workbook
 
 from reports.nightly import export_nightly
-from tests.pipelines.test_publish import HUB
+from tests.pipelines.cases.test_publish import HUB
 from tests.reports.test_export_leads import audit_rows
 
 
@@ -22,4 +22,6 @@ def test_nightly_writes_the_lead_list_and_the_campaign_tables(store_settings, le
     assert not any(HUB in str(cell) for sheet in leads for row in sheet.iter_rows(values_only=True) for cell in row)
     assert len(load_workbook(paths[1]).sheetnames) == 3
     assert [(record["user"], record["detail"]["what"]) for record in audit_rows(store_settings)] == [
-        ("system", "leads"), ("system", "campaign")]
+        ("system", "leads"),
+        ("system", "campaign"),
+    ]

@@ -11,7 +11,7 @@ from pipelines.errors import FundflowError
 from reports.tables import Column, write_table
 
 COLUMNS = (Column("rule_id", "规则编号"), Column("reason_zh", "预警原因"), Column("score", "分值"))
-DANGEROUS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
+DANGEROUS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
 
 
 def test_csv_has_bom_keys_and_quoted_formulas(tmp_path):

@@ -1,0 +1,1 @@
+"""The analysts' web console: FastAPI app, Jinja templates, static files."""

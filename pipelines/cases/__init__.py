@@ -1,0 +1,1 @@
+"""The case store and what lives in it: leads, their lifecycle, publishing, ranking."""

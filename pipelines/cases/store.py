@@ -1,0 +1,587 @@
+"""The case store (线索库): leads with their evidence, the ledger of measures, users, and two append-only,
+hash-chained logs (lead events and the audit log). SQLAlchemy Core; SQLite in WAL mode by default, any
+SQLAlchemy URL by setting, so the SQL stays portable. Writes run in `store.write()`: BEGIN IMMEDIATE on SQLite
+and row locks elsewhere, so two processes can never both read-then-write the same lead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Column, ForeignKey, MetaData, Table
+from sqlalchemy.engine import Connection, Engine
+
+from pipelines.cases.ranking import current_ranking
+from pipelines.errors import FundflowError, NotFoundError
+from pipelines.settings import Settings
+from pipelines.vocabulary import ROLES
+
+GENESIS_HASH = "0" * 64
+BUSY_TIMEOUT_SECONDS = 10
+
+
+class CaseStoreBusyError(FundflowError):
+    """Another process held the case store for longer than the busy timeout; retrying later can help."""
+
+    transient = True
+
+
+def _text(length: int | None = None) -> sa.String:
+    return sa.String(length) if length else sa.Text()
+
+
+def _amount() -> sa.Numeric:
+    return sa.Numeric(18, 2)
+
+
+def define_v1(metadata: MetaData) -> None:
+    """Schema version 1. A later version adds its own `define_vN` changes; this one stays as released."""
+    Table(
+        "leads",
+        metadata,
+        Column("lead_id", _text(20), primary_key=True),  # XS2025-000123
+        Column("ring_key", _text(64), index=True),  # warehouse ring_id: md5 of the hub account
+        Column("status", _text(24), nullable=False),
+        Column("hold_from", _text(24)),  # status an ON_HOLD lead returns to
+        Column("hold_since", sa.DateTime),
+        Column("source", _text(16), nullable=False),  # model | manual
+        Column("hub_account", _text(64)),
+        Column("subject_name", _text()),
+        Column("subject_id_no", _text(32)),
+        Column("subject_kind", _text(8)),  # PERSON | ORG
+        Column("subject_region", _text(6)),
+        Column("window_start", sa.DateTime),
+        Column("window_end", sa.DateTime),
+        Column("total_in", _amount(), nullable=False),
+        Column("total_out", _amount(), nullable=False),
+        Column("individual_payers", sa.Integer, nullable=False),  # distinct participants (集资参与人)
+        Column("elderly_share", sa.Float, nullable=False),
+        Column("provinces", sa.JSON, nullable=False),  # 2-digit codes of the payers' provinces
+        Column("province_stats", sa.JSON, nullable=False),  # [{province, participants, amount}]
+        Column("typologies", sa.JSON, nullable=False),
+        Column("rule_ids", sa.JSON, nullable=False),
+        Column("sectors", sa.JSON, nullable=False),  # focus-sector codes (pipelines.cases.sectors)
+        Column("keywords", sa.JSON, nullable=False),  # words that put it in those sectors
+        Column("priority", sa.JSON, nullable=False),  # priority-mark codes (pipelines.cases.publish)
+        Column("score", sa.Float, nullable=False),
+        Column("rank_score", sa.Float),  # the model's score while the model ranks
+        Column("narrative", _text(), nullable=False),
+        Column("reasons", sa.JSON, nullable=False),  # [{rule_id, zh, en}]
+        Column("assignee", _text(64)),
+        Column("due_date", sa.Date),
+        Column("related_lead_id", _text(20)),  # the closed lead this one continues
+        Column("merged_into", _text(20)),
+        Column("close_proposed_by", _text(64)),
+        Column("close_proposed_at", sa.DateTime),
+        Column("closed_at", sa.DateTime),
+        Column("first_run_id", _text(64)),
+        Column("last_run_id", _text(64)),
+        Column("created_at", sa.DateTime, nullable=False),
+        Column("updated_at", sa.DateTime, nullable=False),
+    )
+    Table(
+        "lead_accounts",
+        metadata,
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), primary_key=True),
+        Column("account_no", _text(64), primary_key=True, index=True),
+        Column("account_name", _text()),
+        Column("institution", _text(32)),
+        Column("holder_id_no", _text(32)),
+        Column("holder_kind", _text(8)),
+        Column("holder_region", _text(6)),
+        Column("role", _text(16), nullable=False),  # hub collector investor promoter controller other
+        Column("total_in", _amount(), nullable=False),
+        Column("total_out", _amount(), nullable=False),
+    )
+    Table(
+        "lead_alerts",
+        metadata,
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), primary_key=True),
+        Column("alert_id", _text(64), primary_key=True),
+        Column("run_id", _text(64), nullable=False),
+        Column("rule_id", _text(16), nullable=False),
+        Column("typology", _text(32), nullable=False),
+        Column("title_zh", _text()),
+        Column("subject", _text(64), nullable=False),
+        Column("reason_zh", _text(), nullable=False),
+        Column("reason_en", _text(), nullable=False),
+        Column("score", sa.Float, nullable=False),
+        Column("window_start", sa.DateTime, nullable=False),
+        Column("window_end", sa.DateTime, nullable=False),
+        Column("metrics", sa.JSON, nullable=False),
+        Column("n_evidence", sa.Integer, nullable=False),
+    )
+    Table(
+        "lead_payments",
+        metadata,
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), primary_key=True),
+        Column("payment_id", _text(64), primary_key=True),
+        Column("run_id", _text(64), nullable=False),
+        Column("txn_time", sa.DateTime, nullable=False),
+        Column("payer_account", _text(64)),  # NULL: cash paid in
+        Column("payer_name", _text()),
+        Column("payer_kind", _text(8)),
+        Column("payer_region", _text(6)),
+        Column("payee_account", _text(64)),  # NULL: cash paid out
+        Column("payee_name", _text()),
+        Column("payee_kind", _text(8)),
+        Column("payee_region", _text(6)),
+        Column("amount", _amount()),
+        Column("method", _text(16), nullable=False),
+        Column("is_cash", sa.Boolean, nullable=False),
+        Column("purpose", _text()),
+        Column("memo", _text()),
+    )
+    Table(
+        "lead_runs",
+        metadata,
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), primary_key=True),
+        Column("run_id", _text(64), primary_key=True),
+        Column("activity", _text(16), nullable=False),  # new | update | reopen-link
+        Column("at", sa.DateTime, nullable=False),
+        Column("detail", sa.JSON, nullable=False),
+    )
+    Table(
+        "events",
+        metadata,
+        Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), nullable=False, index=True),
+        Column("at", sa.DateTime, nullable=False),
+        Column("user", _text(64), nullable=False),
+        Column("action", _text(24), nullable=False),
+        Column("from_status", _text(24)),
+        Column("to_status", _text(24)),
+        Column("note", _text(), nullable=False),
+        Column("detail", sa.JSON, nullable=False),
+        Column("prev_hash", _text(64), nullable=False),
+        Column("hash", _text(64), nullable=False),
+    )
+    Table(
+        "measures",
+        metadata,
+        Column("measure_id", sa.Integer, primary_key=True, autoincrement=True),
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), nullable=False, index=True),
+        Column("kind", _text(24), nullable=False),
+        Column("title_zh", _text(), nullable=False),
+        Column("disposition_type", _text(16), nullable=False),  # REGULATE | ADMIN | TRANSFER_POLICE
+        Column("due_date", sa.Date),
+        Column("status", _text(8), nullable=False),  # OPEN | DONE
+        Column("created_by", _text(64), nullable=False),
+        Column("created_at", sa.DateTime, nullable=False),
+        Column("done_by", _text(64)),
+        Column("done_at", sa.DateTime),
+        Column("note", _text()),
+        Column("closure_evidence", _text()),
+        Column("transfer_no", _text(64)),  # police transfer (移送) number
+        Column("transfer_date", sa.Date),
+        Column("amount", _amount()),
+    )  # fine imposed or sum repaid (清退), yuan
+    Table(
+        "users",
+        metadata,
+        Column("name", _text(64), primary_key=True),
+        Column("role", _text(16), nullable=False),
+        Column("password_hash", _text()),
+        Column("disabled", sa.Boolean, nullable=False, default=False),
+        Column("failed_logins", sa.Integer, nullable=False, default=0),
+        Column("locked_until", sa.DateTime),
+        Column("created_at", sa.DateTime, nullable=False),
+    )
+    Table(
+        "audit",
+        metadata,
+        Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        Column("at", sa.DateTime, nullable=False),
+        Column("user", _text(64), nullable=False),
+        Column("action", _text(24), nullable=False),  # view unmask export login logout user_add …
+        Column("target", _text()),
+        Column("reason", _text()),
+        Column("file_sha256", _text(64)),
+        Column("detail", sa.JSON, nullable=False),
+        Column("prev_hash", _text(64), nullable=False),
+        Column("hash", _text(64), nullable=False),
+    )
+    # The last seq and hash of each chain; updating this row first serialises appenders on every database.
+    Table(
+        "chain_heads",
+        metadata,
+        Column("chain", _text(16), primary_key=True),  # events | audit
+        Column("seq", sa.Integer, nullable=False),
+        Column("hash", _text(64), nullable=False),
+    )
+
+
+def _migrate_v1(conn: Connection) -> None:
+    fresh = MetaData()
+    define_v1(fresh)
+    fresh.create_all(conn)
+    heads = fresh.tables["chain_heads"]
+    conn.execute(
+        heads.insert(),
+        [{"chain": "events", "seq": 0, "hash": GENESIS_HASH}, {"chain": "audit", "seq": 0, "hash": GENESIS_HASH}],
+    )
+
+
+MIGRATIONS = [(1, _migrate_v1)]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+METADATA = MetaData()
+define_v1(METADATA)
+leads = METADATA.tables["leads"]
+lead_accounts = METADATA.tables["lead_accounts"]
+lead_alerts = METADATA.tables["lead_alerts"]
+lead_payments = METADATA.tables["lead_payments"]
+lead_runs = METADATA.tables["lead_runs"]
+events = METADATA.tables["events"]
+measures = METADATA.tables["measures"]
+users = METADATA.tables["users"]
+audit = METADATA.tables["audit"]
+chain_heads = METADATA.tables["chain_heads"]
+schema_version = Table(
+    "schema_version",
+    MetaData(),
+    Column("version", sa.Integer, primary_key=True),
+    Column("applied_at", sa.DateTime, nullable=False),
+)
+
+# Fields of each chain that its hash covers, in the order they are written.
+EVENT_FIELDS = ("seq", "lead_id", "at", "user", "action", "from_status", "to_status", "note", "detail")
+AUDIT_FIELDS = ("seq", "at", "user", "action", "target", "reason", "file_sha256", "detail")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def plain_json(value: Any) -> Any:
+    """The value as it will read back from a JSON column (dates and decimals as strings)."""
+    return json.loads(canonical_json(value))
+
+
+def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of recomputing one hash chain: `first_bad_seq` is None when every link holds."""
+
+    chain: str
+    checked: int
+    first_bad_seq: int | None
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_seq is None and not self.problem
+
+
+class CaseStore:
+    """One case store. Open with `CaseStore.open(settings)`; use `read()` and `write()` for transactions."""
+
+    def __init__(self, url: str, settings: Settings):
+        self.url = url
+        self.settings = settings
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = self._create_engine(url)
+        self.migrate()
+
+    @classmethod
+    def open(cls, settings: Settings) -> CaseStore:
+        url = settings.case_store_url
+        if url.startswith("sqlite:///"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+        return cls(url, settings)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _create_engine(self, url: str) -> Engine:
+        if not self.is_sqlite:
+            return sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # The driver must not open transactions itself; `_on_begin` does, so it can say IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(write=True)
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                raise CaseStoreBusyError("线索库正忙，请稍后重试 / the case store is busy, try again later") from None
+            raise
+
+    def migrate(self) -> int:
+        """Apply pending migrations in order; a store already at SCHEMA_VERSION is left untouched."""
+        if sa.inspect(self.engine).has_table("schema_version"):
+            with self.read() as conn:
+                if conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() == SCHEMA_VERSION:
+                    return SCHEMA_VERSION
+        with self.write() as conn:
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0)))
+            current = current.scalar_one()
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(conn)
+                    conn.execute(schema_version.insert().values(version=version, applied_at=self.now()))
+                    current = version
+        return current
+
+    def now(self) -> datetime:
+        """Local wall-clock time of the office (naive, in settings.timezone), as every record stores it."""
+        return datetime.now(self.settings.tz).replace(tzinfo=None)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    # --- the two hash chains ---------------------------------------------------------------------------
+
+    def _advance_head(self, conn: Connection, chain: str, new_hash_of) -> tuple[int, str, str]:
+        # UPDATE first: on PostgreSQL it takes the row lock that keeps two appenders from forking the chain.
+        conn.execute(chain_heads.update().where(chain_heads.c.chain == chain).values(seq=chain_heads.c.seq + 1))
+        seq, prev_hash = conn.execute(
+            sa.select(chain_heads.c.seq, chain_heads.c.hash).where(chain_heads.c.chain == chain)
+        ).one()
+        new_hash = new_hash_of(seq, prev_hash)
+        conn.execute(chain_heads.update().where(chain_heads.c.chain == chain).values(hash=new_hash))
+        return seq, prev_hash, new_hash
+
+    def append_event(
+        self,
+        conn: Connection,
+        lead_id: str,
+        user: str,
+        action: str,
+        note: str,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        detail: dict | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Add one event to a lead's history inside the caller's write transaction; returns its seq."""
+        row = {
+            "lead_id": lead_id,
+            "at": at or self.now(),
+            "user": user,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "note": note,
+            "detail": plain_json(detail or {}),
+        }
+        hashed = {}
+
+        def new_hash_of(seq: int, prev_hash: str) -> str:
+            hashed.update(row, seq=seq)
+            return chain_hash(prev_hash, {name: hashed[name] for name in EVENT_FIELDS})
+
+        seq, prev_hash, new_hash = self._advance_head(conn, "events", new_hash_of)
+        conn.execute(events.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
+        return seq
+
+    def append_audit(
+        self,
+        conn: Connection,
+        user: str,
+        action: str,
+        target: str | None = None,
+        reason: str | None = None,
+        file_sha256: str | None = None,
+        detail: dict | None = None,
+    ) -> int:
+        """Add one audit record inside the caller's write transaction; returns its seq."""
+        row = {
+            "at": self.now(),
+            "user": user,
+            "action": action,
+            "target": target,
+            "reason": reason,
+            "file_sha256": file_sha256,
+            "detail": plain_json(detail or {}),
+        }
+        hashed = {}
+
+        def new_hash_of(seq: int, prev_hash: str) -> str:
+            hashed.update(row, seq=seq)
+            return chain_hash(prev_hash, {name: hashed[name] for name in AUDIT_FIELDS})
+
+        seq, prev_hash, new_hash = self._advance_head(conn, "audit", new_hash_of)
+        conn.execute(audit.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
+        return seq
+
+    def write_audit(
+        self,
+        user: str,
+        action: str,
+        target: str | None = None,
+        reason: str | None = None,
+        file_sha256: str | None = None,
+        detail: dict | None = None,
+    ) -> int:
+        """Record one audited action (view, unmask, export, login …) in its own transaction."""
+        with self.write() as conn:
+            return self.append_audit(conn, user, action, target, reason, file_sha256, detail)
+
+    def verify_events(self) -> ChainReport:
+        return self._verify("events", events, EVENT_FIELDS)
+
+    def verify_audit(self) -> ChainReport:
+        return self._verify("audit", audit, AUDIT_FIELDS)
+
+    def _verify(self, chain: str, table: Table, fields: tuple[str, ...]) -> ChainReport:
+        """Recompute every link: a changed field, a removed or inserted row, or a cut tail all show."""
+        prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+        with self.read() as conn:
+            head_seq, head_hash = conn.execute(
+                sa.select(chain_heads.c.seq, chain_heads.c.hash).where(chain_heads.c.chain == chain)
+            ).one()
+            for row in conn.execute(sa.select(table).order_by(table.c.seq)).mappings():
+                seq = row["seq"]
+                if seq != expected_seq:
+                    return ChainReport(chain, checked, expected_seq, f"missing seq {expected_seq}")
+                if row["prev_hash"] != prev_hash:
+                    return ChainReport(chain, checked, seq, "prev_hash does not match the previous record")
+                if chain_hash(prev_hash, {name: row[name] for name in fields}) != row["hash"]:
+                    return ChainReport(chain, checked, seq, "content does not match its hash")
+                prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
+        if (head_seq, head_hash) != (checked, prev_hash):
+            return ChainReport(chain, checked, checked + 1, f"head says {head_seq} records, found {checked}")
+        return ChainReport(chain, checked, None, "")
+
+    # --- users -----------------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str | None = None, by: str = "system") -> None:
+        if role not in ROLES:
+            raise FundflowError(f"未知角色 / unknown role '{role}' (one of {', '.join(ROLES)})")
+        with self.write() as conn:
+            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
+                raise FundflowError(f"用户已存在 / user already exists: {name}")
+            conn.execute(
+                users.insert().values(
+                    name=name,
+                    role=role,
+                    password_hash=password_hash,
+                    disabled=False,
+                    failed_logins=0,
+                    created_at=self.now(),
+                )
+            )
+            self.append_audit(conn, by, "user_add", target=name, detail={"role": role})
+
+    def get_user(self, name: str, conn: Connection | None = None) -> dict:
+        if conn is None:
+            with self.read() as own:
+                return self.get_user(name, own)
+        row = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"未知用户 / unknown user: {name}")
+        return dict(row)
+
+    # --- reading leads (the console and the exports use these) ------------------------------------------
+
+    def list_leads(
+        self,
+        status: str | list[str] | None = None,
+        sector: str | None = None,
+        priority: str | None = None,
+        assignee: str | None = None,
+        created_from: date | None = None,
+        created_to: date | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Leads, best first — by the model's rank score while the model ranks (pipelines.cases.ranking), else by
+        the rule score — filtered; `created_to` is inclusive. Sector and priority are codes."""
+        order = [leads.c.score.desc(), leads.c.lead_id]
+        if current_ranking(self.settings)["name"] == "model":
+            # a lead the model has not scored yet (published before it ranked) goes after the scored ones
+            order = [leads.c.rank_score.is_(None), leads.c.rank_score.desc(), *order]
+        query = sa.select(leads).order_by(*order)
+        if status:
+            query = query.where(leads.c.status.in_([status] if isinstance(status, str) else status))
+        if assignee:
+            query = query.where(leads.c.assignee == assignee)
+        if created_from:
+            query = query.where(leads.c.created_at >= datetime.combine(created_from, datetime.min.time()))
+        if created_to:
+            query = query.where(leads.c.created_at < datetime.combine(created_to, datetime.max.time()))
+        with self.read() as conn:
+            found = [dict(row) for row in conn.execute(query).mappings()]
+        # JSON-list membership is filtered here: the SQL for it differs between SQLite and PostgreSQL.
+        if sector:
+            found = [lead for lead in found if sector in lead["sectors"]]
+        if priority:
+            found = [lead for lead in found if priority in lead["priority"]]
+        return found[:limit] if limit else found
+
+    def get_lead(self, lead_id: str, conn: Connection | None = None) -> dict:
+        """One lead with its accounts, alerts, evidence payments, runs, measures and events."""
+        if conn is None:
+            with self.read() as own:
+                return self.get_lead(lead_id, own)
+        row = conn.execute(sa.select(leads).where(leads.c.lead_id == lead_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"线索不存在 / no such lead: {lead_id}")
+        lead = dict(row)
+        lead["accounts"] = self._rows(conn, lead_accounts, lead_id, lead_accounts.c.total_in.desc())
+        lead["alerts"] = self._rows(conn, lead_alerts, lead_id, lead_alerts.c.score.desc())
+        lead["payments"] = self._rows(conn, lead_payments, lead_id, lead_payments.c.txn_time)
+        lead["runs"] = self._rows(conn, lead_runs, lead_id, lead_runs.c.at)
+        lead["measures"] = self._rows(conn, measures, lead_id, measures.c.measure_id)
+        lead["events"] = self._rows(conn, events, lead_id, events.c.seq)
+        return lead
+
+    @staticmethod
+    def _rows(conn: Connection, table: Table, lead_id: str, order) -> list[dict]:
+        query = sa.select(table).where(table.c.lead_id == lead_id).order_by(order)
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+    def lock_lead(self, conn: Connection, lead_id: str) -> dict:
+        """Read a lead for changing it inside `write()` (row lock where the database has them)."""
+        row = conn.execute(sa.select(leads).where(leads.c.lead_id == lead_id).with_for_update()).mappings()
+        found = row.first()
+        if found is None:
+            raise NotFoundError(f"线索不存在 / no such lead: {lead_id}")
+        return dict(found)

@@ -1,0 +1,164 @@
+"""The `fundflow` command (DESIGN §6): a stable interface that tests and outside tools rely on.
+
+Each verb is handled by a function `handler(args, settings) -> int` in the module that owns the work,
+imported only when the verb runs. Known errors print one line and exit 1; `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from pipelines.errors import FundflowError
+from pipelines.settings import Settings
+
+HANDLERS = {
+    "ingest": "pipelines.cli.ingest:ingest_command",
+    "quarantine": "pipelines.cli.ingest:quarantine_command",
+    "detect": "pipelines.cli.detect:detect_command",
+    "nightly": "pipelines.cli.nightly:nightly_command",
+    "schedule": "pipelines.cli.nightly:schedule_command",
+    "leads": "pipelines.cli.leads:leads_command",
+    "export": "pipelines.cli.export:export_command",
+    "console": "pipelines.cli.console:console_command",
+    "users": "pipelines.cli.users:users_command",
+    "generate": "pipelines.cli.generate:generate_command",
+    "backtest": "pipelines.cli.evaluation:backtest_command",
+    "train": "pipelines.cli.evaluation:train_command",
+    "runs": "pipelines.cli.runs:runs_command",
+    "demo": "pipelines.cli.demo:demo_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fundflow", description="非法集资可疑资金监测 / suspicious fund-flow monitoring"
+    )
+    parser.add_argument("--home", help="home folder of runtime files (default: $FUNDFLOW_HOME or ./var)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    p = verbs.add_parser("ingest", help="load report files or folders / 导入报告文件")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--kind", help="report kind when the file does not say: LARGE or SUSPICIOUS")
+    p.add_argument("--institution", help="reporting institution code when the file does not say")
+    p.add_argument("--sheet", help="XLSX sheet to read (default: the first)")
+
+    p = verbs.add_parser("quarantine", help="rows held back and why / 隔离记录")
+    p.add_argument("action", choices=["list"])
+    p.add_argument("--file", help="only this file (name or sha256 prefix)")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = verbs.add_parser("detect", help="run the rule pack, write alerts, publish leads / 运行规则")
+    p.add_argument("--as-of", help="last day of the window, YYYY-MM-DD (default: latest transaction)")
+    p.add_argument("--window-days", type=int, help="days of data the rules look at (default 90)")
+    p.add_argument("--no-publish", action="store_true", help="write alerts only, leave the lead queue alone")
+
+    p = verbs.add_parser("nightly", help="ingest the inbox, detect, publish, export / 夜间任务")
+    p.add_argument("--inbox", help="folder of new files (default: <home>/inbox)")
+
+    verbs.add_parser("schedule", help="serve the nightly run on its cron schedule / 定时运行")
+
+    p = verbs.add_parser("leads", help="the lead queue / 线索队列")
+    p.add_argument("action", choices=["list", "show", "assign", "move", "measure", "verify"])
+    p.add_argument("rest", nargs="*", help="LEAD [STATUS|USER|add|done …]")
+    p.add_argument("--user", help="who does this (recorded)")
+    p.add_argument("--note", help="why (recorded)")
+    p.add_argument("--status", help="filter for list")
+    p.add_argument("--due", help="due date YYYY-MM-DD (measure add)")
+    p.add_argument("--ref", help="police transfer number (measure done)")
+    p.add_argument("--amount", help="fine or sum repaid, yuan (measure done)")
+    p.add_argument("--json", action="store_true")
+
+    p = verbs.add_parser("export", help="lead list, alerts, campaign tables, dossier / 导出")
+    p.add_argument("what", choices=["leads", "alerts", "campaign", "dossier"])
+    p.add_argument("lead", nargs="?", help="lead id (dossier)")
+    p.add_argument("--out", required=True, help="output file .xlsx, .csv, .html or .pdf")
+    p.add_argument("--unmasked", action="store_true", help="keep ID and account numbers whole (audited)")
+    p.add_argument("--reason", help="why unmasked (required with --unmasked)")
+    p.add_argument("--user", default=None, help="who exports (recorded)")
+    p.add_argument("--period", help="campaign period, e.g. 2025Q3 or 2025-07-01:2025-09-30")
+
+    p = verbs.add_parser("console", help="the analysts' web console / 分析员控制台")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+
+    p = verbs.add_parser("users", help="console users / 用户管理")
+    p.add_argument("action", choices=["add", "passwd", "disable", "list"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=["analyst", "reviewer", "supervisor", "auditor", "admin"])
+    p.add_argument("--password", help="password (prompted when omitted)")
+
+    p = verbs.add_parser("generate", help="synthetic county with hidden schemes / 生成模拟数据")
+    p.add_argument("--out", required=True)
+    p.add_argument("--persons", type=int, default=5000)
+    p.add_argument("--orgs", type=int, default=None)
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--schemes", type=int, default=6)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--format", choices=["csv", "xlsx", "xml"], default="csv")
+    p.add_argument("--reporting", choices=["full", "realistic"], default="full")
+    p.add_argument("--encoding", choices=["utf-8", "gb18030"], default="utf-8")
+    p.add_argument("--start", help="first day YYYY-MM-DD (default 2025-01-01)")
+
+    p = verbs.add_parser("backtest", help="precision and recall against known cases / 回测")
+    p.add_argument("--labels", required=True, help="truth/accounts.csv or a CSV of account_no,label,typology")
+    p.add_argument("--json", action="store_true")
+
+    p = verbs.add_parser("train", help="learn a ranking from closed leads / 训练排序模型")
+    p.add_argument("--labels", help="labels CSV standing in for closed leads (default: the case store)")
+
+    p = verbs.add_parser("runs", help="what each run read and produced / 运行记录")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("run", nargs="?")
+    p.add_argument("--json", action="store_true")
+
+    p = verbs.add_parser("demo", help="generate a small county and run the nightly job once (make run)")
+    p.add_argument("--persons", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time, so a redirected or captured stderr gets the lines."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def show_progress() -> None:
+    """Progress and diagnostics that the stages log under `fundflow.*` go to the terminal's stderr."""
+    logger = logging.getLogger("fundflow")
+    if not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    show_progress()
+    try:
+        settings = Settings.load(args.home)
+        settings.apply_prefect_environment()
+        module_name, function_name = HANDLERS[args.verb].split(":")
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return int(handler(args, settings) or 0)
+    except FundflowError as exc:
+        if args.debug:
+            raise
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("已中断 / interrupted", file=sys.stderr)
+        return 130

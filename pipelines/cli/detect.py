@@ -1,0 +1,22 @@
+"""`fundflow detect`: run the rule pack and print alerts per rule."""
+
+from __future__ import annotations
+
+from detectors.pack import rule_order
+from pipelines.detection.runner import run_detection
+from pipelines.formatting import parse_date
+from pipelines.settings import Settings
+
+
+def detect_command(args, settings: Settings) -> int:
+    as_of = parse_date(getattr(args, "as_of", None))
+    result = run_detection(settings, as_of=as_of, window_days=getattr(args, "window_days", None))
+    titles = {rule.rule_id: rule.title_zh for rule in result.rules}
+    width = max((len(rule_id) for rule_id in titles), default=4)
+    print(f"窗口 / window: {result.window_days} 天，截至 {result.as_of}")
+    print(f"{'规则':<{width}}  {'预警数':>6}  名称")
+    for rule_id in sorted(titles, key=rule_order):
+        print(f"{rule_id:<{width}}  {result.alerts_per_rule.get(rule_id, 0):>6}  {titles[rule_id]}")
+    print(f"{'合计':<{width}}  {len(result.alerts):>6}  预警 / alerts；线索环 / rings: {result.rings}")
+    print(f"运行编号 / run id: {result.run_id}")
+    return 0

@@ -1,0 +1,36 @@
+"""`fundflow backtest` and `fundflow train`: the rule pack and the ranking against known cases."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.evaluation.backtest import backtest, format_report, is_generator_truth
+from pipelines.evaluation.train import report, train
+from pipelines.settings import Settings
+from pipelines.warehouse import db as warehouse
+
+
+def backtest_command(args, settings: Settings) -> int:
+    from pipelines.evaluation.ring_backtest import ring_results
+
+    report = backtest(settings, args.labels)
+    ring_table = ""
+    if is_generator_truth(args.labels):
+        con = warehouse.connect(settings, read_only=True)
+        try:
+            report["rings"], ring_table = ring_results(con, args.labels)
+        finally:
+            con.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_report(report))
+        if ring_table:
+            print("\n" + ring_table)
+    return 0
+
+
+def train_command(args, settings: Settings) -> int:
+    card = train(settings, labels_path=args.labels)
+    print(report(card))
+    return 0

@@ -1,0 +1,233 @@
+"""`fundflow leads list|show|assign|move|measure|verify`: the lead queue from the terminal.
+
+Tables carry Chinese headers and masked numbers; `--json` gives the same, masked, for machines.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from pipelines.cases import lifecycle
+from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS, yuan
+from pipelines.cases.ranking import ranking_line
+from pipelines.cases.sectors import sector_labels
+from pipelines.cases.store import CaseStore, plain_json
+from pipelines.errors import FundflowError
+from pipelines.formatting import parse_date
+from pipelines.masking import mask_lead
+from pipelines.settings import Settings
+from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, TYPOLOGIES
+
+LIST_COLUMNS = (
+    ("lead_id", "线索编号"),
+    ("status", "状态"),
+    ("score", "评分"),
+    ("individual_payers", "参与人数"),
+    ("total_in", "转入金额"),
+    ("typologies", "手法"),
+    ("priority", "重点"),
+    ("assignee", "承办人"),
+)
+
+
+def leads_command(args, settings: Settings) -> int:
+    store = CaseStore.open(settings)
+    try:
+        return ACTIONS[args.action](store, args)
+    finally:
+        store.close()
+
+
+def _need(rest: list[str], count: int, usage: str) -> list[str]:
+    if len(rest) < count:
+        raise FundflowError(f"参数不足 / missing arguments; 用法 / usage: fundflow leads {usage}")
+    return rest
+
+
+def status_code(text: str) -> str:
+    """A status given as its code (any case) or its Chinese label."""
+    if text.upper() in LEAD_STATUS:
+        return text.upper()
+    for code, label in LEAD_STATUS.items():
+        if label == text:
+            return code
+    listed = "、".join(f"{code} {label}" for code, label in LEAD_STATUS.items())
+    raise FundflowError(f"未知状态 / unknown status '{text}'; 可选 / one of: {listed}")
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(_width(cell) for cell in column) for column in zip(headers, *rows)]
+    lines = []
+    for row in [headers, *rows]:
+        lines.append("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _list(store: CaseStore, args) -> int:
+    statuses = [status_code(s) for s in args.status.split(",")] if args.status else None
+    found = store.list_leads(status=statuses)
+    if args.json:
+        print(
+            json.dumps(
+                plain_json([mask_lead(lead) | {"status_label": LEAD_STATUS[lead["status"]]} for lead in found]),
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return 0
+    print(ranking_line(store.settings))
+    if not found:
+        print("没有线索 / no leads")
+        return 0
+    rows = [
+        [
+            lead["lead_id"],
+            LEAD_STATUS[lead["status"]],
+            f"{lead['score']:.2f}",
+            str(lead["individual_payers"]),
+            yuan(lead["total_in"]),
+            "、".join(TYPOLOGIES.get(t, t) for t in lead["typologies"]),
+            "、".join(PRIORITY_MARKS[p] for p in lead["priority"]),
+            lead["assignee"] or "",
+        ]
+        for lead in found
+    ]
+    print(_table([label for _, label in LIST_COLUMNS], rows))
+    print(f"共 {len(found)} 条 / {len(found)} leads")
+    return 0
+
+
+def _show(store: CaseStore, args) -> int:
+    (lead_id,) = _need(args.rest, 1, "show LEAD")[:1]
+    lead = mask_lead(store.get_lead(lead_id))
+    if args.json:
+        print(json.dumps(plain_json(lead), ensure_ascii=False, indent=1))
+        return 0
+    out = [
+        f"线索 {lead['lead_id']}  【{LEAD_STATUS[lead['status']]}】  评分 {lead['score']:.2f}",
+        f"主体：{lead['subject_name'] or ''} {lead['subject_id_no']}  承办人：{lead['assignee'] or '未分配'}"
+        f"  期限：{lead['due_date'] or ''}",
+        f"转入 {yuan(lead['total_in'])}  转出 {yuan(lead['total_out'])}  参与人 {lead['individual_payers']} 名"
+        f"（60 岁以上 {lead['elderly_share']:.0%}）  省份 {len(lead['provinces'])} 个",
+        f"重点：{'、'.join(PRIORITY_MARKS[p] for p in lead['priority']) or '无'}"
+        f"  领域：{sector_labels(lead['sectors']) or '无'}",
+    ]
+    if lead["related_lead_id"]:
+        out.append(f"关联线索：{lead['related_lead_id']}（已销号线索的新活动）")
+    if lead["merged_into"]:
+        out.append(f"已合并到：{lead['merged_into']}")
+    if lead["close_proposed_by"]:
+        out.append(f"销号待确认：由 {lead['close_proposed_by']} 提出")
+    out += ["", "资金流向：", "  " + lead["narrative"], "", "预警理由："]
+    out += [f"  [{r['rule_id']}] {r['zh']}" for r in lead["reasons"]]
+    out += ["", "涉及账户："]
+    out += [
+        "  " + line
+        for line in _table(
+            ["账号", "户名", "角色", "转入", "转出"],
+            [
+                [
+                    a["account_no"],
+                    a["account_name"] or "",
+                    ACCOUNT_ROLES.get(a["role"], a["role"]),
+                    yuan(a["total_in"]),
+                    yuan(a["total_out"]),
+                ]
+                for a in lead["accounts"]
+            ],
+        ).splitlines()
+    ]
+    out += ["", "处置台账："]
+    out += [
+        f"  #{m['measure_id']} {m['title_zh']}（{lifecycle.DISPOSITION_TYPES[m['disposition_type']]}）"
+        f" 期限 {m['due_date'] or ''} {lifecycle.MEASURE_STATUSES[m['status']]}"
+        + (f" 移送编号 {m['transfer_no']}" if m["transfer_no"] else "")
+        for m in lead["measures"]
+    ] or ["  无"]
+    out += ["", "处理记录："]
+    for event in lead["events"]:
+        moved = (
+            f" {LEAD_STATUS.get(event['from_status'], '')}→{LEAD_STATUS[event['to_status']]}"
+            if event["action"] == "move"
+            else ""
+        )
+        out.append(
+            f"  #{event['seq']} {event['at']:%Y-%m-%d %H:%M} {event['user']} "
+            f"{ACTION_LABELS.get(event['action'], event['action'])}{moved}：{event['note']}"
+        )
+    allowed = lifecycle.allowed_moves(lead)
+    out += ["", "可转为：" + ("、".join(lifecycle.status_label(s) for s in allowed) or "无")]
+    print("\n".join(out))
+    return 0
+
+
+def _assign(store: CaseStore, args) -> int:
+    lead_id, assignee = _need(args.rest, 2, "assign LEAD USER --user NAME --note TEXT")[:2]
+    seq = lifecycle.assign(store, lead_id, assignee, args.user, args.note, due=parse_date(args.due))
+    print(f"线索 {lead_id} 已分配给 {assignee}（事件 #{seq}）/ assigned")
+    return 0
+
+
+def _move(store: CaseStore, args) -> int:
+    rest = _need(args.rest, 2, "move LEAD STATUS [TARGET_LEAD] --user NAME --note TEXT")
+    lead_id, to_status = rest[0], status_code(rest[1])
+    before = store.get_lead(lead_id)
+    if to_status == "CLOSED" and not before["close_proposed_by"]:
+        # Closing takes two people: the first `move … CLOSED` proposes, a second person's confirms.
+        seq = lifecycle.propose_close(store, lead_id, args.user, args.note)
+        print(f"线索 {lead_id} 已提出销号，待复核员或主管确认（事件 #{seq}）/ close-out proposed")
+        return 0
+    merge_into = rest[2] if to_status == "MERGED" and len(rest) > 2 else None
+    seq = lifecycle.move(
+        store,
+        lead_id,
+        to_status,
+        args.user,
+        args.note,
+        merge_into=merge_into,
+        due=parse_date(args.due),
+        expected_status=before["status"],
+    )
+    print(f"线索 {lead_id}：{LEAD_STATUS[before['status']]} → {LEAD_STATUS[to_status]}（事件 #{seq}）")
+    return 0
+
+
+def _measure(store: CaseStore, args) -> int:
+    rest = _need(args.rest, 3, "measure LEAD add KIND --due DATE | measure LEAD done MEASURE_ID")
+    lead_id, verb, what = rest[:3]
+    if verb == "add":
+        measure_id = lifecycle.add_measure(store, lead_id, what, args.user, args.note, parse_date(args.due))
+        print(f"线索 {lead_id} 已登记处置事项 #{measure_id} / measure added")
+    elif verb == "done":
+        if not what.lstrip("#").isdigit():
+            raise FundflowError(f"处置事项编号应为数字 / measure id must be a number: {what}")
+        amount = float(args.amount) if args.amount else None
+        lifecycle.complete_measure(
+            store, lead_id, int(what.lstrip("#")), args.user, args.note, transfer_no=args.ref, amount=amount
+        )
+        print(f"线索 {lead_id} 处置事项 #{what.lstrip('#')} 已销号 / measure done")
+    else:
+        raise FundflowError(f"未知操作 / unknown measure action '{verb}' (add | done)")
+    return 0
+
+
+def _verify(store: CaseStore, args) -> int:
+    broken = False
+    for label, report in (("处理记录链", store.verify_events()), ("审计日志链", store.verify_audit())):
+        if report.ok:
+            print(f"{label}完整：{report.checked} 条 / {report.chain} chain intact ({report.checked})")
+        else:
+            broken = True
+            print(
+                f"{label}在第 {report.first_bad_seq} 条处被篡改或缺失 / {report.chain} chain broken at seq "
+                f"{report.first_bad_seq}: {report.problem}"
+            )
+    return 1 if broken else 0
+
+
+ACTIONS = {"list": _list, "show": _show, "assign": _assign, "move": _move, "measure": _measure, "verify": _verify}

@@ -1,0 +1,1 @@
+"""The detect step: run the rule pack over the warehouse and write alerts and rings."""

@@ -1,0 +1,263 @@
+"""Detection: run the rule pack over a window of the warehouse and write its alerts, all or nothing.
+
+Sweep rules run first over the whole warehouse; the accounts they flag become the temp table
+`flagged_accounts` that the graph rules work from; rings are built from all alerts. Every alert is computed
+before any is written, then alerts (and rings) are written in one transaction with the run id, rule version
+and rule-pack hash. A rule whose window is shorter than the run is evaluated on windows stepping back by half
+its length, and keeps each subject's strongest window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import duckdb
+
+from detectors import DETECTORS
+from detectors.base import Alert, Rule, Window, alert_id
+from detectors.neighbourhood import fill_table
+from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
+from detectors.rings import build_rings
+from pipelines.cases import ranking
+from pipelines.errors import FundflowError, RulePackError
+from pipelines.settings import Settings
+from pipelines.warehouse import db as warehouse
+from pipelines.warehouse import runs
+
+DEFAULT_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    run_id: str
+    as_of: date
+    window_days: int
+    rule_pack_hash: str
+    rules: tuple[Rule, ...]
+    alerts: tuple[Alert, ...]
+    alert_ids: tuple[str, ...]
+    alerts_per_rule: dict[str, int] = field(default_factory=dict)
+    rings: int = 0
+
+
+def load_pack(settings: Settings) -> RulePack:
+    """The settings' rule pack, its problems turned into the one user-facing error."""
+    try:
+        return load_rule_pack(settings.rules_dir)
+    except RulePackInvalid as exc:
+        raise RulePackError(exc.problems) from None
+
+
+def run_detection(
+    settings: Settings,
+    as_of: date | None = None,
+    window_days: int | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> DetectionResult:
+    own_connection = con is None
+    con = con or warehouse.connect(settings)
+    try:
+        return _run(settings, con, as_of, window_days or DEFAULT_WINDOW_DAYS)
+    finally:
+        if own_connection:
+            con.close()
+
+
+def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None, window_days: int) -> DetectionResult:
+    if window_days < 1:
+        raise FundflowError(f"窗口天数至少为 1 / --window-days must be at least 1, got {window_days}")
+    as_of = as_of or _latest_payment_date(con)
+    window = Window(as_of=as_of, days=window_days)
+    try:
+        pack = load_pack(settings)
+    except RulePackError as exc:
+        failed_run = runs.start_run(con, "detect", as_of=as_of, window_days=window_days)
+        runs.finish_run(con, failed_run, "failed", error=str(exc))
+        raise
+    run_id = runs.start_run(
+        con,
+        "detect",
+        as_of=as_of,
+        window_days=window_days,
+        rule_pack_hash=pack.content_hash,
+        model_hash=ranking.model_hash(settings),
+    )
+    try:
+        rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
+        seconds: dict[str, float] = {}
+        alerts = _run_stage(con, rules, "sweep", window, seconds)
+        _flag_accounts(con, alerts)
+        alerts += _run_stage(con, rules, "graph", window, seconds)
+        ids = [alert_id(run_id, alert) for alert in alerts]
+        weights = {rule.rule_id: rule.weight for rule in rules}
+        alert_rows = [
+            {
+                "alert_id": identity,
+                "rule_id": alert.rule_id,
+                "typology": alert.typology,
+                "subject_kind": alert.subject_kind,
+                "subject": alert.subject,
+                "accounts": alert.accounts,
+                "score": round(weights[alert.rule_id] * alert.strength, 4),
+            }
+            for identity, alert in zip(ids, alerts)
+        ]
+        began = time.perf_counter()
+        rings = build_rings(con, run_id, alert_rows, window)
+        seconds["rings"] = round(time.perf_counter() - began, 3)
+        with warehouse.transaction(con):
+            _write_alerts(con, run_id, pack, rules, alerts, ids)
+            _write_rings(con, rings)
+    except Exception as exc:
+        runs.finish_run(con, run_id, "failed", error=str(exc))
+        raise
+    per_rule = {rule.rule_id: 0 for rule in rules}
+    for alert in alerts:
+        per_rule[alert.rule_id] += 1
+    runs.record_inputs(con, run_id)
+    runs.finish_run(
+        con,
+        run_id,
+        "ok",
+        summary={
+            "alerts_per_rule": per_rule,
+            "seconds": seconds,
+            "alerts": len(alerts),
+            "rings": len(rings[0]),
+            "window_start": str(window.start.date()),
+            "window_end": str(as_of),
+        },
+    )
+    return DetectionResult(
+        run_id=run_id,
+        as_of=as_of,
+        window_days=window_days,
+        rule_pack_hash=pack.content_hash,
+        rules=rules,
+        alerts=tuple(alerts),
+        alert_ids=tuple(ids),
+        alerts_per_rule=per_rule,
+        rings=len(rings[0]),
+    )
+
+
+def _latest_payment_date(con: duckdb.DuckDBPyConnection) -> date:
+    latest = con.execute("SELECT CAST(max(txn_time) AS DATE) FROM payments").fetchone()[0]
+    if latest is None:
+        raise FundflowError("仓库中没有交易，请先导入 / no payments in the warehouse: run fundflow ingest first")
+    return latest
+
+
+def _with_settings(rule: Rule, settings: Settings) -> Rule:
+    """Fill the parameters that come from the settings rather than the rule file (the office's county)."""
+    if any(f.name == "home_region" for f in dataclasses.fields(rule.params)):
+        return dataclasses.replace(rule, params=dataclasses.replace(rule.params, home_region=settings.county_code))
+    return rule
+
+
+def rule_windows(rule: Rule, run_window: Window) -> list[Window]:
+    """The rule's own windows inside the run: ending at as_of and stepping back by half the rule's length
+    while they still fit. A detector without `window_days` sees the run window whole."""
+    days = getattr(rule.params, "window_days", None)
+    if days is None or days >= run_window.days:
+        return [Window(as_of=run_window.as_of, days=days or run_window.days)]
+    step = max(days // 2, 1)
+    windows = []
+    end = run_window.as_of
+    while (run_window.as_of - end).days + days <= run_window.days:
+        windows.append(Window(as_of=end, days=days))
+        end -= timedelta(days=step)
+    return windows
+
+
+def _run_stage(
+    con: duckdb.DuckDBPyConnection,
+    rules: tuple[Rule, ...],
+    stage: str,
+    run_window: Window,
+    seconds: dict[str, float] | None = None,
+) -> list[Alert]:
+    """Every rule of one stage over its windows; `seconds`, when given, receives each rule's run time."""
+    alerts: list[Alert] = []
+    for rule in rules:
+        module = DETECTORS[rule.detector]
+        if getattr(module, "STAGE", "sweep") != stage:
+            continue
+        began = time.perf_counter()
+        strongest: dict[str, Alert] = {}
+        for window in rule_windows(rule, run_window):
+            try:
+                found = module.detect(con, rule, window)
+            except duckdb.Error as exc:
+                first_line = str(exc).strip().splitlines()[0]
+                raise RulePackError(
+                    [
+                        f"{rule.path}: {rule.rule_id}: 检测器 {rule.detector} 的 SQL 执行失败 / "
+                        f"SQL of detector '{rule.detector}' failed: {first_line}"
+                    ]
+                ) from None
+            except Exception as exc:
+                raise FundflowError(
+                    f"规则 {rule.rule_id} 的检测器 {rule.detector} 出错 / detector of rule "
+                    f"{rule.rule_id} failed: {exc!r}"
+                ) from exc
+            for alert in found:
+                best = strongest.get(alert.subject)
+                if best is None or alert.strength > best.strength:
+                    strongest[alert.subject] = alert
+        alerts.extend(strongest[subject] for subject in sorted(strongest))
+        if seconds is not None:
+            seconds[rule.rule_id] = round(time.perf_counter() - began, 3)
+    return alerts
+
+
+def _flag_accounts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:
+    """The accounts of this run's sweep alerts, where the graph detectors start."""
+    accounts = sorted({account for alert in alerts for account in (alert.accounts or (alert.subject,))})
+    con.execute("CREATE OR REPLACE TEMP TABLE flagged_accounts (account_no VARCHAR)")
+    if accounts:
+        fill_table(con, "flagged_accounts", {"account_no": accounts})
+
+
+def _write_rings(con: duckdb.DuckDBPyConnection, rings: tuple[list[dict], list[dict]]) -> None:
+    ring_rows, member_rows = rings
+    for table, rows in (("rings", ring_rows), ("ring_members", member_rows)):
+        if rows:
+            fill_table(con, table, {name: [row[name] for row in rows] for name in rows[0]})
+
+
+def _write_alerts(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    pack: RulePack,
+    rules: tuple[Rule, ...],
+    alerts: list[Alert],
+    ids: list[str],
+) -> None:
+    if not alerts:
+        return
+    by_id = {rule.rule_id: rule for rule in rules}
+    created = datetime.now()
+    rows = {
+        "alert_id": ids,
+        "run_id": [run_id] * len(alerts),
+        "rule_id": [alert.rule_id for alert in alerts],
+        "rule_version": [by_id[alert.rule_id].version for alert in alerts],
+        "rule_pack_hash": [pack.content_hash] * len(alerts),
+        "typology": [alert.typology for alert in alerts],
+        "subject_kind": [alert.subject_kind for alert in alerts],
+        "subject": [alert.subject for alert in alerts],
+        "window_start": [alert.window_start for alert in alerts],
+        "window_end": [alert.window_end for alert in alerts],
+        "metrics": [json.dumps(alert.metrics, ensure_ascii=False, default=str) for alert in alerts],
+        "evidence": [list(alert.evidence) for alert in alerts],
+        "score": [round(by_id[alert.rule_id].weight * alert.strength, 4) for alert in alerts],
+        "reason_zh": [alert.reason_zh for alert in alerts],
+        "reason_en": [alert.reason_en for alert in alerts],
+        "created_at": [created] * len(alerts),
+    }
+    fill_table(con, "alerts", rows)

@@ -1,0 +1,1 @@
+"""How well the rule pack and the ranking do against known cases: truth, backtests, training."""

@@ -1,0 +1,1 @@
+"""One reader per file format, each staging a file's raw rows for validation."""

@@ -1,0 +1,57 @@
+"""What a reader hands to validation: one file's records as a DuckDB relation of all-text columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+FRAME_VIEW = "ingest_frame"
+
+
+@dataclass
+class RejectedLine:
+    """A CSV line that could not be split into the header's columns; it goes to quarantine whole."""
+
+    row_no: int
+    message: str
+    raw: str
+
+
+@dataclass
+class Staged:
+    relation: str
+    """Temp table or view with one row per record."""
+    row_no_sql: str
+    """SQL expression over `relation` (aliased `src`) giving the record's row number in the file (header = row 1)."""
+    columns: dict[str, int]
+    """Canonical column → its index in `raw_columns`."""
+    raw_columns: list[tuple[str, str]]
+    """(header as written, quoted column) for every source column: the raw row kept with quarantine."""
+    format: str
+    encoding: str | None = None
+    report_kind: str | None = None
+    """Report kind the file itself states (XML root), if any."""
+    rejected: list[RejectedLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def register_frame(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    headers: list[str],
+    positions: dict[str, int],
+    fmt: str,
+    **extra,
+) -> Staged:
+    """Stage a polars frame whose columns are c0..cN (all text) plus row_no."""
+    con.register(FRAME_VIEW, frame)
+    return Staged(
+        relation=FRAME_VIEW,
+        row_no_sql="src.row_no",
+        columns=dict(positions),
+        raw_columns=[(header or f"c{position}", f'"c{position}"') for position, header in enumerate(headers)],
+        format=fmt,
+        **extra,
+    )

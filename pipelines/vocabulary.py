@@ -1,0 +1,105 @@
+"""Chinese labels for everything a user reads, in one table, so labels, columns and identifiers stay in step."""
+
+from __future__ import annotations
+
+LEAD_STATUS = {
+    "NEW": "新线索",
+    "TRIAGE": "初核",
+    "CONSULTATION": "会商研判",
+    "DETERMINED_ILLEGAL": "认定非法集资",
+    "NOT_ILLEGAL": "认定不构成",
+    "DISPOSITION": "分类处置",
+    "CLOSED": "已销号",
+    "ON_HOLD": "挂起",
+    "MERGED": "已合并",
+}
+
+ROLES = {"analyst": "分析员", "reviewer": "复核员", "supervisor": "主管", "auditor": "审计员", "admin": "管理员"}
+
+TYPOLOGIES = {
+    "fan_in": "分散转入集中转出",
+    "pass_through": "快进快出",
+    "interest_payout": "定期付息返利",
+    "round_amounts": "整数/固定倍数金额",
+    "memo_keywords": "附言关键词",
+    "elderly_payers": "老年人集中转入",
+    "dormant_burst": "新开户/久悬户突然活跃",
+    "night_activity": "夜间交易",
+    "controlled_accounts": "一人多户/多户同控",
+    "insider_commission": "转入高管/佣金",
+    "cash_out": "大额取现/拆分取现",
+    "cross_region": "跨地区",
+    "unrelated_business": "与经营无关的收款",
+    "near_threshold": "接近大额标准",
+    "fan_out": "分散转出",
+    "cycle": "循环转账",
+    "scatter_gather": "分散-汇聚",
+    "gather_scatter": "汇聚-分散",
+    "bipartite": "多对多",
+    "stack": "多层转移",
+    "anomaly": "异常评分",
+}
+
+DIRECTION = {"IN": "收", "OUT": "付"}
+REPORT_KIND = {"LARGE": "大额", "SUSPICIOUS": "可疑"}
+
+# GB/T 2260 province codes: the first two digits of a region code.
+PROVINCES = {
+    "11": "北京",
+    "12": "天津",
+    "13": "河北",
+    "14": "山西",
+    "15": "内蒙古",
+    "21": "辽宁",
+    "22": "吉林",
+    "23": "黑龙江",
+    "31": "上海",
+    "32": "江苏",
+    "33": "浙江",
+    "34": "安徽",
+    "35": "福建",
+    "36": "江西",
+    "37": "山东",
+    "41": "河南",
+    "42": "湖北",
+    "43": "湖南",
+    "44": "广东",
+    "45": "广西",
+    "46": "海南",
+    "50": "重庆",
+    "51": "四川",
+    "52": "贵州",
+    "53": "云南",
+    "54": "西藏",
+    "61": "陕西",
+    "62": "甘肃",
+    "63": "青海",
+    "64": "宁夏",
+    "65": "新疆",
+    "71": "台湾",
+    "81": "香港",
+    "82": "澳门",
+}
+
+PAYMENT_METHODS = {
+    "CASH": "现金",
+    "TRANSFER": "转账",
+    "ONLINE": "网银/手机银行",
+    "POS": "POS",
+    "ATM": "ATM",
+    "CROSS_BORDER": "跨境",
+    "OTHER": "其他",
+}
+
+# Lead events, by the action recorded in the event log.
+ACTION_LABELS = {
+    "created": "生成",
+    "move": "状态变更",
+    "assign": "分配",
+    "propose_close": "提出销号",
+    "merge_in": "并入",
+    "new_activity": "新活动",
+    "new_activity_linked": "新活动（另立线索）",
+    "measure_add": "登记处置事项",
+    "measure_done": "处置事项销号",
+}

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: schema and migrations, and the tables derived from `txn`."""

@@ -1,0 +1,463 @@
+"""Publishing rings into leads: one lead per scheme, reruns add nothing, new activity lands on the open lead,
+a closed lead with new activity is linked to a new one, and rings short of the opening condition stay out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines.cases import lifecycle
+from pipelines.cases.publish import opens_lead, priority_marks, publish_run
+from pipelines.cases.store import CaseStore, events, lead_alerts, lead_payments, leads
+from pipelines.warehouse import db as warehouse
+
+HUB = "6222020000000000018"
+COLLECTOR = "6222020000000000026"
+CASHER = "6222020000000000034"
+OTHER_HUB = "6228480000000000042"
+WINDOW = (datetime(2025, 2, 1), datetime(2025, 3, 31, 23, 59, 59))
+TYPOLOGY_OF = {
+    "T1": "fan_in",
+    "T2": "pass_through",
+    "T3": "interest_payout",
+    "T6": "elderly_payers",
+    "T11": "cash_out",
+    "G5": "gather_scatter",
+    "T8": "night_activity",
+}
+PAYMENT_SQL = """INSERT INTO payments (payment_id, match_method, txn_time, amount_cny, payer_account, payer_name,
+    payer_id_no, payer_kind, payer_birth, payer_region, payee_account, payee_name, payee_kind, payee_region,
+    method, is_cash, memo) VALUES """
+PAYMENT_ROW = "(?, 'one_leg', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def build_warehouse():
+    con = warehouse.connect_memory()
+    con.executemany(
+        "INSERT INTO parties (account_no, institution_code, holder_name, holder_id_no, holder_kind, "
+        "holder_region) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (HUB, "B001", "康乐养老服务有限公司", "91330782MA2ABCDE1X", "ORG", "330782"),
+            (COLLECTOR, "B002", "张小明", "330782198501011234", "PERSON", "330782"),
+            (CASHER, "B002", "李四", "330782198603031236", "PERSON", "330782"),
+            (OTHER_HUB, "B003", "惠民农业专业合作社", "93330782MA2FGHIJ2Y", "ORG", "330782"),
+        ],
+    )
+    return con
+
+
+def seed_payments(
+    con,
+    hub: str = HUB,
+    first: int = 0,
+    payers: int = 40,
+    day: datetime = datetime(2025, 3, 1),
+    amount: int = 20_000,
+    memo: str = "养老公寓认购",
+) -> None:
+    """`payers` people (every 2nd aged 60+, every 4th from Jiangsu) pay `hub`; it forwards, cashes out, repays."""
+    rows = []
+    for i in range(first, first + payers):
+        elderly = i % 2 == 0
+        region = "320102" if i % 4 == 0 else "330782"
+        id_no = f"{region}{1950 if elderly else 1985}0101{i:04d}"
+        rows.append(
+            (
+                f"{hub[-4:]}-in-{i}",
+                day + timedelta(minutes=i),
+                amount,
+                f"62170000{i:011d}",
+                f"参与人{i}",
+                id_no,
+                "PERSON",
+                datetime(1950 if elderly else 1985, 1, 1),
+                region,
+                hub,
+                "康乐",
+                "ORG",
+                "330782",
+                "TRANSFER",
+                False,
+                memo,
+            )
+        )
+    inflow = payers * amount
+    rows.append(
+        (
+            f"{hub[-4:]}-fwd-{first}",
+            day + timedelta(hours=2),
+            inflow * 0.6,
+            hub,
+            "康乐",
+            None,
+            "ORG",
+            None,
+            "330782",
+            COLLECTOR,
+            "张小明",
+            "PERSON",
+            "330782",
+            "TRANSFER",
+            False,
+            "货款",
+        )
+    )
+    rows.append(
+        (
+            f"{hub[-4:]}-cash-{first}",
+            day + timedelta(hours=5),
+            inflow * 0.5,
+            COLLECTOR,
+            "张小明",
+            None,
+            "PERSON",
+            None,
+            "330782",
+            None,
+            None,
+            None,
+            None,
+            "CASH",
+            True,
+            None,
+        )
+    )
+    for i in range(first, first + 12):
+        rows.append(
+            (
+                f"{hub[-4:]}-back-{i}",
+                day + timedelta(days=3, minutes=i),
+                600,
+                hub,
+                "康乐",
+                None,
+                "ORG",
+                None,
+                "330782",
+                f"62170000{i:011d}",
+                f"参与人{i}",
+                "PERSON",
+                "330782",
+                "TRANSFER",
+                False,
+                "收益",
+            )
+        )
+    # One statement: DuckDB's executemany goes row by row and is slow.
+    con.execute(PAYMENT_SQL + ", ".join([PAYMENT_ROW] * len(rows)), [value for row in rows for value in row])
+
+
+def add_ring(
+    con,
+    run_id: str,
+    hub: str = HUB,
+    members: tuple[str, ...] = (HUB, COLLECTOR, CASHER),
+    rules: tuple[str, ...] = ("T1", "T6", "T11"),
+    window=WINDOW,
+    score: float = 0.9,
+) -> str:
+    """One ring of `run_id` around `hub`, its alerts, and figures computed from the payments as detection would."""
+    ring_id = hashlib.md5(hub.encode()).hexdigest()
+    evidence = [
+        r[0]
+        for r in con.execute(
+            "SELECT payment_id FROM payments WHERE (payee_account = ? OR payer_account = ?) AND txn_time BETWEEN ? AND ? "
+            "ORDER BY payment_id",
+            [hub, hub, *window],
+        ).fetchall()
+    ]
+    alert_ids = []
+    for rule in rules:
+        alert_id = f"{run_id}-{rule}-{hub[-4:]}"
+        alert_ids.append(alert_id)
+        con.execute(
+            "INSERT INTO alerts VALUES (?, ?, ?, '1', 'h', ?, 'account', ?, ?, ?, '{\"n\": 1}', ?, 0.8, ?, ?, now())",
+            [
+                alert_id,
+                run_id,
+                rule,
+                TYPOLOGY_OF[rule],
+                hub,
+                *window,
+                evidence[:5],
+                f"{rule}：30 天内多名个人转入",
+                f"{rule}: many individuals paid in",
+            ],
+        )
+    total_in, total_out, payers, elderly = con.execute(
+        "SELECT sum(amount_cny) FILTER (WHERE payee_account = $hub),"
+        " sum(amount_cny) FILTER (WHERE payer_account = $hub),"
+        " count(DISTINCT payer_account) FILTER (WHERE payee_account = $hub AND payer_kind = 'PERSON'),"
+        " count(DISTINCT payer_account) FILTER (WHERE payee_account = $hub AND payer_kind = 'PERSON'"
+        "   AND payer_birth <= DATE '1965-01-01')"
+        " FROM payments WHERE txn_time BETWEEN $start AND $end",
+        {"hub": hub, "start": window[0], "end": window[1]},
+    ).fetchone()
+    provinces = sorted(
+        {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT substr(payer_region, 1, 2) FROM payments WHERE payee_account = ? AND payer_kind = 'PERSON'",
+                [hub],
+            ).fetchall()
+        }
+    )
+    con.execute(
+        "INSERT INTO rings VALUES (?, ?, ?, ?, [], ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ring_id,
+            run_id,
+            hub,
+            list(members),
+            alert_ids,
+            sorted({TYPOLOGY_OF[r] for r in rules}),
+            *window,
+            total_in or 0,
+            total_out or 0,
+            payers,
+            (elderly / payers) if payers else 0.0,
+            provinces,
+            score,
+            evidence,
+        ],
+    )
+    roles = {HUB: "hub", COLLECTOR: "collector", CASHER: "controller", OTHER_HUB: "hub"}
+    rows = [(ring_id, run_id, account, "hub" if account == hub else roles[account]) for account in members]
+    # the ring's participants are named too, as investors outside member_accounts (as detectors/rings.py does)
+    payers = con.execute(
+        "SELECT DISTINCT payer_account FROM payments WHERE payee_account = ? AND payer_kind = 'PERSON'", [hub]
+    ).fetchall()
+    rows += [(ring_id, run_id, payer, "investor") for (payer,) in payers]
+    con.execute(
+        "INSERT INTO ring_members VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(rows)),
+        [value for row in rows for value in row],
+    )
+    return ring_id
+
+
+@pytest.fixture
+def store(settings):
+    opened = CaseStore.open(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def scheme():
+    con = build_warehouse()
+    seed_payments(con)
+    add_ring(con, "run1")
+    yield con
+    con.close()
+
+
+def add_people(store: CaseStore) -> None:
+    for name, role in (("ana", "analyst"), ("rev", "reviewer"), ("sup", "supervisor")):
+        store.add_user(name, role)
+
+
+def count(store: CaseStore, table) -> int:
+    with store.read() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def test_a_ring_becomes_one_lead_with_everything_an_analyst_needs(settings, store, scheme):
+    result = publish_run(settings, scheme, "run1", store)
+    assert (result.new, result.updated, result.linked, result.unchanged) == (1, 0, 0, 0)
+    lead = store.get_lead(result.lead_ids[0])
+    assert lead["lead_id"] == f"XS{datetime.now().year}-000001"
+    assert lead["status"] == "NEW" and lead["source"] == "model"
+    assert lead["total_in"] == Decimal(800_000) and lead["individual_payers"] == 40
+    assert lead["elderly_share"] == pytest.approx(0.5)
+    assert lead["provinces"] == ["32", "33"]
+    assert set(lead["priority"]) == {"cross_province", "many_elderly"}
+    assert "elderly_care" in lead["sectors"] and "养老" in lead["keywords"]
+    assert lead["rule_ids"] == ["T1", "T11", "T6"]
+    assert [r["rule_id"] for r in lead["reasons"]] == ["T1", "T11", "T6"]
+    assert lead["subject_name"] == "康乐养老服务有限公司"
+    roles = {a["account_no"]: a["role"] for a in lead["accounts"]}
+    assert {account: role for account, role in roles.items() if role != "investor"} == {
+        HUB: "hub",
+        COLLECTOR: "collector",
+        CASHER: "controller",
+    }
+    assert list(roles.values()).count("investor") == 40
+    hub_row = next(a for a in lead["accounts"] if a["role"] == "hub")
+    assert hub_row["total_in"] == Decimal(800_000) and hub_row["institution"] == "B001"
+    first_payer = next(a for a in lead["accounts"] if a["account_no"] == "6217000000000000000")
+    assert (first_payer["total_out"], first_payer["total_in"]) == (Decimal(20_000), Decimal(600))
+    assert len(lead["payments"]) == 40 + 1 + 12 and len(lead["alerts"]) == 3
+    by_province = {p["province"]: p["participants"] for p in lead["province_stats"]["by_province"]}
+    assert by_province == {"32": 10, "33": 30} and lead["province_stats"]["local_participants"] == 30
+    assert [e["action"] for e in lead["events"]] == ["created"]
+    assert store.verify_events().ok
+
+
+def test_the_narrative_tells_the_money_flow_with_masked_numbers(settings, store, scheme):
+    lead = store.get_lead(publish_run(settings, scheme, "run1", store).lead_ids[0])
+    text = lead["narrative"]
+    assert "¥800,000 来自 40 名个人（其中 50% 年满 60 岁）" in text
+    assert "622202*********0018（康乐养老服务有限公司）" in text
+    assert "通常 2 小时内分转 622202*********0026" in text
+    assert "张*明）取现 ¥400,000" in text
+    assert "向 12 名参与人返还 ¥7,200" in text
+    for number in (HUB, COLLECTOR, CASHER):
+        assert number not in text
+
+
+def test_publishing_the_same_run_twice_changes_nothing(settings, store, scheme):
+    first = publish_run(settings, scheme, "run1", store)
+    n_events, n_alerts = count(store, events), count(store, lead_alerts)
+    again = publish_run(settings, scheme, "run1", store)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    assert again.lead_ids == first.lead_ids
+    assert (count(store, leads), count(store, events), count(store, lead_alerts)) == (1, n_events, n_alerts)
+
+
+def test_detecting_again_over_the_same_data_leaves_the_same_leads(settings, store, scheme):
+    publish_run(settings, scheme, "run1", store)
+    n_events = count(store, events)
+    add_ring(scheme, "run2")  # a new run id, new alert ids, the same findings
+    result = publish_run(settings, scheme, "run2", store)
+    assert (result.new, result.updated, result.unchanged) == (0, 0, 1)
+    assert count(store, leads) == 1 and count(store, events) == n_events
+
+
+def test_new_activity_is_added_to_the_open_lead_and_leaves_the_analysts_work_alone(settings, store, scheme):
+    add_people(store)
+    lead_id = publish_run(settings, scheme, "run1", store).lead_ids[0]
+    lifecycle.assign(store, lead_id, "ana", "sup", "分配初核")
+    seed_payments(scheme, first=40, payers=20, day=datetime(2025, 3, 20))
+    add_ring(scheme, "run2", rules=("T1", "T6", "T11", "T2"))
+    result = publish_run(settings, scheme, "run2", store)
+    assert (result.new, result.updated) == (0, 1) and result.lead_ids == (lead_id,)
+    lead = store.get_lead(lead_id)
+    assert lead["status"] == "TRIAGE" and lead["assignee"] == "ana"
+    assert lead["total_in"] == Decimal(1_200_000) and lead["individual_payers"] == 60
+    assert "T2" in lead["rule_ids"] and len(lead["alerts"]) == 4
+    assert len(lead["payments"]) == (40 + 1 + 12) + (20 + 1 + 12)
+    activity = lead["events"][-1]
+    assert activity["action"] == "new_activity" and activity["user"] == "system"
+    assert (activity["from_status"], activity["to_status"]) == ("TRIAGE", "TRIAGE")
+    assert activity["detail"]["new_alerts"] == ["T2"]
+    assert "新增预警 1 条" in activity["note"] and "¥800,000 → ¥1,200,000" in activity["note"]
+    assert [(r["run_id"], r["activity"]) for r in lead["runs"]] == [("run1", "new"), ("run2", "update")]
+    assert store.verify_events().ok
+
+
+def test_a_ring_sharing_accounts_with_an_open_lead_joins_it_instead_of_opening_a_twin(settings, store, scheme):
+    lead_id = publish_run(settings, scheme, "run1", store).lead_ids[0]
+    seed_payments(scheme, hub=OTHER_HUB, payers=40, memo="合作社入股分红")
+    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR))
+    result = publish_run(settings, scheme, "run2", store)
+    assert (result.new, result.updated) == (0, 1) and result.lead_ids == (lead_id,)
+    lead = store.get_lead(lead_id)
+    assert OTHER_HUB in {a["account_no"] for a in lead["accounts"]}
+    assert set(lead["sectors"]) >= {"elderly_care", "agriculture"}
+    assert count(store, leads) == 1
+
+
+def test_a_weak_ring_joins_the_lead_a_later_ring_of_the_same_run_opens(settings, store, scheme):
+    seed_payments(scheme, hub=OTHER_HUB, payers=10)
+    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR), rules=("T6", "T8"), score=5.0)
+    result = publish_run(settings, scheme, "run1", store)
+    assert (result.new, result.updated, result.skipped) == (1, 1, 0)
+    assert OTHER_HUB in {a["account_no"] for a in store.get_lead(result.lead_ids[0])["accounts"]}
+    again = publish_run(settings, scheme, "run1", store)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_schemes_sharing_only_a_participant_stay_two_leads(settings, store, scheme):
+    seed_payments(scheme, hub=OTHER_HUB, payers=40)  # the same 40 people also pay a second, unrelated hub
+    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,))
+    result = publish_run(settings, scheme, "run1", store)
+    assert result.new == 2 and count(store, leads) == 2
+
+
+def test_a_closed_lead_with_new_activity_is_linked_to_a_new_lead(settings, store, scheme):
+    add_people(store)
+    old_id = publish_run(settings, scheme, "run1", store).lead_ids[0]
+    lifecycle.assign(store, old_id, "ana", "ana", "初核")
+    lifecycle.propose_close(store, old_id, "ana", "正常经营，排除")
+    lifecycle.confirm_close(store, old_id, "rev", "同意排除")
+    seed_payments(scheme, first=40, payers=20, day=datetime(2025, 3, 20))
+    add_ring(scheme, "run2", rules=("T1", "T6", "T2"))
+    result = publish_run(settings, scheme, "run2", store)
+    assert (result.new, result.linked, result.updated) == (0, 1, 0)
+    new = store.get_lead(result.lead_ids[0])
+    assert new["lead_id"] != old_id and new["related_lead_id"] == old_id and new["status"] == "NEW"
+    assert new["runs"][0]["activity"] == "reopen-link"
+    old = store.get_lead(old_id)
+    assert old["status"] == "CLOSED"
+    assert old["events"][-1]["action"] == "new_activity_linked" and new["lead_id"] in old["events"][-1]["note"]
+    # the next run continues the new lead, not a third one
+    add_ring(scheme, "run3", rules=("T1", "T6", "T2", "T11"))
+    again = publish_run(settings, scheme, "run3", store)
+    assert again.lead_ids == (new["lead_id"],) and count(store, leads) == 2
+
+
+def test_activity_on_a_merged_lead_goes_to_the_lead_it_was_merged_into(settings, store, scheme):
+    add_people(store)
+    seed_payments(scheme, hub=OTHER_HUB, payers=40)
+    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,))
+    first, second = publish_run(settings, scheme, "run1", store).lead_ids
+    duplicate, kept = sorted([first, second], key=lambda i: store.get_lead(i)["hub_account"] == HUB)
+    lifecycle.move(store, duplicate, "MERGED", "ana", "同一控制人", merge_into=kept)
+    add_ring(
+        scheme,
+        "run2",
+        hub=store.get_lead(duplicate)["hub_account"],
+        members=(store.get_lead(duplicate)["hub_account"],),
+        rules=("T1", "T6", "T8"),
+    )
+    result = publish_run(settings, scheme, "run2", store)
+    assert result.lead_ids == (kept,) and result.updated == 1 and count(store, leads) == 2
+
+
+@pytest.mark.parametrize(
+    "rules, amount_payers, opens",
+    [
+        (("T1", "T6"), 40, True),  # golden: a core rule, another hit, ¥800,000
+        (("T6", "T11", "T8"), 40, False),  # near miss: no core rule (T1/T2/T3/G5)
+        (("T1",), 40, False),  # near miss: a core rule alone
+        (("T2", "T3"), 40, True),  # two core rules count as a core rule plus another hit
+        (("T1", "T6"), 24, False),  # near miss: ¥480,000 < ¥500,000
+        (("T1", "T6"), 25, True),  # exactly ¥500,000
+    ],
+)
+def test_only_rings_meeting_the_opening_condition_become_leads(settings, store, rules, amount_payers, opens):
+    con = build_warehouse()
+    seed_payments(con, payers=amount_payers)
+    add_ring(con, "run1", rules=rules)
+    result = publish_run(settings, con, "run1", store)
+    assert (result.new, result.skipped) == ((1, 0) if opens else (0, 1))
+    assert opens_lead(set(rules), Decimal(amount_payers * 20_000)) is opens
+
+
+def test_priority_marks_and_their_near_misses():
+    assert priority_marks(Decimal(100_000_000), ["33"], 5, 0.0) == ["major_amount"]
+    assert priority_marks(Decimal("99999999.99"), ["33"], 5, 0.0) == []
+    assert priority_marks(Decimal(1), ["33", "32"], 5, 0.0) == ["cross_province"]
+    assert priority_marks(Decimal(1), ["33"], 100, 0.30) == ["many_elderly"]  # 30 aged 60+
+    assert priority_marks(Decimal(1), ["33"], 100, 0.29) == []  # 29
+    assert priority_marks(Decimal(1), ["33"], 10, 0.5) == ["many_elderly"]  # half of 10
+    assert priority_marks(Decimal(1), ["33"], 8, 0.5) == []  # half of too few to say
+
+
+def test_an_empty_run_publishes_nothing(settings, store):
+    con = build_warehouse()
+    result = publish_run(settings, con, "nothing", store)
+    assert (result.new, result.updated, result.skipped, result.lead_ids) == (0, 0, 0, ())
+
+
+def test_publish_keeps_json_columns_as_lists(settings, store, scheme):
+    publish_run(settings, scheme, "run1", store)
+    with store.engine.connect() as conn:
+        raw = conn.execute(sa.text("SELECT provinces, reasons FROM leads")).one()
+    assert json.loads(raw[0]) == ["32", "33"] and json.loads(raw[1])[0]["rule_id"] == "T1"
+    assert count(store, lead_payments) == 53

@@ -1,0 +1,113 @@
+"""Two real processes on one SQLite case store: two analysts moving the same lead, and a nightly publish racing
+an analyst's move. Each process opens its own store and waits at a barrier so the writes start together."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime
+
+from pipelines.cases import lifecycle
+from pipelines.cases.publish import publish_run
+from pipelines.cases.store import CaseStore
+from pipelines.errors import FundflowError
+from pipelines.settings import Settings
+from tests.pipelines.cases.test_lifecycle import make_lead
+from tests.pipelines.cases.test_publish import add_ring, build_warehouse, seed_payments
+
+LEAD = "XS2025-000001"
+CONTEXT = multiprocessing.get_context("fork")
+
+
+def _analyst_moves(home: str, user: str, barrier, results) -> None:
+    store = CaseStore.open(Settings.load(home))
+    store.get_lead(LEAD)  # connect before the barrier, so both start writing at once
+    barrier.wait()
+    try:
+        seq = lifecycle.move(store, LEAD, "CONSULTATION", user, f"{user}：初核完毕，提请会商")
+        results.put((user, "ok", seq))
+    except FundflowError as exc:
+        results.put((user, "refused", str(exc)))
+    finally:
+        store.close()
+
+
+def _nightly_publishes(home: str, barrier, results) -> None:
+    settings = Settings.load(home)
+    con = build_warehouse()
+    seed_payments(con)
+    add_ring(con, "run1")
+    seed_payments(con, first=40, payers=20, day=datetime(2025, 3, 20))
+    add_ring(con, "run2", rules=("T1", "T6", "T11", "T2"))
+    store = CaseStore.open(settings)
+    barrier.wait()
+    try:
+        result = publish_run(settings, con, "run2", store)
+        results.put(("publish", "ok", result.updated))
+    except FundflowError as exc:
+        results.put(("publish", "refused", str(exc)))
+    finally:
+        store.close()
+
+
+def _analyst_assigns(home: str, lead_id: str, barrier, results) -> None:
+    store = CaseStore.open(Settings.load(home))
+    store.get_lead(lead_id)
+    barrier.wait()
+    try:
+        seq = lifecycle.assign(store, lead_id, "ana", "sup", "分配初核")
+        results.put(("assign", "ok", seq))
+    except FundflowError as exc:
+        results.put(("assign", "refused", str(exc)))
+    finally:
+        store.close()
+
+
+def _run(processes, results, expected: int) -> list[tuple]:
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    return sorted(results.get(timeout=5) for _ in range(expected))
+
+
+def test_two_processes_moving_the_same_lead_cannot_both_succeed(settings, store):
+    make_lead(store, LEAD)
+    lifecycle.assign(store, LEAD, "ana", "sup", "分配初核")
+    store.close()  # no connection crosses the fork
+    barrier, results = CONTEXT.Barrier(2), CONTEXT.Queue()
+    workers = [
+        CONTEXT.Process(target=_analyst_moves, args=(str(settings.home), user, barrier, results))
+        for user in ("ana", "bob")
+    ]
+    outcomes = _run(workers, results, 2)
+    assert sorted(outcome for _, outcome, _ in outcomes) == ["ok", "refused"]
+    refusal = next(detail for _, outcome, detail in outcomes if outcome == "refused")
+    assert "不能从「会商研判」转为「会商研判」" in refusal and "allowed:" in refusal
+    lead = store.get_lead(LEAD)
+    assert lead["status"] == "CONSULTATION"
+    moves = [e for e in lead["events"] if e["to_status"] == "CONSULTATION"]
+    assert len(moves) == 1 and moves[0]["user"] == next(u for u, outcome, _ in outcomes if outcome == "ok")
+    assert store.verify_events().ok
+
+
+def test_a_nightly_publish_and_an_analysts_move_both_land(settings, store):
+    con = build_warehouse()
+    seed_payments(con)
+    add_ring(con, "run1")
+    lead_id = publish_run(settings, con, "run1", store).lead_ids[0]
+    con.close()
+    store.close()
+    barrier, results = CONTEXT.Barrier(2), CONTEXT.Queue()
+    workers = [
+        CONTEXT.Process(target=_nightly_publishes, args=(str(settings.home), barrier, results)),
+        CONTEXT.Process(target=_analyst_assigns, args=(str(settings.home), lead_id, barrier, results)),
+    ]
+    outcomes = _run(workers, results, 2)
+    assert [(who, outcome) for who, outcome, _ in outcomes] == [("assign", "ok"), ("publish", "ok")]
+    assert dict((who, detail) for who, _, detail in outcomes)["publish"] == 1
+    lead = store.get_lead(lead_id)
+    assert (lead["status"], lead["assignee"]) == ("TRIAGE", "ana")  # the analyst's change stays
+    assert "T2" in lead["rule_ids"] and lead["individual_payers"] == 60  # and so does the night's
+    assert {e["action"] for e in lead["events"]} == {"created", "move", "new_activity"}
+    assert store.verify_events().ok
