@@ -1,7 +1,9 @@
 """`fundflow generate`: a synthetic county with hidden fundraising schemes, written as bank report files.
 
 Output folder: `reports/` (one file per bank per month per kind, `<institution>_<YYYYMM>_<KIND>.<ext>`),
-`truth/accounts.csv` and `truth/schemes.csv` (the hidden schemes), and `manifest.json`. Same seed, same
+`truth/accounts.csv` and `truth/schemes.csv` (the hidden schemes), `truth/institutions.csv` (per bank and month:
+lines written by kind, transfer legs the other bank reported and this one did not), `truth/flagged.csv` (accounts
+the banks report as suspicious), and `manifest.json`. Same seed, same
 bytes. Size: about 0.97 report lines per person per day (persons=100,000, days=90 → about 8.7 million lines).
 """
 
@@ -100,6 +102,7 @@ def generate_county(
     flagged = flag_accounts(county, planned, _rng(seed, 7)) if reporting == "realistic" else {}
 
     files: list[dict] = []
+    institution_truth: list[dict] = []
     n_payments = 0
     total_cents = 0
     clock = reports.Clock(county)
@@ -113,10 +116,11 @@ def generate_county(
         legs = reports.make_legs(county, payments, n_payments, _rng(seed, 9, month_index))
         n_payments += len(payments["day"])
         total_cents += int(payments["cents"].sum())
-        files += write_month(county, clock, legs, month, fmt, reporting, encoding, flagged, reports_dir)
+        files += write_month(county, clock, legs, month, fmt, reporting, encoding, flagged, reports_dir, institution_truth)
         del payments, legs
 
     write_truth(county, planned, truth_dir)
+    write_reporting_truth(county, flagged, institution_truth, truth_dir)
     summary = {
         "files": len(files),
         "rows": sum(item["rows"] for item in files),
@@ -170,6 +174,7 @@ def write_month(
     encoding: str,
     flagged: dict,
     reports_dir: Path,
+    institution_truth: list[dict],
 ) -> list[dict]:
     written = []
     if reporting == "full":
@@ -198,7 +203,46 @@ def write_month(
             else:
                 reports.write_xml(frame, path, kind, bank.code, bank.name)
             written.append({"name": path.name, "rows": frame.height})
+    institution_truth += reporting_truth(county, legs, selections, month)
     return written
+
+
+def reporting_truth(county: County, legs: pl.DataFrame, selections: dict, month: str) -> list[dict]:
+    """Per reporting bank: lines written by kind, and of the transfers between two reporting banks whose other
+    leg was written, how many legs this bank's files left out (what the scorecard calls missing legs)."""
+    written = np.zeros(len(legs), dtype=bool)
+    for selected in selections.values():
+        written |= selected
+    frame = legs.select("serial", "bank").with_columns(written=pl.Series(written))
+    per_payment = frame.group_by("serial").agg(pl.len().alias("legs"), pl.col("written").sum().alias("n_written"))
+    frame = frame.join(per_payment, on="serial").with_columns(
+        expected=(pl.col("legs") == 2) & (pl.col("n_written") - pl.col("written").cast(pl.UInt32) > 0)
+    )
+    rows = []
+    for bank_index, bank in enumerate(county.banks):
+        if not bank.reporting:
+            continue
+        mine = frame.filter(pl.col("bank") == bank_index)
+        row = {"institution_code": bank.code, "month": month}
+        for kind, selected in selections.items():
+            row[f"lines_{kind.lower()}"] = int((selected & (legs["bank"].to_numpy() == bank_index)).sum())
+        row["transfer_sides"] = int(mine["expected"].sum())
+        row["missing_legs"] = int((mine["expected"] & ~mine["written"]).sum())
+        rows.append(row)
+    return rows
+
+
+def write_reporting_truth(county: County, flagged: dict, rows: list[dict], truth_dir: Path) -> None:
+    columns = ["institution_code", "month", "lines_large", "lines_suspicious", "transfer_sides", "missing_legs"]
+    pl.DataFrame([{name: row.get(name, 0) for name in columns} for row in rows], schema=columns, orient="row").write_csv(
+        truth_dir / "institutions.csv"
+    )
+    account_no = county.acct_table["account_no"]
+    pl.DataFrame(
+        [(account_no[account], county.banks[int(county.acct_bank[account])].code, code) for account, (code, _) in flagged.items()],
+        schema=["account_no", "institution_code", "suspicion_code"],
+        orient="row",
+    ).write_csv(truth_dir / "flagged.csv")
 
 
 def flag_accounts(county: County, schemes: list[Scheme], rng: np.random.Generator) -> dict[int, tuple[str, str]]:

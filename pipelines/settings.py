@@ -61,6 +61,11 @@ class Settings:
             raise ConfigError(f"县区划代码应为 6 位数字 / county code must be 6 digits: '{self.county_code}'")
 
     @property
+    def institutions_rules_dir(self) -> Path:
+        """Scorecard parameters and the year's public holidays (`rules/institutions/`)."""
+        return self.rules_dir / "institutions"
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

@@ -1,0 +1,524 @@
+"""Reporting institutions' scorecard: who reports what, how cleanly, how late, and what they did not report.
+
+Computed in DuckDB from what the warehouse already holds (files, txn, txn_versions, quarantine, payments), with
+the leads' accounts read from the case store. Files count in the period of the last transaction they report;
+line measures (soft findings, completeness, timeliness) count lines by transaction date; coverage counts
+payments by date. Working days come from `rules/institutions/holidays.yaml`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import sqlalchemy as sa
+
+from pipelines.cases.store import CaseStore, events, lead_accounts, lead_payments, leads
+from pipelines.errors import FundflowError
+from pipelines.evaluation.institution_rules import ScorecardRules, WorkCalendar
+
+log = logging.getLogger("fundflow.institutions")
+
+SOFT_FINDINGS = ("bad_id_checksum", "bad_card_luhn", "unknown_currency")
+# Fields the detectors need, and which lines are expected to have them (cash has no counterparty).
+COMPLETENESS_FIELDS = {
+    "counterparty_account_no": "NOT is_cash",
+    "counterparty_name": "NOT is_cash",
+    "customer_id_no": "true",
+    "counterparty_id_no": "NOT is_cash",
+    "match_no": "NOT is_cash",
+    "memo": "true",
+    "place_code": "true",
+}
+UNKNOWN_INSTITUTION = "?"
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    """`2025-03`, `2025Q1` or `2025`: how the period was asked for, and how outputs name it."""
+    start: date
+    end: date
+    """Last day, inclusive."""
+    label: str
+
+
+def parse_period(text: str) -> Period:
+    """A month (`2025-03`, `202503`), a quarter (`2025Q1`) or a year (`2025`)."""
+    text = (text or "").strip().upper()
+    if match := re.fullmatch(r"(\d{4})-?(0[1-9]|1[0-2])", text):
+        year, month = int(match[1]), int(match[2])
+        end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        return Period(f"{year}-{month:02d}", date(year, month, 1), end, f"{year}年{month}月")
+    if match := re.fullmatch(r"(\d{4})Q([1-4])", text):
+        year, quarter = int(match[1]), int(match[2])
+        end = date(year + quarter // 4, (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
+        return Period(f"{year}Q{quarter}", date(year, 3 * quarter - 2, 1), end, f"{year}年第{quarter}季度")
+    if re.fullmatch(r"\d{4}", text):
+        return Period(text, date(int(text), 1, 1), date(int(text), 12, 31), f"{text}年")
+    raise FundflowError(f"统计期间应为 2025-03（月）、2025Q1（季度）或 2025（年）/ bad period: '{text}'")
+
+
+def month_of(day: date) -> Period:
+    return parse_period(f"{day.year}-{day.month:02d}")
+
+
+@dataclass
+class Scorecard:
+    period: Period
+    as_of: date
+    """Last day the 'no file for N working days' figure is counted to: the period's end, or today if earlier."""
+    summary: list[dict]
+    """One row per reporting institution (every institution that ever sent a file)."""
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    """Detail per measure: files, quarantine, soft_findings, completeness, timeliness, coverage, missed."""
+    notes: list[str] = field(default_factory=list)
+
+    def alerts(self) -> list[dict]:
+        """Institutions with at least one figure past its bar: institution_code, crossed [(measure, value, bar)]."""
+        return [
+            {"institution_code": row["institution_code"], "crossed": row["crossed"]}
+            for row in self.summary
+            if row["crossed"]
+        ]
+
+
+# --- the case store: accounts the office's findings put in leads ----------------------------------------
+
+
+def lead_suspects(store: CaseStore, roles: tuple[str, ...]) -> list[dict]:
+    """Accounts in `roles` of leads not found lawful (never moved to NOT_ILLEGAL) and not merged away,
+    each with the first time its evidence shows it moving money."""
+    lawful = sa.select(events.c.lead_id).where(events.c.to_status == "NOT_ILLEGAL")
+    query = (
+        sa.select(
+            lead_accounts.c.lead_id,
+            lead_accounts.c.account_no,
+            lead_accounts.c.account_name,
+            lead_accounts.c.institution,
+            lead_accounts.c.role,
+            leads.c.status,
+        )
+        .join(leads, leads.c.lead_id == lead_accounts.c.lead_id)
+        .where(
+            lead_accounts.c.role.in_(roles),
+            leads.c.status.not_in(("MERGED", "NOT_ILLEGAL")),
+            leads.c.lead_id.not_in(lawful),
+        )
+        .order_by(lead_accounts.c.lead_id, lead_accounts.c.account_no)
+    )
+    with store.read() as conn:
+        found = [dict(row._mapping) for row in conn.execute(query)]
+        for row in found:
+            moved = sa.or_(
+                lead_payments.c.payer_account == row["account_no"], lead_payments.c.payee_account == row["account_no"]
+            )
+            row["first_evidence"] = conn.execute(
+                sa.select(sa.func.min(lead_payments.c.txn_time)).where(lead_payments.c.lead_id == row["lead_id"], moved)
+            ).scalar()
+    return found
+
+
+# --- the warehouse ---------------------------------------------------------------------------------------
+
+FILES_SQL = """
+CREATE OR REPLACE TEMP TABLE sc_files AS
+WITH lines AS (
+    SELECT file_id, max(txn_date) AS last_txn
+    FROM (SELECT file_id, txn_date FROM txn UNION ALL SELECT file_id, txn_date FROM txn_versions)
+    GROUP BY file_id)
+SELECT f.file_id, f.file_name, coalesce(f.institution_code, '?') AS institution_code,
+       coalesce(f.report_kind, '?') AS report_kind, f.arrived_at, CAST(f.arrived_at AS DATE) AS arrived_on,
+       f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_warned, f.rows_replaced, l.last_txn,
+       coalesce(l.last_txn, CAST(f.arrived_at AS DATE)) AS report_date
+FROM files f LEFT JOIN lines l USING (file_id)
+"""
+
+FILE_KINDS_SQL = """
+SELECT institution_code, report_kind, count(*) AS files, sum(rows_read) AS lines, sum(rows_loaded) AS loaded,
+       sum(rows_quarantined) AS quarantined, sum(rows_warned) AS warned, sum(rows_replaced) AS replaced,
+       min(arrived_at) AS first_arrival, max(arrived_at) AS last_arrival
+FROM sc_files WHERE report_date BETWEEN $start AND $end
+GROUP BY ALL ORDER BY ALL
+"""
+
+QUARANTINE_SQL = """
+SELECT f.institution_code, q.reason_code, count(DISTINCT q.file_id || '|' || q.row_no) AS rows
+FROM quarantine q JOIN sc_files f USING (file_id)
+WHERE f.report_date BETWEEN $start AND $end
+GROUP BY ALL ORDER BY ALL
+"""
+
+SOFT_SQL = """
+SELECT institution_code, warning, count(*) AS lines
+FROM (SELECT institution_code, unnest(warnings) AS warning FROM txn WHERE txn_date BETWEEN $start AND $end)
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _completeness_sql() -> str:
+    shares = ",\n       ".join(
+        f"avg((nullif(trim({name}), '') IS NOT NULL)::INTEGER) FILTER (WHERE {expected}) AS {name}"
+        for name, expected in COMPLETENESS_FIELDS.items()
+    )
+    return f"""
+SELECT institution_code, count(*) AS lines, count(*) FILTER (WHERE len(warnings) > 0) AS warned_lines,
+       {shares}
+FROM txn WHERE txn_date BETWEEN $start AND $end
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+# Each line is timed by the first file that brought it (a resubmission does not make it late).
+TIMELINESS_SQL = """
+CREATE OR REPLACE TEMP TABLE sc_lags AS
+WITH in_period AS (SELECT txn_id, file_id, txn_date, report_kind, institution_code FROM txn
+                   WHERE txn_date BETWEEN $start AND $end),
+     versions AS (SELECT txn_id, file_id FROM in_period
+                  UNION ALL SELECT v.txn_id, v.file_id FROM txn_versions v JOIN in_period USING (txn_id)),
+     first_file AS (SELECT v.txn_id, arg_min(f.file_id, f.arrived_at) AS file_id
+                    FROM versions v JOIN sc_files f USING (file_id) GROUP BY v.txn_id)
+SELECT p.institution_code, p.report_kind, f.file_name, f.arrived_on,
+       CASE WHEN p.report_kind = 'SUSPICIOUS' THEN f.last_txn ELSE p.txn_date END AS due_from,
+       greatest(ca.work_no - cd.work_no, 0) AS lag,
+       CASE WHEN p.report_kind = 'SUSPICIOUS' THEN $suspicious_deadline ELSE $large_deadline END AS deadline
+FROM in_period p JOIN first_file USING (txn_id) JOIN sc_files f ON f.file_id = first_file.file_id
+JOIN sc_calendar ca ON ca.d = f.arrived_on
+JOIN sc_calendar cd ON cd.d = CASE WHEN p.report_kind = 'SUSPICIOUS' THEN f.last_txn ELSE p.txn_date END
+"""
+
+TIMELINESS_SUMMARY_SQL = """
+SELECT institution_code, report_kind, count(*) AS lines, count(*) FILTER (WHERE lag > deadline) AS late_lines,
+       any_value(deadline) AS deadline, median(lag) AS median_lag, max(lag) AS max_lag
+FROM sc_lags GROUP BY ALL ORDER BY ALL
+"""
+
+# Which reporting institution holds an account: where it was last seen as a customer; failing that, what the
+# counterparty code on the other side's line stands for (a code is either a reporter's own code, or one whose
+# accounts are seen at one reporter — a payment-system bank code, say).
+INSTITUTION_OF_SQL = """
+CREATE OR REPLACE TEMP TABLE sc_account_institution AS
+    SELECT account_no, arg_max(institution_code, txn_time) AS institution_code FROM txn GROUP BY account_no;
+CREATE OR REPLACE TEMP TABLE sc_reporters AS SELECT DISTINCT institution_code FROM sc_files;
+CREATE OR REPLACE TEMP TABLE sc_code_institution AS
+    SELECT institution_code AS code, institution_code FROM sc_reporters
+    UNION ALL
+    SELECT code, institution_code FROM (
+        SELECT code, institution_code,
+               row_number() OVER (PARTITION BY code ORDER BY lines DESC, institution_code) AS choice
+        FROM (SELECT t.counterparty_institution AS code, a.institution_code, count(*) AS lines
+              FROM txn t JOIN sc_account_institution a ON a.account_no = t.counterparty_account_no
+              WHERE t.counterparty_institution IS NOT NULL
+                AND t.counterparty_institution NOT IN (SELECT institution_code FROM sc_reporters)
+              GROUP BY 1, 2))
+    WHERE choice = 1;
+"""
+
+# Each end of each transfer between two accounts in the period: one row per side.
+SIDES_SQL = """
+CREATE OR REPLACE TEMP TABLE sc_sides AS
+WITH p AS (
+    SELECT payment_id, CAST(txn_time AS DATE) AS day, txn_time, amount_cny, method, out_txn_id, in_txn_id,
+           payer_account, payee_account, payer_kind, payee_kind, payer_name, payee_name
+    FROM payments
+    WHERE CAST(txn_time AS DATE) BETWEEN $start AND $end AND NOT is_cash
+      AND payer_account IS NOT NULL AND payee_account IS NOT NULL),
+sides AS (
+    SELECT p.payment_id, p.day, p.txn_time, p.amount_cny, p.method, 'OUT' AS direction,
+           p.payer_account AS account_no, p.payer_name AS account_name, p.payer_kind AS kind,
+           p.out_txn_id IS NOT NULL AS own_present, p.in_txn_id IS NOT NULL AS other_present,
+           coalesce(o.institution_code, a.institution_code, c.institution_code) AS institution_code,
+           i.institution_code AS other_institution, i.txn_ref AS other_txn_ref
+    FROM p LEFT JOIN txn o ON o.txn_id = p.out_txn_id LEFT JOIN txn i ON i.txn_id = p.in_txn_id
+    LEFT JOIN sc_account_institution a ON a.account_no = p.payer_account
+    LEFT JOIN sc_code_institution c ON c.code = i.counterparty_institution
+    UNION ALL
+    SELECT p.payment_id, p.day, p.txn_time, p.amount_cny, p.method, 'IN',
+           p.payee_account, p.payee_name, p.payee_kind,
+           p.in_txn_id IS NOT NULL, p.out_txn_id IS NOT NULL,
+           coalesce(i.institution_code, a.institution_code, c.institution_code),
+           o.institution_code, o.txn_ref
+    FROM p LEFT JOIN txn o ON o.txn_id = p.out_txn_id LEFT JOIN txn i ON i.txn_id = p.in_txn_id
+    LEFT JOIN sc_account_institution a ON a.account_no = p.payee_account
+    LEFT JOIN sc_code_institution c ON c.code = o.counterparty_institution),
+-- Art. 5: a customer's day is summed per side; the bar depends on who the customer is.
+days AS (
+    SELECT account_no, direction, day,
+           sum(amount_cny) AS day_total,
+           sum(amount_cny) FILTER (WHERE method = 'CROSS_BORDER') AS cross_border_total,
+           any_value(kind) AS kind
+    FROM sides GROUP BY ALL)
+SELECT s.*, d.day_total,
+       CASE WHEN d.kind = 'PERSON' THEN d.day_total >= $person_transfer
+                                        OR coalesce(d.cross_border_total, 0) >= $person_cross_border
+            ELSE d.day_total >= $org_transfer END AS large_day
+FROM sides s JOIN days d USING (account_no, direction, day)
+WHERE s.institution_code IN (SELECT institution_code FROM sc_reporters)
+"""
+
+COVERAGE_SQL = """
+SELECT institution_code,
+       count(*) FILTER (WHERE other_present) AS transfer_sides,
+       count(*) FILTER (WHERE other_present AND NOT own_present) AS missing_legs,
+       count(*) FILTER (WHERE NOT own_present AND large_day) AS large_unreported,
+       coalesce(sum(amount_cny) FILTER (WHERE NOT own_present AND large_day), 0) AS large_unreported_amount,
+       count(DISTINCT account_no || direction || day) FILTER (WHERE NOT own_present AND large_day)
+           AS large_unreported_days
+FROM sc_sides GROUP BY ALL ORDER BY ALL
+"""
+
+LARGE_UNREPORTED_SQL = """
+SELECT institution_code, account_no, account_name, direction, day, txn_time, amount_cny, day_total,
+       other_institution, other_txn_ref
+FROM sc_sides WHERE NOT own_present AND large_day
+ORDER BY institution_code, day, account_no, txn_time
+"""
+
+# Lead accounts of the reporters against what their banks ever filed about them (earlier versions too: a
+# line first sent as 可疑 and later resent as 大额 was still reported as suspicious).
+MISSED_SQL = """
+WITH lines AS (
+    SELECT account_no, report_kind, txn_time, institution_code FROM txn
+    WHERE account_no IN (SELECT account_no FROM sc_suspects)
+    UNION ALL
+    SELECT account_no, report_kind, txn_time, institution_code FROM txn_versions
+    WHERE account_no IN (SELECT account_no FROM sc_suspects)),
+filed AS (
+    SELECT account_no, count(*) FILTER (WHERE report_kind = 'SUSPICIOUS') AS suspicious_lines,
+           count(*) FILTER (WHERE report_kind = 'LARGE') AS large_lines, min(txn_time) AS first_line
+    FROM lines GROUP BY account_no),
+moved AS (
+    SELECT account_no, min(txn_time) AS first_payment,
+           count(*) FILTER (WHERE CAST(txn_time AS DATE) BETWEEN $start AND $end) AS payments_in_period
+    FROM (SELECT payer_account AS account_no, txn_time FROM payments
+          WHERE payer_account IN (SELECT account_no FROM sc_suspects)
+          UNION ALL
+          SELECT payee_account, txn_time FROM payments WHERE payee_account IN (SELECT account_no FROM sc_suspects))
+    GROUP BY account_no),
+accounts AS (
+    SELECT account_no, string_agg(DISTINCT lead_id, ',' ORDER BY lead_id) AS lead_ids,
+           string_agg(DISTINCT role, ',' ORDER BY role) AS roles, any_value(account_name) AS account_name,
+           any_value(lead_institution) AS lead_institution, min(first_evidence) AS first_evidence
+    FROM sc_suspects GROUP BY account_no)
+SELECT coalesce(i.institution_code, a.lead_institution) AS institution_code, a.account_no, a.account_name,
+       a.lead_ids, a.roles, coalesce(f.suspicious_lines, 0) AS suspicious_lines,
+       coalesce(f.large_lines, 0) AS large_lines,
+       CAST(coalesce(a.first_evidence, m.first_payment, f.first_line) AS DATE) AS first_flaggable,
+       coalesce(m.payments_in_period, 0) AS payments_in_period
+FROM accounts a LEFT JOIN filed f USING (account_no) LEFT JOIN moved m USING (account_no)
+LEFT JOIN sc_account_institution i USING (account_no)
+WHERE coalesce(i.institution_code, a.lead_institution) IN (SELECT institution_code FROM sc_reporters)
+  AND coalesce(m.payments_in_period, 0) > 0
+ORDER BY institution_code, first_flaggable, a.account_no
+"""
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or {})
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _calendar_table(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar, period: Period, today: date) -> list[int]:
+    first, last = con.execute("""
+        SELECT least(min(d), $start), greatest(max(d), $today, $end) FROM (
+            SELECT min(txn_date) AS d FROM txn UNION ALL SELECT max(txn_date) FROM txn
+            UNION ALL SELECT CAST(min(arrived_at) AS DATE) FROM files UNION ALL SELECT CAST(max(arrived_at) AS DATE) FROM files)
+        """, {"start": period.start, "end": period.end, "today": today}).fetchone()
+    first, last = first - timedelta(days=7), last + timedelta(days=7)
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE sc_calendar AS
+           SELECT d, working, sum(working::INTEGER) OVER (ORDER BY d) AS work_no
+           FROM (SELECT unnest($days::DATE[]) AS d, unnest($working::BOOLEAN[]) AS working)""",
+        {"days": days, "working": [calendar.is_working(day) for day in days]},
+    )
+    return calendar.unlisted_years(first + timedelta(days=7), last - timedelta(days=7))
+
+
+def _suspects_table(con: duckdb.DuckDBPyConnection, suspects: list[dict]) -> None:
+    con.execute("""CREATE OR REPLACE TEMP TABLE sc_suspects (lead_id VARCHAR, account_no VARCHAR,
+        account_name VARCHAR, lead_institution VARCHAR, role VARCHAR, first_evidence TIMESTAMP)""")
+    if suspects:
+        con.executemany(
+            "INSERT INTO sc_suspects VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                [s["lead_id"], s["account_no"], s.get("account_name"), s.get("institution"), s["role"], s.get("first_evidence")]
+                for s in suspects
+            ],
+        )
+
+
+def _share(part: float | None, whole: float | None) -> float | None:
+    return round(float(part or 0) / float(whole), 4) if whole else None
+
+
+def compute_scorecard(
+    con: duckdb.DuckDBPyConnection,
+    rules: ScorecardRules,
+    period: Period,
+    suspects: list[dict] | None = None,
+    today: date | None = None,
+) -> Scorecard:
+    """Every measure for every reporting institution over `period`; `suspects` from `lead_suspects`."""
+    today = today or date.today()
+    as_of = min(period.end, today)
+    params = {"start": period.start, "end": period.end}
+    scorecard = Scorecard(period, as_of, [])
+    unlisted = _calendar_table(con, rules.calendar, period, today)
+    if unlisted:
+        scorecard.notes.append(
+            f"节假日表未列入 {', '.join(map(str, unlisted))} 年，按周末计算工作日 / no holidays listed for "
+            f"{', '.join(map(str, unlisted))}: working days there count weekends only"
+        )
+        log.warning(scorecard.notes[-1])
+    con.execute(FILES_SQL)
+    con.execute(INSTITUTION_OF_SQL)
+    con.execute(TIMELINESS_SQL, {**params, "large_deadline": rules.large_deadline, "suspicious_deadline": rules.suspicious_deadline})
+    bars = {key: value for key, value in rules.thresholds.items() if key != "cash"}  # cash has no counterparty
+    con.execute(SIDES_SQL, {**params, **bars})
+    _suspects_table(con, suspects or [])
+    tables = {
+        "files": _rows(con, FILE_KINDS_SQL, params),
+        "file_list": _rows(
+            con,
+            """SELECT institution_code, report_kind, file_name, arrived_at, last_txn, rows_read, rows_loaded,
+                      rows_quarantined, rows_warned, rows_replaced
+               FROM sc_files WHERE report_date BETWEEN $start AND $end ORDER BY institution_code, arrived_at, file_name""",
+            params,
+        ),
+        "quarantine": _rows(con, QUARANTINE_SQL, params),
+        "soft_findings": _rows(con, SOFT_SQL, params),
+        "completeness": _rows(con, _completeness_sql(), params),
+        "timeliness": _rows(con, TIMELINESS_SUMMARY_SQL),
+        "late_files": _rows(
+            con,
+            """SELECT institution_code, report_kind, file_name, arrived_on, min(due_from) AS earliest_due_from,
+                      max(lag) AS max_lag, any_value(deadline) AS deadline, count(*) AS late_lines
+               FROM sc_lags WHERE lag > deadline GROUP BY ALL ORDER BY institution_code, arrived_on, file_name""",
+        ),
+        "coverage": _rows(con, COVERAGE_SQL),
+        "large_unreported": _rows(con, LARGE_UNREPORTED_SQL),
+        "missed": [row for row in _rows(con, MISSED_SQL, params) if row["suspicious_lines"] == 0],
+    }
+    suspects_per_institution: dict[str, int] = {}
+    for row in _rows(con, MISSED_SQL, params):
+        suspects_per_institution[row["institution_code"]] = suspects_per_institution.get(row["institution_code"], 0) + 1
+    for row in tables["missed"]:
+        row["how_reported"] = "large_only" if row["large_lines"] else "not_reported"
+    for row in tables["completeness"]:
+        for name in COMPLETENESS_FIELDS:
+            row[name] = None if row[name] is None else round(float(row[name]), 4)
+    last_arrivals = dict(
+        con.execute(
+            "SELECT institution_code, max(arrived_on) FROM sc_files WHERE arrived_on <= $as_of GROUP BY 1",
+            {"as_of": as_of},
+        ).fetchall()
+    )
+    work_no = dict(con.execute("SELECT d, work_no FROM sc_calendar").fetchall())
+    institutions = [code for (code,) in con.execute("SELECT institution_code FROM sc_reporters ORDER BY 1").fetchall()]
+    scorecard.summary = [
+        _summary_row(code, period, as_of, tables, last_arrivals.get(code), work_no, suspects_per_institution, rules)
+        for code in institutions
+    ]
+    scorecard.tables = tables
+    return scorecard
+
+
+def _summary_row(
+    code: str,
+    period: Period,
+    as_of: date,
+    tables: dict[str, list[dict]],
+    last_arrival: date | None,
+    work_no: dict[date, int],
+    suspects: dict[str, int],
+    rules: ScorecardRules,
+) -> dict[str, Any]:
+    def mine(name: str) -> list[dict]:
+        return [row for row in tables[name] if row["institution_code"] == code]
+
+    def total(rows: list[dict], key: str, kind: str | None = None) -> int:
+        return int(sum(row[key] or 0 for row in rows if kind is None or row.get("report_kind") == kind))
+
+    files, timing, coverage = mine("files"), mine("timeliness"), mine("coverage")
+    completeness = (mine("completeness") or [{}])[0]
+    lines, quarantined = total(files, "lines"), total(files, "quarantined")
+    timed, late = total(timing, "lines"), total(timing, "late_lines")
+    sides = total(coverage, "transfer_sides")
+    row: dict[str, Any] = {
+        "institution_code": code,
+        "period": period.key,
+        "files": total(files, "files"),
+        "files_large": total(files, "files", "LARGE"),
+        "files_suspicious": total(files, "files", "SUSPICIOUS"),
+        "lines": lines,
+        "lines_large": total(files, "lines", "LARGE"),
+        "lines_suspicious": total(files, "lines", "SUSPICIOUS"),
+        "loaded": total(files, "loaded"),
+        "quarantined": quarantined,
+        "quarantine_rate": _share(quarantined, lines),
+        "warned_lines": int(completeness.get("warned_lines") or 0),
+        "soft_finding_rate": _share(completeness.get("warned_lines"), completeness.get("lines")),
+        "lines_timed": timed,
+        "late_lines": late,
+        "late_share": _share(late, timed),
+        "max_lag_working_days": max((int(row["max_lag"]) for row in timing), default=None),
+        "last_file_on": last_arrival,
+        "working_days_since_last_file": (
+            work_no[as_of] - work_no[last_arrival] if last_arrival is not None and as_of in work_no else None
+        ),
+        "transfer_sides": sides,
+        "missing_legs": total(coverage, "missing_legs"),
+        "missing_leg_share": _share(total(coverage, "missing_legs"), sides),
+        "large_unreported": total(coverage, "large_unreported"),
+        "large_unreported_amount": float(sum(row["large_unreported_amount"] or 0 for row in coverage)),
+        "suspect_accounts": suspects.get(code, 0),
+        "missed_suspicious": len(mine("missed")),
+        "completeness_lowest": min(
+            (completeness[name] for name in COMPLETENESS_FIELDS if completeness.get(name) is not None), default=None
+        ),
+    }
+    row["crossed"] = crossed(row, rules)
+    return row
+
+
+def crossed(row: dict, rules: ScorecardRules) -> list[tuple[str, Any, float]]:
+    """The measures of one summary row past their bars in `rules/institutions/scorecard.yaml`."""
+    bars = rules.alerts
+    found = []
+    gap = row["working_days_since_last_file"]
+    if gap is None or gap >= bars["no_file_working_days"]:
+        found.append(("no_file_working_days", gap, bars["no_file_working_days"]))
+    for key in ("quarantine_rate", "late_share", "missing_leg_share"):
+        if row[key] is not None and row[key] > bars[key]:
+            found.append((key, row[key], bars[key]))
+    for key in ("large_unreported", "missed_suspicious"):
+        if row[key] >= bars[key] > 0:
+            found.append((key, row[key], bars[key]))
+    return found
+
+
+def build_scorecard(settings, period: Period, con: duckdb.DuckDBPyConnection | None = None, today: date | None = None):
+    """Open what is needed (rules, case store, warehouse read-only unless given) and compute."""
+    from pipelines.evaluation.institution_rules import load_scorecard_rules
+    from pipelines.warehouse import db as warehouse
+
+    rules = load_scorecard_rules(settings.institutions_rules_dir)
+    store = CaseStore.open(settings)
+    try:
+        suspects = lead_suspects(store, rules.suspect_roles)
+    finally:
+        store.close()
+    today = today or datetime.now(settings.tz).date()
+    if con is not None:
+        return compute_scorecard(con, rules, period, suspects, today)
+    opened = warehouse.connect(settings, read_only=settings.warehouse_path.exists())
+    try:
+        return compute_scorecard(opened, rules, period, suspects, today)
+    finally:
+        opened.close()
