@@ -116,7 +116,9 @@ def generate_county(
         legs = reports.make_legs(county, payments, n_payments, _rng(seed, 9, month_index))
         n_payments += len(payments["day"])
         total_cents += int(payments["cents"].sum())
-        files += write_month(county, clock, legs, month, fmt, reporting, encoding, flagged, reports_dir, institution_truth)
+        files += write_month(
+            county, clock, legs, month, fmt, reporting, encoding, flagged, reports_dir, institution_truth
+        )
         del payments, legs
 
     write_truth(county, planned, truth_dir)
@@ -234,12 +236,15 @@ def reporting_truth(county: County, legs: pl.DataFrame, selections: dict, month:
 
 def write_reporting_truth(county: County, flagged: dict, rows: list[dict], truth_dir: Path) -> None:
     columns = ["institution_code", "month", "lines_large", "lines_suspicious", "transfer_sides", "missing_legs"]
-    pl.DataFrame([{name: row.get(name, 0) for name in columns} for row in rows], schema=columns, orient="row").write_csv(
-        truth_dir / "institutions.csv"
-    )
+    pl.DataFrame(
+        [{name: row.get(name, 0) for name in columns} for row in rows], schema=columns, orient="row"
+    ).write_csv(truth_dir / "institutions.csv")
     account_no = county.acct_table["account_no"]
     pl.DataFrame(
-        [(account_no[account], county.banks[int(county.acct_bank[account])].code, code) for account, (code, _) in flagged.items()],
+        [
+            (account_no[account], county.banks[int(county.acct_bank[account])].code, code)
+            for account, (code, _) in flagged.items()
+        ],
         schema=["account_no", "institution_code", "suspicion_code"],
         orient="row",
     ).write_csv(truth_dir / "flagged.csv")

@@ -103,3 +103,47 @@ ACTION_LABELS = {
     "measure_add": "登记处置事项",
     "measure_done": "处置事项销号",
 }
+
+# Reporting institutions' scorecard (`fundflow institutions report`, console page 报告机构).
+INSTITUTION_MEASURES = {
+    "institution_code": "报告机构编码",
+    "period": "统计期间",
+    "files": "文件数",
+    "files_large": "大额文件数",
+    "files_suspicious": "可疑文件数",
+    "lines": "报告行数",
+    "lines_large": "大额报告行数",
+    "lines_suspicious": "可疑报告行数",
+    "loaded": "入库行数",
+    "quarantined": "隔离行数",
+    "quarantine_rate": "隔离率",
+    "warned_lines": "提示行数（软校验）",
+    "soft_finding_rate": "软校验提示率",
+    "lines_timed": "计时行数",
+    "late_lines": "逾期行数",
+    "late_share": "逾期占比",
+    "max_lag_working_days": "最长滞后（工作日）",
+    "last_file_on": "最近来文日期",
+    "working_days_since_last_file": "距最近来文（工作日）",
+    "transfer_sides": "应有两端的转账笔数",
+    "missing_legs": "本机构漏报一端笔数",
+    "missing_leg_share": "漏报一端占比",
+    "large_unreported": "应报未报大额笔数",
+    "large_unreported_amount": "应报未报大额金额（元）",
+    "suspect_accounts": "线索涉及本机构账户数",
+    "missed_suspicious": "应报未报可疑账户数",
+    "completeness_lowest": "字段完整率最低值",
+    "crossed": "超过提示阈值",
+    "no_file_working_days": "连续未来文（工作日）",
+}
+SOFT_FINDINGS = {"bad_id_checksum": "证件号校验位错误", "bad_card_luhn": "卡号校验失败", "unknown_currency": "未知币种"}
+DETECTOR_FIELDS = {
+    "counterparty_account_no": "对方账号",
+    "counterparty_name": "对方户名",
+    "customer_id_no": "证件号码",
+    "counterparty_id_no": "对方证件号码",
+    "match_no": "收付款方匹配号",
+    "memo": "交易附言",
+    "place_code": "交易发生地",
+}
+HOW_REPORTED = {"large_only": "仅报大额", "not_reported": "未报告"}

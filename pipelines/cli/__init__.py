@@ -29,6 +29,7 @@ HANDLERS = {
     "train": "pipelines.cli.evaluation:train_command",
     "runs": "pipelines.cli.runs:runs_command",
     "demo": "pipelines.cli.demo:demo_command",
+    "institutions": "pipelines.cli.institutions:institutions_command",
 }
 
 
@@ -115,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show"])
     p.add_argument("run", nargs="?")
     p.add_argument("--json", action="store_true")
+
+    p = verbs.add_parser("institutions", help="reporting institutions' scorecard / 报告机构评分卡")
+    p.add_argument("action", choices=["report"])
+    p.add_argument("--period", required=True, help="month 2025-03, quarter 2025Q1 or year 2025")
+    p.add_argument("--out", help="write the scorecard to this .xlsx (audited)")
+    p.add_argument("--json", action="store_true", help="print the summary rows as JSON")
+    p.add_argument("--unmasked", action="store_true", help="keep account numbers and names whole (audited)")
+    p.add_argument("--reason", help="why unmasked (required with --unmasked)")
+    p.add_argument("--user", default=None, help="who exports (recorded)")
 
     p = verbs.add_parser("demo", help="generate a small county and run the nightly job once (make run)")
     p.add_argument("--persons", type=int, default=3000)

@@ -182,7 +182,9 @@ def load_scorecard_rules(folder: str | Path) -> ScorecardRules:
         if "suspect_roles" in data and (
             not isinstance(roles, list) or not roles or any(role not in LEAD_ROLES for role in roles)
         ):
-            problems.append(f"{shown}: suspect_roles: 应为角色列表 / must be a list of roles from {', '.join(LEAD_ROLES)}")
+            problems.append(
+                f"{shown}: suspect_roles: 应为角色列表 / must be a list of roles from {', '.join(LEAD_ROLES)}"
+            )
             roles = []
         rules = ScorecardRules(
             version=str(data.get("version", "")),

@@ -324,11 +324,14 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 
 
 def _calendar_table(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar, period: Period, today: date) -> list[int]:
-    first, last = con.execute("""
+    first, last = con.execute(
+        """
         SELECT least(min(d), $start), greatest(max(d), $today, $end) FROM (
             SELECT min(txn_date) AS d FROM txn UNION ALL SELECT max(txn_date) FROM txn
             UNION ALL SELECT CAST(min(arrived_at) AS DATE) FROM files UNION ALL SELECT CAST(max(arrived_at) AS DATE) FROM files)
-        """, {"start": period.start, "end": period.end, "today": today}).fetchone()
+        """,
+        {"start": period.start, "end": period.end, "today": today},
+    ).fetchone()
     first, last = first - timedelta(days=7), last + timedelta(days=7)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     con.execute(
@@ -347,7 +350,14 @@ def _suspects_table(con: duckdb.DuckDBPyConnection, suspects: list[dict]) -> Non
         con.executemany(
             "INSERT INTO sc_suspects VALUES (?, ?, ?, ?, ?, ?)",
             [
-                [s["lead_id"], s["account_no"], s.get("account_name"), s.get("institution"), s["role"], s.get("first_evidence")]
+                [
+                    s["lead_id"],
+                    s["account_no"],
+                    s.get("account_name"),
+                    s.get("institution"),
+                    s["role"],
+                    s.get("first_evidence"),
+                ]
                 for s in suspects
             ],
         )
@@ -378,7 +388,10 @@ def compute_scorecard(
         log.warning(scorecard.notes[-1])
     con.execute(FILES_SQL)
     con.execute(INSTITUTION_OF_SQL)
-    con.execute(TIMELINESS_SQL, {**params, "large_deadline": rules.large_deadline, "suspicious_deadline": rules.suspicious_deadline})
+    con.execute(
+        TIMELINESS_SQL,
+        {**params, "large_deadline": rules.large_deadline, "suspicious_deadline": rules.suspicious_deadline},
+    )
     bars = {key: value for key, value in rules.thresholds.items() if key != "cash"}  # cash has no counterparty
     con.execute(SIDES_SQL, {**params, **bars})
     _suspects_table(con, suspects or [])

@@ -1,0 +1,299 @@
+"""The reporting institutions' scorecard on hand-built bank files: a bank that leaves out the IN legs of transfers
+from another county bank, files that arrive late or on time by working days, a quarantine-heavy file; the rule
+files' checks; and the CLI's JSON and XLSX (Chinese headers, masked)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import ConfigError, FundflowError
+from pipelines.evaluation.institution_rules import load_calendar, load_scorecard_rules
+from pipelines.evaluation.institutions import build_scorecard, compute_scorecard, parse_period
+from pipelines.idcodes import luhn_check_digit, resident_id_check_char
+from pipelines.ingest.load import ingest_paths
+from pipelines.warehouse import db as warehouse
+
+COLUMNS = (
+    "report_kind",
+    "institution_code",
+    "txn_ref",
+    "txn_time",
+    "account_no",
+    "account_name",
+    "customer_id_type",
+    "customer_id_no",
+    "direction",
+    "amount",
+    "currency",
+    "counterparty_account_no",
+    "counterparty_name",
+    "counterparty_id_type",
+    "counterparty_id_no",
+    "counterparty_institution",
+    "method",
+    "match_no",
+)
+BANK_A, BANK_B, BANK_C, BANK_D, BANK_E = "C0001", "C0002", "C0003", "C0004", "C0005"
+
+
+def person_id(seq: int) -> str:
+    first17 = f"33078219600101{seq:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def card(bank: int, seq: int) -> str:
+    partial = f"62{bank:02d}0000{seq:08d}"
+    return partial + luhn_check_digit(partial)
+
+
+def line(
+    bank: str,
+    ref: str,
+    when: str,
+    account: str,
+    direction: str,
+    amount: str,
+    counterparty: str | None,
+    counterparty_bank: str | None,
+    holder: int = 1,
+    other: int = 2,
+    match_no: str = "",
+) -> dict:
+    return {
+        "report_kind": "LARGE",
+        "institution_code": bank,
+        "txn_ref": ref,
+        "txn_time": when,
+        "account_no": account,
+        "account_name": "张三丰" if holder == 1 else "李四光",
+        "customer_id_type": "居民身份证",
+        "customer_id_no": person_id(holder),
+        "direction": direction,
+        "amount": amount,
+        "currency": "CNY",
+        "counterparty_account_no": counterparty or "",
+        "counterparty_name": "李四光" if counterparty else "",
+        "counterparty_id_type": "居民身份证" if counterparty else "",
+        "counterparty_id_no": person_id(other) if counterparty else "",
+        "counterparty_institution": counterparty_bank or "",
+        "method": "TRANSFER" if counterparty else "CASH",
+        "match_no": match_no,
+    }
+
+
+def write(folder: Path, name: str, rows: list[dict]) -> Path:
+    path = folder / name
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+A1, A2, B1, B2, C1 = card(1, 1), card(1, 2), card(2, 1), card(2, 2), card(3, 1)
+
+
+@pytest.fixture
+def county(settings, tmp_path):
+    """Five banks. A sends the OUT legs of five transfers to B's accounts and two to C's; B files only its
+    own payments (no IN legs of A's transfers); C files its IN legs. D sends one file 8 working days late and
+    others on time across a weekend and a holiday; E sends a file of which three rows in four are bad."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    a_lines = [
+        line(BANK_A, f"A{n}", f"2025-03-03 10:0{n}:00", A1, "OUT", "1000.00", B1, BANK_B, match_no=f"M{n}")
+        for n in range(4)
+    ]
+    # a large transfer B should have reported (a person receiving ≥ ¥500,000 in a day)
+    a_lines.append(line(BANK_A, "A4", "2025-03-03 11:00:00", A2, "OUT", "600000.00", B2, BANK_B, match_no="M4"))
+    a_lines += [
+        line(BANK_A, f"A{n}", f"2025-03-03 12:0{n}:00", A1, "OUT", "2000.00", C1, BANK_C, match_no=f"M{n}")
+        for n in (5, 6)
+    ]
+    c_lines = [
+        line(BANK_C, f"C{n}", f"2025-03-03 12:0{n}:00", C1, "IN", "2000.00", A1, BANK_A, 2, 1, match_no=f"M{n}")
+        for n in (5, 6)
+    ]
+    b_lines = [line(BANK_B, "B1", "2025-03-04 09:00:00", B1, "OUT", "60000.00", None, None, 2)]  # cash
+    d_late = [line(BANK_D, "D1", "2025-03-03 09:00:00", card(4, 1), "OUT", "70000.00", None, None)]
+    d_weekend = [line(BANK_D, "D2", "2025-03-06 09:00:00", card(4, 1), "OUT", "80000.00", None, None)]
+    d_week = [line(BANK_D, "D3", "2025-03-06 15:00:00", card(4, 1), "OUT", "90000.00", None, None)]
+    d_holiday = [line(BANK_D, "D4", "2025-09-30 09:00:00", card(4, 1), "OUT", "95000.00", None, None)]
+    e_lines = [
+        line(BANK_E, f"E{n}", "2025-03-05 09:00:00", card(5, n), "OUT", "51000.00", None, None) for n in range(4)
+    ]
+    e_lines[1]["amount"] = "-5"
+    e_lines[2]["direction"] = "SIDEWAYS"
+    e_lines[3]["txn_time"] = "not a time"
+    files = {
+        "A.csv": (a_lines, datetime(2025, 3, 4, 9)),
+        "B.csv": (b_lines, datetime(2025, 3, 5, 9)),
+        "C.csv": (c_lines, datetime(2025, 3, 4, 9)),
+        "D_late.csv": (d_late, datetime(2025, 3, 13, 16)),  # Mon 3 Mar → Thu 13 Mar: 8 working days
+        "D_weekend.csv": (d_weekend, datetime(2025, 3, 10, 8)),  # Thu 6 Mar → Mon 10 Mar: 4 days, 2 working
+        "D_week.csv": (d_week, datetime(2025, 3, 13, 8)),  # Thu → next Thu: 7 days, 5 working
+        "D_holiday.csv": (d_holiday, datetime(2025, 10, 10, 8)),  # 30 Sep → 10 Oct over 国庆: 2 working days
+        "E.csv": (e_lines, datetime(2025, 3, 6, 9)),
+    }
+    paths = [write(folder, name, rows) for name, (rows, _arrived) in files.items()]
+    results = ingest_paths(settings, paths, progress=False)
+    assert all(result.status == "loaded" for result in results), [r.error for r in results]
+    con = warehouse.connect(settings)
+    for name, (_rows, arrived) in files.items():
+        con.execute("UPDATE files SET arrived_at = ? WHERE file_name = ?", [arrived, name])
+    yield con
+    con.close()
+
+
+def by_bank(scorecard) -> dict[str, dict]:
+    return {row["institution_code"]: row for row in scorecard.summary}
+
+
+def rules(settings):
+    return load_scorecard_rules(settings.institutions_rules_dir)
+
+
+def test_a_bank_leaving_out_the_in_legs_of_transfers_from_another_county_bank_shows_the_missing_share(settings, county):
+    scorecard = compute_scorecard(county, rules(settings), parse_period("2025-03"), today=date(2025, 3, 31))
+    banks = by_bank(scorecard)
+    # B: five transfers came in from A (A reported the OUT legs), B filed none of the IN legs
+    assert (banks[BANK_B]["transfer_sides"], banks[BANK_B]["missing_legs"]) == (5, 5)
+    assert banks[BANK_B]["missing_leg_share"] == 1.0
+    # A and C filed their ends (A's count only the transfers whose other end was reported: those to C)
+    assert (banks[BANK_A]["transfer_sides"], banks[BANK_A]["missing_legs"]) == (2, 0)
+    assert banks[BANK_A]["missing_leg_share"] == 0.0
+    assert (banks[BANK_C]["transfer_sides"], banks[BANK_C]["missing_legs"]) == (2, 0)
+    # of B's five, the ¥600,000 one reached the natural-person bar and is known only from A's report
+    assert banks[BANK_B]["large_unreported"] == 1 and banks[BANK_A]["large_unreported"] == 0
+    (unreported,) = scorecard.tables["large_unreported"]
+    assert (unreported["account_no"], unreported["other_institution"], unreported["other_txn_ref"]) == (
+        B2,
+        BANK_A,
+        "A4",
+    )
+    assert ("missing_leg_share", 1.0, 0.2) in banks[BANK_B]["crossed"]
+
+
+def test_a_file_8_working_days_late_is_late_and_4_days_across_a_weekend_is_not(settings, county):
+    scorecard = compute_scorecard(county, rules(settings), parse_period("2025"), today=date(2025, 12, 31))
+    late = {row["file_name"]: row for row in scorecard.tables["late_files"] if row["institution_code"] == BANK_D}
+    assert list(late) == ["D_late.csv"]
+    assert late["D_late.csv"]["max_lag"] == 8 and late["D_late.csv"]["deadline"] == 5
+    bank_d = by_bank(scorecard)[BANK_D]
+    assert (bank_d["lines_timed"], bank_d["late_lines"], bank_d["late_share"]) == (4, 1, 0.25)
+    assert bank_d["max_lag_working_days"] == 8
+
+
+def test_working_days_follow_the_holiday_table(settings):
+    calendar = load_calendar(settings.institutions_rules_dir / "holidays.yaml", problems := [])
+    assert problems == []
+    assert calendar.working_days_after(date(2025, 3, 6), date(2025, 3, 10)) == 2  # over a weekend
+    assert calendar.working_days_after(date(2025, 9, 30), date(2025, 10, 10)) == 2  # over 国庆
+    assert calendar.is_working(date(2025, 9, 28))  # a Sunday worked in exchange (调休)
+    assert calendar.add_working_days(date(2025, 1, 27), 1) == date(2025, 2, 5)  # over 春节
+
+
+def test_a_quarantine_heavy_file_raises_that_banks_rate(settings, county):
+    scorecard = compute_scorecard(county, rules(settings), parse_period("2025Q1"), today=date(2025, 3, 31))
+    banks = by_bank(scorecard)
+    assert (banks[BANK_E]["lines"], banks[BANK_E]["quarantined"], banks[BANK_E]["quarantine_rate"]) == (4, 3, 0.75)
+    assert all(banks[code]["quarantine_rate"] == 0 for code in (BANK_A, BANK_B, BANK_C, BANK_D))
+    reasons = {row["reason_code"] for row in scorecard.tables["quarantine"] if row["institution_code"] == BANK_E}
+    assert {"non_positive_amount", "bad_direction", "bad_time"} <= reasons
+    assert any(key == "quarantine_rate" for key, _value, _bar in banks[BANK_E]["crossed"])
+
+
+def test_files_and_lines_are_counted_by_kind_and_completeness_by_field(settings, county):
+    banks = by_bank(compute_scorecard(county, rules(settings), parse_period("2025-03"), today=date(2025, 3, 31)))
+    assert (banks[BANK_A]["files"], banks[BANK_A]["lines"], banks[BANK_A]["lines_large"]) == (1, 7, 7)
+    assert banks[BANK_D]["files"] == 3  # the September file counts in September
+    completeness = {
+        row["institution_code"]: row
+        for row in compute_scorecard(county, rules(settings), parse_period("2025-03"), today=date(2025, 3, 31)).tables[
+            "completeness"
+        ]
+    }
+    assert completeness[BANK_A]["match_no"] == 1.0 and completeness[BANK_A]["memo"] == 0.0
+
+
+def test_no_file_for_working_days_is_counted_to_the_end_of_the_period(settings, county):
+    banks = by_bank(compute_scorecard(county, rules(settings), parse_period("2025-03"), today=date(2025, 6, 1)))
+    # B's only file arrived Wed 5 Mar; to Mon 31 Mar that is 18 working days
+    assert banks[BANK_B]["last_file_on"] == date(2025, 3, 5)
+    assert banks[BANK_B]["working_days_since_last_file"] == 18
+    assert ("no_file_working_days", 18, 3.0) in banks[BANK_B]["crossed"]
+
+
+def test_periods_parse_as_months_quarters_and_years():
+    assert (parse_period("2025-02").start, parse_period("2025-02").end) == (date(2025, 2, 1), date(2025, 2, 28))
+    assert (parse_period("2025Q4").start, parse_period("2025Q4").end) == (date(2025, 10, 1), date(2025, 12, 31))
+    assert parse_period("202512").key == "2025-12"
+    with pytest.raises(FundflowError, match="bad period"):
+        parse_period("2025-13")
+
+
+def test_the_rule_files_are_checked_and_every_problem_named(settings, tmp_path):
+    folder = tmp_path / "institutions"
+    folder.mkdir()
+    source = settings.institutions_rules_dir
+    (folder / "holidays.yaml").write_text(
+        (source / "holidays.yaml").read_text(encoding="utf-8") + "  - 2025-03-04\n", encoding="utf-8"
+    )  # a Tuesday listed as a make-up working day
+    text = (source / "scorecard.yaml").read_text(encoding="utf-8")
+    text = text.replace("large_deadline_working_days: 5", "large_deadline_working_day: 5")
+    text = text.replace("late_share: 0.10", "late_share: 1.5")
+    (folder / "scorecard.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scorecard_rules(folder)
+    message = str(caught.value)
+    assert "institutions/scorecard.yaml: large_deadline_working_day: 未知字段" in message
+    assert "institutions/scorecard.yaml: large_deadline_working_days: 缺少字段" in message
+    assert "alerts.late_share" in message
+    assert "workdays: 2025-03-04" in message
+
+
+def test_cli_json_and_xlsx_have_the_figures_chinese_headers_and_masked_accounts(settings, county, capsys, tmp_path):
+    from openpyxl import load_workbook
+
+    from pipelines.cli import main
+
+    county.close()  # the CLI opens the warehouse itself
+    assert main(["--home", str(settings.home), "institutions", "report", "--period", "2025-03", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    bank_b = next(row for row in rows if row["institution_code"] == BANK_B)
+    for key in ("institution_code", "period", "files", "lines", "quarantine_rate", "late_share", "missing_leg_share"):
+        assert key in bank_b
+    assert bank_b["period"] == "2025-03" and bank_b["missing_leg_share"] == 1.0
+
+    out = tmp_path / "scorecard.xlsx"
+    assert main(["--home", str(settings.home), "institutions", "report", "--period", "2025-03", "--out", str(out)]) == 0
+    book = load_workbook(out)
+    assert book.sheetnames[0] == "汇总" and {"隔离原因", "及时性", "报告覆盖", "应报未报大额", "应报未报可疑"} <= set(
+        book.sheetnames
+    )
+    headers = [cell.value for cell in next(r for r in book["汇总"].iter_rows() if r[0].value == "报告机构编码")]
+    assert {"报告机构编码", "隔离率", "逾期占比", "漏报一端占比"} <= set(headers)
+    text = "\n".join(str(cell.value) for sheet in book for row in sheet.iter_rows() for cell in row if cell.value)
+    assert B2 not in text and B2[:6] + "*" * (len(B2) - 10) + B2[-4:] in text
+    assert "李四光" not in text and "李*光" in text
+
+
+def test_the_export_is_audited_and_unmasking_needs_a_reason(settings, county, tmp_path):
+    from reports.institutions import export_institutions
+
+    scorecard = build_scorecard(settings, parse_period("2025-03"), con=county)
+    with pytest.raises(FundflowError, match="--reason"):
+        export_institutions(settings, scorecard, tmp_path / "x.xlsx", "alice", unmasked=True)
+    result = export_institutions(settings, scorecard, tmp_path / "y.xlsx", "alice", unmasked=True, reason="核查")
+    from pipelines.cases.store import CaseStore, audit
+
+    store = CaseStore.open(settings)
+    with store.read() as conn:
+        recorded = [dict(row._mapping) for row in conn.execute(audit.select())]
+    store.close()
+    assert any(row["file_sha256"] == result.sha256 and row["reason"] == "核查" for row in recorded)
