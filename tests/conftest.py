@@ -39,5 +39,6 @@ def prefect_harness(tmp_path_factory):
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    # A busy machine (CI, or several suites at once) can take well over Prefect's default 30 s to start it.
+    with prefect_test_harness(server_startup_timeout=180):
         yield
