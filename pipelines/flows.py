@@ -17,7 +17,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import FundflowError
+from pipelines.errors import ConfigError, FundflowError
 from pipelines.settings import Settings
 
 INBOX_SUFFIXES = {".csv", ".txt", ".xlsx", ".xml"}
@@ -231,7 +231,37 @@ def nightly_deployment(settings: Settings):
     )
 
 
-def wait_for_server(port: int, server: subprocess.Popen, seconds: float = 60) -> None:
+def check_configured_api(url: str) -> None:
+    """When PREFECT_API_URL names a server, fail with a clear line if it does not answer (the night uses it)."""
+    import httpx
+
+    try:
+        answered = httpx.get(f"{url.rstrip('/')}/health", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        answered = False
+    if not answered:
+        raise ConfigError(f"PREFECT_API_URL 指向的 Prefect 服务无响应 / the Prefect API at {url} does not answer")
+
+
+def run_nightly(home: str, inbox: str | None, startup_seconds: int) -> dict:
+    """The nightly flow on the server PREFECT_API_URL names, else on a temporary one Prefect starts."""
+    import os
+
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        check_configured_api(url)
+    try:
+        return nightly_flow(home, inbox)
+    except RuntimeError as exc:
+        if "ephemeral Prefect API" not in str(exc):
+            raise
+        raise FundflowError(
+            f"临时 Prefect 服务未在 {startup_seconds} 秒内启动 / the temporary Prefect API did not start within "
+            f"{startup_seconds} s; raise FUNDFLOW_PREFECT_STARTUP_SECONDS or set PREFECT_API_URL"
+        ) from None
+
+
+def wait_for_server(port: int, server: subprocess.Popen, seconds: float) -> None:
     import httpx
 
     deadline = time.monotonic() + seconds
@@ -244,4 +274,7 @@ def wait_for_server(port: int, server: subprocess.Popen, seconds: float = 60) ->
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    raise FundflowError("本地 Prefect 服务未在 60 秒内就绪 / local Prefect server not ready in 60 s")
+    raise FundflowError(
+        f"本地 Prefect 服务未在 {seconds:.0f} 秒内就绪 / local Prefect server not ready in {seconds:.0f} s "
+        "(FUNDFLOW_PREFECT_STARTUP_SECONDS)"
+    )

@@ -14,6 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pipelines.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFECT_STARTUP_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+"""Prefect 3's own setting (server.ephemeral.startup_timeout_seconds) for the temporary API's start-up wait."""
+
+
+def _whole_seconds(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"Prefect 启动等待应为正整数秒 / FUNDFLOW_PREFECT_STARTUP_SECONDS must be whole seconds > 0: '{text}'"
+        )
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class Settings:
     """Upper bound on DuckDB's memory; it spills to <home>/tmp beyond it."""
     payment_match_minutes: int = 10
     """Two report lines of one payment may differ in time by up to this many minutes."""
+    prefect_startup_seconds: int = 180
+    """How long to wait for the temporary Prefect API to come up (a busy 2-core machine needs more than
+    Prefect's own 20 s). FUNDFLOW_PREFECT_STARTUP_SECONDS, else Prefect's own setting, else this."""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -48,6 +61,11 @@ class Settings:
             county_code=env.get("FUNDFLOW_COUNTY", cls.county_code),
             nightly_cron=env.get("FUNDFLOW_CRON", cls.nightly_cron),
             duckdb_memory_limit=env.get("FUNDFLOW_DUCKDB_MEMORY", cls.duckdb_memory_limit),
+            prefect_startup_seconds=_whole_seconds(
+                env.get("FUNDFLOW_PREFECT_STARTUP_SECONDS")
+                or env.get(PREFECT_STARTUP_SETTING)
+                or str(cls.prefect_startup_seconds)
+            ),
         )
         settings.check()
         return settings
@@ -102,8 +120,13 @@ class Settings:
         return self.home / "tmp"
 
     def apply_prefect_environment(self) -> None:
-        """Keep Prefect offline and its files under the home folder; must run before Prefect is imported."""
+        """Keep Prefect offline and its files under the home folder; must run before Prefect is imported.
+
+        Prefect creates its home with a plain mkdir, so the home folder is made here first. When
+        PREFECT_API_URL is set, Prefect uses that server and no temporary one is started."""
         os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
+        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        os.environ[PREFECT_STARTUP_SETTING] = str(self.prefect_startup_seconds)
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("DO_NOT_TRACK", "1")
 

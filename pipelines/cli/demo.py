@@ -61,12 +61,12 @@ def show_top_leads(settings: Settings, planted: dict[str, str], limit: int = 10)
 
 def demo_command(args, settings: Settings) -> int:
     from pipelines.cli.nightly import print_summary
-    from pipelines.flows import nightly_flow
+    from pipelines.flows import run_nightly
 
     settings.ensure_folders()
     county = fill_inbox(settings, args.persons, args.seed)
     print("运行夜间任务 / running the nightly flow (Prefect) …")
-    summary = nightly_flow(str(settings.home))
+    summary = run_nightly(str(settings.home), None, settings.prefect_startup_seconds)
     print_summary(summary)
     show_top_leads(settings, planted_accounts(county))
     print(f"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pipelines.flows import nightly_deployment, nightly_flow, summary_markdown, wait_for_server
+from pipelines.flows import nightly_deployment, run_nightly, summary_markdown, wait_for_server
 from pipelines.settings import Settings
 
 
@@ -17,7 +17,7 @@ def print_summary(summary: dict) -> None:
 
 
 def nightly_command(args, settings: Settings) -> int:
-    summary = nightly_flow(str(settings.home), args.inbox)
+    summary = run_nightly(str(settings.home), args.inbox, settings.prefect_startup_seconds)
     print_summary(summary)
     return 1 if summary["failed"] else 0
 
@@ -39,7 +39,7 @@ def schedule_command(args, settings: Settings) -> int:
             stderr=subprocess.STDOUT,
         )
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-        wait_for_server(port, server)
+        wait_for_server(port, server, settings.prefect_startup_seconds)
     print(
         f"夜间任务已按计划运行 / nightly deployment served: cron '{settings.nightly_cron}' "
         f"({settings.timezone}); Ctrl-C 停止 / to stop"
