@@ -8,6 +8,12 @@ import duckdb
 import polars as pl
 
 FRAME_VIEW = "ingest_frame"
+# Removed anywhere in a cell by every reader: invisible, so a copy of a row with one would be a second key.
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def visible(text: str) -> str:
+    return text if text.isascii() else text.translate(ZERO_WIDTH)
 
 
 @dataclass
@@ -35,6 +41,10 @@ class Staged:
     """Report kind the file itself states (XML root), if any."""
     rejected: list[RejectedLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    records: int | None = None
+    problem_sql: bool = False
+    """The relation has `problem_field` / `problem_raw`: a number-typed identifier cell the reader found."""
+    """Records in the file as counted by the reader itself, independently of the relation (None: its row count)."""
 
 
 def register_frame(

@@ -29,6 +29,8 @@ REASONS = {
     "bad_institution_code": "机构编码应为 1–16 位字母数字 / institution code must be 1–16 letters or digits",
     "duplicate_in_file": "同一文件中此前已有相同交易 / same transaction earlier in this file",
     "bad_csv_line": "行无法按表头拆分 / line does not fit the header",
+    "numeric_identifier": "账号、证件号或电话在 Excel 中存为数字，已失真 / account, ID or phone number stored as a "
+    "number in Excel, digits lost",
 }
 
 # Stripped from both ends of every cell: ASCII, no-break and full-width (ideographic) spaces.
@@ -90,6 +92,7 @@ def _errors() -> list[tuple[str, str, str, str]]:
         ("amount IS NULL", "amount", "missing_field", "NULL"),
         ("amount IS NOT NULL AND amount_v IS NULL", "amount", "bad_amount", "amount"),
         ("amount_v <= 0", "amount", "non_positive_amount", "amount"),
+        ("amount_v > 0 AND rate IS NOT NULL AND cny_v IS NULL", "amount", "bad_amount", "amount"),
     ]
 
 
@@ -165,6 +168,20 @@ def checked_sql(staged: Staged) -> str:
         )
         for condition, field, code, raw in _errors()
     ]
+    if staged.problem_sql:
+        code = "numeric_identifier"
+        errors.append(
+            (
+                "problem_field IS NOT NULL",
+                f"{{'field': problem_field, 'reason_code': {_text(code)}, 'message': {_text(REASONS[code])}, "
+                f"'raw_value': problem_raw}}",
+            )
+        )
+    problem = (
+        "src.problem_field, src.problem_raw"
+        if staged.problem_sql
+        else "NULL::VARCHAR AS problem_field, NULL::VARCHAR AS problem_raw"
+    )
     warnings = [(condition, _text(code)) for condition, code in _warnings()]
     party_joins = "\n    ".join(
         f"LEFT JOIN ingest_ids {party}_ids ON {party}_ids.id_type IS NOT DISTINCT FROM cleaned.{id_type} "
@@ -182,7 +199,7 @@ WITH {_vocabulary("kinds", REPORT_KINDS)},
 {_vocabulary("directions", DIRECTIONS)},
 {_vocabulary("methods", METHODS)},
 cleaned AS (
-    SELECT {staged.row_no_sql} AS row_no, {cleaned} FROM {staged.relation} AS src
+    SELECT {staged.row_no_sql} AS row_no, {problem}, {cleaned} FROM {staged.relation} AS src
 ), parsed AS (
     SELECT cleaned.*,
         CASE WHEN cleaned.report_kind IS NULL THEN $default_kind ELSE kinds.value END AS kind_v,
@@ -194,6 +211,8 @@ cleaned AS (
         methods.value AS method_v,
         upper(coalesce(cleaned.currency, 'CNY')) AS currency_v,
         fx.cny_per_unit AS rate,
+        -- DECIMAL(18) times DECIMAL(18) overflows in DuckDB from ¥10 billion: multiply wide, then narrow.
+        TRY_CAST(CAST(amount_v AS DECIMAL(38,2)) * fx.cny_per_unit AS DECIMAL(18,2)) AS cny_v,
         TRY_CAST(try_strptime(cleaned.account_opened, {_list(DATE_FORMATS)}) AS DATE) AS opened_v,
         {party_facts}
     FROM cleaned
@@ -229,7 +248,7 @@ SELECT
     direction_v AS direction,
     amount_v AS amount,
     currency_v AS currency,
-    CAST(amount_v * rate AS DECIMAL(18,2)) AS amount_cny,
+    cny_v AS amount_cny,
     counterparty_account_no,
     counterparty_name,
     counterparty_id_type,

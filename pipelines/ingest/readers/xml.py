@@ -19,12 +19,14 @@ from defusedxml.ElementTree import fromstring
 
 from pipelines.errors import BadFileError
 from pipelines.ingest.columns import COLUMNS
-from pipelines.ingest.staged import Staged, register_frame
+from pipelines.ingest.staged import Staged, register_frame, visible
 
 RECORD_CODE = "TICD"
 MEMO_CODE = "ROTF"
 MEMO_JOIN = "；"
 FIELD_CODES = {column.name: column.codes for column in COLUMNS if column.codes and column.name != "memo"}
+MAX_DEPTH = 64
+MAX_BYTES = 512 << 20
 DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -51,8 +53,32 @@ def _memo(record: Element) -> str | None:
     return MEMO_JOIN.join(text for text in texts if text) or None
 
 
+def _depth(root: Element) -> int:
+    """Nesting depth, counted without recursion (a crafted file nests thousands deep)."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
+
+
 def parse(path: Path) -> Element:
-    data = path.read_bytes()
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise BadFileError(
+            path, f"XML 文件 {size / 1e6:,.0f} MB，超过上限 {MAX_BYTES / 1e6:,.0f} MB / XML over the size limit"
+        )
+    root = _parse(path, path.read_bytes())
+    if _depth(root) > MAX_DEPTH:
+        raise BadFileError(path, f"XML 嵌套超过 {MAX_DEPTH} 层 / XML nested deeper than {MAX_DEPTH} levels")
+    return root
+
+
+def _parse(path: Path, data: bytes) -> Element:
     declared = DECLARED_ENCODING.match(data)
     encoding = declared.group(1).decode().lower().replace("_", "-") if declared else "utf-8"
     try:
@@ -69,6 +95,8 @@ def parse(path: Path) -> Element:
         raise BadFileError(path, f"XML 格式错误 / malformed XML: {exc}") from None
     except (LookupError, UnicodeDecodeError):
         raise BadFileError(path, f"XML 编码无法识别 / unreadable XML encoding: {encoding}") from None
+    except (ValueError, RecursionError) as exc:
+        raise BadFileError(path, f"XML 格式错误 / malformed XML: {type(exc).__name__}") from None
 
 
 def records(root: Element) -> list[dict[str, str]]:
@@ -76,7 +104,9 @@ def records(root: Element) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
 
     def leaves(element: Element) -> dict[str, str]:
-        return {_tag(child): child.text.strip() for child in element if len(child) == 0 and child.text is not None}
+        return {
+            _tag(child): visible(child.text.strip()) for child in element if len(child) == 0 and child.text is not None
+        }
 
     def walk(element: Element, inherited: dict[str, str]) -> None:
         visible = dict(inherited)
