@@ -2,8 +2,8 @@
 
 Output folder: `reports/` (one file per bank per month per kind, `<institution>_<YYYYMM>_<KIND>.<ext>`),
 `truth/accounts.csv` and `truth/schemes.csv` (the hidden schemes), `truth/institutions.csv` (per bank and month:
-lines written by kind, transfer legs the other bank reported and this one did not), `truth/flagged.csv` (accounts
-the banks report as suspicious), and `manifest.json`. Same seed, same
+lines written by kind, transfer legs the other bank reported and this one did not), `truth/suspicious_reporting.csv`
+(scheme accounts and flagged accounts: bank, role, reported as suspicious or not), and `manifest.json`. Same seed, same
 bytes. Size: about 0.97 report lines per person per day (persons=100,000, days=90 → about 8.7 million lines).
 """
 
@@ -122,7 +122,7 @@ def generate_county(
         del payments, legs
 
     write_truth(county, planned, truth_dir)
-    write_reporting_truth(county, flagged, institution_truth, truth_dir)
+    write_reporting_truth(county, planned, flagged, institution_truth, truth_dir)
     summary = {
         "files": len(files),
         "rows": sum(item["rows"] for item in files),
@@ -234,20 +234,37 @@ def reporting_truth(county: County, legs: pl.DataFrame, selections: dict, month:
     return rows
 
 
-def write_reporting_truth(county: County, flagged: dict, rows: list[dict], truth_dir: Path) -> None:
+def write_reporting_truth(
+    county: County, schemes: list[Scheme], flagged: dict, rows: list[dict], truth_dir: Path
+) -> None:
+    """truth/institutions.csv from `reporting_truth`; truth/suspicious_reporting.csv: every scheme account but
+    the participants, and every account the banks flag, with its bank (empty if outside the county), its role
+    in the scheme (empty for a decoy) and whether its bank reports it as suspicious."""
     columns = ["institution_code", "month", "lines_large", "lines_suspicious", "transfer_sides", "missing_legs"]
     pl.DataFrame(
         [{name: row.get(name, 0) for name in columns} for row in rows], schema=columns, orient="row"
     ).write_csv(truth_dir / "institutions.csv")
+    roles: dict[int, str] = {}
+    for scheme in schemes:
+        for accounts, role in (
+            ([scheme.hub_acct], "hub"),
+            (scheme.collector_accts, "collector"),
+            (controller_accounts(county, scheme), "controller"),
+            (county.person_acct1[scheme.promoters], "promoter"),
+        ):
+            for account in accounts:
+                roles.setdefault(int(account), role)
     account_no = county.acct_table["account_no"]
+    records = []
+    for account in sorted(set(roles) | set(flagged)):
+        bank = county.banks[int(county.acct_bank[account])]
+        code, _text = flagged.get(account, ("", ""))
+        records.append(
+            (account_no[account], bank.code if bank.reporting else "", roles.get(account, ""), account in flagged, code)
+        )
     pl.DataFrame(
-        [
-            (account_no[account], county.banks[int(county.acct_bank[account])].code, code)
-            for account, (code, _) in flagged.items()
-        ],
-        schema=["account_no", "institution_code", "suspicion_code"],
-        orient="row",
-    ).write_csv(truth_dir / "flagged.csv")
+        records, schema=["account_no", "institution_code", "role", "flagged", "suspicion_code"], orient="row"
+    ).write_csv(truth_dir / "suspicious_reporting.csv")
 
 
 def flag_accounts(county: County, schemes: list[Scheme], rng: np.random.Generator) -> dict[int, tuple[str, str]]:

@@ -299,19 +299,25 @@ moved AS (
           UNION ALL
           SELECT payee_account, txn_time FROM payments WHERE payee_account IN (SELECT account_no FROM sc_suspects))
     GROUP BY account_no),
+-- an account no bank of the county filed as its customer is placed by the counterparty code on others' lines
+via_counterparty AS (
+    SELECT t.counterparty_account_no AS account_no, arg_max(c.institution_code, t.txn_time) AS institution_code
+    FROM txn t JOIN sc_code_institution c ON c.code = t.counterparty_institution
+    WHERE t.counterparty_account_no IN (SELECT account_no FROM sc_suspects)
+    GROUP BY 1),
 accounts AS (
     SELECT account_no, string_agg(DISTINCT lead_id, ',' ORDER BY lead_id) AS lead_ids,
            string_agg(DISTINCT role, ',' ORDER BY role) AS roles, any_value(account_name) AS account_name,
            any_value(lead_institution) AS lead_institution, min(first_evidence) AS first_evidence
     FROM sc_suspects GROUP BY account_no)
-SELECT coalesce(i.institution_code, a.lead_institution) AS institution_code, a.account_no, a.account_name,
+SELECT coalesce(i.institution_code, v.institution_code, a.lead_institution) AS institution_code, a.account_no, a.account_name,
        a.lead_ids, a.roles, coalesce(f.suspicious_lines, 0) AS suspicious_lines,
        coalesce(f.large_lines, 0) AS large_lines,
        CAST(coalesce(a.first_evidence, m.first_payment, f.first_line) AS DATE) AS first_flaggable,
        coalesce(m.payments_in_period, 0) AS payments_in_period
 FROM accounts a LEFT JOIN filed f USING (account_no) LEFT JOIN moved m USING (account_no)
-LEFT JOIN sc_account_institution i USING (account_no)
-WHERE coalesce(i.institution_code, a.lead_institution) IN (SELECT institution_code FROM sc_reporters)
+LEFT JOIN sc_account_institution i USING (account_no) LEFT JOIN via_counterparty v USING (account_no)
+WHERE coalesce(i.institution_code, v.institution_code, a.lead_institution) IN (SELECT institution_code FROM sc_reporters)
   AND coalesce(m.payments_in_period, 0) > 0
 ORDER BY institution_code, first_flaggable, a.account_no
 """

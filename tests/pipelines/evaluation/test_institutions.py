@@ -297,3 +297,50 @@ def test_the_export_is_audited_and_unmasking_needs_a_reason(settings, county, tm
         recorded = [dict(row._mapping) for row in conn.execute(audit.select())]
     store.close()
     assert any(row["file_sha256"] == result.sha256 and row["reason"] == "核查" for row in recorded)
+
+
+def test_lead_accounts_their_bank_reported_only_as_large_or_not_at_all_are_missed_reports(settings, county):
+    from decimal import Decimal
+
+    from pipelines.cases.store import CaseStore, lead_accounts, lead_payments, leads
+
+    store = CaseStore.open(settings)
+    now = store.now()
+    with store.write() as conn:
+        for lead_id, status in (("XS2025-000001", "CONSULTATION"), ("XS2025-000002", "NOT_ILLEGAL")):
+            conn.execute(
+                leads.insert().values(
+                    lead_id=lead_id, ring_key=lead_id, status=status, source="manual", total_in=0, total_out=0,
+                    individual_payers=0, elderly_share=0.0, provinces=[], province_stats=[], typologies=[],
+                    rule_ids=[], sectors=[], keywords=[], priority=[], score=0.5, narrative="", reasons=[],
+                    created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+        for lead_id, account, role in (
+            ("XS2025-000001", B2, "hub"),
+            ("XS2025-000001", A2, "collector"),
+            ("XS2025-000001", A1, "investor"),  # a participant is no subject of a suspicious report
+            ("XS2025-000002", C1, "hub"),  # found lawful
+        ):
+            conn.execute(
+                lead_accounts.insert().values(lead_id=lead_id, account_no=account, role=role, total_in=0, total_out=0)
+            )
+        conn.execute(
+            lead_payments.insert().values(
+                lead_id="XS2025-000001", payment_id="p1", run_id="r1", txn_time=datetime(2025, 3, 3, 11),
+                payer_account=A2, payee_account=B2, amount=Decimal(600000), method="TRANSFER", is_cash=False,
+            )
+        )  # fmt: skip
+    store.close()
+    scorecard = build_scorecard(settings, parse_period("2025-03"), con=county, today=date(2025, 3, 31))
+    missed = {row["account_no"]: row for row in scorecard.tables["missed"]}
+    assert set(missed) == {A2, B2}
+    assert (missed[B2]["institution_code"], missed[B2]["how_reported"]) == (BANK_B, "not_reported")
+    assert (missed[A2]["institution_code"], missed[A2]["how_reported"]) == (BANK_A, "large_only")
+    assert missed[A2]["first_flaggable"] == missed[B2]["first_flaggable"] == date(2025, 3, 3)
+    banks = by_bank(scorecard)
+    assert (
+        banks[BANK_A]["missed_suspicious"],
+        banks[BANK_B]["missed_suspicious"],
+        banks[BANK_C]["missed_suspicious"],
+    ) == (1, 1, 0)
