@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from console import auth, downloads, users, views
+from console import auth, downloads, sessions, users, views
 from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
 from pipelines.cases.store import CaseStore
@@ -60,11 +60,16 @@ class Forbidden(Exception):
 
 
 def current_user(request: Request) -> auth.User:
-    name = request.session.get("user")
-    user = users.active_user(request.app.state.store, name) if name else None
+    """The user of a live server-side session (console.sessions); the cookie alone proves nothing."""
+    if "user" in request.scope.get("state", {}):
+        return request.state.user
+    store = request.app.state.store
+    name = sessions.user_of(store, request.session.get("sid"), request.app.state.settings.console_idle_minutes)
+    user = users.active_user(store, name) if name and name == request.session.get("user") else None
     if user is None:
         request.session.clear()
         raise LoginRequired()
+    request.state.user = user
     return user
 
 
@@ -164,8 +169,10 @@ def create_app(settings: Settings) -> FastAPI:
             return page(
                 request, "login.html", None, 429 if locked else 401, next_url=_safe_next(next), name=name, error=refusal
             )
+        sessions.end(store, request.session.get("sid"), "login")
         request.session.clear()  # a fresh session (and CSRF token) on login: no session fixation
         request.session["user"] = user.name
+        request.session["sid"] = sessions.start(store, user.name)
         auth.csrf_token(request.session)
         return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -173,8 +180,32 @@ def create_app(settings: Settings) -> FastAPI:
 
     @pages.post("/logout")
     def logout(request: Request, user: auth.User = Depends(current_user)) -> Response:
+        sessions.end(store, request.session.get("sid"), "logout")
         store.write_audit(user.name, "logout")
         request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @pages.get("/account")
+    def account_page(request: Request, user: auth.User = Depends(current_user)) -> Response:
+        return page(request, "account.html", user, min_length=users.MIN_PASSWORD_LENGTH)
+
+    @pages.post("/account/password")
+    def change_password(
+        request: Request,
+        current: str = Form(""),
+        new: str = Form(""),
+        repeat: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
+        try:
+            if new != repeat:
+                raise FundflowError("两次输入的新密码不一致 / the two new passwords differ")
+            users.change_own_password(store, user.name, current, new)
+        except FundflowError as exc:
+            flash(request, "error", str(exc))
+            return RedirectResponse("/account", status_code=303)
+        request.session.clear()
+        flash(request, "ok", "密码已修改，请用新密码重新登录")
         return RedirectResponse("/login", status_code=303)
 
     @pages.get("/")
@@ -225,7 +256,7 @@ def create_app(settings: Settings) -> FastAPI:
             unmasked=unmasked,
             may_unmask=user.role in auth.CAN_UNMASK,
             unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
-            workers=users.worker_names(store),
+            workers=users.worker_names(store, user.role),
             dossier=user.role in auth.CAN_EXPORT,
         )
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.

@@ -47,6 +47,8 @@ class Settings:
     prefect_startup_seconds: int = 180
     """How long to wait for the temporary Prefect API to come up (a busy 2-core machine needs more than
     Prefect's own 20 s). FUNDFLOW_PREFECT_STARTUP_SECONDS, else Prefect's own setting, else this."""
+    console_idle_minutes: int = 30
+    """A console session unused for this many minutes ends; the user logs in again."""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +68,7 @@ class Settings:
                 or env.get(PREFECT_STARTUP_SETTING)
                 or str(cls.prefect_startup_seconds)
             ),
+            console_idle_minutes=_whole_number(env, "FUNDFLOW_CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
         )
         settings.check()
         return settings
@@ -133,3 +136,12 @@ class Settings:
     def ensure_folders(self) -> None:
         for folder in (self.home, self.inbox, self.archive, self.exports, self.prefect_home, self.logs, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
+
+
+def _whole_number(env, name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name} 应为正整数 / {name} must be a whole number above 0: '{text}'")
+    return int(text)

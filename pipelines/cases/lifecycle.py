@@ -46,6 +46,7 @@ MEASURE_EDIT_STATUSES = ("TRIAGE", "CONSULTATION", "DETERMINED_ILLEGAL", "DISPOS
 
 WORKERS = frozenset({"analyst", "reviewer", "supervisor"})
 SIGNERS = frozenset({"reviewer", "supervisor"})
+WORKER_RANK = {"analyst": 1, "reviewer": 2, "supervisor": 3}
 # Who may move a lead into each status; auditors and admins never change leads.
 MOVE_ROLES: dict[str, frozenset[str]] = {
     "TRIAGE": WORKERS,
@@ -99,7 +100,7 @@ def _merge_target(move: Move) -> str | None:
     if target["lead_id"] == move.lead["lead_id"]:
         return "不能合并到自身 / a lead cannot be merged into itself"
     if target["status"] not in OPEN_STATUSES and target["status"] != "ON_HOLD":
-        return f"目标线索已{LEAD_STATUS[target['status']]} / target lead is {target['status']}"
+        return f"目标线索当前为「{LEAD_STATUS[target['status']]}」 / target lead is {target['status']}"
     return None
 
 
@@ -135,10 +136,7 @@ def _measures_of(types: tuple[str, ...], need_due: bool = False) -> Guard:
         fitting = [m for m in move.measures if m["disposition_type"] in types and (m["due_date"] or not need_due)]
         if not fitting:
             wanted = " / ".join(DISPOSITION_TYPES[kind] for kind in types)
-            return (
-                f"须先在台账中登记处置事项（{wanted}）/ add a ledger measure of type "
-                f"{' or '.join(types)} first (leads measure LEAD add KIND --due DATE)"
-            )
+            return f"须先在台账中登记处置事项（{wanted}）/ add a ledger measure of type {' or '.join(types)} first"
         return None
 
     return guard
@@ -212,7 +210,7 @@ def _acting_user(
 ) -> dict:
     """The user doing `action` (Chinese, English), refused unless known, active and in one of `roles`."""
     if not name:
-        raise LifecycleError("须指明操作人 / a user is required (--user)")
+        raise LifecycleError("须指明操作人 / a user is required")
     user = store.get_user(name, conn)
     if user["disabled"]:
         raise LifecycleError(f"用户已停用 / user is disabled: {name}")
@@ -226,7 +224,7 @@ def _acting_user(
 
 def _need_note(note: str | None) -> str:
     if not note or not note.strip():
-        raise LifecycleError("须填写说明 / a note is required (--note)")
+        raise LifecycleError("须填写说明 / a note is required")
     return note.strip()
 
 
@@ -285,7 +283,7 @@ def _transition(
     )
     merge_target = store.lock_lead(conn, merge_into) if merge_into else None
     if assignee:
-        _assignable(store, conn, assignee)
+        _assignable(store, conn, assignee, user)
     refusal = guard(Move(lead, to_status, user, note, _ledger(conn, lead["lead_id"]), merge_target, assignee))
     if refusal:
         raise LifecycleError(f"线索 {lead['lead_id']}：{refusal}")
@@ -332,12 +330,22 @@ def _transition(
     return seq
 
 
-def _assignable(store: CaseStore, conn: Connection, name: str) -> dict:
+def may_assign_to(by_role: str, to_role: str) -> bool:
+    """A lead goes to a worker of the assigner's rank or below: an analyst cannot hand work to a supervisor."""
+    return to_role in WORKER_RANK and WORKER_RANK[to_role] <= WORKER_RANK.get(by_role, 0)
+
+
+def _assignable(store: CaseStore, conn: Connection, name: str, by: dict) -> dict:
     person = store.get_user(name, conn)
     if person["disabled"] or person["role"] not in WORKERS:
         raise LifecycleError(
             f"不能把线索交给 {name}（{ROLES[person['role']]}，"
             f"{'已停用' if person['disabled'] else '无办理权限'}） / {name} cannot take leads"
+        )
+    if not may_assign_to(by["role"], person["role"]):
+        raise LifecycleError(
+            f"「{ROLES[by['role']]}」不能把线索交给「{ROLES[person['role']]}」{name} / "
+            f"a {by['role']} cannot assign to a {person['role']}"
         )
     return person
 
@@ -353,11 +361,11 @@ def assign(
             return _transition(store, conn, lead, "TRIAGE", user, note, None, assignee, due)
         if lead["status"] not in OPEN_STATUSES and lead["status"] != "ON_HOLD":
             raise LifecycleError(
-                f"线索 {lead_id} 已{LEAD_STATUS[lead['status']]}，不能再分配 / "
+                f"线索 {lead_id} 当前为「{LEAD_STATUS[lead['status']]}」，不能再分配 / "
                 f"a {lead['status']} lead cannot be assigned"
             )
         acting = _acting_user(store, conn, user, ("分配线索", "assign leads"), ACTION_ROLES["assign"])
-        _assignable(store, conn, assignee)
+        _assignable(store, conn, assignee, acting)
         changes = {"assignee": assignee, "updated_at": store.now()}
         if due:
             changes["due_date"] = due
@@ -414,7 +422,7 @@ def add_measure(
     note = _need_note(note)
     code = measure_kind_code(kind)
     if due_date is None:
-        raise LifecycleError("每个处置事项须有期限 / every measure needs a due date (--due YYYY-MM-DD)")
+        raise LifecycleError("每个处置事项须有期限 / every measure needs a due date")
     with store.write() as conn:
         lead = store.lock_lead(conn, lead_id)
         if lead["status"] not in MEASURE_EDIT_STATUSES:
@@ -483,7 +491,7 @@ def complete_measure(
         if item["status"] == "DONE":
             raise LifecycleError(f"处置事项 #{measure_id} 已销号 / measure already done")
         if item["disposition_type"] == "TRANSFER_POLICE" and not (transfer_no or item["transfer_no"]):
-            raise LifecycleError("移送公安须填写移送文书编号 / a police transfer needs its transfer number (--ref)")
+            raise LifecycleError("移送公安须填写移送文书编号 / a police transfer needs its transfer number")
         now = store.now()
         changes = {"status": "DONE", "done_by": acting["name"], "done_at": now, "closure_evidence": note}
         if transfer_no:

@@ -230,11 +230,66 @@ def _migrate_v1(conn: Connection) -> None:
     )
 
 
-MIGRATIONS = [(1, _migrate_v1)]
+def define_v2(metadata: MetaData) -> None:
+    """Schema version 2: console sessions, login throttling by name, and notes with their attachments."""
+    Table(
+        "sessions",
+        metadata,
+        Column("token_hash", _text(64), primary_key=True),  # sha256 of the cookie's session id, never the id
+        Column("user", _text(64), nullable=False, index=True),
+        Column("created_at", sa.DateTime, nullable=False),
+        Column("last_seen", sa.DateTime, nullable=False),
+        Column("ended_at", sa.DateTime),
+        Column("end_reason", _text(16)),  # logout | password | disabled | idle
+    )
+    # Wrong passwords counted by the name typed, known or not, so a lock answers the same for both.
+    Table(
+        "login_throttle",
+        metadata,
+        Column("name", _text(64), primary_key=True),
+        Column("failed_logins", sa.Integer, nullable=False),
+        Column("locked_until", sa.DateTime),
+    )
+    Table(
+        "notes",
+        metadata,
+        Column("note_id", sa.Integer, primary_key=True, autoincrement=True),
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), nullable=False, index=True),
+        Column("account_no", _text(64)),  # NULL: a note on the lead as a whole
+        Column("text", _text(), nullable=False),
+        Column("created_by", _text(64), nullable=False),
+        Column("created_at", sa.DateTime, nullable=False),
+        Column("event_seq", sa.Integer, nullable=False),
+    )
+    Table(
+        "attachments",
+        metadata,
+        Column("attachment_id", sa.Integer, primary_key=True, autoincrement=True),
+        Column("note_id", sa.Integer, ForeignKey("notes.note_id"), nullable=False, index=True),
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id"), nullable=False, index=True),
+        Column("sha256", _text(64), nullable=False),  # the file lives at <home>/attachments/<sha256[:2]>/<sha256>
+        Column("filename", _text(), nullable=False),
+        Column("media_type", _text(64), nullable=False),
+        Column("size", sa.Integer, nullable=False),
+        Column("created_by", _text(64), nullable=False),
+        Column("created_at", sa.DateTime, nullable=False),
+    )
+
+
+def _migrate_v2(conn: Connection) -> None:
+    fresh = MetaData()
+    define_v1(fresh)  # for the foreign keys; v1's tables exist already and are not touched
+    define_v2(fresh)
+    for name in ("sessions", "login_throttle", "notes", "attachments"):
+        fresh.tables[name].create(conn)
+
+
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 METADATA = MetaData()
 define_v1(METADATA)
+define_v2(METADATA)
 leads = METADATA.tables["leads"]
 lead_accounts = METADATA.tables["lead_accounts"]
 lead_alerts = METADATA.tables["lead_alerts"]
@@ -245,6 +300,10 @@ measures = METADATA.tables["measures"]
 users = METADATA.tables["users"]
 audit = METADATA.tables["audit"]
 chain_heads = METADATA.tables["chain_heads"]
+sessions = METADATA.tables["sessions"]
+login_throttle = METADATA.tables["login_throttle"]
+notes = METADATA.tables["notes"]
+attachments = METADATA.tables["attachments"]
 schema_version = Table(
     "schema_version",
     MetaData(),

@@ -122,7 +122,7 @@ def test_lead_page_shows_reasons_ledger_payments_and_history(three_leads, client
         "处置台账",
         "交易明细",
         "处理记录",
-        "模型生成",
+        "规则引擎生成",
         "养老项目认购",
         "¥10,004.00",
     ):

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from console.app import PUBLIC_PATHS
 from pipelines.cases import lifecycle
 from pipelines.cases.store import audit, leads
+from pipelines.cases.store import sessions as sessions_table
 from pipelines.cases.store import users as users_table
 from pipelines.vocabulary import ROLES
 from tests.console.conftest import COLLECTOR, HUB, PASSWORD, SUBJECT_ID, add_lead, csrf_of, login
@@ -272,3 +273,108 @@ def test_production_passwords_use_argon2id_at_its_default_cost(monkeypatch):
     made = auth.hash_password("x" * 12)
     assert made.split("$")[1:4] == ["argon2id", "v=19", "m=65536,t=3,p=4"]
     assert auth.password_matches(made, "x" * 12) and not auth.password_matches(made, "y" * 12)
+
+
+def copied_session(client_for, name: str):
+    """(logged-in client, a second client holding a copy of its cookie, the session's CSRF token)."""
+    original = client_for(name)
+    token = csrf_of(original.get("/").text)
+    thief = client_for()
+    thief.cookies.set("fundflow_session", original.cookies.get("fundflow_session"))
+    assert thief.get("/", follow_redirects=False).status_code == 200  # the copy works while the session lives
+    return original, thief, token
+
+
+def assert_refused(client, token: str) -> None:
+    """Queue, graph API and an export POST all refuse the cookie."""
+    queue = client.get("/", follow_redirects=False)
+    assert queue.status_code == 303 and queue.headers["location"].startswith("/login")
+    assert client.get(f"/api/leads/{LEAD}/graph").status_code == 401
+    exported = client.post("/exports/leads", data={"csrf_token": token}, follow_redirects=False)
+    assert exported.status_code in (303, 403) and "spreadsheetml" not in exported.headers.get("content-type", "")
+
+
+def test_cookie_copied_before_logout_is_refused_after_it(store, client_for):
+    add_lead(store, LEAD, 3)
+    original, thief, token = copied_session(client_for, "analyst")
+    assert original.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert_refused(thief, token)
+    with store.read() as conn:
+        ended = conn.execute(sa.select(sessions_table.c.end_reason)).scalars().all()
+    assert ended == ["logout"]
+
+
+def test_cookie_is_refused_after_a_password_change(store, client_for):
+    add_lead(store, LEAD, 3)
+    original, thief, token = copied_session(client_for, "analyst")
+    other_browser = client_for("analyst")
+    changed = original.post(
+        "/account/password",
+        data={"current": PASSWORD, "new": "a new password 2", "repeat": "a new password 2", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert changed.headers["location"] == "/login"
+    assert_refused(thief, token)
+    assert_refused(other_browser, token)
+    assert login(client_for(), "analyst", "a new password 2").status_code == 303
+
+
+def test_wrong_current_password_changes_nothing(store, client_for):
+    client = client_for("analyst")
+    token = csrf_of(client.get("/account").text)
+    page = client.post(
+        "/account/password", data={"current": "wrong", "new": "x" * 12, "repeat": "x" * 12, "csrf_token": token}
+    )
+    assert "当前密码不正确" in page.text and client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_cookie_is_refused_after_the_user_is_disabled(store, client_for):
+    from console import users
+
+    add_lead(store, LEAD, 3)
+    _original, thief, token = copied_session(client_for, "analyst2")
+    users.disable_user(store, "analyst2")
+    users.enable_user(store, "analyst2")  # enabling again does not bring the old session back
+    assert_refused(thief, token)
+
+
+def test_idle_session_ends(store, client_for, settings):
+    add_lead(store, LEAD, 3)
+    client = client_for("analyst")
+    token = csrf_of(client.get("/").text)
+    idle = timedelta(minutes=settings.console_idle_minutes, seconds=1)
+    with store.write() as conn:
+        conn.execute(sessions_table.update().values(last_seen=store.now() - idle))
+    assert_refused(client, token)
+    with store.read() as conn:
+        assert conn.execute(sa.select(sessions_table.c.end_reason)).scalar() == "idle"
+
+
+def test_wrong_passwords_answer_alike_for_known_and_unknown_names(store, client_for):
+    def attempt(name: str):
+        response = login(client_for(), name, "wrong password!")
+        page = re.sub(r'name="csrf_token" value="[^"]*"', "", response.text).replace(name, "NAME")
+        return response.status_code, page
+
+    for _ in range(5):
+        assert attempt("analyst") == attempt("no-such-user")
+    known, unknown = attempt("analyst"), attempt("no-such-user")
+    assert known == unknown and known[0] == 429
+    assert "分钟后再试" in known[1]
+
+
+def test_analyst_cannot_assign_to_a_supervisor(store, client_for):
+    add_lead(store, LEAD, 3)
+    analyst = client_for("analyst")
+    page = analyst.get(f"/leads/{LEAD}").text
+    offered = re.findall(r'<option value="([^"]+)"', page.split('name="assignee"')[1].split("</select>")[0])
+    assert offered == ["analyst", "analyst2"]
+    refused = analyst.post(
+        f"/leads/{LEAD}/assign", data={"assignee": "supervisor", "note": "请主管办理", "csrf_token": csrf_of(page)}
+    )
+    assert "「分析员」不能把线索交给「主管」" in refused.text
+    assert store.get_lead(LEAD)["assignee"] is None and store.get_lead(LEAD)["status"] == "NEW"
+    with pytest.raises(lifecycle.LifecycleError):
+        lifecycle.assign(store, LEAD, "reviewer", "analyst", "交给复核员")
+    lifecycle.assign(store, LEAD, "analyst", "supervisor", "主管分配")  # downwards is fine
+    assert store.get_lead(LEAD)["assignee"] == "analyst"

@@ -32,9 +32,31 @@ def test_reopening_the_store_keeps_its_data_and_applies_no_migration_twice(setti
     store.close()
     again = CaseStore.open(settings)
     with again.read() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == SCHEMA_VERSION
     assert again.get_lead("XS2025-000001")["status"] == "NEW"
     again.close()
+
+
+def test_a_version_1_store_gains_the_version_2_tables_and_keeps_its_data(tmp_path, settings):
+    from dataclasses import replace
+
+    from pipelines.cases import store as store_module
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old_settings = replace(settings, cases_url=url)
+    real = store_module.MIGRATIONS, store_module.SCHEMA_VERSION
+    store_module.MIGRATIONS, store_module.SCHEMA_VERSION = real[0][:1], 1
+    try:
+        old = CaseStore(url, old_settings)
+        old.add_user("ana", "analyst")
+        old.close()
+    finally:
+        store_module.MIGRATIONS, store_module.SCHEMA_VERSION = real
+    upgraded = CaseStore.open(old_settings)
+    assert upgraded.get_user("ana")["role"] == "analyst"
+    assert sa.inspect(upgraded.engine).has_table("sessions") and sa.inspect(upgraded.engine).has_table("notes")
+    assert upgraded.verify_audit().ok
+    upgraded.close()
 
 
 def test_the_url_setting_chooses_the_database(tmp_path, settings):
