@@ -49,6 +49,8 @@ class Settings:
     Prefect's own 20 s). FUNDFLOW_PREFECT_STARTUP_SECONDS, else Prefect's own setting, else this."""
     console_idle_minutes: int = 30
     """A console session unused for this many minutes ends; the user logs in again."""
+    tip_feedback_days: int = 15
+    """Days from receiving a public tip (群众举报) to answering the reporter; later answers are overdue."""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +71,7 @@ class Settings:
                 or str(cls.prefect_startup_seconds)
             ),
             console_idle_minutes=_whole_number(env, "FUNDFLOW_CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
+            tip_feedback_days=_whole_number(env, "FUNDFLOW_TIP_FEEDBACK_DAYS", cls.tip_feedback_days),
         )
         settings.check()
         return settings

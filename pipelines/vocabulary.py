@@ -102,6 +102,40 @@ ACTION_LABELS = {
     "new_activity_linked": "新活动（另立线索）",
     "measure_add": "登记处置事项",
     "measure_done": "处置事项销号",
+    "tip_attached": "关联群众举报",
+}
+
+# Public tips (群众举报): channels, the tip procedure 受理 → 核实 → 办理 → 反馈, matches and rewards.
+TIP_CHANNELS = {"PHONE": "电话", "MAIL": "邮箱", "LETTER": "信函", "VISIT": "来访", "ONLINE": "网络"}
+TIP_STATUS = {"RECEIVED": "受理", "VERIFYING": "核实", "HANDLING": "办理", "ANSWERED": "反馈"}
+TIP_MATCH_STATE = {"NONE": "未匹配（待核实）", "ACCOUNTS": "匹配到账户", "LEAD": "已关联线索"}
+TIP_MATCH_KINDS = {"account": "账号", "id_no": "证件号码", "phone": "电话", "name": "名称"}
+TIP_REWARD_DECISIONS = {"GRANT": "给予奖励", "REFUSE": "不予奖励"}
+TIP_ACTIONS = {
+    "registered": "登记",
+    "move": "办理环节变更",
+    "answer": "答复举报人",
+    "matched": "匹配",
+    "attached": "关联线索",
+    "manual_lead": "据此立线索",
+    "reward_decide": "奖励决定",
+    "reward_paid": "奖励发放",
+    "reporter_revealed": "查看举报人身份",
+}
+TIP_OVERDUE = "逾期未反馈"
+# Tip spreadsheet columns: canonical name → (Chinese header, English aliases).
+TIP_COLUMNS = {
+    "received_at": ("受理时间", ("received_at", "received", "time", "date")),
+    "channel": ("渠道", ("channel", "source")),
+    "reporter_name": ("举报人", ("reporter", "reporter_name", "name")),
+    "reporter_phone": ("联系电话", ("reporter_phone", "contact_phone", "contact")),
+    "reporter_id_no": ("证件号码", ("reporter_id_no", "id_no", "id")),
+    "subjects": ("被举报对象", ("subjects", "reported", "reported_subjects")),
+    "accounts": ("涉及账号", ("accounts", "account_no", "account_nos")),
+    "phones": ("涉及电话", ("phones", "phone", "phone_nos")),
+    "content": ("举报内容", ("content", "text", "details")),
+    "addresses": ("地址", ("address", "addresses")),
+    "town": ("乡镇", ("town", "township")),
 }
 
 # Reporting institutions' scorecard (`fundflow institutions report`, console page 报告机构).

@@ -31,7 +31,13 @@ OPENING_RULES = frozenset({"T1", "T2", "T3", "G5"})
 OPENING_OTHER_HITS = 1
 OPENING_MIN_AMOUNT = Decimal(500_000)
 
-PRIORITY_MARKS = {"major_amount": "亿元以上", "cross_province": "跨省", "many_elderly": "涉老年人多"}
+PRIORITY_MARKS = {
+    "major_amount": "亿元以上",
+    "cross_province": "跨省",
+    "many_elderly": "涉老年人多",
+    "tip_reported": "群众举报",  # set by pipelines.cases.tip_matching when a tip attaches; kept on republish
+}
+COMPUTED_MARKS = ("major_amount", "cross_province", "many_elderly")
 MAJOR_AMOUNT = Decimal(100_000_000)
 CROSS_PROVINCE_MIN = 2
 MANY_ELDERLY_COUNT = 30  # participants aged 60+
@@ -501,7 +507,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
     }
     merged["priority"] = priority_marks(
         Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"]
-    )
+    ) + [mark for mark in lead["priority"] if mark not in COMPUTED_MARKS]
     return merged
 
 

@@ -284,12 +284,123 @@ def _migrate_v2(conn: Connection) -> None:
         fresh.tables[name].create(conn)
 
 
-MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2)]
+def define_v3_tips(metadata: MetaData) -> None:
+    """Schema version 3: the tip register (群众举报), its matches to the money, its history, rewards, imports."""
+    Table(
+        "tips",
+        metadata,
+        Column("tip_id", _text(20), primary_key=True),  # JB2025-000123
+        Column("channel", _text(8), nullable=False),  # PHONE MAIL LETTER VISIT ONLINE
+        Column("received_at", sa.DateTime, nullable=False),
+        # The reporter (举报人): read whole only by a supervisor with a reason (audited), masked elsewhere.
+        Column("reporter_name", _text()),
+        Column("reporter_phone", _text(32)),
+        Column("reporter_id_no", _text(32)),
+        Column("content", _text(), nullable=False),
+        Column("people", sa.JSON, nullable=False),  # subjects named: people
+        Column("companies", sa.JSON, nullable=False),
+        Column("accounts", sa.JSON, nullable=False),
+        Column("phones", sa.JSON, nullable=False),
+        Column("id_nos", sa.JSON, nullable=False),
+        Column("addresses", sa.JSON, nullable=False),
+        Column("town", _text()),  # 乡镇
+        Column("sectors", sa.JSON, nullable=False),  # focus-sector codes (pipelines.cases.sectors)
+        Column("status", _text(12), nullable=False),  # RECEIVED VERIFYING HANDLING ANSWERED
+        Column("feedback_due", sa.Date, nullable=False),
+        Column("answer", _text()),  # what the reporter was told (反馈)
+        Column("answered_by", _text(64)),
+        Column("answered_at", sa.DateTime),
+        Column("match_state", _text(12), nullable=False),  # NONE ACCOUNTS LEAD
+        Column("matched_at", sa.DateTime),
+        Column("source_file", _text(64)),  # sha256 of the imported spreadsheet
+        Column("source_row", sa.Integer),
+        Column("row_key", _text(64), unique=True),  # identity of an imported row: a second load adds nothing
+        Column("created_by", _text(64), nullable=False),
+        Column("created_at", sa.DateTime, nullable=False),
+        Column("updated_at", sa.DateTime, nullable=False),
+    )
+    Table(
+        "tip_matches",
+        metadata,
+        Column("match_id", sa.Integer, primary_key=True, autoincrement=True),
+        Column("tip_id", _text(20), ForeignKey("tips.tip_id"), nullable=False, index=True),
+        Column("kind", _text(12), nullable=False),  # account id_no phone name
+        Column("subject", _text(), nullable=False),  # the tip's words or number that matched
+        Column("account_no", _text(64)),
+        Column("matched_name", _text()),
+        Column("lead_id", _text(20), ForeignKey("leads.lead_id")),
+        Column("strength", sa.Float, nullable=False),  # 1.0 exact … the fuzzy threshold
+        Column("how", _text(), nullable=False),
+        Column("found_at", sa.DateTime, nullable=False),
+        Column("found_by", _text(64), nullable=False),
+    )
+    Table(
+        "tip_events",
+        metadata,
+        Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        Column("tip_id", _text(20), ForeignKey("tips.tip_id"), nullable=False, index=True),
+        Column("at", sa.DateTime, nullable=False),
+        Column("user", _text(64), nullable=False),
+        Column("action", _text(24), nullable=False),
+        Column("from_status", _text(12)),
+        Column("to_status", _text(12)),
+        Column("note", _text(), nullable=False),
+        Column("detail", sa.JSON, nullable=False),
+        Column("prev_hash", _text(64), nullable=False),
+        Column("hash", _text(64), nullable=False),
+    )
+    Table(
+        "tip_rewards",
+        metadata,
+        Column("reward_id", sa.Integer, primary_key=True, autoincrement=True),
+        Column("tip_id", _text(20), ForeignKey("tips.tip_id"), nullable=False, index=True),
+        Column("decision", _text(8), nullable=False),  # GRANT | REFUSE
+        Column("amount", _amount()),
+        Column("decided_by", _text(64), nullable=False),
+        Column("decided_at", sa.DateTime, nullable=False),
+        Column("note", _text(), nullable=False),
+        Column("paid_on", sa.Date),
+        Column("paid_by", _text(64)),
+    )
+    Table(
+        "tip_files",
+        metadata,
+        Column("file_sha256", _text(64), primary_key=True),
+        Column("file_name", _text(), nullable=False),
+        Column("loaded_by", _text(64), nullable=False),
+        Column("loaded_at", sa.DateTime, nullable=False),
+        Column("rows_read", sa.Integer, nullable=False),
+        Column("registered", sa.Integer, nullable=False),
+        Column("duplicates", sa.Integer, nullable=False),
+        Column("quarantined", sa.Integer, nullable=False),
+    )
+    Table(
+        "tip_quarantine",
+        metadata,
+        Column("file_sha256", _text(64), ForeignKey("tip_files.file_sha256"), primary_key=True),
+        Column("row_no", sa.Integer, primary_key=True),
+        Column("field", _text(32), primary_key=True),
+        Column("reason", _text(), nullable=False),
+        Column("raw", sa.JSON, nullable=False),
+    )
+
+
+def _migrate_v3_tips(conn: Connection) -> None:
+    fresh = MetaData()
+    define_v1(fresh)  # tip tables refer to leads
+    define_v3_tips(fresh)
+    for name in ("tips", "tip_matches", "tip_events", "tip_rewards", "tip_files", "tip_quarantine"):
+        fresh.tables[name].create(conn)
+    conn.execute(fresh.tables["chain_heads"].insert().values(chain="tip_events", seq=0, hash=GENESIS_HASH))
+
+
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3_tips)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 METADATA = MetaData()
 define_v1(METADATA)
 define_v2(METADATA)
+define_v3_tips(METADATA)
 leads = METADATA.tables["leads"]
 lead_accounts = METADATA.tables["lead_accounts"]
 lead_alerts = METADATA.tables["lead_alerts"]
@@ -304,6 +415,12 @@ sessions = METADATA.tables["sessions"]
 login_throttle = METADATA.tables["login_throttle"]
 notes = METADATA.tables["notes"]
 attachments = METADATA.tables["attachments"]
+tips = METADATA.tables["tips"]
+tip_matches = METADATA.tables["tip_matches"]
+tip_events = METADATA.tables["tip_events"]
+tip_rewards = METADATA.tables["tip_rewards"]
+tip_files = METADATA.tables["tip_files"]
+tip_quarantine = METADATA.tables["tip_quarantine"]
 schema_version = Table(
     "schema_version",
     MetaData(),
@@ -314,6 +431,7 @@ schema_version = Table(
 # Fields of each chain that its hash covers, in the order they are written.
 EVENT_FIELDS = ("seq", "lead_id", "at", "user", "action", "from_status", "to_status", "note", "detail")
 AUDIT_FIELDS = ("seq", "at", "user", "action", "target", "reason", "file_sha256", "detail")
+TIP_EVENT_FIELDS = ("seq", "tip_id", "at", "user", "action", "from_status", "to_status", "note", "detail")
 
 
 def canonical_json(value: Any) -> str:
@@ -511,6 +629,38 @@ class CaseStore:
         conn.execute(audit.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
         return seq
 
+    def append_tip_event(
+        self,
+        conn: Connection,
+        tip_id: str,
+        user: str,
+        action: str,
+        note: str,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        detail: dict | None = None,
+    ) -> int:
+        """Add one event to a tip's history (its own hash chain) inside the caller's write transaction."""
+        row = {
+            "tip_id": tip_id,
+            "at": self.now(),
+            "user": user,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "note": note,
+            "detail": plain_json(detail or {}),
+        }
+        hashed = {}
+
+        def new_hash_of(seq: int, prev_hash: str) -> str:
+            hashed.update(row, seq=seq)
+            return chain_hash(prev_hash, {name: hashed[name] for name in TIP_EVENT_FIELDS})
+
+        seq, prev_hash, new_hash = self._advance_head(conn, "tip_events", new_hash_of)
+        conn.execute(tip_events.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
+        return seq
+
     def write_audit(
         self,
         user: str,
@@ -529,6 +679,9 @@ class CaseStore:
 
     def verify_audit(self) -> ChainReport:
         return self._verify("audit", audit, AUDIT_FIELDS)
+
+    def verify_tip_events(self) -> ChainReport:
+        return self._verify("tip_events", tip_events, TIP_EVENT_FIELDS)
 
     def _verify(self, chain: str, table: Table, fields: tuple[str, ...]) -> ChainReport:
         """Recompute every link: a changed field, a removed or inserted row, or a cut tail all show."""

@@ -30,6 +30,7 @@ HANDLERS = {
     "runs": "pipelines.cli.runs:runs_command",
     "demo": "pipelines.cli.demo:demo_command",
     "institutions": "pipelines.cli.institutions:institutions_command",
+    "tips": "pipelines.cli.tips:tips_command",
 }
 
 
@@ -125,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unmasked", action="store_true", help="keep account numbers and names whole (audited)")
     p.add_argument("--reason", help="why unmasked (required with --unmasked)")
     p.add_argument("--user", default=None, help="who exports (recorded)")
+
+    p = verbs.add_parser("tips", help="public tips and their matches / 群众举报")
+    p.add_argument(
+        "action", choices=["import", "list", "show", "match", "move", "answer", "reveal", "reward", "paid", "lead"]
+    )
+    p.add_argument("rest", nargs="*", help="FILE | TIP [STATUS|GRANT|REFUSE] | REWARD")
+    p.add_argument("--user", help="who does this (recorded)")
+    p.add_argument("--note", help="why, or the answer to the reporter (recorded)")
+    p.add_argument("--reason", help="why the reporter is revealed (reveal; audited)")
+    p.add_argument("--status", help="filter for list: RECEIVED,VERIFYING,HANDLING,ANSWERED")
+    p.add_argument("--amount", help="reward amount, yuan (reward GRANT)")
+    p.add_argument("--date", help="date paid YYYY-MM-DD (paid; default today)")
+    p.add_argument("--json", action="store_true")
 
     p = verbs.add_parser("demo", help="generate a small county and run the nightly job once (make run)")
     p.add_argument("--persons", type=int, default=3000)
