@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
+
+import openpyxl
+from defusedxml import DefusedXmlException
+from openpyxl.utils.exceptions import InvalidFileException
 
 from pipelines.errors import BadFileError
-from pipelines.ingest.readers.csv import sniff_encoding
-from pipelines.ingest.readers.xlsx import read_rows
+from pipelines.ingest.readers.csv import NOT_TEXT, decide_encoding
+from pipelines.ingest.readers.xlsx import ENTITIES, MAX_COLUMNS, UNREADABLE, _check_size, cell_text
+from pipelines.ingest.staged import visible
 from pipelines.vocabulary import TIP_COLUMNS
 
 REQUIRED_TIP_COLUMNS = ("received_at", "content")
@@ -59,15 +67,17 @@ def _map_header(path: Path, header: list[str]) -> tuple[dict[str, int], list[str
 
 
 def _csv_rows(path: Path) -> tuple[str, list[str], list[tuple[int, list[str | None]]]]:
-    encoding = sniff_encoding(path)
+    """A tip sheet is small (a hotline's month): decode it whole, in the encoding the bank reader decides."""
+    encoding = decide_encoding(path)
     try:
         text = path.read_bytes().decode(encoding)
     except UnicodeDecodeError:
-        # the first 64 KiB decoded as UTF-8, a later part did not: a GB18030 file that starts in ASCII
-        try:
-            text, encoding = path.read_bytes().decode("gb18030"), "gb18030"
-        except UnicodeDecodeError:
-            raise BadFileError(path, "不是文本文件 / not a text file") from None
+        raise BadFileError(path, NOT_TEXT) from None
+    if "\x00" in text:
+        raise BadFileError(path, NOT_TEXT)
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise BadFileError(path, "文件为空 / empty file")
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";", "|"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -76,8 +86,47 @@ def _csv_rows(path: Path) -> tuple[str, list[str], list[tuple[int, list[str | No
     # record numbers as a spreadsheet shows them (header = 1), even when a quoted cell spans lines
     for row_no, values in enumerate(reader, start=2):
         if any(value.strip() for value in values):
-            rows.append((row_no, [value if value != "" else None for value in values]))
+            rows.append((row_no, [visible(value) if value != "" else None for value in values]))
     return encoding, header, rows
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
+    """The first sheet as text; numbers typed as numbers (phones, accounts) come back as their digits."""
+    _check_size(path)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            worksheet = workbook.worksheets[0]
+            worksheet.reset_dimensions()  # read-only mode trusts a <dimension> tag that tools write wrong
+            rows = worksheet.iter_rows(values_only=True)
+            header = [cell_text(cell) or "" for cell in next(rows, ())[:MAX_COLUMNS]]
+            records = []
+            for row_no, row in enumerate(rows, start=2):
+                values = [
+                    visible(text) if (text := cell_text(cell)) is not None else None for cell in row[:MAX_COLUMNS]
+                ]
+                if any(value not in (None, "") for value in values):
+                    records.append((row_no, values))
+        finally:
+            workbook.close()
+    except BadFileError:
+        raise
+    except DefusedXmlException:
+        raise BadFileError(path, ENTITIES) from None
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        InvalidFileException,
+        KeyError,
+        EOFError,
+        OSError,
+        ValueError,
+        IndexError,
+        TypeError,
+        ParseError,
+    ) as exc:
+        raise BadFileError(path, f"{UNREADABLE}: {type(exc).__name__}") from None
+    return header, records
 
 
 def _cell(values: list[str | None], at: int) -> str | None:
@@ -97,7 +146,7 @@ def read_tip_file(path: Path) -> TipSheet:
         encoding, header, records = _csv_rows(path)
     else:
         encoding = None
-        header, records = read_rows(path, None)
+        header, records = _xlsx_rows(path)
     positions, ignored = _map_header(path, header)
     sheet = TipSheet(path, fmt, encoding, ignored=ignored)
     for row_no, values in records:
