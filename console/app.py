@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from console import auth, downloads, sessions, users, views
+from console import auth, downloads, institutions, sessions, users, views
 from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
 from pipelines.cases.store import CaseStore
@@ -454,6 +454,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise NotFoundError(f"线索 {lead_id} 没有这个账户 / no such account on this lead")
         return found
 
+    institutions.add_routes(pages, page, current_user, settings)
     app.include_router(public)
     app.include_router(pages)
     app.include_router(api)

@@ -102,6 +102,20 @@ def export_task(home: str) -> list[str]:
     return [str(path) for path in export_nightly(Settings.load(home))]
 
 
+@task(
+    name="institutions",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=_retry_when_transient,
+    cache_policy=NO_CACHE,
+)
+def institutions_task(home: str) -> list[dict]:
+    """Reporting institutions past a scorecard bar this month (rules/institutions/scorecard.yaml)."""
+    from reports.institutions import nightly_institutions
+
+    return nightly_institutions(Settings.load(home))
+
+
 @task(name="archive", cache_policy=NO_CACHE)
 def archive_task(home: str, path: str) -> str:
     settings = Settings.load(home)
@@ -143,6 +157,8 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
         summary["nothing_new"] = False
     else:
         summary["nothing_new"] = True
+    if settings.warehouse_path.exists():  # also on quiet nights: "no file for N working days" matters most then
+        summary["institutions"] = institutions_task(home)
     summary["seconds"] = round(time.monotonic() - started, 1)
     record_nightly_run(settings, summary)
     create_markdown_artifact(
@@ -214,6 +230,10 @@ def summary_markdown(summary: dict) -> str:
     ):
         if key in publish:
             lines.append(f"| {label} | {publish[key]} |")
+    flagged = summary.get("institutions") or []
+    if flagged:
+        lines += ["", "## 报告机构提示 / reporting institutions past a threshold", ""]
+        lines += [f"- `{item['institution_code']}`（{item['period']}）：{item['crossed']}" for item in flagged]
     for item in summary["file_results"]:
         if item.get("status") == "failed":
             lines.append(f"\n**失败文件 / failed file** `{item.get('file_name')}`: {item.get('error')}")

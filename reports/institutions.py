@@ -321,3 +321,22 @@ def read_snapshots(settings: Settings) -> list[dict]:
         except (OSError, ValueError):
             continue
     return sorted(found, key=lambda data: (data["period"]["end"], data["period"]["start"]), reverse=True)
+
+
+def nightly_institutions(settings: Settings, today: date | None = None) -> list[dict]:
+    """The nightly check: this month's scorecard (snapshot written for the console), and the institutions whose
+    figures crossed a bar in `rules/institutions/scorecard.yaml`, each with the figures in words."""
+    from pipelines.evaluation.institutions import build_scorecard, month_of
+
+    today = today or datetime.now(settings.tz).date()
+    scorecard = build_scorecard(settings, month_of(today), today=today)
+    write_snapshot(settings, scorecard)
+    return [
+        {
+            "institution_code": row["institution_code"],
+            "period": scorecard.period.key,
+            "crossed": crossed_text(row["crossed"]),
+        }
+        for row in scorecard.summary
+        if row["crossed"]
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pipelines.evaluation.institution_rules import load_calendar, load_scorecard
 from pipelines.evaluation.institutions import build_scorecard, compute_scorecard, parse_period
 from pipelines.idcodes import luhn_check_digit, resident_id_check_char
 from pipelines.ingest.load import ingest_paths
+from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
 
 COLUMNS = (
@@ -98,12 +100,14 @@ def write(folder: Path, name: str, rows: list[dict]) -> Path:
 A1, A2, B1, B2, C1 = card(1, 1), card(1, 2), card(2, 1), card(2, 2), card(3, 1)
 
 
-@pytest.fixture
-def county(settings, tmp_path):
+@pytest.fixture(scope="module")
+def built_county(tmp_path_factory) -> Path:
     """Five banks. A sends the OUT legs of five transfers to B's accounts and two to C's; B files only its
     own payments (no IN legs of A's transfers); C files its IN legs. D sends one file 8 working days late and
     others on time across a weekend and a holiday; E sends a file of which three rows in four are bad."""
-    folder = tmp_path / "inbox"
+    root = tmp_path_factory.mktemp("county")
+    settings = Settings.load(root / "home")
+    folder = root / "inbox"
     folder.mkdir()
     a_lines = [
         line(BANK_A, f"A{n}", f"2025-03-03 10:0{n}:00", A1, "OUT", "1000.00", B1, BANK_B, match_no=f"M{n}")
@@ -146,6 +150,15 @@ def county(settings, tmp_path):
     con = warehouse.connect(settings)
     for name, (_rows, arrived) in files.items():
         con.execute("UPDATE files SET arrived_at = ? WHERE file_name = ?", [arrived, name])
+    con.close()
+    return settings.home
+
+
+@pytest.fixture
+def county(settings, built_county):
+    """The county's warehouse, copied into this test's home folder (built once per module)."""
+    shutil.copy2(built_county / "warehouse.duckdb", settings.warehouse_path)
+    con = warehouse.connect(settings)
     yield con
     con.close()
 
@@ -344,3 +357,22 @@ def test_lead_accounts_their_bank_reported_only_as_large_or_not_at_all_are_misse
         banks[BANK_B]["missed_suspicious"],
         banks[BANK_C]["missed_suspicious"],
     ) == (1, 1, 0)
+
+
+def test_the_nightly_summary_lists_institutions_past_a_threshold(settings, county):
+    from pipelines.flows import summary_markdown
+    from reports.institutions import nightly_institutions, read_snapshots
+
+    county.close()
+    flagged = nightly_institutions(settings, today=date(2025, 3, 31))
+    by_code = {item["institution_code"]: item for item in flagged}
+    assert "漏报一端占比 100.0%（阈值 20.0%）" in by_code[BANK_B]["crossed"]
+    assert "隔离率 75.0%" in by_code[BANK_E]["crossed"]
+    assert BANK_C in by_code and "连续未来文（工作日） 19" in by_code[BANK_C]["crossed"]  # last file Tue 4 Mar
+    summary = {"nothing_new": False, "failed": 0, "file_results": [], "institutions": flagged}
+    text = summary_markdown(summary)
+    assert "报告机构提示" in text and f"`{BANK_B}`（2025-03）" in text
+    (snapshot,) = read_snapshots(settings)
+    assert snapshot["period"]["key"] == "2025-03"
+    shown = json.dumps(snapshot, ensure_ascii=False)
+    assert B2 not in shown  # the console's copy is masked
