@@ -43,7 +43,8 @@ def charts(summary: list[dict]) -> list[dict]:
     drawn = []
     for key in CHARTED:
         values = [float(row.get(key) or 0) for row in summary]
-        top = max(values, default=0) or 1
+        # shares are drawn on a 0–100% scale, so a 2% rate reads as small; counts against the largest
+        top = 1.0 if key in SHARES else (max(values, default=0) or 1)
         drawn.append(
             {
                 "key": key,

@@ -99,7 +99,7 @@ def _col(key: str, label: str | None = None) -> Column:
 
 
 def _kind(rows: list[dict]) -> list[dict]:
-    return [dict(row, report_kind=REPORT_KIND.get(row.get("report_kind"), row.get("report_kind"))) for row in rows]
+    return [dict(row, report_kind=REPORT_KIND.get(str(row.get("report_kind")), row.get("report_kind"))) for row in rows]
 
 
 def scorecard_sheets(scorecard: Scorecard, unmasked: bool = False) -> list[Sheet]:

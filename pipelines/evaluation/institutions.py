@@ -94,6 +94,15 @@ def lead_suspects(store: CaseStore, roles: tuple[str, ...]) -> list[dict]:
     """Accounts in `roles` of leads not found lawful (never moved to NOT_ILLEGAL) and not merged away,
     each with the first time its evidence shows it moving money."""
     lawful = sa.select(events.c.lead_id).where(events.c.to_status == "NOT_ILLEGAL")
+    moved = sa.union_all(
+        sa.select(lead_payments.c.lead_id, lead_payments.c.payer_account.label("account_no"), lead_payments.c.txn_time),
+        sa.select(lead_payments.c.lead_id, lead_payments.c.payee_account.label("account_no"), lead_payments.c.txn_time),
+    ).subquery()
+    first = (
+        sa.select(moved.c.lead_id, moved.c.account_no, sa.func.min(moved.c.txn_time).label("first_evidence"))
+        .group_by(moved.c.lead_id, moved.c.account_no)
+        .subquery()
+    )
     query = (
         sa.select(
             lead_accounts.c.lead_id,
@@ -102,8 +111,12 @@ def lead_suspects(store: CaseStore, roles: tuple[str, ...]) -> list[dict]:
             lead_accounts.c.institution,
             lead_accounts.c.role,
             leads.c.status,
+            first.c.first_evidence,
         )
         .join(leads, leads.c.lead_id == lead_accounts.c.lead_id)
+        .outerjoin(
+            first, sa.and_(first.c.lead_id == lead_accounts.c.lead_id, first.c.account_no == lead_accounts.c.account_no)
+        )
         .where(
             lead_accounts.c.role.in_(roles),
             leads.c.status.not_in(("MERGED", "NOT_ILLEGAL")),
@@ -112,15 +125,7 @@ def lead_suspects(store: CaseStore, roles: tuple[str, ...]) -> list[dict]:
         .order_by(lead_accounts.c.lead_id, lead_accounts.c.account_no)
     )
     with store.read() as conn:
-        found = [dict(row._mapping) for row in conn.execute(query)]
-        for row in found:
-            moved = sa.or_(
-                lead_payments.c.payer_account == row["account_no"], lead_payments.c.payee_account == row["account_no"]
-            )
-            row["first_evidence"] = conn.execute(
-                sa.select(sa.func.min(lead_payments.c.txn_time)).where(lead_payments.c.lead_id == row["lead_id"], moved)
-            ).scalar()
-    return found
+        return [dict(row._mapping) for row in conn.execute(query)]
 
 
 # --- the warehouse ---------------------------------------------------------------------------------------
@@ -330,7 +335,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 
 
 def _calendar_table(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar, period: Period, today: date) -> list[int]:
-    first, last = con.execute(
+    first, last = con.execute(  # type: ignore[misc]
         """
         SELECT least(min(d), $start), greatest(max(d), $today, $end) FROM (
             SELECT min(txn_date) AS d FROM txn UNION ALL SELECT max(txn_date) FROM txn

@@ -68,7 +68,7 @@ def test_the_page_draws_a_table_and_a_chart_per_measure_masked(settings, client_
     assert len(re.findall(r"<rect ", html)) == 2 * len(CHARTED)
     assert ACCOUNT not in html and "622202*********3456" in html
     assert "王小明" not in html and "王*明" in html
-    assert "仅报大额" in html
+    assert "仅报大额" in html and "50%" in html
     assert '<script src="/static/institutions.js">' in html
     assert client.get("/static/institutions.js").status_code == 200
 
