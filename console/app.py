@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
@@ -27,11 +28,12 @@ from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError, LifecycleError, NotFoundError
 from pipelines.formatting import parse_date
 from pipelines.settings import Settings
-from pipelines.vocabulary import LEAD_STATUS, ROLES
+from pipelines.vocabulary import FORM_FIELDS, LEAD_STATUS, ROLES
 
 HERE = Path(__file__).resolve().parent
 CYTOSCAPE = HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"
 SESSION_HOURS = 8
+UNMASK_SHOWN_MINUTES = 10  # how long the page an unmask redirected to may show the number again on reload
 # Reachable without a session: the login form and files that hold no data.
 PUBLIC_PATHS = frozenset({"/login", "/static", "/vendor/cytoscape.min.js"})
 SECURITY_HEADERS = {
@@ -122,6 +124,20 @@ def create_app(settings: Settings) -> FastAPI:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": exc.message}, status_code=403)
         return page(request, "error.html", None, 403, title="不允许的操作", message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_form(request: Request, exc: RequestValidationError) -> Response:
+        """A missing or malformed field gets a Chinese message on the page it came from, never raw JSON."""
+        fields = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
+        named = "、".join(FORM_FIELDS.get(field, field) for field in fields) or "表单"
+        message = f"请填写或更正：{named} / missing or invalid: {', '.join(fields)}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=400)
+        back = _page_of(request.url.path)
+        if back and "user" in request.session:
+            flash(request, "error", message)
+            return RedirectResponse(back, status_code=303)
+        return page(request, "error.html", None, 400, title="表单有误", message=message)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> Response:
@@ -258,20 +274,29 @@ def create_app(settings: Settings) -> FastAPI:
             unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
             workers=users.worker_names(store, user.role),
             dossier=user.role in auth.CAN_EXPORT,
+            draft=request.session.pop("draft", None) or {},
         )
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
         response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
         return response
 
     @pages.get("/leads/{lead_id}")
-    def lead_view(request: Request, lead_id: str, user: auth.User = Depends(current_user)) -> Response:
-        return lead_response(request, user, lead_id)
+    def lead_view(
+        request: Request, lead_id: str, shown: int | None = None, user: auth.User = Depends(current_user)
+    ) -> Response:
+        unmasked = None
+        if shown is not None and user.role in auth.CAN_UNMASK:
+            unmasked = views.unmasked_by_audit(store, secret, lead_id, user.name, shown, UNMASK_SHOWN_MINUTES)
+        return lead_response(request, user, lead_id, unmasked=unmasked)
 
-    def decided(request: Request, lead_id: str, action, done_message: str) -> Response:
+    def decided(request: Request, lead_id: str, action, done_message: str, typed: str = "") -> Response:
+        """Run one decision; a refusal is flashed and the typed text kept for the same form (no retyping)."""
         try:
             action()
         except FundflowError as exc:
             flash(request, "error", str(exc))
+            if typed.strip():
+                request.session["draft"] = {"form": request.url.path, "text": typed[:5000]}
         else:
             flash(request, "ok", done_message)
         return RedirectResponse(f"/leads/{quote(lead_id)}", status_code=303)
@@ -290,6 +315,7 @@ def create_app(settings: Settings) -> FastAPI:
             lead_id,
             lambda: lifecycle.assign(store, lead_id, assignee, user.name, note, parse_date(due, "期限")),
             f"已分配给 {assignee}",
+            typed=note,
         )
 
     @pages.post("/leads/{lead_id}/move")
@@ -315,6 +341,7 @@ def create_app(settings: Settings) -> FastAPI:
                 expected_status=expected_status or None,
             ),
             f"已转为「{LEAD_STATUS.get(status, status)}」",
+            typed=note,
         )
 
     @pages.post("/leads/{lead_id}/measures")
@@ -331,6 +358,7 @@ def create_app(settings: Settings) -> FastAPI:
             lead_id,
             lambda: lifecycle.add_measure(store, lead_id, kind, user.name, note, parse_date(due, "期限")),
             "已登记处置事项",
+            typed=note,
         )
 
     @pages.post("/leads/{lead_id}/measures/{measure_id}/done")
@@ -352,7 +380,7 @@ def create_app(settings: Settings) -> FastAPI:
                 store, lead_id, measure_id, user.name, note, transfer_no=transfer_no.strip() or None, amount=value
             )
 
-        return decided(request, lead_id, complete, f"处置事项 #{measure_id} 已销号")
+        return decided(request, lead_id, complete, f"处置事项 #{measure_id} 已完成销号", typed=note)
 
     @pages.post("/leads/{lead_id}/close/propose")
     def propose_close(
@@ -363,13 +391,16 @@ def create_app(settings: Settings) -> FastAPI:
             lead_id,
             lambda: lifecycle.propose_close(store, lead_id, user.name, note),
             "已提出销号，待另一人确认",
+            typed=note,
         )
 
     @pages.post("/leads/{lead_id}/close/confirm")
     def confirm_close(
         request: Request, lead_id: str, note: str = Form(""), user: auth.User = Depends(current_user)
     ) -> Response:
-        return decided(request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note), "已确认销号")
+        return decided(
+            request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note), "已确认销号", typed=note
+        )
 
     @pages.post("/leads/{lead_id}/unmask")
     def unmask(
@@ -388,10 +419,11 @@ def create_app(settings: Settings) -> FastAPI:
         found = views.unmask_value(store.get_lead(lead_id), secret, choice)
         if found is None:
             raise NotFoundError(f"该线索没有这个号码 / no such number on lead {lead_id}")
-        store.write_audit(
+        seq = store.write_audit(
             user.name, "unmask", target=lead_id, reason=reason.strip(), detail={"choice": choice, "what": found[0]}
         )
-        return lead_response(request, user, lead_id, unmasked=found)
+        # Redirect after POST: reloading the result page shows the audited value again, it does not unmask again.
+        return RedirectResponse(f"/leads/{quote(lead_id)}?shown={seq}", status_code=303)
 
     @pages.get("/exports")
     def exports_page(request: Request, user: auth.User = Depends(current_user)) -> Response:
@@ -443,7 +475,21 @@ def create_app(settings: Settings) -> FastAPI:
     def api_graph(
         lead_id: str, start: str = "", end: str = "", expand: str = "", user: auth.User = Depends(current_user)
     ) -> dict:
-        return views.graph(store.get_lead(lead_id), secret, _api_date(start), _api_date(end), bool(expand))
+        first, last = _api_date(start), _api_date(end)
+        if first and last and first > last:
+            raise HTTPException(400, f"开始日期 {first} 晚于结束日期 {last}，请调换 / the range is reversed")
+        return views.graph(store.get_lead(lead_id), secret, first, last, bool(expand))
+
+    @api.get("/leads/{lead_id}/edge")
+    def api_edge(
+        lead_id: str,
+        source: str,
+        target: str,
+        start: str = "",
+        end: str = "",
+        user: auth.User = Depends(current_user),
+    ) -> dict:
+        return views.edge_payments(store.get_lead(lead_id), secret, source, target, _api_date(start), _api_date(end))
 
     @api.get("/leads/{lead_id}/accounts/{key}")
     def api_account(
@@ -466,6 +512,16 @@ def _api_date(text: str) -> date | None:
         return parse_date(text)
     except FundflowError as exc:
         raise HTTPException(400, str(exc)) from None
+
+
+def _page_of(path: str) -> str | None:
+    """The page a form posted from, for sending the user back to it: a lead's page, or the page itself."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "leads":
+        return f"/leads/{quote(parts[1])}"
+    if parts[0] in ("admin", "account"):
+        return "/" + parts[0] + ("/users" if parts[0] == "admin" else "")
+    return None
 
 
 def _safe_next(target: str) -> str:

@@ -9,12 +9,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import sqlalchemy as sa
+
 from pipelines.cases import lifecycle
 from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import SECTORS
-from pipelines.cases.store import CaseStore
+from pipelines.cases.store import CaseStore, audit
 from pipelines.masking import mask_account, mask_id
-from pipelines.vocabulary import DIRECTION, LEAD_STATUS, PAYMENT_METHODS, PROVINCES, TYPOLOGIES
+from pipelines.vocabulary import ACTION_LABELS, DIRECTION, LEAD_STATUS, PAYMENT_METHODS, PROVINCES, TYPOLOGIES
 
 # Investors beyond this many are drawn as one expandable node, so a 2,000-account lead stays readable.
 GROUP_INVESTORS_ABOVE = 40
@@ -23,17 +25,6 @@ NODE_PAYMENT_ROWS = 300
 TIMELINE_MAX_BARS = 120
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
-EVENT_ACTIONS = {
-    "created": "生成线索",
-    "new_activity": "新增活动",
-    "new_activity_linked": "出现新活动（另立新线索）",
-    "move": "状态变更",
-    "assign": "分配",
-    "propose_close": "提出销号",
-    "measure_add": "登记处置事项",
-    "measure_done": "处置事项销号",
-    "merge_in": "并入线索",
-}
 QUEUE_SORTS = {
     "score": ("score", "评分"),
     "amount": ("total_in", "流入金额"),
@@ -168,6 +159,8 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
     measures = [
         dict(
             item,
+            type_label=lifecycle.DISPOSITION_TYPES.get(item["disposition_type"], item["disposition_type"]),
+            status_label=lifecycle.MEASURE_STATUSES.get(item["status"], item["status"]),
             overdue=item["status"] != "DONE"
             and item["due_date"] is not None
             and item["due_date"] < today - timedelta(days=MEASURE_OVERDUE_DAYS),
@@ -177,7 +170,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
     events = [
         dict(
             event,
-            action_label=EVENT_ACTIONS.get(event["action"], event["action"]),
+            action_label=ACTION_LABELS.get(event["action"], event["action"]),
             from_label=LEAD_STATUS.get(event["from_status"] or "", event["from_status"] or ""),
             to_label=LEAD_STATUS.get(event["to_status"] or "", event["to_status"] or ""),
         )
@@ -191,7 +184,10 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "lead": lead,
         "narrative": lead["narrative"],
         "reasons": lead["reasons"] or [],
-        "alerts": lead["alerts"],
+        "alerts": [
+            dict(alert, account_label=party_label(names.get(alert["subject"]), alert["subject"]))
+            for alert in lead["alerts"]
+        ],
         "window_start": lead["window_start"],
         "window_end": lead["window_end"],
         "account_count": len(lead["accounts"]),
@@ -202,6 +198,9 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "events": events,
         "moves": [(status, LEAD_STATUS[status]) for status in lifecycle.allowed_moves(lead, role)],
         "close_proposed_by": lead["close_proposed_by"],
+        # A closed or merged lead is history: it shows no forms that could only be refused.
+        "live": lead["status"] in lifecycle.OPEN_STATUSES or lead["status"] == "ON_HOLD",
+        "closed_by": next((e["user"] for e in reversed(lead["events"]) if e["to_status"] == "CLOSED"), None),
         "may_work": role in lifecycle.WORKERS,
         "may_sign": role in lifecycle.SIGNERS,
         "may_propose_close": "CLOSED" in lifecycle.ALLOWED.get(lead["status"], {}) and not lead["close_proposed_by"],
@@ -247,6 +246,20 @@ def unmask_value(lead: dict, secret: str, choice: str) -> tuple[str, str] | None
     return None
 
 
+def unmasked_by_audit(
+    store: CaseStore, secret: str, lead_id: str, user: str, seq: int, minutes: int
+) -> tuple[str, str] | None:
+    """What an unmask (audit record `seq`) revealed, for the page it redirected to; None unless that record is
+    this user's unmask of this lead within the last `minutes`."""
+    with store.read() as conn:
+        row = conn.execute(sa.select(audit).where(audit.c.seq == seq)).mappings().first()
+    if row is None or row["action"] != "unmask" or row["user"] != user or row["target"] != lead_id:
+        return None
+    if store.now() - row["at"] > timedelta(minutes=minutes):
+        return None
+    return unmask_value(store.get_lead(lead_id), secret, row["detail"].get("choice", ""))
+
+
 def _day(value: datetime) -> str:
     return value.date().isoformat()
 
@@ -268,6 +281,8 @@ def graph(lead: dict, secret: str, start: date | None = None, end: date | None =
     all_payments = lead["payments"]
     first = min((p["txn_time"] for p in all_payments), default=None)
     last = max((p["txn_time"] for p in all_payments), default=None)
+    if first is not None and (start is None or start <= first.date()) and (end is None or end >= last.date()):
+        start = end = None  # the pre-filled whole range is no filter: every account stays drawn
     chosen = _in_range(all_payments, start, end)
     filtered = start is not None or end is not None
     accounts = {a["account_no"]: a for a in lead["accounts"]}
@@ -343,8 +358,12 @@ def graph(lead: dict, secret: str, start: date | None = None, end: date | None =
         }
         for number, edge in enumerate(edges.values())
     ]
+    paying = {p["payer_account"] for p in chosen} | {p["payee_account"] for p in chosen}
     return {
         "accounts": len(accounts),
+        # accounts of the lead with no listed payment (in the range): said in the summary, not dropped silently
+        "without_payments": sum(1 for no in accounts if no not in paying),
+        "filtered": filtered,
         "grouped": len(investors) if grouped else 0,
         "nodes": list(nodes.values()),
         "edges": edge_list,
@@ -420,6 +439,45 @@ def account_detail(lead: dict, secret: str, key: str, start: date | None, end: d
         "count_in": totals["IN"][1],
         "total_out": totals["OUT"][0],
         "count_out": totals["OUT"][1],
+        "payments": rows[:NODE_PAYMENT_ROWS],
+        "truncated": len(rows) > NODE_PAYMENT_ROWS,
+    }
+
+
+def edge_payments(lead: dict, secret: str, source: str, target: str, start: date | None, end: date | None) -> dict:
+    """The payments behind one graph edge (source node → target node), masked; node ids as `graph` makes them."""
+    accounts = {a["account_no"]: a for a in lead["accounts"]}
+    names = {no: a["account_name"] for no, a in accounts.items()}
+
+    def ids_of(account_no: str | None) -> set[str]:
+        if account_no is None:
+            return {"cash"}
+        found = {node_key(secret, account_no)}
+        if account_no in accounts and accounts[account_no]["role"] == "investor":
+            found.add("g-investor")
+        return found
+
+    rows, total = [], 0.0
+    for payment in _in_range(lead["payments"], start, end):
+        if source in ids_of(payment["payer_account"]) and target in ids_of(payment["payee_account"]):
+            amount = float(payment["amount"] or 0)
+            total += amount
+            rows.append(
+                {
+                    "time": payment["txn_time"].isoformat(sep=" ", timespec="minutes"),
+                    "payer": party_label(
+                        payment["payer_name"] or names.get(payment["payer_account"]), payment["payer_account"]
+                    ),
+                    "payee": party_label(
+                        payment["payee_name"] or names.get(payment["payee_account"]), payment["payee_account"]
+                    ),
+                    "amount": amount,
+                    "memo": payment["memo"] or "",
+                }
+            )
+    return {
+        "count": len(rows),
+        "total": round(total, 2),
         "payments": rows[:NODE_PAYMENT_ROWS],
         "truncated": len(rows) > NODE_PAYMENT_ROWS,
     }

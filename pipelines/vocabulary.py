@@ -103,6 +103,7 @@ ACTION_LABELS = {
     "measure_add": "登记处置事项",
     "measure_done": "处置事项销号",
     "tip_attached": "关联群众举报",
+    "note": "备注",
 }
 
 # Public tips (群众举报): channels, the tip procedure 受理 → 核实 → 办理 → 反馈, matches and rewards.
@@ -136,6 +137,19 @@ TIP_COLUMNS = {
     "content": ("举报内容", ("content", "text", "details")),
     "addresses": ("地址", ("address", "addresses")),
     "town": ("乡镇", ("town", "township")),
+}
+
+# Form fields the console names when one is missing (FastAPI's own message would be raw English JSON).
+FORM_FIELDS = {
+    "note": "说明",
+    "status": "目标状态",
+    "assignee": "承办人",
+    "kind": "处置事项",
+    "choice": "号码",
+    "name": "用户名",
+    "password": "密码",
+    "text": "备注内容",
+    "role": "角色",
 }
 
 # Reporting institutions' scorecard (`fundflow institutions report`, console page 报告机构).

@@ -183,6 +183,12 @@ def _in_period(moment: datetime | None, period: Period) -> bool:
     return moment is not None and period.starts <= moment < period.ends
 
 
+def _money_moved_in(lead: dict, period: Period) -> bool:
+    """The lead's evidence window overlaps the period (a lead found later still counts where its money moved)."""
+    start, end = lead["window_start"], lead["window_end"]
+    return start is not None and end is not None and start < period.ends and end >= period.starts
+
+
 def _other_kinds() -> tuple[str, ...]:
     return tuple(code for code in MEASURE_KINDS if code not in COUNTED_KINDS)
 
@@ -380,9 +386,11 @@ def _status_at(history: list[dict], moment: datetime) -> str | None:
 
 
 def period_facts(store: CaseStore, period: Period, unmasked: bool) -> tuple[list[LeadFacts], list[dict]]:
-    """The period's leads (those in the ledger at some time in it, merged ones left out), best score first,
-    and the ledger items closed out within the period."""
-    candidates = store.list_leads(created_to=period.end)
+    """The period's leads (those in the ledger at some time in it, or whose money moved in it though the lead
+    was opened later; merged ones left out), best score first, and the ledger items closed out within the period."""
+    candidates = [
+        lead for lead in store.list_leads() if lead["created_at"] < period.ends or _money_moved_in(lead, period)
+    ]
     ids = [lead["lead_id"] for lead in candidates]
     history = _events_by_lead(store, ids, period.ends)
     ledger = measures_by_lead(store, ids)

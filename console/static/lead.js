@@ -40,7 +40,11 @@
   async function getJson(url) {
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (response.status === 401) { window.location.href = "/login"; throw new Error("login required"); }
-    if (!response.ok) throw new Error("HTTP " + response.status);
+    if (!response.ok) {
+      // The server's message is Chinese and says what to change (e.g. a reversed date range).
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.detail || body.error || "HTTP " + response.status);
+    }
     return response.json();
   }
 
@@ -66,7 +70,11 @@
     });
     const edges = data.edges.map((e) => ({
       group: "edges",
-      data: Object.assign({}, e, { width: big ? 0.5 + 2 * Math.sqrt(e.amount / maxEdge) : 1 + 7 * Math.sqrt(e.amount / maxEdge) }),
+      data: Object.assign({}, e, {
+        width: big ? 0.5 + 2 * Math.sqrt(e.amount / maxEdge) : 1 + 7 * Math.sqrt(e.amount / maxEdge),
+        // amounts on the edges of a readable graph; a 2,000-node one would be a blur of numbers
+        label: big ? undefined : yuan.format(e.amount) + (e.count > 1 ? `（${e.count}笔）` : ""),
+      }),
       classes: big ? "thin" : "",
     }));
     return nodes.concat(edges);
@@ -87,6 +95,11 @@
       "line-color": "mapData(t, 0, 1, #b9d3ee, #7a1010)", "target-arrow-color": "mapData(t, 0, 1, #b9d3ee, #7a1010)",
       opacity: 0.8,
     } },
+    { selector: "edge[label]", style: {
+      label: "data(label)", "font-size": 9, color: "#4a5563", "text-rotation": "autorotate",
+      "text-background-color": "#ffffff", "text-background-opacity": 0.8, "text-background-padding": 1,
+    } },
+    { selector: "edge:selected", style: { "line-color": "#f2c200", "target-arrow-color": "#f2c200", opacity: 1 } },
     { selector: "edge.thin", style: { "curve-style": "haystack", "target-arrow-shape": "none", opacity: 0.35 } },
   ];
 
@@ -113,7 +126,11 @@
     });
     layout.run();
     summary.textContent = `${data.accounts} 个账户，图中 ${data.nodes.length} 个节点、${data.edges.length} 条资金边` +
-      (data.grouped ? `（${data.grouped} 名集资参与人已合并为一个节点，点击可展开）` : "");
+      (data.grouped ? `（${data.grouped} 名集资参与人已合并为一个节点，点击可展开）` : "") +
+      (data.without_payments ? (data.filtered
+        ? `；另有 ${data.without_payments} 个账户在所选时间段内没有证据交易，未画出`
+        : `；其中 ${data.without_payments} 个账户没有列出的证据交易`) : "") +
+      (data.filtered && !data.edges.length ? "。所选时间段内没有交易" : "");
     drawTimeline(data.timeline, data.range);
   }
 
@@ -141,7 +158,7 @@
       const box = [el("h2", d.label),
         el("p", `流入 ${yuan.format(d.total_in)}，流出 ${yuan.format(d.total_out)}`)];
       const button = el("button", "展开全部参与人");
-      button.addEventListener("click", () => { expanded = true; load(); });
+      button.addEventListener("click", () => { expanded = true; reload(); });
       box.push(button);
       detail.replaceChildren(...box);
       return;
@@ -198,10 +215,36 @@
     );
   }
 
+  async function showEdge(edge) {
+    detail.replaceChildren(el("p", "加载中…", "muted"));
+    const d = edge.data();
+    const params = new URLSearchParams(query());
+    params.set("source", d.source);
+    params.set("target", d.target);
+    const info = await getJson(leadUrl + "/edge?" + params.toString());
+    const table = el("table", null, "data");
+    table.id = "edge-payments";
+    const head = document.createElement("tr");
+    ["时间", "付款方", "收款方", "金额", "附言"].forEach((h, i) => head.appendChild(el("th", h, i === 3 ? "num" : "")));
+    table.appendChild(head);
+    info.payments.forEach((p) => table.appendChild(row([p.time, p.payer, p.payee, yuan.format(p.amount), p.memo], [3])));
+    detail.replaceChildren(
+      el("h2", "资金边明细"),
+      el("p", `${edge.source().data("label").replace("\n", " ")} → ${edge.target().data("label").replace("\n", " ")}`, "muted"),
+      el("p", `共 ${info.count} 笔，合计 ${yuan.format(info.total)}`),
+      table,
+      el("p", info.truncated ? `仅显示前 ${info.payments.length} 笔` : "", "muted"),
+    );
+  }
+
+  cy.on("tap", "edge", (event) => showEdge(event.target).catch((err) => detail.replaceChildren(el("p", String(err)))));
   cy.on("tap", "node", (event) => showNode(event.target).catch((err) => detail.replaceChildren(el("p", String(err)))));
-  document.getElementById("range-apply").addEventListener("click", () => load());
+  function reload() {
+    load().catch((err) => { container.dataset.ready = "1"; summary.textContent = "图谱未能绘制：" + err.message; });
+  }
+  document.getElementById("range-apply").addEventListener("click", reload);
   document.getElementById("range-reset").addEventListener("click", () => {
-    fromInput.value = ""; toInput.value = ""; expanded = false; load();
+    fromInput.value = ""; toInput.value = ""; expanded = false; reload();
   });
-  load().catch((err) => { summary.textContent = "图谱加载失败：" + err; });
+  reload();
 })();

@@ -124,6 +124,15 @@ def test_a_period_before_any_lead_has_empty_tables(store_settings, tmp_path):
     assert [record["file_sha256"] for record in audit_rows(store_settings)] == [sha for _, sha in result.files]
 
 
+def test_the_quarter_in_which_the_money_moved_counts_leads_opened_later(store_settings, lead_ids, tmp_path):
+    out = tmp_path / "moved.csv"
+    export_campaign(store_settings, out, "ana", period="2025Q1")  # the seeded money moved in March 2025
+    [summary] = read_csv(tmp_path / "moved.a.csv")
+    assert summary["台账线索总数（条）"] == str(len(lead_ids))
+    listed = [row["序号"] for row in read_csv(tmp_path / "moved.b.csv")]
+    assert len(listed) == len(lead_ids) + 1  # and the 合计 line
+
+
 def test_a_lead_counts_with_the_status_it_had_at_the_end_of_the_period():
     history = [
         {"at": datetime(2025, 6, 1), "to_status": "NEW"},
