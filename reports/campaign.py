@@ -23,6 +23,7 @@ from pipelines.cases.lifecycle import DISPOSITION_TYPES, MEASURE_KINDS
 from pipelines.cases.publish import CROSS_PROVINCE_MIN, PRIORITY_MARKS
 from pipelines.cases.sectors import SECTORS, sector_labels
 from pipelines.cases.store import CaseStore, events
+from pipelines.cases.tips import tip_counts
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 from pipelines.vocabulary import LEAD_STATUS
@@ -164,6 +165,8 @@ class Summary:
     leads: list[LeadFacts]
     done_measures: list[dict] = field(default_factory=list)
     """Ledger items closed out within the period."""
+    tips: dict = field(default_factory=dict)
+    """Public tips received in the period (`pipelines.cases.tips.tip_counts`)."""
 
     @property
     def by_status(self) -> Counter:
@@ -203,6 +206,16 @@ SUMMARY_COLUMNS: list[tuple[Column, Callable[[Summary], Any]]] = [
     ),
     (Column("leads_monitoring", "其中：资金异动监测（条）"), lambda s: s.count(lambda f: f.lead["source"] == "model")),
     (Column("leads_other", "其中：其他来源（条）"), lambda s: s.count(lambda f: f.lead["source"] != "model")),
+    (Column("tips_received", "受理群众举报（件）"), lambda s: s.tips.get("received", 0)),
+    (Column("tips_verified", "其中：已核实（件）"), lambda s: s.tips.get("verified", 0)),
+    (Column("tips_to_leads", "其中：转为或关联线索（件）"), lambda s: s.tips.get("to_leads", 0)),
+    (Column("tips_answered", "其中：已答复举报人（件）"), lambda s: s.tips.get("answered", 0)),
+    (Column("tips_overdue", "其中：逾期未反馈（件）"), lambda s: s.tips.get("overdue", 0)),
+    (Column("tips_rewarded", "举报奖励已发放（件）"), lambda s: s.tips.get("rewarded", 0)),
+    (
+        Column("tips_reward_amount", "举报奖励金额（万元）", AMOUNT_FORMAT),
+        lambda s: wan(s.tips.get("reward_amount", Decimal(0))),
+    ),
     *[
         (Column(f"status_{code}", f"期末状态：{label}（条）"), lambda s, code=code: s.by_status[code])
         for code, label in LEAD_STATUS.items()
@@ -438,11 +451,12 @@ def campaign_sheets(
     store = store or CaseStore.open(settings)
     try:
         leads, done = period_facts(store, period, unmasked)
+        tips_seen = tip_counts(store, period.starts, period.ends, as_of=period.ends)
     finally:
         if own_store:
             store.close()
     unit = unit or f"县级处置非法集资牵头部门（区划 {settings.county_code}）"
-    summary = Summary(unit, period, leads, done)
+    summary = Summary(unit, period, leads, done, tips_seen)
     cross = [
         LeadFacts(f.lead, f.person, f.status, f.events, f.measures)
         for f in leads

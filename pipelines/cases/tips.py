@@ -555,36 +555,56 @@ def quarantined_rows(store: CaseStore, file_sha256: str | None = None) -> list[d
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def tip_counts(store: CaseStore, start: datetime | None = None, end: datetime | None = None) -> dict[str, int]:
-    """Tips received in [start, end): how many, verified (past 受理), turned into leads, rewarded (paid)."""
-    query = sa.select(tips.c.tip_id, tips.c.status, tips.c.match_state)
+def tip_counts(
+    store: CaseStore, start: datetime | None = None, end: datetime | None = None, as_of: datetime | None = None
+) -> dict:
+    """Tips received in [start, end): how many; verified (moved past 受理), answered, overdue, attached to or
+    turned into leads, and rewarded (paid, with the sum) — each as of `as_of` (default now)."""
+    moment = as_of or store.now()
+    query = sa.select(tips.c.tip_id, tips.c.feedback_due)
     if start:
         query = query.where(tips.c.received_at >= start)
     if end:
         query = query.where(tips.c.received_at < end)
     with store.read() as conn:
-        found = conn.execute(query).all()
-        ids = [row.tip_id for row in found]
+        found = {row.tip_id: row.feedback_due for row in conn.execute(query)}
+        ids = sorted(found)
+        steps = conn.execute(
+            sa.select(tip_events.c.tip_id, tip_events.c.action, tip_events.c.at)
+            .where(tip_events.c.tip_id.in_(ids))
+            .where(tip_events.c.at < moment)
+            .where(tip_events.c.action.in_(("move", "answer")))
+        ).all()
         with_leads = set(
             conn.execute(
                 sa.select(tip_matches.c.tip_id)
                 .where(tip_matches.c.lead_id.is_not(None))
+                .where(tip_matches.c.found_at < moment)
                 .where(tip_matches.c.tip_id.in_(ids))
             ).scalars()
         )
-        rewarded = set(
-            conn.execute(
-                sa.select(tip_rewards.c.tip_id)
-                .where(tip_rewards.c.decision == "GRANT")
-                .where(tip_rewards.c.paid_on.is_not(None))
-                .where(tip_rewards.c.tip_id.in_(ids))
-            ).scalars()
-        )
+        paid = conn.execute(
+            sa.select(tip_rewards.c.tip_id, tip_rewards.c.amount)
+            .where(tip_rewards.c.decision == "GRANT")
+            .where(tip_rewards.c.paid_on.is_not(None))
+            .where(tip_rewards.c.paid_on < moment.date() + timedelta(days=1))
+            .where(tip_rewards.c.tip_id.in_(ids))
+        ).all()
+    verified = {tip_id for tip_id, _, _ in steps}
+    answered = {tip_id: at for tip_id, action, at in steps if action == "answer"}
+    overdue = {
+        tip_id
+        for tip_id, due in found.items()
+        if (answered[tip_id].date() > due if tip_id in answered else moment.date() > due)
+    }
     return {
         "received": len(found),
-        "verified": sum(1 for row in found if row.status != "RECEIVED"),
+        "verified": len(verified),
+        "answered": len(answered),
+        "overdue": len(overdue),
         "to_leads": len(with_leads),
-        "rewarded": len(rewarded),
+        "rewarded": len({tip_id for tip_id, _ in paid}),
+        "reward_amount": sum((Decimal(str(amount or 0)) for _, amount in paid), Decimal(0)),
     }
 
 
