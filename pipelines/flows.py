@@ -95,6 +95,39 @@ def publish_task(home: str, run_id: str) -> dict:
         con.close()
 
 
+@task(
+    name="match-tips",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=_retry_when_transient,
+    cache_policy=NO_CACHE,
+)
+def match_tips_task(home: str) -> list[dict]:
+    """Open public tips matched again against the new data; one entry per tip that now matches more."""
+    from pipelines.cases.store import CaseStore
+    from pipelines.cases.tip_matching import rematch_open_tips
+    from pipelines.masking import mask_account
+    from pipelines.warehouse import db as warehouse
+
+    settings = Settings.load(home)
+    store = CaseStore.open(settings)
+    con = warehouse.connect(settings, read_only=True)
+    try:
+        found = rematch_open_tips(store, con)
+    finally:
+        con.close()
+        store.close()
+    return [
+        {
+            "tip_id": tip_id,
+            "matches": len(new),
+            "leads": sorted({m.lead_id for m in new if m.lead_id}),
+            "accounts": sorted({mask_account(m.account_no) for m in new if m.account_no}),
+        }
+        for tip_id, new in sorted(found.items())
+    ]
+
+
 @task(name="export", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def export_task(home: str) -> list[str]:
     from reports.nightly import export_nightly
@@ -153,6 +186,7 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
         summary["detect_run"] = detection["run_id"]
         summary["alerts_per_rule"] = detection["alerts_per_rule"]
         summary["publish"] = publish_task(home, detection["run_id"])
+        summary["tip_matches"] = match_tips_task(home)
         summary["exports"] = export_task(home)
         summary["nothing_new"] = False
     else:
@@ -230,6 +264,13 @@ def summary_markdown(summary: dict) -> str:
     ):
         if key in publish:
             lines.append(f"| {label} | {publish[key]} |")
+    tip_matches = summary.get("tip_matches") or []
+    if "tip_matches" in summary:
+        lines.append(f"| 群众举报新匹配 tips newly matched | {len(tip_matches)} |")
+    for item in tip_matches:
+        leads = "、".join(item["leads"]) or "无线索 no lead"
+        accounts = "、".join(item["accounts"][:5]) or "-"
+        lines.append(f"\n**举报新匹配 / tip now matches** {item['tip_id']}: 线索 {leads}；账户 {accounts}")
     flagged = summary.get("institutions") or []
     if flagged:
         lines += ["", "## 报告机构提示 / reporting institutions past a threshold", ""]
