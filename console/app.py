@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,12 +21,13 @@ from starlette.background import BackgroundTask
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from console import auth, downloads, institutions, sessions, users, views
+from console import auth, downloads, institutions, search, sessions, users, views
 from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError, LifecycleError, NotFoundError
 from pipelines.formatting import parse_date
+from pipelines.masking import mask_account
 from pipelines.settings import Settings
 from pipelines.vocabulary import FORM_FIELDS, LEAD_STATUS, ROLES
 
@@ -201,6 +202,16 @@ def create_app(settings: Settings) -> FastAPI:
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
+    @pages.get("/search")
+    def search_page(request: Request, q: str = "", user: auth.User = Depends(current_user)) -> Response:
+        found = search.search(store, settings.warehouse_path, q[:100])
+        if found["kind"]:
+            shown = mask_account(search.normalise(q)) if found["kind"] == "number" else q.strip()[:100]
+            store.write_audit(
+                user.name, "search", detail={"query": shown, "kind": found["kind"], "leads": len(found["leads"])}
+            )
+        return page(request, "search.html", user, found=found)
+
     @pages.get("/account")
     def account_page(request: Request, user: auth.User = Depends(current_user)) -> Response:
         return page(request, "account.html", user, min_length=users.MIN_PASSWORD_LENGTH)
@@ -236,6 +247,8 @@ def create_app(settings: Settings) -> FastAPI:
         assignee: str = "",
         overdue: str = "",
         sort: str = "score",
+        view: str = "",
+        page_no: int = Query(1, alias="page", ge=1),
     ) -> Response:
         chosen = views.QueueFilter(
             status=status,
@@ -246,14 +259,24 @@ def create_app(settings: Settings) -> FastAPI:
             assignee=assignee,
             overdue=bool(overdue),
             sort=sort,
+            view=view if view in views.QUEUE_VIEWS else "",
         )
-        rows = views.queue(store, chosen)
+        rows = views.queue(store, chosen, user.name)
+        pages_total = max(1, -(-len(rows) // views.QUEUE_PAGE_ROWS))
+        page_no = min(page_no, pages_total)
+        shown_rows = rows[(page_no - 1) * views.QUEUE_PAGE_ROWS : page_no * views.QUEUE_PAGE_ROWS]
+        query = {key: value for key, value in request.query_params.items() if key != "page"}
         return page(
             request,
             "queue.html",
             user,
-            rows=rows,
+            rows=shown_rows,
+            total=len(rows),
+            page_no=page_no,
+            pages_total=pages_total,
+            page_query=urlencode(query),
             chosen=chosen,
+            views_menu=list(views.QUEUE_VIEWS.items()),
             choices=views.queue_choices(store),
             ranking=current_ranking(settings),
         )
@@ -495,9 +518,11 @@ def create_app(settings: Settings) -> FastAPI:
     def api_account(
         lead_id: str, key: str, start: str = "", end: str = "", user: auth.User = Depends(current_user)
     ) -> dict:
-        found = views.account_detail(store.get_lead(lead_id), secret, key, _api_date(start), _api_date(end))
+        lead = store.get_lead(lead_id)
+        found = views.account_detail(lead, secret, key, _api_date(start), _api_date(end))
         if found is None:
             raise NotFoundError(f"线索 {lead_id} 没有这个账户 / no such account on this lead")
+        found["also_in"] = search.also_in(store, str(views.account_no_of(lead, secret, key)), lead_id)
         return found
 
     institutions.add_routes(pages, page, current_user, settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -16,7 +16,14 @@ from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import SECTORS
 from pipelines.cases.store import CaseStore, audit
 from pipelines.masking import mask_account, mask_id
-from pipelines.vocabulary import ACTION_LABELS, DIRECTION, LEAD_STATUS, PAYMENT_METHODS, PROVINCES, TYPOLOGIES
+from pipelines.vocabulary import (
+    ACTION_LABELS,
+    DIRECTION,
+    LEAD_STATUS,
+    PAYMENT_METHODS,
+    PROVINCES,
+    TYPOLOGIES,
+)
 
 # Investors beyond this many are drawn as one expandable node, so a 2,000-account lead stays readable.
 GROUP_INVESTORS_ABOVE = 40
@@ -25,6 +32,7 @@ NODE_PAYMENT_ROWS = 300
 TIMELINE_MAX_BARS = 120
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
+QUEUE_PAGE_ROWS = 50
 QUEUE_SORTS = {
     "score": ("score", "评分"),
     "amount": ("total_in", "流入金额"),
@@ -42,6 +50,7 @@ class QueueFilter:
     assignee: str = ""
     overdue: bool = False
     sort: str = "score"
+    view: str = ""  # a QUEUE_VIEWS key: whose work this list is
 
 
 def is_overdue(lead: dict, today: date) -> bool:
@@ -60,8 +69,17 @@ def province_label(code: str) -> str:
     return PROVINCES.get(code, code)
 
 
-def queue(store: CaseStore, chosen: QueueFilter) -> list[dict]:
+def awaiting_confirmation(lead: dict, user: str) -> bool:
+    """A proposed close-out that `user` (not the proposer) could confirm."""
+    return bool(lead["close_proposed_by"]) and lead["close_proposed_by"] != user and lead["status"] != "CLOSED"
+
+
+def queue(store: CaseStore, chosen: QueueFilter, user: str = "") -> list[dict]:
     today = store.today()
+    if chosen.view == "mine":
+        chosen = replace(chosen, assignee=user)
+    elif chosen.view == "overdue":
+        chosen = replace(chosen, overdue=True)
     found = store.list_leads(
         status=chosen.status or None,
         priority=chosen.priority or None,
@@ -74,6 +92,10 @@ def queue(store: CaseStore, chosen: QueueFilter) -> list[dict]:
         found = [lead for lead in found if chosen.region in lead_regions(lead)]
     if chosen.overdue:
         found = [lead for lead in found if is_overdue(lead, today)]
+    if chosen.view == "mine":
+        found = [lead for lead in found if lead["status"] in lifecycle.OPEN_STATUSES or lead["status"] == "ON_HOLD"]
+    if chosen.view == "confirm":
+        found = [lead for lead in found if awaiting_confirmation(lead, user)]
     column = QUEUE_SORTS.get(chosen.sort, QUEUE_SORTS["score"])[0]
     if column != "score":  # by score, list_leads' order stands: the ranking in use (model or rules)
         found.sort(key=lambda lead: (float(lead[column] or 0), lead["lead_id"]), reverse=True)
@@ -85,6 +107,7 @@ def queue_row(lead: dict, today: date) -> dict:
         "lead_id": lead["lead_id"],
         "status": lead["status"],
         "status_label": LEAD_STATUS.get(lead["status"], lead["status"]),
+        "close_pending": bool(lead["close_proposed_by"]) and lead["status"] != "CLOSED",
         "subject_name": lead["subject_name"] or "",
         "subject_id": mask_id(lead["subject_id_no"]),
         "hub_account": mask_account(lead["hub_account"]),
@@ -481,3 +504,8 @@ def edge_payments(lead: dict, secret: str, source: str, target: str, start: date
         "payments": rows[:NODE_PAYMENT_ROWS],
         "truncated": len(rows) > NODE_PAYMENT_ROWS,
     }
+
+
+def account_no_of(lead: dict, secret: str, key: str) -> str | None:
+    """The account number behind a node key of this lead (stays on the server)."""
+    return next((a["account_no"] for a in lead["accounts"] if node_key(secret, a["account_no"]) == key), None)

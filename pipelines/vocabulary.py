@@ -195,3 +195,6 @@ DETECTOR_FIELDS = {
     "place_code": "交易发生地",
 }
 HOW_REPORTED = {"large_only": "仅报大额", "not_reported": "未报告"}
+
+# Console queue views (whose work a list shows).
+QUEUE_VIEWS = {"": "全部线索", "mine": "我的线索", "confirm": "待我确认销号", "overdue": "超期线索"}

@@ -151,6 +151,17 @@
     return tr;
   }
 
+  function alsoIn(leadIds) {
+    const box = el("p", leadIds.length ? "该账户也在：" : "", "also-in");
+    box.id = "also-in";
+    leadIds.forEach((id) => {
+      const link = el("a", id);
+      link.href = "/leads/" + encodeURIComponent(id);
+      box.append(link, " ");
+    });
+    return box;
+  }
+
   async function showNode(node) {
     detail.replaceChildren(el("p", "加载中…", "muted"));
     const d = node.data();
@@ -174,6 +185,7 @@
       el("h2", info.name),
       el("p", `${info.account}　${info.role_label}`, "muted"),
       el("p", `流入 ${yuan.format(info.total_in)}（${info.count_in} 笔），流出 ${yuan.format(info.total_out)}（${info.count_out} 笔）`),
+      alsoIn(info.also_in || []),
       table,
       el("p", info.truncated ? `仅显示前 ${info.payments.length} 笔` : "", "muted"),
     );
