@@ -29,7 +29,7 @@ from pipelines.errors import FundflowError, LifecycleError, NotFoundError
 from pipelines.formatting import parse_date
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
-from pipelines.vocabulary import FORM_FIELDS, LEAD_STATUS, ROLES
+from pipelines.vocabulary import FORM_FIELDS, LEAD_STATUS, QUEUE_VIEWS, ROLES
 
 HERE = Path(__file__).resolve().parent
 CYTOSCAPE = HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"
@@ -259,7 +259,7 @@ def create_app(settings: Settings) -> FastAPI:
             assignee=assignee,
             overdue=bool(overdue),
             sort=sort,
-            view=view if view in views.QUEUE_VIEWS else "",
+            view=view if view in QUEUE_VIEWS else "",
         )
         rows = views.queue(store, chosen, user.name)
         pages_total = max(1, -(-len(rows) // views.QUEUE_PAGE_ROWS))
@@ -276,7 +276,7 @@ def create_app(settings: Settings) -> FastAPI:
             pages_total=pages_total,
             page_query=urlencode(query),
             chosen=chosen,
-            views_menu=list(views.QUEUE_VIEWS.items()),
+            views_menu=list(QUEUE_VIEWS.items()),
             choices=views.queue_choices(store),
             ranking=current_ranking(settings),
         )
