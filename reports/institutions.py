@@ -324,13 +324,22 @@ def read_snapshots(settings: Settings) -> list[dict]:
 
 
 def nightly_institutions(settings: Settings, today: date | None = None) -> list[dict]:
-    """The nightly check: this month's scorecard (snapshot written for the console), and the institutions whose
-    figures crossed a bar in `rules/institutions/scorecard.yaml`, each with the figures in words."""
-    from pipelines.evaluation.institutions import build_scorecard, month_of
+    """The nightly check: this month's scorecard, and the institutions whose figures crossed a bar in
+    `rules/institutions/scorecard.yaml`, each with the figures in words. Snapshots for the console are written
+    for this month and for the quarter of the latest transaction (what the office reviews when data lag)."""
+    from pipelines.evaluation.institutions import build_scorecard, month_of, quarter_of
+    from pipelines.warehouse import db as warehouse
 
     today = today or datetime.now(settings.tz).date()
-    scorecard = build_scorecard(settings, month_of(today), today=today)
-    write_snapshot(settings, scorecard)
+    con = warehouse.connect(settings, read_only=True)
+    try:
+        scorecard = build_scorecard(settings, month_of(today), con=con, today=today)
+        write_snapshot(settings, scorecard)
+        latest = con.execute("SELECT max(txn_date) FROM txn").fetchone()
+        if latest and latest[0] is not None:
+            write_snapshot(settings, build_scorecard(settings, quarter_of(latest[0]), con=con, today=today))
+    finally:
+        con.close()
     return [
         {
             "institution_code": row["institution_code"],

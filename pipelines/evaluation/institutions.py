@@ -67,6 +67,10 @@ def month_of(day: date) -> Period:
     return parse_period(f"{day.year}-{day.month:02d}")
 
 
+def quarter_of(day: date) -> Period:
+    return parse_period(f"{day.year}Q{(day.month - 1) // 3 + 1}")
+
+
 @dataclass
 class Scorecard:
     period: Period

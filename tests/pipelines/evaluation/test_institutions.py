@@ -372,7 +372,7 @@ def test_the_nightly_summary_lists_institutions_past_a_threshold(settings, count
     summary = {"nothing_new": False, "failed": 0, "file_results": [], "institutions": flagged}
     text = summary_markdown(summary)
     assert "报告机构提示" in text and f"`{BANK_B}`（2025-03）" in text
-    (snapshot,) = read_snapshots(settings)
-    assert snapshot["period"]["key"] == "2025-03"
-    shown = json.dumps(snapshot, ensure_ascii=False)
+    # this month's, and the quarter of the latest transaction (30 Sep, D's holiday file)
+    assert [snapshot["period"]["key"] for snapshot in read_snapshots(settings)] == ["2025Q3", "2025-03"]
+    shown = json.dumps(read_snapshots(settings), ensure_ascii=False)
     assert B2 not in shown  # the console's copy is masked
