@@ -81,7 +81,8 @@ async def csrf_guard(request: Request) -> None:
         return
     sent = request.headers.get("x-csrf-token")
     if sent is None:
-        sent = (await request.form()).get("csrf_token")
+        field = (await request.form()).get("csrf_token")
+        sent = field if isinstance(field, str) else None
     if not auth.csrf_valid(request.session, sent):
         raise Forbidden("表单已过期或来源不明，请刷新页面后重试 / missing or wrong CSRF token")
 

@@ -405,7 +405,7 @@ def timeline(lead: dict, first: datetime | None, last: datetime | None) -> list[
 
     Transfers between core accounts are neither; a lead without participants counts every account as core.
     """
-    if first is None:
+    if first is None or last is None:
         return []
     core = {a["account_no"] for a in lead["accounts"] if a["role"] != "investor"}
     if not core:

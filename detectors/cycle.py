@@ -120,7 +120,7 @@ def _disjoint(turns: dict[frozenset, tuple]) -> dict[frozenset, tuple]:
 def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]:
     params: Params = rule.params
     nb = neighbourhood.load(con, window)
-    by_accounts: dict[frozenset, dict[tuple, tuple]] = {}
+    by_accounts: dict[frozenset, dict[frozenset, tuple]] = {}
     for origin in sorted(nb.seeds):
         if origin not in nb.graph:
             continue

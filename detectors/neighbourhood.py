@@ -126,7 +126,7 @@ def load(
         raise ValueError(f"unknown seed table {seed_table!r}")
     fingerprint = con.execute(f"SELECT count(*), coalesce(sum(hash(account_no)), 0) FROM {seed_table}").fetchone()
     # count(*) is read from table metadata: checking it costs nothing however large the warehouse grows.
-    key = (window, fingerprint, con.execute("SELECT count(*) FROM payments").fetchone()[0])
+    key = (window, fingerprint, con.execute("SELECT count(*) FROM payments").fetchone())
     for reference, cached_key, cached_hops, found in _cached:
         if reference() is con and cached_key == key and cached_hops >= hops:
             return found

@@ -185,6 +185,8 @@ def _load_rule(path: Path, detectors: dict, shared: dict, problems: list[str]) -
         params = _build_params(shown, module.Params, data["params"], shared, problems)
     if len(problems) > before or params is None:
         return None
+    # Every check above appends a problem unless detector, typology and weight hold the right types.
+    assert isinstance(name, str) and isinstance(typology, str) and isinstance(weight, (int, float))
     return Rule(
         rule_id=data["id"].strip(),
         detector=name,

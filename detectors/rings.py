@@ -81,7 +81,8 @@ def build_rings(
     totals = _totals(con, window)
     actor_of = _actors(con)
     groups = _join(nb, flows, totals, actor_of, params)
-    ring_rows, member_rows = [], []
+    ring_rows: list[dict] = []
+    member_rows: list[dict] = []
     staged = []
     for members in groups:
         if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
@@ -102,14 +103,14 @@ def build_rings(
         best: dict[str, float] = {}
         for view in ring_alerts.values():
             best[view.rule_id] = max(best.get(view.rule_id, 0.0), view.score)
-        members = sorted(account for account, role in roles.items() if role != "investor")
+        accounts = sorted(account for account, role in roles.items() if role != "investor")
         ring_rows.append(
             {
                 "ring_id": ring_id,
                 "run_id": run_id,
                 "hub_account": hub,
-                "member_accounts": members,
-                "actor_ids": sorted({actor_of[a] for a in members if a in actor_of}),
+                "member_accounts": accounts,
+                "actor_ids": sorted({actor_of[a] for a in accounts if a in actor_of}),
                 "alert_ids": sorted(ring_alerts),
                 "typologies": sorted({v.typology for v in ring_alerts.values()}),
                 "window_start": window.start,
@@ -264,12 +265,12 @@ def _roles(
     if hub not in graph:
         return roles
     for sender in graph.predecessors(hub):
-        forwarded, (taken_in, paid_out) = flows[(sender, hub)], totals.get(sender, (0.0, 0.0))
+        forwarded, (taken_in, sender_paid_out) = flows[(sender, hub)], totals.get(sender, (0.0, 0.0))
         # A collector passes money it received on to the hub, a large share of all it pays out.
         if (
             roles.get(sender, "other") == "other"
             and forwarded >= params.min_flow_cny
-            and forwarded >= params.min_flow_share * paid_out
+            and forwarded >= params.min_flow_share * sender_paid_out
             and taken_in >= params.collector_share * forwarded
         ):
             roles[sender] = "collector"

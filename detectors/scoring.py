@@ -171,7 +171,7 @@ def score_accounts(features: pl.DataFrame, n_estimators: int = 200, random_state
 
 def _median(column: pl.Series) -> float:
     value = column.cast(pl.Float64).median()
-    return float(value) if value is not None else math.nan
+    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 def format_value(feature: Feature, value: float, lang: str) -> str:

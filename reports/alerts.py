@@ -7,8 +7,6 @@ An alert about an actor gives one row per account of that actor. Account numbers
 
 from __future__ import annotations
 
-import getpass
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,12 +15,12 @@ import sqlalchemy as sa
 from detectors.pack import RulePackInvalid, load_rule_pack
 from pipelines.cases.lifecycle import OPEN_STATUSES
 from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, leads
-from pipelines.errors import FundflowError, NotFoundError
+from pipelines.errors import NotFoundError
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 from pipelines.warehouse import db as warehouse
-from reports.tables import Column, record_export, write_table
+from reports.tables import Column, ExportResult, check_unmask, export_user, record_export, write_table
 
 ALERT_COLUMNS = (
     Column("rule_id", "规则编号"),
@@ -38,14 +36,6 @@ ALERT_COLUMNS = (
     Column("alert_id", "预警编号"),
     Column("run_id", "运行编号"),
 )
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    sha256: str
-    rows: int
-    run_id: str
 
 
 def lead_ids_of_alerts(settings: Settings, alerts: list[dict]) -> dict[str, str]:
@@ -95,7 +85,7 @@ def lead_ids_of_alerts(settings: Settings, alerts: list[dict]) -> dict[str, str]
         lead_id = (
             by_alert.get(alert["alert_id"])
             or by_finding.get((alert["rule_id"], alert["subject"], alert["window_start"], alert["window_end"]))
-            or by_account.get(alert.get("account_no"))
+            or by_account.get(alert.get("account_no") or "")
         )
         if lead_id:
             found[alert["alert_id"]] = lead_id
@@ -122,8 +112,8 @@ def rule_titles(settings: Settings) -> dict[str, str]:
 def export_alerts(
     settings: Settings, out: str | Path, unmasked: bool = False, reason: str | None = None, user: str | None = None
 ) -> ExportResult:
-    if unmasked and not (reason and reason.strip()):
-        raise FundflowError("导出明文账号须说明理由 / --unmasked needs --reason")
+    reason = check_unmask(unmasked, reason)
+    user = export_user(user)
     out = Path(out)
     con = warehouse.connect(settings)
     try:
@@ -155,25 +145,19 @@ def export_alerts(
             "VALUES (?, ?, 'alerts', ?, ?, ?, ?)",
             [
                 datetime.now(),
-                user or getpass.getuser(),
+                user,
                 str(out.resolve()),
                 sha256,
                 unmasked,
-                reason if unmasked else None,
+                reason,
             ],
         )
     finally:
         con.close()
     record_export(
-        settings,
-        user or getpass.getuser(),
-        "alerts",
-        [(out, sha256)],
-        unmasked,
-        reason if unmasked else None,
-        detail={"rows": len(rows), "run_id": run_id},
+        settings, user, "alerts", [(out, sha256)], unmasked, reason, detail={"rows": len(rows), "run_id": run_id}
     )
-    return ExportResult(path=out, sha256=sha256, rows=len(rows), run_id=run_id)
+    return ExportResult(path=out, sha256=sha256, rows=len(rows), files=((out, sha256),), run_id=run_id)
 
 
 def _row(alert: dict, titles: dict[str, str], lead_of: dict[str, str], unmasked: bool) -> dict:

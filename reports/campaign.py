@@ -99,12 +99,13 @@ def parse_period(text: str | None, today: date) -> Period:
     if re.fullmatch(r"\d{4}", text):
         return Period(date(int(text), 1, 1), date(int(text), 12, 31), f"{text}年")
     first, colon, last = text.partition(":")
+    bad_period = FundflowError(f"统计期间格式应为 2025Q3、2025 或 2025-07-01:2025-09-30 / bad period: {text}")
     try:
         start, end = date.fromisoformat(first), date.fromisoformat(last)
     except ValueError:
-        start = end = None
-    if not colon or start is None or end < start:
-        raise FundflowError(f"统计期间格式应为 2025Q3、2025 或 2025-07-01:2025-09-30 / bad period: {text}")
+        raise bad_period from None
+    if not colon or end < start:
+        raise bad_period
     return Period(start, end, f"{start.isoformat()} 至 {end.isoformat()}")
 
 
@@ -407,7 +408,8 @@ def period_facts(store: CaseStore, period: Period, unmasked: bool) -> tuple[list
     ids = [lead["lead_id"] for lead in candidates]
     history = _events_by_lead(store, ids, period.ends)
     ledger = measures_by_lead(store, ids)
-    found, done_in_period = [], []
+    found: list[LeadFacts] = []
+    done_in_period: list[dict] = []
     for lead in candidates:
         lead_events = history[lead["lead_id"]]
         status = _status_at(lead_events, period.ends) or lead["status"]

@@ -59,6 +59,8 @@ class ExportResult:
     rows: int
     files: tuple[tuple[Path, str], ...] = field(default=())
     """Every file written, with its SHA-256 (a CSV export of several tables writes several)."""
+    run_id: str | None = None
+    """The detection run exported, for exports of one run's alerts."""
 
 
 def is_formula_like(value: Any) -> bool:

@@ -140,40 +140,46 @@ def make_banks(county_code: str) -> list[Bank]:
     return banks
 
 
+def _empty_array() -> np.ndarray:
+    return np.empty(0)
+
+
 @dataclass
 class County:
+    """The generated population; `generator.py` fills the arrays and tables step by step after creating it."""
+
     start: date
     days: int
     county_code: str
     banks: list[Bank]
     # persons (index p)
-    age: np.ndarray = field(default=None)
-    region: np.ndarray = field(default=None)
-    outsider: np.ndarray = field(default=None)
+    age: np.ndarray = field(default_factory=_empty_array)
+    region: np.ndarray = field(default_factory=_empty_array)
+    outsider: np.ndarray = field(default_factory=_empty_array)
     """Lives outside the county; banks outside; appears only as a scheme investor or a relative."""
-    night: np.ndarray = field(default=None)
-    occupation: np.ndarray = field(default=None)
-    household: np.ndarray = field(default=None)
-    person_name: pl.Series = field(default=None)
-    person_id: pl.Series = field(default=None)
-    person_phone: pl.Series = field(default=None)
+    night: np.ndarray = field(default_factory=_empty_array)
+    occupation: np.ndarray = field(default_factory=_empty_array)
+    household: np.ndarray = field(default_factory=_empty_array)
+    person_name: pl.Series = field(default_factory=pl.Series)
+    person_id: pl.Series = field(default_factory=pl.Series)
+    person_phone: pl.Series = field(default_factory=pl.Series)
     # organisations (index o)
-    org_kind: np.ndarray = field(default=None)
-    org_region: np.ndarray = field(default=None)
-    org_legal_rep: np.ndarray = field(default=None)
+    org_kind: np.ndarray = field(default_factory=_empty_array)
+    org_region: np.ndarray = field(default_factory=_empty_array)
+    org_legal_rep: np.ndarray = field(default_factory=_empty_array)
     org_names: list = field(default_factory=list)
     org_prefix: list = field(default_factory=list)
-    org_id: pl.Series = field(default=None)
+    org_id: pl.Series = field(default_factory=pl.Series)
     # accounts (index a)
-    acct_bank: np.ndarray = field(default=None)
-    acct_is_org: np.ndarray = field(default=None)
-    acct_holder: np.ndarray = field(default=None)
-    acct_opened: np.ndarray = field(default=None)
-    acct_active_from: np.ndarray = field(default=None)
-    person_acct1: np.ndarray = field(default=None)
-    person_acct2: np.ndarray = field(default=None)
-    org_acct: np.ndarray = field(default=None)
-    acct_table: pl.DataFrame = field(default=None)
+    acct_bank: np.ndarray = field(default_factory=_empty_array)
+    acct_is_org: np.ndarray = field(default_factory=_empty_array)
+    acct_holder: np.ndarray = field(default_factory=_empty_array)
+    acct_opened: np.ndarray = field(default_factory=_empty_array)
+    acct_active_from: np.ndarray = field(default_factory=_empty_array)
+    person_acct1: np.ndarray = field(default_factory=_empty_array)
+    person_acct2: np.ndarray = field(default_factory=_empty_array)
+    org_acct: np.ndarray = field(default_factory=_empty_array)
+    acct_table: pl.DataFrame = field(default_factory=pl.DataFrame)
     """One row per account plus a last row of nulls (cash: no counterparty): the strings a report line shows."""
 
     @property

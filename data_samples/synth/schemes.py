@@ -114,7 +114,7 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
         else:
             n_investors = int(np.exp(np.log(20) + size_quantile[index] * (np.log(cap) - np.log(20))))
         start = int(rng.integers(0, max(1, days // 2))) if rng.random() < 0.65 else -int(rng.integers(20, 120))
-        end = days if rng.random() < 0.7 else int(min(days, max(start + 30, rng.integers(days * 6 // 10, days + 1))))
+        end = days if rng.random() < 0.7 else min(days, max(start + 30, int(rng.integers(days * 6 // 10, days + 1))))
         end = max(end, min(days, max(start, 0) + 21))
         n_controllers = int(rng.integers(1, 3))
         n_promoters = max(3, min(25, n_investors // 40)) if kind in ("ponzi", "collectors", "coop") else 0

@@ -307,6 +307,7 @@ def _transition(
             changes["due_date"] = lead["due_date"] + timedelta(days=paused)
             detail["paused_days"] = paused
     if to_status == "MERGED":
+        assert merge_target is not None, "the MERGED guard refuses a move without a target"
         changes["merged_into"] = merge_target["lead_id"]
         detail["merged_into"] = merge_target["lead_id"]
     if to_status == "CLOSED":
@@ -432,7 +433,7 @@ def add_measure(
             )
         acting = _acting_user(store, conn, user, ("登记处置事项", "add measures"), ACTION_ROLES["measure_add"])
         now = store.now()
-        measure_id = conn.execute(
+        inserted = conn.execute(
             measures.insert().values(
                 lead_id=lead_id,
                 kind=code,
@@ -444,7 +445,9 @@ def add_measure(
                 created_at=now,
                 note=note,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None, "an INSERT returns the new row's key"
+        measure_id = inserted[0]
         conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(updated_at=now))
         store.append_event(
             conn,

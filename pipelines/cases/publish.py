@@ -436,9 +436,8 @@ def _reasons(alerts: list[dict]) -> list[dict]:
 
 
 def _computed_fields(ring: RingFacts) -> dict:
-    sectors, keywords = tag_sectors(
-        [a.get("account_name") for a in ring.accounts if a.get("holder_kind") != "PERSON"] + ring.texts
-    )
+    names: list[str | None] = [a.get("account_name") for a in ring.accounts if a.get("holder_kind") != "PERSON"]
+    sectors, keywords = tag_sectors([*names, *ring.texts])
     hub = next((a for a in ring.accounts if a["role"] == "hub"), {})
     return {
         "hub_account": ring.hub_account,

@@ -98,6 +98,8 @@ def rank_scores(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
     from detectors.scoring import alerted_account_features, ring_features
 
     card = _card(settings)
+    if card is None:
+        return {}
     model = _load(str(settings.home / "models" / card["model_file"]), card["sha256"])
     if card["level"] == "ring":
         examples, id_column = ring_features(con, run_id=run_id), "ring_id"

@@ -538,8 +538,7 @@ class CaseStore:
                     return SCHEMA_VERSION
         with self.write() as conn:
             schema_version.create(conn, checkfirst=True)
-            current = conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0)))
-            current = current.scalar_one()
+            current = conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0))).scalar_one()
             for version, step in MIGRATIONS:
                 if version > current:
                     step(conn)
@@ -589,7 +588,7 @@ class CaseStore:
             "note": note,
             "detail": plain_json(detail or {}),
         }
-        hashed = {}
+        hashed: dict[str, object] = {}
 
         def new_hash_of(seq: int, prev_hash: str) -> str:
             hashed.update(row, seq=seq)
@@ -619,7 +618,7 @@ class CaseStore:
             "file_sha256": file_sha256,
             "detail": plain_json(detail or {}),
         }
-        hashed = {}
+        hashed: dict[str, object] = {}
 
         def new_hash_of(seq: int, prev_hash: str) -> str:
             hashed.update(row, seq=seq)

@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is at the time, so a redirected or captured stderr gets the lines."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr
 

@@ -93,7 +93,7 @@ def quarantine_command(args, settings: Settings) -> int:
             ORDER BY quarantined_at, file_name, row_no, field LIMIT ?""",
             [*params, args.limit],
         ).fetchall()
-        total = con.execute(f"SELECT count(*) FROM quarantine {where}", params).fetchone()[0]
+        total = warehouse.scalar(con, f"SELECT count(*) FROM quarantine {where}", params)
     finally:
         con.close()
     records = [dict(zip([key for key, _ in QUARANTINE_COLUMNS], row)) for row in found]

@@ -146,7 +146,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
 
 
 def _latest_payment_date(con: duckdb.DuckDBPyConnection) -> date:
-    latest = con.execute("SELECT CAST(max(txn_time) AS DATE) FROM payments").fetchone()[0]
+    latest = warehouse.scalar(con, "SELECT CAST(max(txn_time) AS DATE) FROM payments")
     if latest is None:
         raise FundflowError("仓库中没有交易，请先导入 / no payments in the warehouse: run fundflow ingest first")
     return latest
@@ -242,7 +242,7 @@ def _write_alerts(
         return
     by_id = {rule.rule_id: rule for rule in rules}
     created = datetime.now()
-    rows = {
+    rows: dict[str, list] = {
         "alert_id": ids,
         "run_id": [run_id] * len(alerts),
         "rule_id": [alert.rule_id for alert in alerts],

@@ -128,7 +128,7 @@ def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
         WHERE a.run_id = ?""",
         [run_id],
     ).fetchall()
-    alert_count = con.execute("SELECT count(*) FROM alerts WHERE run_id = ?", [run_id]).fetchone()[0]
+    alert_count = warehouse.scalar(con, "SELECT count(*) FROM alerts WHERE run_id = ?", [run_id])
     per_rule_alerts = dict(
         con.execute("SELECT rule_id, count(*) FROM alerts WHERE run_id = ? GROUP BY 1", [run_id]).fetchall()
     )

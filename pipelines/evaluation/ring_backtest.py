@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -36,7 +37,7 @@ def ring_results(
     schemes: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for account, scheme_id, _, role in truth:
         schemes[scheme_id][role].add(account)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for scheme_id in sorted(schemes):
         roles = schemes[scheme_id]
         hub = next(iter(roles["hub"]), None)
@@ -62,7 +63,7 @@ def ring_results(
                 "ring_hub_is_scheme_hub": bool(ring_id and hubs.get(ring_id) == hub),
             }
         )
-    hub_rings = defaultdict(set)
+    hub_rings: defaultdict[str, set[str]] = defaultdict(set)
     for row in rows:
         if row["hub_in_ring"]:
             hub_rings[row["ring_id"]].add(row["scheme_id"])

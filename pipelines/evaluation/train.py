@@ -92,7 +92,7 @@ def train(settings: Settings, labels_path: str | None = None) -> dict:
         finally:
             con.close()
         table, level = label_accounts(accounts, truth), ACCOUNT_LEVEL
-        source = {"kind": "file", "path": str(path.resolve()), "sha256": _sha256(path)}
+        source: dict[str, str | int] = {"kind": "file", "path": str(path.resolve()), "sha256": _sha256(path)}
     else:
         con = warehouse.connect(settings)
         try:

@@ -284,16 +284,22 @@ def ingest_file(
             SELECT c.txn_id, c.row_no, {same_content} AS same
             FROM ingest_checked c JOIN txn t USING (txn_id)
             WHERE len(c.errors) = 0 AND c.row_no NOT IN (SELECT row_no FROM ingest_dups)""")
-        dups, same, replaced = con.execute("""SELECT (SELECT count(*) FROM ingest_dups),
+        dups, same, replaced = warehouse.one_row(
+            con,
+            """SELECT (SELECT count(*) FROM ingest_dups),
             (SELECT count(*) FILTER (WHERE same) FROM ingest_existing),
-            (SELECT count(*) FILTER (WHERE NOT same) FROM ingest_existing)""").fetchone()
+            (SELECT count(*) FILTER (WHERE NOT same) FROM ingest_existing)""",
+        )
         # Most files have no in-file duplicates and nothing already loaded: skip those anti-joins then.
         skip = (" AND row_no NOT IN (SELECT row_no FROM ingest_dups)" if dups else "") + (
             " AND txn_id NOT IN (SELECT txn_id FROM ingest_existing WHERE same)" if same else ""
         )
-        records, with_errors, warned = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE len(errors) > 0),
+        records, with_errors, warned = warehouse.one_row(
+            con,
+            f"""SELECT count(*), count(*) FILTER (WHERE len(errors) > 0),
             count(*) FILTER (WHERE len(errors) = 0 AND len(warnings) > 0{skip})
-            FROM ingest_checked""").fetchone()
+            FROM ingest_checked""",
+        )
         result.rows_read = records + len(staged.rejected)
         if staged.records is not None and staged.records != result.rows_read:
             raise BadFileError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.warehouse.db import transaction
+from pipelines.warehouse.db import scalar, transaction
 
 MAX_ACCOUNTS_PER_KEY = 20
 """An attribute value shared by more accounts than this (a bank's terminal, a public IP) links nothing."""
@@ -53,7 +53,9 @@ def resolve_actors(con: duckdb.DuckDBPyConnection) -> int:
     """)
     while True:
         # One step: every key takes the smallest label of its accounts, every account the smallest of its keys.
-        changed = con.execute("""
+        changed = scalar(
+            con,
+            """
             CREATE OR REPLACE TEMP TABLE actor_next AS
             WITH key_label AS (
                 SELECT k.key, min(l.label) AS label
@@ -62,7 +64,8 @@ def resolve_actors(con: duckdb.DuckDBPyConnection) -> int:
             FROM actor_keys k JOIN key_label kl USING (key) JOIN actor_label l USING (account_no)
             GROUP BY k.account_no;
             SELECT count(*) FROM actor_next n JOIN actor_label l USING (account_no) WHERE n.label <> l.label
-        """).fetchone()[0]
+        """,
+        )
         con.execute("CREATE OR REPLACE TEMP TABLE actor_label AS SELECT * FROM actor_next")
         if not changed:
             break
@@ -94,4 +97,4 @@ def resolve_actors(con: duckdb.DuckDBPyConnection) -> int:
                    count(*), count(DISTINCT institution_code)
             FROM members GROUP BY actor_id
         """)
-    return int(con.execute("SELECT count(*) FROM actors").fetchone()[0])
+    return int(scalar(con, "SELECT count(*) FROM actors"))

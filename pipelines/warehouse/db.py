@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 
@@ -310,7 +311,7 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     """Open the warehouse, apply pending migrations, and define the SQL macros."""
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.tmp.mkdir(parents=True, exist_ok=True)
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         # Used when the file is created; the file keeps it. v1.5 storage has DICT_FSST string compression,
         # which writes large loads about a third faster than the v0.10 default at the same file size.
         "storage_compatibility_version": STORAGE_VERSION,
@@ -344,9 +345,22 @@ def connect_memory() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns one (aggregates such as count(*) or max(...))."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"query returned no row: {' '.join(sql.split())[:80]}")
+    return row
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
+    """The single value of a one-row query."""
+    return one_row(con, sql, params)[0]
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
-    current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    current = scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version")
     for version, sql in MIGRATIONS:
         if version <= current:
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.warehouse.db import transaction
+from pipelines.warehouse.db import scalar, transaction
 
 HOLDER_FACTS = {
     "institution_code": "institution_code",
@@ -38,4 +38,4 @@ def refresh_parties(con: duckdb.DuckDBPyConnection) -> int:
                 {latest},
                 min(txn_time), max(txn_time), count(*)
             FROM txn GROUP BY account_no""")
-    return int(con.execute("SELECT count(*) FROM parties").fetchone()[0])
+    return int(scalar(con, "SELECT count(*) FROM parties"))

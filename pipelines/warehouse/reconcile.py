@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse.db import transaction
+from pipelines.warehouse.db import scalar, transaction
 
 MAX_TOLERANCE_ROUNDS = 5
 
@@ -97,9 +97,7 @@ def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict
         with transaction(con):
             con.execute(PAIR_BY_MATCH_NO)
             for _ in range(MAX_TOLERANCE_ROUNDS):
-                added = con.execute(
-                    PAIR_BY_TOLERANCE, {"tolerance_seconds": settings.payment_match_minutes * 60}
-                ).fetchone()[0]
+                added = scalar(con, PAIR_BY_TOLERANCE, {"tolerance_seconds": settings.payment_match_minutes * 60})
                 if not added:
                     break
             con.execute("DELETE FROM payments")

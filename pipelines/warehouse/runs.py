@@ -17,6 +17,7 @@ import duckdb
 
 from pipelines.errors import NotFoundError
 from pipelines.settings import PROJECT_ROOT
+from pipelines.warehouse.db import scalar
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +82,7 @@ def record_inputs(con: duckdb.DuckDBPyConnection, run_id: str, file_ids: list[st
         con.execute("INSERT INTO run_inputs SELECT ?, file_id FROM files", [run_id])
     elif file_ids:
         con.executemany("INSERT INTO run_inputs VALUES (?, ?)", [[run_id, file_id] for file_id in file_ids])
-    return con.execute("SELECT count(*) FROM run_inputs WHERE run_id = ?", [run_id]).fetchone()[0]
+    return scalar(con, "SELECT count(*) FROM run_inputs WHERE run_id = ?", [run_id])
 
 
 def describe_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:

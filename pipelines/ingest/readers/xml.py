@@ -140,7 +140,7 @@ def stage_xml(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
     if any(MEMO_CODE in row for row in rows):
         fields["memo"] = (MEMO_CODE,)
     headers = ["/".join(codes) for codes in fields.values()]
-    data = {
+    data: dict[str, list[object]] = {
         f"c{position}": [next((row[code] for code in codes if code in row), None) for row in rows]
         for position, codes in enumerate(fields.values())
     }
