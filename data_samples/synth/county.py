@@ -277,10 +277,10 @@ def add_orgs(
     legal_reps: np.ndarray,
 ) -> np.ndarray:
     """Append organisations; returns their indices."""
-    first = 0 if county.org_kind is None else len(county.org_kind)
+    first = len(county.org_kind)
     new_ids = codes.credit_codes(rng, prefixes, regions)
     kind_numbers = np.array([KIND[kind] for kind in kinds], dtype=np.int64)
-    if county.org_kind is None:
+    if first == 0:
         county.org_kind, county.org_region, county.org_legal_rep = kind_numbers, regions, legal_reps
         county.org_id = new_ids
     else:
