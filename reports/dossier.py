@@ -26,6 +26,7 @@ from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
+from pipelines.hashing import file_sha256
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
 from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, PAYMENT_METHODS, TYPOLOGIES
@@ -44,7 +45,7 @@ from reports.leads_export import (
     shown,
     yuan,
 )
-from reports.tables import ExportResult, check_unmask, export_user, record_export, sha256_of
+from reports.tables import ExportResult, check_unmask, export_user, record_export
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FORMATS = (".html", ".pdf")
@@ -553,7 +554,7 @@ def export_dossier(
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")
-    sha256 = sha256_of(out)
+    sha256 = file_sha256(out)
     record_export(
         settings,
         user,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
+from pipelines.hashing import file_sha256
 from pipelines.settings import Settings
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -74,10 +74,6 @@ def export_format(path: str | Path) -> str:
     return suffix
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_table(
     path: str | Path, columns: Sequence[Column], rows: Iterable[dict[str, Any]], sheet_title: str = "数据"
 ) -> str:
@@ -117,7 +113,7 @@ def write_csv(path: Path, sheet: Sheet) -> str:
         writer.writerow([column.key if sheet.key_row else column.label_zh for column in sheet.columns])
         for row in sheet.rows:
             writer.writerow([_csv_cell(row.get(column.key)) for column in sheet.columns])
-    return sha256_of(path)
+    return file_sha256(path)
 
 
 def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
@@ -127,7 +123,7 @@ def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
     for sheet in sheets:
         _fill_sheet(workbook.create_sheet(sheet.title), sheet)
     workbook.save(path)
-    return sha256_of(path)
+    return file_sha256(path)
 
 
 def _xlsx_cell(value: Any) -> Any:

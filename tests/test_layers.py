@@ -15,7 +15,14 @@ PROJECT = ("pipelines", "detectors", "reports", "console", "data_samples")
 LAYERS: list[tuple[str, ...]] = [
     ("detectors",),
     ("pipelines.errors",),
-    ("pipelines.settings", "pipelines.idcodes", "pipelines.masking", "pipelines.formatting", "pipelines.vocabulary"),
+    (
+        "pipelines.settings",
+        "pipelines.idcodes",
+        "pipelines.masking",
+        "pipelines.formatting",
+        "pipelines.vocabulary",
+        "pipelines.hashing",
+    ),
     ("pipelines.warehouse",),
     ("pipelines.ingest", "pipelines.cases"),
     ("pipelines.detection", "pipelines.evaluation"),

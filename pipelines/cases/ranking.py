@@ -5,13 +5,12 @@ stores `rank_scores` in each lead's `rank_score`; each detect run records `model
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
-from pathlib import Path
 
 import duckdb
 
+from pipelines.hashing import file_sha256
 from pipelines.settings import Settings
 
 CURRENT_CARD = "current.json"
@@ -27,10 +26,6 @@ def _card(settings: Settings) -> dict | None:
         return None
 
 
-def _file_sha256(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-
-
 def current_ranking(settings: Settings) -> dict:
     """{name: "rules"|"model", level, reason_zh, reason_en, model_hash, figures, k, trained_at}.
 
@@ -42,7 +37,8 @@ def current_ranking(settings: Settings) -> dict:
         return _rules("尚未训练排序模型，按规则得分排序", "no ranking model has been trained: the rules rank", None)
     if not card.get("in_use"):
         return _rules(card["reason_zh"], card["reason_en"], card)
-    found = _file_sha256(settings.home / "models" / card["model_file"])
+    model_path = settings.home / "models" / card["model_file"]
+    found = file_sha256(model_path) if model_path.is_file() else None
     if found != card["sha256"]:
         return _rules(
             "模型文件缺失或已被改动，按规则得分排序",

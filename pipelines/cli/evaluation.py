@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pipelines.evaluation.backtest import backtest, format_report, is_generator_truth
+from pipelines.evaluation.backtest import backtest, format_report
 from pipelines.evaluation.train import report, train
+from pipelines.evaluation.truth import read_truth
 from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
 
@@ -15,7 +16,7 @@ def backtest_command(args, settings: Settings) -> int:
 
     report = backtest(settings, args.labels)
     ring_table = ""
-    if is_generator_truth(args.labels):
+    if read_truth(args.labels).by_scheme:
         con = warehouse.connect(settings, read_only=True)
         try:
             report["rings"], ring_table = ring_results(con, args.labels)

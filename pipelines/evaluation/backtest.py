@@ -1,6 +1,6 @@
 """`fundflow backtest --labels FILE`: how well the latest detection run finds known schemes.
 
-Labels are the generator's `truth/accounts.csv` (positives: every scheme account except investors; the scheme
+The truth is the generator's `truth/accounts.csv` (positives: every scheme account except investors; the scheme
 kinds come from `schemes.csv` beside it) or any CSV `account_no,label,typology` (label 1/0). Accounts not in
 the file count as negatives. Reported per rule, per typology, for the whole pack, for the lead-like
 combination, per scheme kind, and for the naive rule "≥ 30 distinct payers in 7 days" on the same window.
@@ -8,16 +8,15 @@ combination, per scheme kind, and for the naive rule "≥ 30 distinct payers in 
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
 from detectors.pack import rule_order
-from pipelines.errors import BadFileError, NotFoundError
+from pipelines.errors import NotFoundError
+from pipelines.evaluation.truth import Truth, read_truth
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 from pipelines.warehouse import db as warehouse
@@ -43,77 +42,30 @@ SELECT DISTINCT account FROM (
 """
 
 
-@dataclass
-class Labels:
-    positives: set[str]
-    typology_of: dict[str, str] = field(default_factory=dict)
-    scheme_core: dict[str, set[str]] = field(default_factory=dict)
-    """scheme id → its hub and collector accounts."""
-    scheme_kind: dict[str, str] = field(default_factory=dict)
-
-
-def read_labels(path: str | Path) -> Labels:
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise BadFileError(path, f"无法读取 / cannot read: {exc.strerror}") from None
-    columns = set(rows[0]) if rows else set()
-    if {"account_no", "scheme_id", "role"} <= columns:
-        return _generator_truth(path, rows)
-    if {"account_no", "label"} <= columns:
-        positives = {row["account_no"] for row in rows if row["label"].strip() == "1"}
-        return Labels(positives=positives, typology_of={row["account_no"]: row.get("typology") or "" for row in rows})
-    raise BadFileError(
-        path,
-        "应有 account_no,scheme_id,role 或 account_no,label,typology 列 / "
-        "expected columns account_no,scheme_id,role or account_no,label,typology",
-    )
-
-
-def _generator_truth(path: Path, rows: list[dict]) -> Labels:
-    labels = Labels(positives=set())
-    for row in rows:
-        if row["role"] == "investor":
-            continue
-        labels.positives.add(row["account_no"])
-        labels.typology_of[row["account_no"]] = row.get("typology", "")
-        if row["role"] in ("hub", "collector"):
-            labels.scheme_core.setdefault(row["scheme_id"], set()).add(row["account_no"])
-    schemes_file = path.with_name("schemes.csv")
-    if schemes_file.exists():
-        with schemes_file.open(encoding="utf-8-sig", newline="") as handle:
-            labels.scheme_kind = {row["scheme_id"]: row["kind"] for row in csv.DictReader(handle)}
-    for scheme in labels.scheme_core:
-        labels.scheme_kind.setdefault(scheme, scheme)
-    return labels
-
-
-def _scores(flagged: set[str], labels: Labels) -> dict:
-    hits = flagged & labels.positives
-    schemes = sorted(scheme for scheme, core in labels.scheme_core.items() if core & flagged)
+def _scores(flagged: set[str], truth: Truth) -> dict:
+    hits = flagged & truth.positives
+    schemes = sorted(scheme for scheme, core in truth.scheme_core.items() if core & flagged)
     return {
         "accounts": len(flagged),
         "true_positives": len(hits),
         "precision": round(len(hits) / len(flagged), 3) if flagged else 0.0,
-        "recall": round(len(hits) / len(labels.positives), 3) if labels.positives else 0.0,
+        "recall": round(len(hits) / len(truth.positives), 3) if truth.positives else 0.0,
         "schemes_found": schemes,
     }
 
 
 def backtest(settings: Settings, labels_path: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> dict:
-    labels = read_labels(labels_path)
+    truth = read_truth(labels_path)
     own_connection = con is None
     con = con or warehouse.connect(settings, read_only=True)
     try:
-        return _backtest(con, labels)
+        return _backtest(con, truth)
     finally:
         if own_connection:
             con.close()
 
 
-def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
+def _backtest(con: duckdb.DuckDBPyConnection, truth: Truth) -> dict:
     run = con.execute(
         "SELECT run_id, as_of, window_days FROM runs WHERE kind = 'detect' AND status = 'ok' "
         "ORDER BY started_at DESC LIMIT 1"
@@ -143,14 +95,12 @@ def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
     lead_like = {account for account, rules in rules_of.items() if rules & set(LEAD_OPENING_RULES) and len(rules) >= 2}
     naive = _naive_accounts(con, as_of, window_days)
     rules = {
-        rule_id: {"alerts": per_rule_alerts.get(rule_id, 0), **_scores(accounts, labels)}
+        rule_id: {"alerts": per_rule_alerts.get(rule_id, 0), **_scores(accounts, truth)}
         for rule_id, accounts in by_rule.items()
     }
     kinds: dict[str, dict] = {}
-    for scheme, kind in sorted(labels.scheme_kind.items()):
-        if scheme not in labels.scheme_core:
-            continue
-        core = labels.scheme_core[scheme]
+    for scheme, core in sorted(truth.scheme_core.items()):
+        kind = truth.scheme_kind.get(scheme, scheme)
         entry = kinds.setdefault(kind, {"schemes": 0, "found": 0, "found_by_naive": 0, "rules": set()})
         entry["schemes"] += 1
         hitting = {rule for account in core for rule in rules_of.get(account, ())}
@@ -163,13 +113,13 @@ def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
         "run_id": run_id,
         "as_of": str(as_of),
         "window_days": window_days,
-        "positives": len(labels.positives),
+        "positives": len(truth.positives),
         "alerts": alert_count,
         "rules": dict(sorted(rules.items(), key=lambda item: rule_order(item[0]))),
-        "typologies": {typology: _scores(accounts, labels) for typology, accounts in sorted(by_typology.items())},
-        "pack": _scores(everything, labels),
-        "lead_like": _scores(lead_like, labels),
-        "naive": _scores(naive, labels),
+        "typologies": {typology: _scores(accounts, truth) for typology, accounts in sorted(by_typology.items())},
+        "pack": _scores(everything, truth),
+        "lead_like": _scores(lead_like, truth),
+        "naive": _scores(naive, truth),
         "scheme_kinds": kinds,
     }
 
@@ -228,10 +178,3 @@ def format_report(report: dict) -> str:
             f"{','.join(entry['rules'])}"
         )
     return "\n".join(lines)
-
-
-def is_generator_truth(labels_path: str | Path) -> bool:
-    """The generator's truth/accounts.csv names each account's scheme and role, so rings can be judged too."""
-    with open(labels_path, encoding="utf-8-sig") as handle:
-        header = handle.readline().strip().split(",")
-    return {"scheme_id", "role"} <= set(header)

@@ -8,14 +8,14 @@ than investor in that scheme.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from pipelines.errors import FundflowError, NotFoundError
+from pipelines.errors import BadFileError, NotFoundError
+from pipelines.evaluation.truth import read_truth
 
 MOST = 0.5
 """A ring holds "most" collectors when it holds more than this share of them."""
@@ -25,8 +25,14 @@ def ring_results(
     con: duckdb.DuckDBPyConnection, truth_accounts_csv_path: str | Path, run_id: str | None = None
 ) -> tuple[list[dict], str]:
     """One row per scheme, plus a row per ring that matches no scheme; and the table printed for a person."""
-    truth = _read_truth(Path(truth_accounts_csv_path))
-    kinds = _read_kinds(Path(truth_accounts_csv_path).with_name("schemes.csv"))
+    truth_file = read_truth(truth_accounts_csv_path)
+    if not truth_file.by_scheme:
+        raise BadFileError(
+            truth_accounts_csv_path,
+            "真实答案须有 scheme_id、role 列 / the truth file must name each account's scheme_id and role",
+        )
+    truth = [(a.account_no, a.scheme_id, a.typology, a.role) for a in truth_file.accounts]
+    kinds = truth_file.scheme_kind
     run_id = run_id or _latest_run(con)
     members: dict[str, dict[str, str]] = defaultdict(dict)
     for ring_id, account, role in con.execute(
@@ -113,25 +119,6 @@ def _table(rows: list[dict], n_rings: int, run_id: str) -> str:
         f"found {found} of {len(schemes)} schemes; {n_rings} rings, {not_schemes} not schemes"
     )
     return "\n".join(lines)
-
-
-def _read_truth(path: Path) -> list[tuple[str, str, str, str]]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"account_no", "scheme_id", "role"} - set(reader.fieldnames or ())
-            if missing:
-                raise FundflowError(f"真实答案缺少列 / truth file lacks columns {sorted(missing)}: {path}")
-            return [(r["account_no"], r["scheme_id"], r.get("typology", ""), r["role"]) for r in reader]
-    except FileNotFoundError:
-        raise NotFoundError(f"找不到真实答案文件 / truth file not found: {path}") from None
-
-
-def _read_kinds(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return {row["scheme_id"]: row.get("kind", "") for row in csv.DictReader(handle)}
 
 
 def _latest_run(con: duckdb.DuckDBPyConnection) -> str:

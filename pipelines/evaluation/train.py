@@ -11,8 +11,6 @@ rules there (pipelines.cases.ranking). Too few labels, or one class only: refuse
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -31,6 +29,8 @@ from sklearn.pipeline import make_pipeline
 
 from detectors.scoring import ALERTED_ACCOUNT_FEATURES, RING_FEATURES, alerted_account_features, ring_features
 from pipelines.errors import FundflowError
+from pipelines.evaluation.truth import read_truth
+from pipelines.hashing import file_sha256
 from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
 
@@ -47,8 +47,6 @@ POSITIVE_STATUSES = ("DETERMINED_ILLEGAL", "DISPOSITION")
 """A lead in, or closed after, one of these was determined illegal fundraising (or needed disposition)."""
 NEGATIVE_STATUSES = ("NOT_ILLEGAL",)
 """A lead here, or closed without ever being determined (excluded at triage), was not."""
-PARTICIPANT_ROLES = frozenset({"investor", "participant"})
-"""Truth-file roles of ordinary people who paid in: a participant's account is not a scheme account."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +83,14 @@ def train(settings: Settings, labels_path: str | None = None) -> dict:
     """Train, measure and store a ranking model; returns its card. Raises TrainingRefusedError."""
     if labels_path:
         path = Path(labels_path)
-        truth = read_truth(path)
+        truth = {account.account_no: account.positive for account in read_truth(path).accounts}
         con = warehouse.connect(settings)
         try:
             accounts = alerted_account_features(con)
         finally:
             con.close()
         table, level = label_accounts(accounts, truth), ACCOUNT_LEVEL
-        source: dict[str, str | int] = {"kind": "file", "path": str(path.resolve()), "sha256": _sha256(path)}
+        source: dict[str, str | int] = {"kind": "file", "path": str(path.resolve()), "sha256": file_sha256(path)}
     else:
         con = warehouse.connect(settings)
         try:
@@ -115,34 +113,6 @@ def train(settings: Settings, labels_path: str | None = None) -> dict:
 
 def refuse(message_zh: str, message_en: str) -> TrainingRefusedError:
     return TrainingRefusedError(f"{message_zh}，规则排序保持不变 / {message_en}; the rules keep ranking")
-
-
-def read_truth(path: Path) -> dict[str, bool]:
-    """account → is a scheme account, from truth/accounts.csv (account_no, scheme_id, typology, role) or a
-    CSV of account_no,label[,typology]. A participant (role investor) is not a scheme account."""
-    if not path.is_file():
-        raise FundflowError(f"找不到标签文件 / labels file not found: {path}")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or ())
-        if "account_no" not in columns or not columns & {"label", "scheme_id"}:
-            raise FundflowError(
-                f"标签文件须有 account_no 及 label 或 scheme_id 列 / labels file needs account_no "
-                f"and label or scheme_id columns: {path}"
-            )
-        truth = {}
-        for row in reader:
-            account = (row.get("account_no") or "").strip()
-            if not account:
-                continue
-            if "label" in columns:
-                truth[account] = (row["label"] or "").strip().lower() in ("1", "true", "yes", "是")
-            else:
-                truth[account] = (
-                    bool((row.get("scheme_id") or "").strip())
-                    and (row.get("role") or "").strip().lower() not in PARTICIPANT_ROLES
-                )
-    return truth
 
 
 def label_accounts(accounts: pl.DataFrame, truth: dict[str, bool]) -> pl.DataFrame:
@@ -351,10 +321,6 @@ def _period(table: pl.DataFrame) -> dict:
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def models_dir(settings: Settings) -> Path:
     return settings.home / "models"
 
@@ -380,7 +346,7 @@ def store_model(
         "trained_at": trained_at.isoformat(sep=" "),
         "level": level.name,
         "model_file": model_path.name,
-        "sha256": _sha256(model_path),
+        "sha256": file_sha256(model_path),
         "in_use": figures["in_use"],
         "decided_by": figures["decided_by"],
         "reason_zh": figures["reason_zh"],

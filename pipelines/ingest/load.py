@@ -7,7 +7,6 @@ files of one call, `payments` and `parties` are rebuilt from `txn`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -20,6 +19,7 @@ import duckdb
 import polars as pl
 
 from pipelines.errors import BadFileError, FundflowError
+from pipelines.hashing import file_sha256
 from pipelines.ingest.columns import BY_NAME, CANONICAL, REPORT_KINDS, REQUIRED
 from pipelines.ingest.staging import SUFFIX_FORMATS, Staged, drop_staging, stage_file
 from pipelines.ingest.validate import REASONS, check, raw_rows_sql
@@ -51,11 +51,6 @@ class FileResult:
 
 def after_step(step: str) -> None:
     """Called between the writes of one file ('quarantine', 'versions', 'txn'); tests replace it to crash."""
-
-
-def sha256_of(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def defaults_from_name(path: Path) -> tuple[str | None, str | None]:
@@ -251,7 +246,7 @@ def ingest_file(
     path = Path(path)
     result = FileResult(path.name, str(path))
     say = _progress_printer(path, progress)
-    result.file_id = sha256_of(path)
+    result.file_id = file_sha256(path)
     if con.execute("SELECT 1 FROM files WHERE file_id = ?", [result.file_id]).fetchone():
         result.status = "duplicate_file"
         return result

@@ -9,7 +9,8 @@ import pytest
 from pipelines.cli import main
 from pipelines.detection.runner import run_detection
 from pipelines.errors import BadFileError
-from pipelines.evaluation.backtest import backtest, read_labels
+from pipelines.evaluation.backtest import backtest
+from pipelines.evaluation.truth import read_truth
 from tests.builders import add_payments, day, pay
 
 
@@ -32,16 +33,16 @@ def write_truth(folder) -> None:
 
 def test_generator_truth_and_plain_labels_are_read(tmp_path):
     write_truth(tmp_path)
-    labels = read_labels(tmp_path / "accounts.csv")
+    labels = read_truth(tmp_path / "accounts.csv")
     assert labels.positives == {"HUB", "COLL9", "BOSS"}
     assert labels.scheme_core == {"S1": {"HUB", "COLL9"}} and labels.scheme_kind == {"S1": "ponzi"}
     plain = tmp_path / "plain.csv"
     plain.write_text("account_no,label,typology\nA,1,fan_in\nB,0,\n", encoding="utf-8")
-    assert read_labels(plain).positives == {"A"}
+    assert read_truth(plain).positives == {"A"}
     bad = tmp_path / "bad.csv"
     bad.write_text("who,what\n1,2\n", encoding="utf-8")
     with pytest.raises(BadFileError, match="account_no"):
-        read_labels(bad)
+        read_truth(bad)
 
 
 def test_backtest_scores_rules_schemes_and_the_naive_rule(settings, warehouse, tmp_path):
@@ -79,10 +80,8 @@ def test_detect_command_prints_the_summary_and_run_id(settings, warehouse, capsy
 
 
 def test_ring_results_are_added_only_for_generator_truth(tmp_path):
-    from pipelines.evaluation.backtest import is_generator_truth
-
     truth = tmp_path / "accounts.csv"
     truth.write_text("account_no,scheme_id,typology,role\nA1,S01,fan_in,hub\n", encoding="utf-8")
     plain = tmp_path / "labels.csv"
     plain.write_text("account_no,label,typology\nA1,1,fan_in\n", encoding="utf-8")
-    assert is_generator_truth(truth) and not is_generator_truth(plain)
+    assert read_truth(truth).by_scheme and not read_truth(plain).by_scheme

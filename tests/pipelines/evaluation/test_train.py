@@ -1,3 +1,4 @@
+import hashlib
 import json
 import random
 from datetime import date, datetime
@@ -10,6 +11,7 @@ from pipelines.cases.store import CaseStore, leads
 from pipelines.cli import main
 from pipelines.detection.runner import run_detection
 from pipelines.evaluation import train
+from pipelines.evaluation.truth import read_truth
 from pipelines.warehouse import db as warehouse
 from tests.builders import add_payments, day, pay
 
@@ -201,7 +203,7 @@ def test_model_that_beats_the_rules_ranks(settings, tmp_path):
     assert {"keyword_share", "rule_score", "score_fan_in"} <= set(card["features"])
     stored = json.loads((settings.home / "models" / "current.json").read_text(encoding="utf-8"))
     assert stored == card
-    assert train._sha256(settings.home / "models" / card["model_file"]) == card["sha256"]
+    assert hashlib.sha256((settings.home / "models" / card["model_file"]).read_bytes()).hexdigest() == card["sha256"]
     current = ranking.current_ranking(settings)
     assert current["name"] == "model" and current["model_hash"] == card["sha256"]
     assert "precision@10" in current["reason_zh"] and "beats" in current["reason_en"]
@@ -303,12 +305,12 @@ def test_time_split_trains_on_what_was_seen_first():
 
 
 def test_participants_in_the_truth_file_do_not_label_a_ring(tmp_path):
-    truth = train.read_truth(write_truth(tmp_path / "accounts.csv", {"ring001": 1, "ring002": 0}))
-    assert truth == {"HUB001": True, "OUT002": False}
+    truth = read_truth(write_truth(tmp_path / "accounts.csv", {"ring001": 1, "ring002": 0}))
+    assert {account.account_no: account.positive for account in truth.accounts} == {"HUB001": True, "OUT002": False}
     bad = tmp_path / "bad.csv"
     bad.write_text("account,x\n1,2\n", encoding="utf-8")
     with pytest.raises(train.FundflowError, match="account_no"):
-        train.read_truth(bad)
+        read_truth(bad)
 
 
 def test_too_few_alerted_accounts_refuses_with_the_labels_file(settings, tmp_path):
