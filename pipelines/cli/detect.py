@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detectors.pack import rule_order
 from pipelines.detection.runner import run_detection
-from pipelines.formatting import parse_date
+from pipelines.formatting import parse_date, table_text
 from pipelines.settings import Settings
 
 
@@ -12,11 +12,11 @@ def detect_command(args, settings: Settings) -> int:
     as_of = parse_date(getattr(args, "as_of", None))
     result = run_detection(settings, as_of=as_of, window_days=getattr(args, "window_days", None))
     titles = {rule.rule_id: rule.title_zh for rule in result.rules}
-    width = max((len(rule_id) for rule_id in titles), default=4)
     print(f"窗口 / window: {result.window_days} 天，截至 {result.as_of}")
-    print(f"{'规则':<{width}}  {'预警数':>6}  名称")
-    for rule_id in sorted(titles, key=rule_order):
-        print(f"{rule_id:<{width}}  {result.alerts_per_rule.get(rule_id, 0):>6}  {titles[rule_id]}")
-    print(f"{'合计':<{width}}  {len(result.alerts):>6}  预警 / alerts；线索环 / rings: {result.rings}")
+    rows: list[list[object]] = [
+        [rule_id, result.alerts_per_rule.get(rule_id, 0), titles[rule_id]] for rule_id in sorted(titles, key=rule_order)
+    ]
+    rows.append(["合计", len(result.alerts), f"预警 / alerts；线索环 / rings: {result.rings}"])
+    print(table_text(["规则", "预警数", "名称"], rows, right={1}))
     print(f"运行编号 / run id: {result.run_id}")
     return 0

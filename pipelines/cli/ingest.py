@@ -6,6 +6,7 @@ import json
 import re
 import sys
 
+from pipelines.formatting import table_text
 from pipelines.ingest.load import FileResult, ingest_paths
 from pipelines.masking import mask_account, mask_id, mask_phone
 from pipelines.settings import Settings
@@ -43,22 +44,6 @@ MASKERS = {
 }
 
 
-def _width(text: str) -> int:
-    """Display width: CJK characters take two terminal columns."""
-    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
-
-
-def format_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [
-        max([_width(header)] + [_width(row[position]) for row in rows]) for position, header in enumerate(headers)
-    ]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(cells, widths)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * width for width in widths])] + [line(row) for row in rows])
-
-
 def _cell(result: FileResult, key: str) -> str:
     value = getattr(result, key)
     if key == "status":
@@ -71,7 +56,7 @@ def _cell(result: FileResult, key: str) -> str:
 def ingest_command(args, settings: Settings) -> int:
     results = ingest_paths(settings, args.paths, kind=args.kind, institution=args.institution, sheet=args.sheet)
     rows = [[_cell(result, key) for key, _ in RESULT_COLUMNS] for result in results]
-    print(format_table([label for _, label in RESULT_COLUMNS], rows))
+    print(table_text([label for _, label in RESULT_COLUMNS], rows))
     for result in results:
         for note in result.notes:
             print(f"注意 / note: {result.file_name}: {note}")
@@ -104,7 +89,7 @@ def quarantine_command(args, settings: Settings) -> int:
         print(json.dumps(records, ensure_ascii=False, indent=1))
         return 0
     print(
-        format_table(
+        table_text(
             [label for _, label in QUARANTINE_COLUMNS],
             [[str(record[key]) for key, _ in QUARANTINE_COLUMNS] for record in records],
         )

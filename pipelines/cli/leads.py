@@ -6,7 +6,6 @@ Tables carry Chinese headers and masked numbers; `--json` gives the same, masked
 from __future__ import annotations
 
 import json
-import unicodedata
 
 from pipelines.cases import lifecycle
 from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS, yuan
@@ -14,7 +13,7 @@ from pipelines.cases.ranking import ranking_line
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, plain_json
 from pipelines.errors import FundflowError
-from pipelines.formatting import parse_date
+from pipelines.formatting import parse_date, table_text
 from pipelines.masking import mask_lead
 from pipelines.settings import Settings
 from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, TYPOLOGIES
@@ -56,18 +55,6 @@ def status_code(text: str) -> str:
     raise FundflowError(f"未知状态 / unknown status '{text}'; 可选 / one of: {listed}")
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(_width(cell) for cell in column) for column in zip(headers, *rows)]
-    lines = []
-    for row in [headers, *rows]:
-        lines.append("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths)).rstrip())
-    return "\n".join(lines)
-
-
 def _list(store: CaseStore, args) -> int:
     statuses = [status_code(s) for s in args.status.split(",")] if args.status else None
     found = store.list_leads(status=statuses)
@@ -97,7 +84,7 @@ def _list(store: CaseStore, args) -> int:
         ]
         for lead in found
     ]
-    print(_table([label for _, label in LIST_COLUMNS], rows))
+    print(table_text([label for _, label in LIST_COLUMNS], rows))
     print(f"共 {len(found)} 条 / {len(found)} leads")
     return 0
 
@@ -128,7 +115,7 @@ def _show(store: CaseStore, args) -> int:
     out += ["", "涉及账户："]
     out += [
         "  " + line
-        for line in _table(
+        for line in table_text(
             ["账号", "户名", "角色", "转入", "转出"],
             [
                 [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from pipelines.errors import NotFoundError
+from pipelines.formatting import table_text
 from pipelines.settings import Settings
 from pipelines.warehouse.runs import describe_run, list_runs
 
@@ -19,16 +20,20 @@ def runs_command(args, settings: Settings) -> int:
             if args.json:
                 print(json.dumps(runs, ensure_ascii=False, default=str, indent=1))
                 return 0
-            print(
-                f"{'运行 run':<36} {'类型 kind':<9} {'开始 started':<20} {'状态':<8} {'规则包 pack':<14} "
-                f"{'文件':>6} {'预警':>6}"
-            )
-            for run in runs:
-                print(
-                    f"{run['run_id']:<36} {run['kind']:<9} {str(run['started_at'])[:19]:<20} "
-                    f"{run['status']:<8} {(run['rule_pack_hash'] or '-')[:12]:<14} {run['inputs']:>6} "
-                    f"{run['alerts']:>6}"
-                )
+            rows = [
+                [
+                    run["run_id"],
+                    run["kind"],
+                    str(run["started_at"])[:19],
+                    run["status"],
+                    (run["rule_pack_hash"] or "-")[:12],
+                    run["inputs"],
+                    run["alerts"],
+                ]
+                for run in runs
+            ]
+            headers = ["运行 run", "类型 kind", "开始 started", "状态", "规则包 pack", "文件", "预警"]
+            print(table_text(headers, rows, right={5, 6}))
             return 0
         if not args.run:
             raise NotFoundError("请给出运行编号 / give a run id: fundflow runs show RUN")

@@ -17,6 +17,7 @@ import duckdb
 from detectors.pack import rule_order
 from pipelines.errors import NotFoundError
 from pipelines.evaluation.truth import Truth, read_truth
+from pipelines.formatting import table_text
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 from pipelines.warehouse import db as warehouse
@@ -134,47 +135,60 @@ def _naive_accounts(con: duckdb.DuckDBPyConnection, as_of: date, window_days: in
 
 
 def format_report(report: dict) -> str:
-    lines = [
-        f"回测 / backtest: 运行 {report['run_id']}，截至 {report['as_of']}，{report['window_days']} 天；"
-        f"正例账户 {report['positives']} 个；预警 {report['alerts']} 条（分析员需阅读）",
-        "",
-        f"{'规则':<6}{'预警':>6}{'账户':>6}{'命中':>6}{'精确率':>8}{'召回率':>8}  发现的集资模型",
+    rule_rows = [
+        [
+            rule_id,
+            score["alerts"],
+            score["accounts"],
+            score["true_positives"],
+            f"{score['precision']:.3f}",
+            f"{score['recall']:.3f}",
+            ",".join(score["schemes_found"]),
+        ]
+        for rule_id, score in report["rules"].items()
     ]
-    row = "{:<6}{:>6}{:>6}{:>6}{:>8.3f}{:>8.3f}  {}"
-    for rule_id, score in report["rules"].items():
-        lines.append(
-            row.format(
-                rule_id,
-                score["alerts"],
-                score["accounts"],
-                score["true_positives"],
-                score["precision"],
-                score["recall"],
-                ",".join(score["schemes_found"]),
-            )
+    typology_rows = [
+        [
+            f"{TYPOLOGIES.get(typology, typology)} ({typology})",
+            score["accounts"],
+            score["true_positives"],
+            f"{score['precision']:.3f}",
+            f"{score['recall']:.3f}",
+        ]
+        for typology, score in report["typologies"].items()
+    ]
+    overall_rows = [
+        [
+            name,
+            report[key]["accounts"],
+            report[key]["true_positives"],
+            f"{report[key]['precision']:.3f}",
+            f"{report[key]['recall']:.3f}",
+            len(report[key]["schemes_found"]),
+        ]
+        for name, key in (
+            ("规则包 whole pack", "pack"),
+            ("线索组合 T1/T2/T3/G5+其他", "lead_like"),
+            (f"朴素规则 ≥{NAIVE_MIN_PAYERS} 付款人/{NAIVE_DAYS} 天 naive", "naive"),
         )
-    lines += ["", f"{'手法 typology':<24}{'账户':>6}{'命中':>6}{'精确率':>8}{'召回率':>8}"]
-    for typology, score in report["typologies"].items():
-        label = f"{TYPOLOGIES.get(typology, typology)} ({typology})"
-        lines.append(
-            f"{label:<24}{score['accounts']:>6}{score['true_positives']:>6}"
-            f"{score['precision']:>8.3f}{score['recall']:>8.3f}"
-        )
-    lines += ["", f"{'整体 overall':<30}{'账户':>6}{'命中':>6}{'精确率':>8}{'召回率':>8}  模型"]
-    for name, key in (
-        ("规则包 whole pack", "pack"),
-        ("线索组合 T1/T2/T3/G5+其他", "lead_like"),
-        (f"朴素规则 ≥{NAIVE_MIN_PAYERS} 付款人/{NAIVE_DAYS} 天 naive", "naive"),
-    ):
-        score = report[key]
-        lines.append(
-            f"{name:<30}{score['accounts']:>6}{score['true_positives']:>6}{score['precision']:>8.3f}"
-            f"{score['recall']:>8.3f}  {len(score['schemes_found'])}"
-        )
-    lines += ["", f"{'模型类别 scheme kind':<22}{'模型数':>6}{'规则发现':>8}{'朴素发现':>8}  命中规则"]
-    for kind, entry in report["scheme_kinds"].items():
-        lines.append(
-            f"{kind:<22}{entry['schemes']:>6}{entry['found']:>8}{entry['found_by_naive']:>8}  "
-            f"{','.join(entry['rules'])}"
-        )
-    return "\n".join(lines)
+    ]
+    kind_rows = [
+        [kind, entry["schemes"], entry["found"], entry["found_by_naive"], ",".join(entry["rules"])]
+        for kind, entry in report["scheme_kinds"].items()
+    ]
+    return "\n\n".join(
+        [
+            f"回测 / backtest: 运行 {report['run_id']}，截至 {report['as_of']}，{report['window_days']} 天；"
+            f"正例账户 {report['positives']} 个；预警 {report['alerts']} 条（分析员需阅读）",
+            table_text(
+                ["规则", "预警", "账户", "命中", "精确率", "召回率", "发现的集资模型"], rule_rows, right={1, 2, 3, 4, 5}
+            ),
+            table_text(["手法 typology", "账户", "命中", "精确率", "召回率"], typology_rows, right={1, 2, 3, 4}),
+            table_text(
+                ["整体 overall", "账户", "命中", "精确率", "召回率", "模型"], overall_rows, right={1, 2, 3, 4, 5}
+            ),
+            table_text(
+                ["模型类别 scheme kind", "模型数", "规则发现", "朴素发现", "命中规则"], kind_rows, right={1, 2, 3}
+            ),
+        ]
+    )

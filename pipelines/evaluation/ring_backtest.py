@@ -16,6 +16,7 @@ import duckdb
 
 from pipelines.errors import BadFileError, NotFoundError
 from pipelines.evaluation.truth import read_truth
+from pipelines.formatting import table_text
 
 MOST = 0.5
 """A ring holds "most" collectors when it holds more than this share of them."""
@@ -101,17 +102,26 @@ def ring_results(
 
 def _table(rows: list[dict], n_rings: int, run_id: str) -> str:
     schemes = [row for row in rows if row["scheme_id"]]
-    lines = [
-        f"环级回测 / ring-level backtest (run {run_id})",
-        f"{'集资模型 scheme':<16}{'类型 kind':<12}{'枢纽在环 hub':<14}{'归集账户 collectors':<22}{'命中 found':<11}"
-        f"同环的其他模型 shares ring with",
+    headers = [
+        "集资模型 scheme",
+        "类型 kind",
+        "枢纽在环 hub",
+        "归集账户 collectors",
+        "命中 found",
+        "同环的其他模型 shares ring with",
     ]
-    for row in schemes:
-        lines.append(
-            f"{row['scheme_id']:<16}{row['kind']:<12}{'是 yes' if row['hub_in_ring'] else '否 no':<14}"
-            f"{row['collectors_in_ring']:>3} / {row['collectors']:<16}{'是 yes' if row['found'] else '否 no':<11}"
-            f"{', '.join(row['ring_shared_with']) or '-'}"
-        )
+    table = [
+        [
+            row["scheme_id"],
+            row["kind"],
+            "是 yes" if row["hub_in_ring"] else "否 no",
+            f"{row['collectors_in_ring']} / {row['collectors']}",
+            "是 yes" if row["found"] else "否 no",
+            ", ".join(row["ring_shared_with"]) or "-",
+        ]
+        for row in schemes
+    ]
+    lines = [f"环级回测 / ring-level backtest (run {run_id})", table_text(headers, table)]
     found = sum(row["found"] for row in schemes)
     not_schemes = sum(1 for row in rows if not row["scheme_id"])
     lines.append(

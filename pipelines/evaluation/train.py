@@ -30,6 +30,7 @@ from sklearn.pipeline import make_pipeline
 from detectors.scoring import ALERTED_ACCOUNT_FEATURES, RING_FEATURES, alerted_account_features, ring_features
 from pipelines.errors import FundflowError
 from pipelines.evaluation.truth import read_truth
+from pipelines.formatting import table_text
 from pipelines.hashing import file_sha256
 from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
@@ -380,14 +381,18 @@ def report(card: dict) -> str:
         f"检验段 held-out {_count_text(card['labels']['test'], unit)}",
         f"检验段 / held-out: 发现于 seen {_span(card['data_window']['test'], '')}，"
         f"首次活动 first activity {_span(card['data_window']['test'], 'first_activity_')}",
-        f"{'排序 / ranking':<16}{'precision':>10}{'recall':>8}{f'P@{k}':>8}{f'R@{k}':>8}{'AP':>8}",
     ]
-    for name, label in (("model", "模型 / model"), ("rules", "规则 / rules")):
-        f = card["figures"][name]
-        lines.append(
-            f"{label:<16}{f['precision']:>10.2f}{f['recall']:>8.2f}{f['precision_at_k']:>8.2f}"
-            f"{f['recall_at_k']:>8.2f}{f['average_precision']:>8.2f}"
-        )
+    figures = [
+        [label]
+        + [
+            f"{card['figures'][name][key]:.2f}"
+            for key in ("precision", "recall", "precision_at_k", "recall_at_k", "average_precision")
+        ]
+        for name, label in (("model", "模型 / model"), ("rules", "规则 / rules"))
+    ]
+    lines.append(
+        table_text(["排序 / ranking", "precision", "recall", f"P@{k}", f"R@{k}", "AP"], figures, right={1, 2, 3, 4, 5})
+    )
     lines.append(f"结论 / decision: {card['reason_zh']} / {card['reason_en']}")
     return "\n".join(lines)
 
