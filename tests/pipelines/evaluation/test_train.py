@@ -221,8 +221,10 @@ def test_model_that_beats_the_rules_ranks(settings, tmp_path):
     assert min(schemes) > max(others)
     printed = train.report(card)
     assert printed.splitlines()[1].startswith("样本层级 / level: 预警账户级")
-    assert f"{model['precision_at_k']:>8.2f}" in printed.splitlines()[5]  # model row, then the rules row
-    assert printed.splitlines()[6].startswith("规则 / rules") and "the model ranks" in printed
+    model_row = next(line for line in printed.splitlines() if line.startswith("模型 / model"))
+    assert model_row.split()[5] == f"{model['precision_at_k']:.2f}"  # label (3 words), precision, recall, P@k
+    lines = printed.splitlines()
+    assert lines[lines.index(model_row) + 1].startswith("规则 / rules") and "the model ranks" in printed
 
 
 def test_model_that_does_not_beat_the_rules_stays_unused(settings, tmp_path):
