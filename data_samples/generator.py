@@ -225,7 +225,7 @@ def reporting_truth(county: County, legs: pl.DataFrame, selections: dict, month:
         if not bank.reporting:
             continue
         mine = frame.filter(pl.col("bank") == bank_index)
-        row = {"institution_code": bank.code, "month": month}
+        row: dict[str, object] = {"institution_code": bank.code, "month": month}
         for kind, selected in selections.items():
             row[f"lines_{kind.lower()}"] = int((selected & (legs["bank"].to_numpy() == bank_index)).sum())
         row["transfer_sides"] = int(mine["expected"].sum())

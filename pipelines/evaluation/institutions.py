@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from pipelines.cases.store import CaseStore, events, lead_accounts, lead_payments, leads
 from pipelines.errors import FundflowError
 from pipelines.evaluation.institution_rules import ScorecardRules, WorkCalendar
+from pipelines.warehouse.db import one_row
 
 log = logging.getLogger("fundflow.institutions")
 
@@ -339,14 +340,15 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 
 
 def _calendar_table(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar, period: Period, today: date) -> list[int]:
-    first, last = con.execute(  # type: ignore[misc]
+    first, last = one_row(
+        con,
         """
         SELECT least(min(d), $start), greatest(max(d), $today, $end) FROM (
             SELECT min(txn_date) AS d FROM txn UNION ALL SELECT max(txn_date) FROM txn
             UNION ALL SELECT CAST(min(arrived_at) AS DATE) FROM files UNION ALL SELECT CAST(max(arrived_at) AS DATE) FROM files)
         """,
         {"start": period.start, "end": period.end, "today": today},
-    ).fetchone()
+    )
     first, last = first - timedelta(days=7), last + timedelta(days=7)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     con.execute(
