@@ -26,7 +26,7 @@ from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError, LifecycleError, NotFoundError
-from pipelines.formatting import parse_date
+from pipelines.formatting import parse_date, yuan
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
 from pipelines.vocabulary import FORM_FIELDS, LEAD_STATUS, QUEUE_VIEWS, ROLES
@@ -100,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.secret = secret
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-    environment.filters["yuan"] = lambda value: f"¥{float(value or 0):,.2f}"
+    environment.filters["yuan"] = lambda value: yuan(value, cents=True)
     environment.filters["pct"] = lambda value: f"{float(value or 0) * 100:.0f}%"
     environment.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else ""
     templates = Jinja2Templates(env=environment)

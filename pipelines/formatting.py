@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from rich import box
 from rich.console import Console
@@ -13,6 +14,8 @@ from rich.text import Text
 
 from pipelines.errors import FundflowError
 
+CENT = Decimal("0.01")
+TEN_THOUSAND = Decimal(10_000)
 TABLE_MAX_WIDTH = 400
 """Wider than any table we print: rich never shrinks or wraps a column to fit a narrow terminal."""
 
@@ -38,3 +41,26 @@ def table_text(headers: Sequence[str], rows: Iterable[Sequence[object]], right: 
     out = io.StringIO()
     Console(file=out, width=TABLE_MAX_WIDTH, color_system=None, highlight=False).print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def yuan(amount: Decimal | float | int | None, cents: bool = False) -> str:
+    """Money as a person reads it in text: ¥1,234,500 (whole yuan), or ¥1,234,500.00 with `cents`."""
+    value = Decimal(str(amount or 0))
+    return f"¥{value:,.2f}" if cents else f"¥{value:,.0f}"
+
+
+def yuan_value(amount: object) -> Decimal:
+    """An amount in 元 with 2 decimals, for a spreadsheet cell."""
+    return Decimal(str(amount or 0)).quantize(CENT, ROUND_HALF_UP)
+
+
+def wan_value(amount: object) -> Decimal:
+    """An amount in 万元 with 2 decimals, as the campaign tables report it."""
+    return (Decimal(str(amount or 0)) / TEN_THOUSAND).quantize(CENT, ROUND_HALF_UP)
+
+
+def day(value: date | datetime | None) -> str:
+    """YYYY-MM-DD, or empty."""
+    if value is None:
+        return ""
+    return (value.date() if isinstance(value, datetime) else value).isoformat()

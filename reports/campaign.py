@@ -25,18 +25,17 @@ from pipelines.cases.sectors import SECTORS, sector_labels
 from pipelines.cases.store import CaseStore, events
 from pipelines.cases.tips import tip_counts
 from pipelines.errors import FundflowError
+from pipelines.formatting import day, wan_value
 from pipelines.settings import Settings
 from pipelines.vocabulary import LEAD_STATUS
 from reports.leads_export import (
     SOURCES,
-    day,
     estimated_amount,
     labels,
     measures_by_lead,
     province_name,
     provinces_text,
     shown,
-    wan,
 )
 from reports.tables import (
     AMOUNT_FORMAT,
@@ -236,14 +235,14 @@ SUMMARY_COLUMNS: list[tuple[Column, Callable[[Summary], Any]]] = [
     ],
     (
         Column("fine_amount", "罚款金额（万元）", AMOUNT_FORMAT),
-        lambda s: wan(sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of("FINE")), Decimal(0))),
+        lambda s: wan_value(sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of("FINE")), Decimal(0))),
     ),
     (Column("measure_other", "其他处置措施（次）"), lambda s: len(s.measures_of(*_other_kinds()))),
-    (Column("amount", "涉案金额（万元）", AMOUNT_FORMAT), lambda s: wan(s.total(lambda f: f.lead["total_in"]))),
+    (Column("amount", "涉案金额（万元）", AMOUNT_FORMAT), lambda s: wan_value(s.total(lambda f: f.lead["total_in"]))),
     (Column("participants", "集资参与人（人）"), lambda s: s.total(lambda f: f.lead["individual_payers"])),
     (
         Column("repaid", "清退金额（万元）", AMOUNT_FORMAT),
-        lambda s: wan(sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of(*REPAY_KINDS)), Decimal(0))),
+        lambda s: wan_value(sum((Decimal(str(m["amount"] or 0)) for m in s.measures_of(*REPAY_KINDS)), Decimal(0))),
     ),
     *[
         (
@@ -297,7 +296,7 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("subject_name", "主体名称"), lambda f: f.person["subject_name"] or ""),
     (Column("subject_id_no", "统一社会信用代码/身份证号"), lambda f: f.person["subject_id_no"] or ""),
     (Column("business", "业务类型或伪装形式"), lambda f: sector_labels(f.lead["sectors"])),
-    (Column("amount", "涉嫌金额（万元）", AMOUNT_FORMAT), lambda f: wan(f.lead["total_in"])),
+    (Column("amount", "涉嫌金额（万元）", AMOUNT_FORMAT), lambda f: wan_value(f.lead["total_in"])),
     (Column("participants", "涉嫌参与人数（人）"), lambda f: f.lead["individual_payers"]),
     (Column("regions", "涉及地区"), lambda f: provinces_text(f.lead["provinces"])),
     (Column("triage", "初核结果及日期"), lambda f: _move_text(f.moved(from_status="TRIAGE"))),
@@ -309,7 +308,7 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("disposition", "处置类型"), _disposition),
     (Column("measures", "已采取措施"), _measures_text),
     (Column("transfer_no", "移送案号"), lambda f: "、".join(m["transfer_no"] for m in f.measures if m["transfer_no"])),
-    (Column("repaid", "清退金额（万元）", AMOUNT_FORMAT), lambda f: wan(f.repaid)),
+    (Column("repaid", "清退金额（万元）", AMOUNT_FORMAT), lambda f: wan_value(f.repaid)),
     (Column("status", "办理状态"), lambda f: "已销号" if f.status == "CLOSED" else "办理中"),
     (Column("state", "期末状态"), lambda f: LEAD_STATUS.get(f.status, f.status)),
     (Column("closed_on", "销号日期"), lambda f: day((_closing(f) or {}).get("at"))),
@@ -329,7 +328,7 @@ def _by_province(facts: LeadFacts) -> list[dict]:
 
 def _per_province_text(facts: LeadFacts) -> str:
     return "；".join(
-        f"{province_name(item['province'])} {item['participants']}人 {wan(item['amount'])}万元"
+        f"{province_name(item['province'])} {item['participants']}人 {wan_value(item['amount'])}万元"
         for item in _by_province(facts)
     )
 
@@ -352,23 +351,23 @@ CROSS_PROVINCE_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
         Column("assisting_places", "协办地"),
         lambda f: provinces_text(code for code in f.lead["provinces"] if code != f.main_province),
     ),
-    (Column("amount", "涉案金额（万元）", AMOUNT_FORMAT), lambda f: wan(f.lead["total_in"])),
+    (Column("amount", "涉案金额（万元）", AMOUNT_FORMAT), lambda f: wan_value(f.lead["total_in"])),
     (Column("participants", "集资参与人总数（人）"), lambda f: f.lead["individual_payers"]),
     (Column("per_province", "分省参与人数及金额"), _per_province_text),
-    (Column("province_amount", "分省金额合计（万元）", AMOUNT_FORMAT), lambda f: wan(estimated_amount(f.lead))),
+    (Column("province_amount", "分省金额合计（万元）", AMOUNT_FORMAT), lambda f: wan_value(estimated_amount(f.lead))),
     (
         Column("local_participants", "本地参与人（人）"),
         lambda f: (f.lead["province_stats"] or {}).get("local_participants", 0),
     ),
     (
         Column("local_amount", "本地金额（万元）", AMOUNT_FORMAT),
-        lambda f: wan((f.lead["province_stats"] or {}).get("local_amount", 0)),
+        lambda f: wan_value((f.lead["province_stats"] or {}).get("local_amount", 0)),
     ),
     (Column("stage", "所处阶段"), lambda f: f.stage),
     (Column("authority", "承办单位/联系人"), lambda f: f.lead["assignee"] or ""),
     (Column("progress", "最新进展"), lambda f: _last_event(f).get("note", "")),
     (Column("progress_on", "更新日期"), lambda f: day(_last_event(f).get("at"))),
-    (Column("recovery", "资产追缴及清退进展（万元）", AMOUNT_FORMAT), lambda f: wan(f.repaid)),
+    (Column("recovery", "资产追缴及清退进展（万元）", AMOUNT_FORMAT), lambda f: wan_value(f.repaid)),
 ]
 
 

@@ -26,6 +26,7 @@ from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
+from pipelines.formatting import day, yuan_value
 from pipelines.hashing import file_sha256
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
@@ -34,7 +35,6 @@ from reports.alerts import rule_titles
 from reports.leads_export import (
     SOURCES,
     SUBJECT_KINDS,
-    day,
     labels,
     last_day,
     party_name,
@@ -43,7 +43,6 @@ from reports.leads_export import (
     recommended_action,
     region_text,
     shown,
-    yuan,
 )
 from reports.tables import ExportResult, check_unmask, export_user, record_export
 
@@ -392,7 +391,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        yuan=lambda value: f"{yuan(value):,}",
+        yuan=lambda value: f"{yuan_value(value):,}",
         day=day,
         money=money,
         minute=lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "",

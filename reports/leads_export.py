@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,6 +21,7 @@ from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, lead_accounts, measures, plain_json
 from pipelines.errors import FundflowError
+from pipelines.formatting import day, yuan_value
 from pipelines.masking import mask_account, mask_lead, mask_name
 from pipelines.settings import Settings
 from pipelines.vocabulary import LEAD_STATUS, PROVINCES
@@ -86,28 +86,9 @@ KEY_ACCOUNTS = 5
 CRIMINAL_PARTICIPANTS = 150
 CRIMINAL_AMOUNT = Decimal(1_000_000)
 FILTERS = ("status", "sector", "priority", "assignee", "created_from", "created_to", "limit")
-CENT = Decimal("0.01")
-TEN_THOUSAND = Decimal(10_000)
 
 
 # --- how a lead reads in an export ------------------------------------------------------------------------
-
-
-def yuan(amount: Any) -> Decimal:
-    """An amount in 元 with 2 decimals."""
-    return Decimal(str(amount or 0)).quantize(CENT, ROUND_HALF_UP)
-
-
-def wan(amount: Any) -> Decimal:
-    """An amount in 万元 with 2 decimals, as the campaign tables report it."""
-    return (Decimal(str(amount or 0)) / TEN_THOUSAND).quantize(CENT, ROUND_HALF_UP)
-
-
-def day(value: date | datetime | None) -> str:
-    """YYYY-MM-DD, or empty."""
-    if value is None:
-        return ""
-    return (value.date() if isinstance(value, datetime) else value).isoformat()
 
 
 def last_day(window_end: datetime | None) -> str:
@@ -135,8 +116,8 @@ def estimated_amount(lead: dict) -> Decimal:
     """Money paid in by participants whose province is known, else everything paid in."""
     by_province = (lead.get("province_stats") or {}).get("by_province") or []
     if by_province:
-        return yuan(sum(Decimal(str(item["amount"])) for item in by_province))
-    return yuan(lead["total_in"])
+        return yuan_value(sum(Decimal(str(item["amount"])) for item in by_province))
+    return yuan_value(lead["total_in"])
 
 
 def shown(lead: dict, unmasked: bool) -> dict:
@@ -262,8 +243,8 @@ def lead_row(
         ),
         "window_start": day(lead["window_start"]),
         "window_end": last_day(lead["window_end"]),
-        "total_in": yuan(lead["total_in"]),
-        "total_out": yuan(lead["total_out"]),
+        "total_in": yuan_value(lead["total_in"]),
+        "total_out": yuan_value(lead["total_out"]),
         "individual_payers": lead["individual_payers"],
         "elderly_share": round(lead["elderly_share"], 4),
         "province_count": len(lead["provinces"]),
@@ -289,8 +270,8 @@ def account_row(account: dict, unmasked: bool) -> dict:
         "role_zh": ACCOUNT_ROLES.get(account["role"], account["role"]),
         "account_name": party_name(account["account_name"], account["holder_kind"], unmasked),
         "institution": account["institution"] or "",
-        "total_in": yuan(account["total_in"]),
-        "total_out": yuan(account["total_out"]),
+        "total_in": yuan_value(account["total_in"]),
+        "total_out": yuan_value(account["total_out"]),
     }
 
 

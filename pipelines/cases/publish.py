@@ -22,6 +22,7 @@ from pipelines.cases import ranking
 from pipelines.cases.lifecycle import OPEN_STATUSES
 from pipelines.cases.sectors import tag_sectors
 from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, lead_payments, lead_runs, leads, plain_json
+from pipelines.formatting import yuan
 from pipelines.masking import mask_account, mask_name
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
@@ -371,10 +372,6 @@ def _group(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 # --- the narrative -----------------------------------------------------------------------------------------
-
-
-def yuan(amount: Decimal | float | int) -> str:
-    return f"¥{Decimal(amount):,.0f}"
 
 
 def _account_phrase(account_no: str | None, name: str | None, kind: str | None) -> str:

@@ -7,6 +7,7 @@ import csv
 import shutil
 from pathlib import Path
 
+from pipelines.formatting import yuan
 from pipelines.settings import PROJECT_ROOT, Settings
 
 SAMPLE_FILES = PROJECT_ROOT / "data_samples" / "bank_files"
@@ -50,7 +51,7 @@ def show_top_leads(settings: Settings, planted: dict[str, str], limit: int = 10)
             mark = f"  ✓ 模拟集资方案 planted scheme {', '.join(schemes)}" if schemes else ""
             print(
                 f"\n{lead['lead_id']}  {LEAD_STATUS.get(lead['status'], lead['status'])}  得分 {lead['score']:.1f}  "
-                f"参与人 {lead['individual_payers']}  转入 ¥{float(lead['total_in']):,.0f}{mark}"
+                f"参与人 {lead['individual_payers']}  转入 {yuan(lead['total_in'])}{mark}"
             )
             print(f"  {lead['narrative']}")
             for reason in lead["reasons"][:4]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 
 from pipelines.cases import lifecycle
-from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS, yuan
+from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.ranking import ranking_line
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, plain_json
 from pipelines.errors import FundflowError
-from pipelines.formatting import parse_date, table_text
+from pipelines.formatting import parse_date, table_text, yuan
 from pipelines.masking import mask_lead
 from pipelines.settings import Settings
 from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, TYPOLOGIES
