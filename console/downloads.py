@@ -8,9 +8,11 @@ from pathlib import Path
 
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
+from pipelines.vocabulary import EXPORT_TITLES
 
 # what → (Chinese title, file suffix); the suffix picks the format.
-KINDS = {"leads": ("线索清单", ".xlsx"), "campaign": ("专项行动统计表", ".xlsx"), "dossier": ("线索卷宗", ".html")}
+SUFFIXES = {"leads": ".xlsx", "campaign": ".xlsx", "dossier": ".html"}
+KINDS = {what: (EXPORT_TITLES[what], suffix) for what, suffix in SUFFIXES.items()}
 
 
 def export(settings: Settings, what: str, user: str, lead_id: str | None = None, period: str | None = None) -> Path:
@@ -22,7 +24,7 @@ def export(settings: Settings, what: str, user: str, lead_id: str | None = None,
     folder = settings.exports / "console"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
-    out = folder / f"{what}{'-' + lead_id if lead_id else ''}-{user}-{stamp}{KINDS[what][1]}"
+    out = folder / f"{what}{'-' + lead_id if lead_id else ''}-{user}-{stamp}{SUFFIXES[what]}"
     if what == "leads":
         from reports.leads_export import export_leads
 

@@ -12,16 +12,19 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from pipelines.cases import lifecycle
-from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import SECTORS
 from pipelines.cases.store import CaseStore, audit
 from pipelines.masking import mask_account, mask_id
 from pipelines.vocabulary import (
+    ACCOUNT_ROLES,
     ACTION_LABELS,
     DIRECTION,
+    DISPOSITION_TYPES,
     LEAD_STATUS,
     PAYMENT_METHODS,
+    PRIORITY_MARKS,
     PROVINCES,
+    QUEUE_SORTS,
     TYPOLOGIES,
 )
 
@@ -33,11 +36,7 @@ TIMELINE_MAX_BARS = 120
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
 QUEUE_PAGE_ROWS = 50
-QUEUE_SORTS = {
-    "score": ("score", "评分"),
-    "amount": ("total_in", "流入金额"),
-    "participants": ("individual_payers", "参与人数"),
-}
+QUEUE_SORT_COLUMNS = {"score": "score", "amount": "total_in", "participants": "individual_payers"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def queue(store: CaseStore, chosen: QueueFilter, user: str = "") -> list[dict]:
         found = [lead for lead in found if lead["status"] in lifecycle.OPEN_STATUSES or lead["status"] == "ON_HOLD"]
     if chosen.view == "confirm":
         found = [lead for lead in found if awaiting_confirmation(lead, user)]
-    column = QUEUE_SORTS.get(chosen.sort, QUEUE_SORTS["score"])[0]
+    column = QUEUE_SORT_COLUMNS.get(chosen.sort, QUEUE_SORT_COLUMNS["score"])
     if column != "score":  # by score, list_leads' order stands: the ranking in use (model or rules)
         found.sort(key=lambda lead: (float(lead[column] or 0), lead["lead_id"]), reverse=True)
     return [queue_row(lead, today) for lead in found]
@@ -145,7 +144,7 @@ def queue_choices(store: CaseStore) -> dict:
         "sectors": [(code, sector.label_zh) for code, sector in SECTORS.items()],
         "regions": [(code, province_label(code)) for code in regions],
         "assignees": assignees,
-        "sorts": [(key, label) for key, (_column, label) in QUEUE_SORTS.items()],
+        "sorts": list(QUEUE_SORTS.items()),
     }
 
 
@@ -182,7 +181,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
     measures = [
         dict(
             item,
-            type_label=lifecycle.DISPOSITION_TYPES.get(item["disposition_type"], item["disposition_type"]),
+            type_label=DISPOSITION_TYPES.get(item["disposition_type"], item["disposition_type"]),
             status_label=lifecycle.MEASURE_STATUSES.get(item["status"], item["status"]),
             overdue=item["status"] != "DONE"
             and item["due_date"] is not None
@@ -230,7 +229,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "may_confirm_close": bool(lead["close_proposed_by"]) and lead["status"] != "CLOSED",
         "may_add_measure": lead["status"] in lifecycle.MEASURE_EDIT_STATUSES,
         "measure_kinds": [
-            (code, kind.title_zh, lifecycle.DISPOSITION_TYPES[kind.disposition_type])
+            (code, kind.title_zh, DISPOSITION_TYPES[kind.disposition_type])
             for code, kind in lifecycle.MEASURE_KINDS.items()
         ],
     }

@@ -15,19 +15,11 @@ import duckdb
 
 from detectors import sweep
 from detectors.base import Alert, Rule, Window
+from pipelines.vocabulary import CONTROL_LINKS
 
 TYPOLOGY = "controlled_accounts"
 STAGE = "sweep"
 SQL = sweep.read_sql(__file__)
-
-LINK_LABELS = {
-    "holder_id": ("同一证件", "same ID"),
-    "legal_rep": ("法定代表人", "legal representative"),
-    "agent": ("代办人", "agent"),
-    "phone": ("电话", "phone"),
-    "device": ("设备", "device"),
-    "ip": ("IP", "IP address"),
-}
 
 
 @dataclass(frozen=True)
@@ -50,8 +42,8 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     params: Params = rule.params
     alerts = []
     for row in sweep.query(con, SQL, rule, window):
-        links_zh = "、".join(LINK_LABELS.get(r, (r, r))[0] for r in row["link_reasons"]) or "同一证件"
-        links_en = ", ".join(LINK_LABELS.get(r, (r, r))[1] for r in row["link_reasons"]) or "same ID"
+        links_zh = "、".join(CONTROL_LINKS.get(r, (r, r))[0] for r in row["link_reasons"]) or "同一证件"
+        links_en = ", ".join(CONTROL_LINKS.get(r, (r, r))[1] for r in row["link_reasons"]) or "same ID"
         inflow, internal = float(row["outside_inflow_cny"]), float(row["internal_flow_cny"])
         reason_zh = (
             f"同一控制人（关联：{links_zh}）在 {row['n_institutions']} 家机构有 {row['n_accounts']} 个账户，"

@@ -1,6 +1,13 @@
-"""Chinese labels for everything a user reads, in one table, so labels, columns and identifiers stay in step."""
+"""The vocabulary: the words a person reads for every code (status, event, role, kind …), in one place, so the
+CLI, the console and the exports say the same thing. Imports nothing: every layer, detectors included, may use it."""
 
 from __future__ import annotations
+
+
+def joined_words(codes, table: dict[str, str]) -> str:
+    """The words for several codes, joined as Chinese lists are (、); an unknown code reads as itself."""
+    return "、".join(table.get(code, code) for code in codes or [])
+
 
 LEAD_STATUS = {
     "NEW": "新线索",
@@ -91,15 +98,15 @@ PAYMENT_METHODS = {
     "OTHER": "其他",
 }
 
-# Lead events, by the action recorded in the event log.
+# Lead events, by the action recorded in the event log (CLI `leads show`, console lead page, dossier).
 ACTION_LABELS = {
-    "created": "生成",
+    "created": "生成线索",
     "move": "状态变更",
     "assign": "分配",
     "propose_close": "提出销号",
-    "merge_in": "并入",
-    "new_activity": "新活动",
-    "new_activity_linked": "新活动（另立线索）",
+    "merge_in": "并入线索",
+    "new_activity": "新增活动",
+    "new_activity_linked": "出现新活动（另立新线索）",
     "measure_add": "登记处置事项",
     "measure_done": "处置事项销号",
     "tip_attached": "关联群众举报",
@@ -198,3 +205,82 @@ HOW_REPORTED = {"large_only": "仅报大额", "not_reported": "未报告"}
 
 # Console queue views (whose work a list shows).
 QUEUE_VIEWS = {"": "全部线索", "mine": "我的线索", "confirm": "待我确认销号", "overdue": "超期线索"}
+
+# Roles of the accounts of a lead (ring members).
+ACCOUNT_ROLES = {
+    "hub": "资金归集账户",
+    "collector": "归集/代收账户",
+    "investor": "参与人账户",
+    "promoter": "推广/佣金账户",
+    "controller": "实际控制人账户",
+    "other": "其他关联账户",
+}
+PRIORITY_MARKS = {
+    "major_amount": "亿元以上",
+    "cross_province": "跨省",
+    "many_elderly": "涉老年人多",
+    "tip_reported": "群众举报",  # set by pipelines.cases.tip_matching when a tip attaches; kept on republish
+}
+LEAD_SOURCES = {"model": "资金异动监测模型", "manual": "人工录入"}
+SUBJECT_KINDS = {"PERSON": "个人", "ORG": "单位"}
+
+# Disposition ledger (处置台账).
+DISPOSITION_TYPES = {"REGULATE": "规范整改", "ADMIN": "行政处置", "TRANSFER_POLICE": "移送公安机关"}
+MEASURE_STATUSES = {"OPEN": "未完成", "DONE": "已销号"}
+
+# `fundflow ingest`: what became of each file.
+INGEST_STATUS = {"loaded": "已导入 loaded", "duplicate_file": "重复文件 duplicate", "failed": "失败 failed"}
+
+# Ranking model training: what one example is.
+TRAINING_LEVELS = {
+    "account": "预警账户级，规则排序 = 账户各预警得分之和 / account level, rule ranking = sum of its alert scores",
+    "ring": "线索（团伙）级，规则排序 = 团伙得分 / lead (ring) level, rule ranking = the ring's score",
+}
+
+# Campaign statistics tables (专项行动统计表), by table letter.
+CAMPAIGN_TITLES = {
+    "a": "打击非法集资专项行动工作情况统计表",
+    "b": "风险线索排查处置情况统计表",
+    "c": "跨省(自治区、直辖市)案件(风险)信息统计表",
+}
+CAMPAIGN_SHEETS = {"a": "工作情况统计表", "b": "风险线索排查处置情况统计表", "c": "跨省案件(风险)信息统计表"}
+# Measures the campaign summary counts one by one, with the unit each is counted in.
+MEASURE_COUNT_UNITS = {"WARNING_TALK": "次", "RECTIFY": "次", "STOP_ORDER": "次", "FINE": "次", "POLICE_TRANSFER": "件"}
+# Where a lead stands in the procedure, as the cross-province table names it.
+PROCEDURE_STAGES = {"risk": "风险", "admin": "行政", "criminal": "刑事"}
+
+# Console lead queue: the orders a user can pick.
+QUEUE_SORTS = {"score": "评分", "amount": "流入金额", "participants": "参与人数"}
+# Console downloads: the title of each export.
+EXPORT_TITLES = {"leads": "线索清单", "campaign": "专项行动统计表", "dossier": "线索卷宗"}
+
+# How two accounts are found to be under one control (rule C2), Chinese and English.
+CONTROL_LINKS = {
+    "holder_id": ("同一证件", "same ID"),
+    "legal_rep": ("法定代表人", "legal representative"),
+    "agent": ("代办人", "agent"),
+    "phone": ("电话", "phone"),
+    "device": ("设备", "device"),
+    "ip": ("IP", "IP address"),
+}
+
+# Why a report line was quarantined at ingest (quarantine.reason_code), Chinese / English.
+QUARANTINE_REASONS = {
+    "missing_field": "缺少必填字段 / missing required field",
+    "bad_time": "交易时间无法解析 / unparseable time",
+    "future_time": "交易时间晚于当前时间 / time in the future",
+    "bad_amount": "金额无法解析（最多两位小数） / unparseable amount (at most 2 decimals)",
+    "non_positive_amount": "金额须大于零 / amount must be positive",
+    "bad_direction": "收付标志无法识别 / unknown direction",
+    "bad_report_kind": "报告类型无法识别 / unknown report kind",
+    "bad_institution_code": "机构编码应为 1–16 位字母数字 / institution code must be 1–16 letters or digits",
+    "duplicate_in_file": "同一文件中此前已有相同交易 / same transaction earlier in this file",
+    "bad_csv_line": "行无法按表头拆分 / line does not fit the header",
+}
+# Lines DuckDB's CSV reader refuses, by its error kind.
+CSV_REJECTS = {
+    "TOO MANY COLUMNS": "字段数多于表头 / more fields than the header",
+    "MISSING COLUMNS": "字段数少于表头 / fewer fields than the header",
+    "UNQUOTED VALUE": "引号不成对 / unbalanced quotes",
+    "LINE SIZE OVER MAXIMUM": "行过长 / line too long",
+}

@@ -19,19 +19,27 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.cases.lifecycle import DISPOSITION_TYPES, MEASURE_KINDS
-from pipelines.cases.publish import CROSS_PROVINCE_MIN, PRIORITY_MARKS
+from pipelines.cases.lifecycle import MEASURE_KINDS
+from pipelines.cases.publish import CROSS_PROVINCE_MIN
 from pipelines.cases.sectors import SECTORS, sector_labels
 from pipelines.cases.store import CaseStore, events
 from pipelines.cases.tips import tip_counts
 from pipelines.errors import FundflowError
 from pipelines.formatting import day, wan_value
 from pipelines.settings import Settings
-from pipelines.vocabulary import LEAD_STATUS
+from pipelines.vocabulary import (
+    CAMPAIGN_SHEETS,
+    CAMPAIGN_TITLES,
+    DISPOSITION_TYPES,
+    LEAD_SOURCES,
+    LEAD_STATUS,
+    MEASURE_COUNT_UNITS,
+    PRIORITY_MARKS,
+    PROCEDURE_STAGES,
+    joined_words,
+)
 from reports.leads_export import (
-    SOURCES,
     estimated_amount,
-    labels,
     measures_by_lead,
     province_name,
     provinces_text,
@@ -49,18 +57,9 @@ from reports.tables import (
     write_tables,
 )
 
-TITLES = {
-    "a": "打击非法集资专项行动工作情况统计表",
-    "b": "风险线索排查处置情况统计表",
-    "c": "跨省(自治区、直辖市)案件(风险)信息统计表",
-}
-SHEET_NAMES = {"a": "工作情况统计表", "b": "风险线索排查处置情况统计表", "c": "跨省案件(风险)信息统计表"}
 REPAY_KINDS = ("ORDER_REPAY", "SUPERVISE_REPAY")
-# Measures the summary counts one by one, with the unit each is counted in; the rest go under 其他处置措施.
-COUNTED_KINDS = {"WARNING_TALK": "次", "RECTIFY": "次", "STOP_ORDER": "次", "FINE": "次", "POLICE_TRANSFER": "件"}
+# The summary counts MEASURE_COUNT_UNITS one by one, each in its unit; the rest go under 其他处置措施.
 COUNTED_STATUSES = tuple(code for code in LEAD_STATUS if code != "MERGED")
-# Where a lead stands in the procedure, as the cross-province table names it.
-STAGES = {"risk": "风险", "admin": "行政", "criminal": "刑事"}
 
 
 @dataclass(frozen=True)
@@ -145,10 +144,10 @@ class LeadFacts:
     def stage(self) -> str:
         types = {m["disposition_type"] for m in self.measures}
         if "TRANSFER_POLICE" in types:
-            return STAGES["criminal"]
+            return PROCEDURE_STAGES["criminal"]
         if "ADMIN" in types or self.status == "DETERMINED_ILLEGAL":
-            return STAGES["admin"]
-        return STAGES["risk"]
+            return PROCEDURE_STAGES["admin"]
+        return PROCEDURE_STAGES["risk"]
 
     @property
     def main_province(self) -> str:
@@ -193,7 +192,7 @@ def _money_moved_in(lead: dict, period: Period) -> bool:
 
 
 def _other_kinds() -> tuple[str, ...]:
-    return tuple(code for code in MEASURE_KINDS if code not in COUNTED_KINDS)
+    return tuple(code for code in MEASURE_KINDS if code not in MEASURE_COUNT_UNITS)
 
 
 SUMMARY_COLUMNS: list[tuple[Column, Callable[[Summary], Any]]] = [
@@ -231,7 +230,7 @@ SUMMARY_COLUMNS: list[tuple[Column, Callable[[Summary], Any]]] = [
             Column(f"measure_{code}", f"{MEASURE_KINDS[code].title_zh}（{unit}）"),
             lambda s, code=code: len(s.measures_of(code)),
         )
-        for code, unit in COUNTED_KINDS.items()
+        for code, unit in MEASURE_COUNT_UNITS.items()
     ],
     (
         Column("fine_amount", "罚款金额（万元）", AMOUNT_FORMAT),
@@ -292,7 +291,7 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("serial", "序号"), lambda f: f.serial),
     (Column("lead_id", "线索编号"), lambda f: f.lead["lead_id"]),
     (Column("received", "接收日期"), lambda f: day(f.lead["created_at"])),
-    (Column("source", "线索来源"), lambda f: SOURCES.get(f.lead["source"], f.lead["source"])),
+    (Column("source", "线索来源"), lambda f: LEAD_SOURCES.get(f.lead["source"], f.lead["source"])),
     (Column("subject_name", "主体名称"), lambda f: f.person["subject_name"] or ""),
     (Column("subject_id_no", "统一社会信用代码/身份证号"), lambda f: f.person["subject_id_no"] or ""),
     (Column("business", "业务类型或伪装形式"), lambda f: sector_labels(f.lead["sectors"])),
@@ -314,7 +313,7 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
     (Column("closed_on", "销号日期"), lambda f: day((_closing(f) or {}).get("at"))),
     (Column("closed_basis", "销号依据"), lambda f: (_closing(f) or {}).get("note", "")),
     (Column("sectors", "重点领域"), lambda f: sector_labels(f.lead["sectors"])),
-    (Column("priority", "重点标记"), lambda f: labels(f.lead["priority"], PRIORITY_MARKS)),
+    (Column("priority", "重点标记"), lambda f: joined_words(f.lead["priority"], PRIORITY_MARKS)),
     (
         Column("notes", "备注"),
         lambda f: f"关联已销号线索 {f.lead['related_lead_id']}" if f.lead["related_lead_id"] else "",
@@ -427,10 +426,10 @@ def period_facts(store: CaseStore, period: Period, unmasked: bool) -> tuple[list
 
 def _sheet(key: str, columns: list[tuple[Column, Callable]], rows: list[dict], unit: str, period: Period) -> Sheet:
     caption = (
-        TITLES[key],
+        CAMPAIGN_TITLES[key],
         f"填报单位：{unit}    统计期间：{period.label}（{period.start} 至 {period.end}）    金额单位：万元",
     )
-    return Sheet(SHEET_NAMES[key], [column for column, _ in columns], rows, caption=caption, key_row=False)
+    return Sheet(CAMPAIGN_SHEETS[key], [column for column, _ in columns], rows, caption=caption, key_row=False)
 
 
 def _rows(columns: list[tuple[Column, Callable]], items: list) -> list[dict]:

@@ -21,8 +21,6 @@ from pathlib import Path
 import networkx as nx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from pipelines.cases.lifecycle import DISPOSITION_TYPES, MEASURE_STATUSES
-from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
@@ -30,12 +28,21 @@ from pipelines.formatting import day, yuan_value
 from pipelines.hashing import file_sha256
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
-from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, PAYMENT_METHODS, TYPOLOGIES
+from pipelines.vocabulary import (
+    ACCOUNT_ROLES,
+    ACTION_LABELS,
+    DISPOSITION_TYPES,
+    LEAD_SOURCES,
+    LEAD_STATUS,
+    MEASURE_STATUSES,
+    PAYMENT_METHODS,
+    PRIORITY_MARKS,
+    SUBJECT_KINDS,
+    TYPOLOGIES,
+    joined_words,
+)
 from reports.alerts import rule_titles
 from reports.leads_export import (
-    SOURCES,
-    SUBJECT_KINDS,
-    labels,
     last_day,
     party_name,
     province_name,
@@ -71,7 +78,12 @@ ROLE_COLOURS = {
 }
 ROLE_LABELS = {**ACCOUNT_ROLES, "cash": "现金"}
 TIMELINE_MAX_BARS = 120
-RUN_ACTIVITY = {"new": "生成线索", "update": "新增活动", "reopen-link": "已销号线索出现新活动，另立新线索"}
+# What a publishing run did to the lead, in the words of the lead's events.
+RUN_ACTIVITY = {
+    "new": ACTION_LABELS["created"],
+    "update": ACTION_LABELS["new_activity"],
+    "reopen-link": ACTION_LABELS["new_activity_linked"],
+}
 TIMELINE_WIDTH = 1000
 TIMELINE_HEIGHT = 240
 
@@ -416,7 +428,7 @@ def dossier_context(
         "unmasked": unmasked,
         "reason": reason,
         "status": LEAD_STATUS.get(lead["status"], lead["status"]),
-        "source": SOURCES.get(lead["source"], lead["source"]),
+        "source": LEAD_SOURCES.get(lead["source"], lead["source"]),
         "subject_kind": SUBJECT_KINDS.get(lead["subject_kind"], lead["subject_kind"] or ""),
         "region": region_text(lead["subject_region"]),
         "window": f"{day(lead['window_start'])} 至 {last_day(lead['window_end'])}",
@@ -426,8 +438,8 @@ def dossier_context(
             for item in (lead["province_stats"] or {}).get("by_province") or []
         ],
         "sectors": sector_labels(lead["sectors"]),
-        "priority": labels(lead["priority"], PRIORITY_MARKS),
-        "typologies": labels(lead["typologies"], TYPOLOGIES),
+        "priority": joined_words(lead["priority"], PRIORITY_MARKS),
+        "typologies": joined_words(lead["typologies"], TYPOLOGIES),
         "recommended_action": recommended_action(lead, open_measures),
         "reasons": [
             {"rule_id": r["rule_id"], "title": titles.get(r["rule_id"], ""), "zh": r["zh"], "en": r["en"]}

@@ -14,7 +14,6 @@ from typing import Any
 
 from pipelines.errors import FundflowError
 from pipelines.evaluation.institutions import COMPLETENESS_FIELDS, Scorecard
-from pipelines.ingest.validate import REASONS
 from pipelines.masking import mask_account, mask_name
 from pipelines.settings import Settings
 from pipelines.vocabulary import (
@@ -22,6 +21,7 @@ from pipelines.vocabulary import (
     DIRECTION,
     HOW_REPORTED,
     INSTITUTION_MEASURES,
+    QUARANTINE_REASONS,
     REPORT_KIND,
     SOFT_FINDINGS,
 )
@@ -111,7 +111,7 @@ def scorecard_sheets(scorecard: Scorecard, unmasked: bool = False) -> list[Sheet
         row["period"] = period.label
     soft = [dict(row, warning=SOFT_FINDINGS.get(row["warning"], row["warning"])) for row in tables["soft_findings"]]
     reasons = [
-        dict(row, reason=REASONS.get(row["reason_code"], row["reason_code"]).split(" / ")[0])
+        dict(row, reason=QUARANTINE_REASONS.get(row["reason_code"], row["reason_code"]).split(" / ")[0])
         for row in tables["quarantine"]
     ]
     large = [

@@ -17,14 +17,21 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pipelines.cases.lifecycle import OPEN_STATUSES
-from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, lead_accounts, measures, plain_json
 from pipelines.errors import FundflowError
 from pipelines.formatting import day, yuan_value
 from pipelines.masking import mask_account, mask_lead, mask_name
 from pipelines.settings import Settings
-from pipelines.vocabulary import LEAD_STATUS, PROVINCES
+from pipelines.vocabulary import (
+    ACCOUNT_ROLES,
+    LEAD_SOURCES,
+    LEAD_STATUS,
+    PRIORITY_MARKS,
+    PROVINCES,
+    SUBJECT_KINDS,
+    joined_words,
+)
 from reports.alerts import rule_titles
 from reports.tables import (
     AMOUNT_FORMAT,
@@ -79,8 +86,6 @@ ACCOUNT_COLUMNS = (
     Column("total_out", "转出（元）", AMOUNT_FORMAT),
 )
 
-SOURCES = {"model": "资金异动监测模型", "manual": "人工录入"}
-SUBJECT_KINDS = {"PERSON": "个人", "ORG": "单位"}
 KEY_ACCOUNTS = 5
 # Case-filing reference for 非法吸收公众存款 (DOMAIN §3.1, 2022 revision [M]): worth weighing a direct referral.
 CRIMINAL_PARTICIPANTS = 150
@@ -106,10 +111,6 @@ def provinces_text(codes: Iterable[str]) -> str:
 
 def region_text(code: str | None) -> str:
     return f"{province_name(code[:2])} {code}" if code else ""
-
-
-def labels(codes: Iterable[str], table: dict[str, str]) -> str:
-    return "、".join(table.get(code, code) for code in codes or [])
 
 
 def estimated_amount(lead: dict) -> Decimal:
@@ -229,7 +230,7 @@ def lead_row(
     return {
         "lead_id": lead["lead_id"],
         "created_at": day(lead["created_at"]),
-        "source": SOURCES.get(lead["source"], lead["source"]),
+        "source": LEAD_SOURCES.get(lead["source"], lead["source"]),
         "rule_hits": rule_hits(lead, titles),
         "score": round(lead["score"], 4),
         "subject_name": person["subject_name"] or "",
@@ -253,7 +254,7 @@ def lead_row(
         "estimated_amount": estimated_amount(lead),
         "keywords": "、".join(lead["keywords"][:10]),
         "sectors": sector_labels(lead["sectors"]),
-        "priority": labels(lead["priority"], PRIORITY_MARKS),
+        "priority": joined_words(lead["priority"], PRIORITY_MARKS),
         "status": LEAD_STATUS.get(lead["status"], lead["status"]),
         "assignee": lead["assignee"] or "",
         "due_date": day(lead["due_date"]),

@@ -14,12 +14,10 @@ from sqlalchemy.engine import Connection
 
 from pipelines.cases.store import CaseStore, leads, measures
 from pipelines.errors import LifecycleError, NotFoundError
-from pipelines.vocabulary import LEAD_STATUS, ROLES
+from pipelines.vocabulary import DISPOSITION_TYPES, LEAD_STATUS, ROLES
 
 OPEN_STATUSES = ("NEW", "TRIAGE", "CONSULTATION", "DETERMINED_ILLEGAL", "NOT_ILLEGAL", "DISPOSITION")
 TRIAGE_DAYS = 14  # 10 working days to triage (DOMAIN §6.3 SLA), in calendar days
-
-DISPOSITION_TYPES = {"REGULATE": "规范整改", "ADMIN": "行政处置", "TRANSFER_POLICE": "移送公安机关"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,6 @@ MEASURE_KINDS: dict[str, MeasureKind] = {
     "CREDIT_RECORD": MeasureKind("纳入信用记录", "ADMIN"),
     "POLICE_TRANSFER": MeasureKind("移送公安机关", "TRANSFER_POLICE"),
 }
-MEASURE_STATUSES = {"OPEN": "未完成", "DONE": "已销号"}
 MEASURE_EDIT_STATUSES = ("TRIAGE", "CONSULTATION", "DETERMINED_ILLEGAL", "DISPOSITION")
 
 WORKERS = frozenset({"analyst", "reviewer", "supervisor"})

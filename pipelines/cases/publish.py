@@ -32,12 +32,6 @@ OPENING_RULES = frozenset({"T1", "T2", "T3", "G5"})
 OPENING_OTHER_HITS = 1
 OPENING_MIN_AMOUNT = Decimal(500_000)
 
-PRIORITY_MARKS = {
-    "major_amount": "亿元以上",
-    "cross_province": "跨省",
-    "many_elderly": "涉老年人多",
-    "tip_reported": "群众举报",  # set by pipelines.cases.tip_matching when a tip attaches; kept on republish
-}
 COMPUTED_MARKS = ("major_amount", "cross_province", "many_elderly")
 MAJOR_AMOUNT = Decimal(100_000_000)
 CROSS_PROVINCE_MIN = 2
@@ -45,14 +39,6 @@ MANY_ELDERLY_COUNT = 30  # participants aged 60+
 MANY_ELDERLY_SHARE = 0.5  # … or this share of them, once there are enough participants to say so
 MANY_ELDERLY_SHARE_MIN_PAYERS = 10
 
-ACCOUNT_ROLES = {
-    "hub": "资金归集账户",
-    "collector": "归集/代收账户",
-    "investor": "参与人账户",
-    "promoter": "推广/佣金账户",
-    "controller": "实际控制人账户",
-    "other": "其他关联账户",
-}
 
 SYSTEM_USER = "system"
 LEAD_ID_PREFIX = "XS"

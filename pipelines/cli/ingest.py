@@ -10,9 +10,9 @@ from pipelines.formatting import table_text
 from pipelines.ingest.load import FileResult, ingest_paths
 from pipelines.masking import mask_account, mask_id, mask_phone
 from pipelines.settings import Settings
+from pipelines.vocabulary import INGEST_STATUS
 from pipelines.warehouse import db as warehouse
 
-STATUS_LABELS = {"loaded": "已导入 loaded", "duplicate_file": "重复文件 duplicate", "failed": "失败 failed"}
 RESULT_COLUMNS = (
     ("file_name", "文件 file"),
     ("status", "状态 status"),
@@ -47,7 +47,7 @@ MASKERS = {
 def _cell(result: FileResult, key: str) -> str:
     value = getattr(result, key)
     if key == "status":
-        return STATUS_LABELS[value]
+        return INGEST_STATUS[value]
     if isinstance(value, int):
         return f"{value:,}" if result.status == "loaded" else "-"
     return str(value)

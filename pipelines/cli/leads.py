@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 from pipelines.cases import lifecycle
-from pipelines.cases.publish import ACCOUNT_ROLES, PRIORITY_MARKS
 from pipelines.cases.ranking import ranking_line
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, plain_json
@@ -16,7 +15,15 @@ from pipelines.errors import FundflowError
 from pipelines.formatting import parse_date, table_text, yuan
 from pipelines.masking import mask_lead
 from pipelines.settings import Settings
-from pipelines.vocabulary import ACTION_LABELS, LEAD_STATUS, TYPOLOGIES
+from pipelines.vocabulary import (
+    ACCOUNT_ROLES,
+    ACTION_LABELS,
+    DISPOSITION_TYPES,
+    LEAD_STATUS,
+    MEASURE_STATUSES,
+    PRIORITY_MARKS,
+    TYPOLOGIES,
+)
 
 LIST_COLUMNS = (
     ("lead_id", "线索编号"),
@@ -131,8 +138,8 @@ def _show(store: CaseStore, args) -> int:
     ]
     out += ["", "处置台账："]
     out += [
-        f"  #{m['measure_id']} {m['title_zh']}（{lifecycle.DISPOSITION_TYPES[m['disposition_type']]}）"
-        f" 期限 {m['due_date'] or ''} {lifecycle.MEASURE_STATUSES[m['status']]}"
+        f"  #{m['measure_id']} {m['title_zh']}（{DISPOSITION_TYPES[m['disposition_type']]}）"
+        f" 期限 {m['due_date'] or ''} {MEASURE_STATUSES[m['status']]}"
         + (f" 移送编号 {m['transfer_no']}" if m["transfer_no"] else "")
         for m in lead["measures"]
     ] or ["  无"]

@@ -33,6 +33,7 @@ from pipelines.evaluation.truth import read_truth
 from pipelines.formatting import table_text
 from pipelines.hashing import file_sha256
 from pipelines.settings import Settings
+from pipelines.vocabulary import TRAINING_LEVELS
 from pipelines.warehouse import db as warehouse
 
 MIN_LABELS = 20
@@ -63,10 +64,6 @@ class Level:
 
 ACCOUNT_LEVEL = Level("account", "account_no", ALERTED_ACCOUNT_FEATURES, "个预警账户", "alerted accounts")
 RING_LEVEL = Level("ring", "ring_id", RING_FEATURES, "条已办结线索", "closed leads")
-LEVEL_TEXT = {
-    "account": "预警账户级，规则排序 = 账户各预警得分之和 / account level, rule ranking = sum of its alert scores",
-    "ring": "线索（团伙）级，规则排序 = 团伙得分 / lead (ring) level, rule ranking = the ring's score",
-}
 
 
 class TrainingRefusedError(FundflowError):
@@ -376,7 +373,7 @@ def report(card: dict) -> str:
     unit = f"{level.unit_zh} {level.unit_en}"
     lines = [
         f"训练完成 / trained: {card['model_file']} (sha256 {card['sha256'][:12]}…)",
-        f"样本层级 / level: {LEVEL_TEXT[level.name]}",
+        f"样本层级 / level: {TRAINING_LEVELS[level.name]}",
         f"标签 / labels: 训练段 train {_count_text(card['labels']['train'], unit)}；"
         f"检验段 held-out {_count_text(card['labels']['test'], unit)}",
         f"检验段 / held-out: 发现于 seen {_span(card['data_window']['test'], '')}，"
