@@ -276,11 +276,6 @@ QUARANTINE_REASONS = {
     "bad_institution_code": "机构编码应为 1–16 位字母数字 / institution code must be 1–16 letters or digits",
     "duplicate_in_file": "同一文件中此前已有相同交易 / same transaction earlier in this file",
     "bad_csv_line": "行无法按表头拆分 / line does not fit the header",
-}
-# Lines DuckDB's CSV reader refuses, by its error kind.
-CSV_REJECTS = {
-    "TOO MANY COLUMNS": "字段数多于表头 / more fields than the header",
-    "MISSING COLUMNS": "字段数少于表头 / fewer fields than the header",
-    "UNQUOTED VALUE": "引号不成对 / unbalanced quotes",
-    "LINE SIZE OVER MAXIMUM": "行过长 / line too long",
+    "numeric_identifier": "账号、证件号或电话在 Excel 中存为数字，已失真 / account, ID or phone number stored as a "
+    "number in Excel, digits lost",
 }

@@ -22,8 +22,9 @@ from pipelines.errors import BadFileError, FundflowError
 from pipelines.hashing import file_sha256
 from pipelines.ingest.columns import BY_NAME, CANONICAL, REPORT_KINDS, REQUIRED
 from pipelines.ingest.staging import SUFFIX_FORMATS, Staged, drop_staging, stage_file
-from pipelines.ingest.validate import REASONS, check, raw_rows_sql
+from pipelines.ingest.validate import check, raw_rows_sql
 from pipelines.settings import Settings
+from pipelines.vocabulary import QUARANTINE_REASONS
 from pipelines.warehouse import db as warehouse
 
 LARGE_FILE_BYTES = 50_000_000
@@ -155,14 +156,19 @@ def _write(
                $duplicate_message || ' (row ' || d.first_row || ')', c.txn_ref, r.raw_row, $now
         FROM ingest_dups d JOIN ingest_checked c USING (row_no) LEFT JOIN ingest_raw_rows r USING (row_no)
         ORDER BY 3, 4""",
-        {"file_id": file_id, "file_name": path.name, "now": now, "duplicate_message": REASONS["duplicate_in_file"]},
+        {
+            "file_id": file_id,
+            "file_name": path.name,
+            "now": now,
+            "duplicate_message": QUARANTINE_REASONS["duplicate_in_file"],
+        },
     )
     if staged.rejected:
         # One insert from a frame: row-by-row inserts took minutes for tens of thousands of rejected lines.
         rejected = pl.DataFrame(
             {
                 "row_no": [line.row_no for line in staged.rejected],
-                "message": [f"{REASONS['bad_csv_line']}: {line.message}" for line in staged.rejected],
+                "message": [f"{QUARANTINE_REASONS['bad_csv_line']}: {line.message}" for line in staged.rejected],
                 "raw_value": [line.raw for line in staged.rejected],
                 "raw_row": [json.dumps({"line": line.raw}, ensure_ascii=False) for line in staged.rejected],
             },

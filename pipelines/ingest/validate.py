@@ -13,25 +13,12 @@ import duckdb
 
 from pipelines.ingest.columns import CANONICAL, DIRECTIONS, METHODS, REPORT_KINDS
 from pipelines.ingest.staged import Staged
+from pipelines.vocabulary import QUARANTINE_REASONS
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y/%m/%d %H:%M:%S")
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y/%m/%d %H:%M:%S")
 AMOUNT_PATTERN = r"[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?"
 
-REASONS = {
-    "missing_field": "缺少必填字段 / missing required field",
-    "bad_time": "交易时间无法解析 / unparseable time",
-    "future_time": "交易时间晚于当前时间 / time in the future",
-    "bad_amount": "金额无法解析（最多两位小数） / unparseable amount (at most 2 decimals)",
-    "non_positive_amount": "金额须大于零 / amount must be positive",
-    "bad_direction": "收付标志无法识别 / unknown direction",
-    "bad_report_kind": "报告类型无法识别 / unknown report kind",
-    "bad_institution_code": "机构编码应为 1–16 位字母数字 / institution code must be 1–16 letters or digits",
-    "duplicate_in_file": "同一文件中此前已有相同交易 / same transaction earlier in this file",
-    "bad_csv_line": "行无法按表头拆分 / line does not fit the header",
-    "numeric_identifier": "账号、证件号或电话在 Excel 中存为数字，已失真 / account, ID or phone number stored as a "
-    "number in Excel, digits lost",
-}
 
 # Stripped from both ends of every cell: ASCII, no-break and full-width (ideographic) spaces.
 SPACES = " \u00a0\u3000"
@@ -163,7 +150,7 @@ def checked_sql(staged: Staged) -> str:
     errors = [
         (
             condition,
-            f"{{'field': {_text(field)}, 'reason_code': {_text(code)}, 'message': {_text(REASONS[code])}, "
+            f"{{'field': {_text(field)}, 'reason_code': {_text(code)}, 'message': {_text(QUARANTINE_REASONS[code])}, "
             f"'raw_value': {raw}}}",
         )
         for condition, field, code, raw in _errors()
@@ -173,7 +160,7 @@ def checked_sql(staged: Staged) -> str:
         errors.append(
             (
                 "problem_field IS NOT NULL",
-                f"{{'field': problem_field, 'reason_code': {_text(code)}, 'message': {_text(REASONS[code])}, "
+                f"{{'field': problem_field, 'reason_code': {_text(code)}, 'message': {_text(QUARANTINE_REASONS[code])}, "
                 f"'raw_value': problem_raw}}",
             )
         )

@@ -22,6 +22,7 @@ from pipelines.errors import BadFileError
 from pipelines.ingest.headers import map_headers
 from pipelines.ingest.staged import RejectedLine, Staged, visible
 from pipelines.settings import Settings
+from pipelines.warehouse.db import scalar
 
 BOM = codecs.BOM_UTF8
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -282,7 +283,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, pr
         clean.unlink(missing_ok=True)
         if source_path != path:
             source_path.unlink(missing_ok=True)
-    read = con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0]
+    read = scalar(con, "SELECT count(*) FROM ingest_raw")
     if read != split.written:
         raise BadFileError(
             path,

@@ -111,12 +111,12 @@ def read_rows(
             identifier_positions = {
                 position: name for name, position in mapped.positions.items() if name in IDENTIFIER_COLUMNS
             }
-            records = []
+            records: list[tuple[int, list[str | None]]] = []
             numeric = []
             for row_no, row in enumerate(rows, start=2):
                 if len(row) > MAX_COLUMNS and any(cell not in (None, "") for cell in row[MAX_COLUMNS:]):
                     raise _too_wide(path, len(row))
-                values = []
+                values: list[str | None] = []
                 for position, cell in enumerate(row[:MAX_COLUMNS]):
                     if position in identifier_positions and isinstance(cell, (int, float)):
                         exact = identifier_text(cell)
@@ -163,7 +163,7 @@ def read_rows(
 def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None = None) -> Staged:
     mapped, records, numeric = read_rows(path, sheet)
     width = len(mapped.headers)
-    data = {
+    data: dict[str, list[object]] = {
         f"c{position}": [values[position] if position < len(values) else None for _, values in records]
         for position in range(width)
     }
