@@ -54,7 +54,9 @@ def mask_name(value: str | None) -> str:
         return ""
     if len(value) > 5 or any(marker in value for marker in ORGANISATION_MARKERS):
         return value
-    if len(value) <= 2:
+    if len(value) == 1:
+        return "*"  # a one-character name kept with a star would still show the whole name
+    if len(value) == 2:
         return value[0] + "*"
     return value[0] + "*" * (len(value) - 2) + value[-1]
 

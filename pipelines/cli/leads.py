@@ -118,7 +118,11 @@ def _show(store: CaseStore, args) -> int:
     if lead["close_proposed_by"]:
         out.append(f"销号待确认：由 {lead['close_proposed_by']} 提出")
     out += ["", "资金流向：", "  " + lead["narrative"], "", "预警理由："]
-    out += [f"  [{r['rule_id']}] {r['zh']}" for r in lead["reasons"]]
+    titles = {alert["rule_id"]: alert["title_zh"] for alert in lead["alerts"] if alert.get("title_zh")}
+    out += [
+        f"  [{r['rule_id']}] {titles[r['rule_id']] + '：' if r['rule_id'] in titles else ''}{r['zh']}"
+        for r in lead["reasons"]
+    ]
     out += ["", "涉及账户："]
     out += [
         "  " + line

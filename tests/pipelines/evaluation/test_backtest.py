@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -85,3 +87,20 @@ def test_ring_results_are_added_only_for_generator_truth(tmp_path):
     plain = tmp_path / "labels.csv"
     plain.write_text("account_no,label,typology\nA1,1,fan_in\n", encoding="utf-8")
     assert read_truth(truth).by_scheme and not read_truth(plain).by_scheme
+
+
+def test_dropping_a_rule_from_the_pack_drops_recall_on_its_typology(settings, warehouse, tmp_path):
+    """The backtest reads whatever pack detection ran: a pack without T4 no longer finds the round amounts."""
+    county(warehouse)
+    write_truth(tmp_path)
+    run_detection(settings, con=warehouse)
+    whole = backtest(settings, tmp_path / "accounts.csv", con=warehouse)
+    assert whole["typologies"]["round_amounts"]["recall"] == pytest.approx(1 / 3, abs=0.001)
+    smaller = tmp_path / "rules"
+    shutil.copytree(settings.rules_dir, smaller)
+    (smaller / "t4_round_amounts.yaml").unlink()
+    run_detection(dataclasses.replace(settings, rules_dir=smaller), con=warehouse)
+    without = backtest(settings, tmp_path / "accounts.csv", con=warehouse)
+    assert "T4" in whole["rules"] and "T4" not in without["rules"]
+    assert without["typologies"].get("round_amounts", {"recall": 0.0})["recall"] == 0.0
+    assert without["typologies"]["fan_in"] == whole["typologies"]["fan_in"]  # the other rules still find the rest
