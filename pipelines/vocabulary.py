@@ -279,3 +279,12 @@ QUARANTINE_REASONS = {
     "numeric_identifier": "账号、证件号或电话在 Excel 中存为数字，已失真 / account, ID or phone number stored as a "
     "number in Excel, digits lost",
 }
+
+# Why a row of the hotline's tip spreadsheet was set aside.
+TIP_ROW_REASONS = {
+    "missing": "必填字段为空 / required field is empty",
+    "bad_time": "受理时间无法解析（应为 YYYY-MM-DD HH:MM:SS 或 YYYY-MM-DD） / unreadable time",
+    "future_time": "受理时间晚于当前时间 / time in the future",
+    "bad_channel": f"渠道无法识别（应为 {'、'.join(TIP_CHANNELS.values())}） / unknown channel",
+    "bad_number": "号码中有非数字字符 / a number holds characters other than digits",
+}

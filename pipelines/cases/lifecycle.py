@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.cases.store import CaseStore, leads, measures
+from pipelines.cases.store import CaseStore, inserted_id, leads, measures
 from pipelines.errors import LifecycleError, NotFoundError
 from pipelines.vocabulary import DISPOSITION_TYPES, LEAD_STATUS, ROLES
 
@@ -430,21 +430,21 @@ def add_measure(
             )
         acting = _acting_user(store, conn, user, ("登记处置事项", "add measures"), ACTION_ROLES["measure_add"])
         now = store.now()
-        inserted = conn.execute(
-            measures.insert().values(
-                lead_id=lead_id,
-                kind=code,
-                title_zh=MEASURE_KINDS[code].title_zh,
-                disposition_type=MEASURE_KINDS[code].disposition_type,
-                due_date=due_date,
-                status="OPEN",
-                created_by=acting["name"],
-                created_at=now,
-                note=note,
+        measure_id = inserted_id(
+            conn.execute(
+                measures.insert().values(
+                    lead_id=lead_id,
+                    kind=code,
+                    title_zh=MEASURE_KINDS[code].title_zh,
+                    disposition_type=MEASURE_KINDS[code].disposition_type,
+                    due_date=due_date,
+                    status="OPEN",
+                    created_by=acting["name"],
+                    created_at=now,
+                    note=note,
+                )
             )
-        ).inserted_primary_key
-        assert inserted is not None, "an INSERT returns the new row's key"
-        measure_id = inserted[0]
+        )
         conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(updated_at=now))
         store.append_event(
             conn,

@@ -448,6 +448,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+def inserted_id(result: sa.CursorResult) -> int:
+    """The key of the one row an INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no key")
+    return int(key[0])
+
+
 def plain_json(value: Any) -> Any:
     """The value as it will read back from a JSON column (dates and decimals as strings)."""
     return json.loads(canonical_json(value))
@@ -650,7 +658,7 @@ class CaseStore:
             "note": note,
             "detail": plain_json(detail or {}),
         }
-        hashed = {}
+        hashed: dict[str, object] = {}
 
         def new_hash_of(seq: int, prev_hash: str) -> str:
             hashed.update(row, seq=seq)

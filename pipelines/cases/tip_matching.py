@@ -25,6 +25,7 @@ from pipelines.cases.store import CaseStore, lead_accounts, lead_payments, leads
 from pipelines.cases.tips import OPEN_TIP_STATUSES, WORKERS, _acting, _lock_tip, _need, phone_digits, plain_text
 from pipelines.errors import LifecycleError
 from pipelines.masking import mask_account
+from pipelines.vocabulary import ACCOUNT_ROLES
 
 log = logging.getLogger("fundflow.tips")
 
@@ -224,7 +225,7 @@ def lead_matches(conn: Connection, tip: dict, account_hits: list[Match]) -> list
                 continue
             hit = numbers[account_no]
             weight = INVESTOR_WEIGHT if role == "investor" else 1.0
-            how = f"{hit.how or '账号一致 / same account'}；线索账户（{publish.ACCOUNT_ROLES.get(role, role)}）"
+            how = f"{hit.how or '账号一致 / same account'}；线索账户（{ACCOUNT_ROLES.get(role, role)}）"
             found.append(
                 Match(hit.kind, hit.subject, account_no, hit.matched_name, lead["lead_id"], hit.strength * weight, how)
             )
@@ -252,14 +253,14 @@ def lead_matches(conn: Connection, tip: dict, account_hits: list[Match]) -> list
             for lead in open_leads:
                 if lead["subject_name"]:
                     names.setdefault(lead["subject_name"], set()).add(lead["lead_id"])
-            rows = conn.execute(
+            name_rows = conn.execute(
                 sa.select(lead_accounts.c.account_name, lead_accounts.c.lead_id)
                 .select_from(lead_accounts.join(leads, leads.c.lead_id == lead_accounts.c.lead_id))
                 .where(leads.c.status.in_(LEAD_STATUSES))
                 .where(lead_accounts.c.role != "investor")
                 .where(lead_accounts.c.account_name.is_not(None))
             ).all()
-            for name, lead_id in rows:
+            for name, lead_id in name_rows:
                 names.setdefault(name, set()).add(lead_id)
             for company, name, strength, how in _similar_names(wanted_names, list(names)):
                 for lead_id in sorted(names[name]):
@@ -430,7 +431,9 @@ def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -
             {"accounts": accounts},
         )
     ]
-    listed = [{"account_no": no, "role": "hub" if no == hub else "other"} for no in accounts if no in totals]
+    listed: list[dict[str, object]] = [
+        {"account_no": no, "role": "hub" if no == hub else "other"} for no in accounts if no in totals
+    ]
     listed += [{"account_no": no, "role": "investor"} for no in investors if no not in totals]
     holders = {
         r["account_no"]: r

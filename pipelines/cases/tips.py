@@ -21,6 +21,7 @@ from pipelines.cases.sectors import tag_sectors
 from pipelines.cases.store import (
     CaseStore,
     canonical_json,
+    inserted_id,
     tip_events,
     tip_files,
     tip_matches,
@@ -30,7 +31,7 @@ from pipelines.cases.store import (
 )
 from pipelines.errors import FundflowError, LifecycleError, NotFoundError
 from pipelines.masking import ORGANISATION_MARKERS, mask_account, mask_id, mask_name, mask_phone
-from pipelines.vocabulary import ROLES, TIP_CHANNELS, TIP_REWARD_DECISIONS, TIP_STATUS
+from pipelines.vocabulary import ROLES, TIP_CHANNELS, TIP_REWARD_DECISIONS, TIP_ROW_REASONS, TIP_STATUS
 
 TIP_ID_PREFIX = "JB"
 SYSTEM_USER = "system"
@@ -504,16 +505,18 @@ def decide_reward(
     with store.write() as conn:
         acting = _acting(store, conn, user, SUPERVISORS, "决定奖励")
         tip = _lock_tip(conn, tip_id)
-        reward_id = conn.execute(
-            tip_rewards.insert().values(
-                tip_id=tip_id,
-                decision=decision,
-                amount=value,
-                decided_by=acting["name"],
-                decided_at=store.now(),
-                note=why,
+        reward_id = inserted_id(
+            conn.execute(
+                tip_rewards.insert().values(
+                    tip_id=tip_id,
+                    decision=decision,
+                    amount=value,
+                    decided_by=acting["name"],
+                    decided_at=store.now(),
+                    note=why,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         detail = {"reward_id": reward_id, "decision": decision, "amount": value}
         store.append_audit(conn, acting["name"], "reward_decide", target=f"tip:{tip_id}", reason=why, detail=detail)
         store.append_tip_event(conn, tip_id, acting["name"], "reward_decide", why, tip["status"], tip["status"], detail)
@@ -612,13 +615,6 @@ def tip_counts(
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y%m%d%H%M%S")
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日")
-ROW_REASONS = {
-    "missing": "必填字段为空 / required field is empty",
-    "bad_time": "受理时间无法解析（应为 YYYY-MM-DD HH:MM:SS 或 YYYY-MM-DD） / unreadable time",
-    "future_time": "受理时间晚于当前时间 / time in the future",
-    "bad_channel": f"渠道无法识别（应为 {'、'.join(TIP_CHANNELS.values())}） / unknown channel",
-    "bad_number": "号码中有非数字字符 / a number holds characters other than digits",
-}
 
 
 def parse_received(text: str) -> datetime | None:
@@ -644,7 +640,9 @@ def parse_row(row_no: int, cells: dict[str, str | None], now: datetime) -> tuple
     raw = {name: hide[name](value) if name in hide else value for name, value in cells.items() if value is not None}
 
     def bad(field_name: str, code: str, extra: str = "") -> None:
-        problems.append(QuarantinedRow(row_no, field_name, ROW_REASONS[code] + (f": {extra}" if extra else ""), raw))
+        problems.append(
+            QuarantinedRow(row_no, field_name, TIP_ROW_REASONS[code] + (f": {extra}" if extra else ""), raw)
+        )
 
     received = None
     if not cells.get("received_at"):
@@ -672,7 +670,8 @@ def parse_row(row_no: int, cells: dict[str, str | None], now: datetime) -> tuple
         return None, problems
     people, companies = split_subjects(cells.get("subjects"))
     people = [name for name in people if not _looks_like_id(name.upper())]
-    reporter_phone = phone_digits(cells["reporter_phone"]) if cells.get("reporter_phone") else None
+    given_phone = cells.get("reporter_phone")
+    reporter_phone = phone_digits(given_phone) if given_phone else None
     return (
         TipInput(
             received_at=received,

@@ -12,10 +12,9 @@ from pathlib import Path
 
 from pipelines.cases import tip_matching, tips
 from pipelines.cases.store import CaseStore, plain_json
-from pipelines.cli.ingest import format_table
 from pipelines.errors import FundflowError, WarehouseBusyError
-from pipelines.formatting import parse_date
-from pipelines.ingest.load import sha256_of
+from pipelines.formatting import parse_date, table_text
+from pipelines.hashing import file_sha256
 from pipelines.ingest.tip_file import read_tip_file
 from pipelines.settings import Settings
 from pipelines.vocabulary import TIP_ACTIONS, TIP_CHANNELS, TIP_MATCH_KINDS, TIP_MATCH_STATE, TIP_OVERDUE, TIP_STATUS
@@ -66,7 +65,7 @@ def _import(store: CaseStore, settings: Settings, args) -> int:
             bad += problems
         else:
             good.append((row_no, tip))
-    result = tips.register_import(store, path.name, sha256_of(path), good, bad, args.user)
+    result = tips.register_import(store, path.name, file_sha256(path), good, bad, args.user)
     if result.status == "duplicate_file":
         print(f"{path.name}: 重复文件，未新增 / already loaded, nothing added")
         return 0
@@ -114,7 +113,7 @@ def _list(store: CaseStore, settings: Settings, args) -> int:
         print(json.dumps([_for_machines(tip) for tip in found], ensure_ascii=False, indent=1))
         return 0
     headers = ["举报编号", "受理时间", "渠道", "环节", "反馈期限", "匹配", "线索", "举报人", "被举报对象"]
-    print(format_table(headers, [_row(tips.shown_tip(tip)) for tip in found]))
+    print(table_text(headers, [_row(tips.shown_tip(tip)) for tip in found]))
     print(f"共 {len(found)} 条 / {len(found)} tip(s)")
     return 0
 
