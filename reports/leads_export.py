@@ -151,6 +151,12 @@ def recommended_action(lead: dict, open_measures: int) -> str:
 
 
 def notes(lead: dict, today: date) -> str:
+    return "；".join(lead_notes(lead, today))
+
+
+def lead_notes(lead: dict, today: date) -> list[str]:
+    """What a reader should know beside the status: the closed lead it continues, merging, a close waiting for
+    its second signature, on hold, overdue. The CLI's `leads show` and the lead list say it in these words."""
     found = []
     if lead["related_lead_id"]:
         found.append(f"已销号线索 {lead['related_lead_id']} 的新活动")
@@ -162,7 +168,7 @@ def notes(lead: dict, today: date) -> str:
         found.append(f"{day(lead['hold_since'])} 起挂起")
     if lead["due_date"] and lead["due_date"] < today and lead["status"] in OPEN_STATUSES:
         found.append(f"已超期 {(today - lead['due_date']).days} 天")
-    return "；".join(found)
+    return found
 
 
 def rule_hits(lead: dict, titles: dict[str, str]) -> str:

@@ -32,6 +32,6 @@ def backtest_command(args, settings: Settings) -> int:
 
 
 def train_command(args, settings: Settings) -> int:
-    card = train(settings, labels_path=args.labels)
+    card = train(settings, truth_path=args.labels)
     print(report(card))
     return 0

@@ -111,12 +111,9 @@ def _show(store: CaseStore, args) -> int:
         f"重点：{'、'.join(PRIORITY_MARKS[p] for p in lead['priority']) or '无'}"
         f"  领域：{sector_labels(lead['sectors']) or '无'}",
     ]
-    if lead["related_lead_id"]:
-        out.append(f"关联线索：{lead['related_lead_id']}（已销号线索的新活动）")
-    if lead["merged_into"]:
-        out.append(f"已合并到：{lead['merged_into']}")
-    if lead["close_proposed_by"]:
-        out.append(f"销号待确认：由 {lead['close_proposed_by']} 提出")
+    from reports.leads_export import lead_notes  # openpyxl loads only for the commands that need it
+
+    out += [f"备注：{note}" for note in lead_notes(lead, store.today())]
     out += ["", "资金流向：", "  " + lead["narrative"], "", "预警理由："]
     titles = {alert["rule_id"]: alert["title_zh"] for alert in lead["alerts"] if alert.get("title_zh")}
     out += [

@@ -55,8 +55,8 @@ def _scores(flagged: set[str], truth: Truth) -> dict:
     }
 
 
-def backtest(settings: Settings, labels_path: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> dict:
-    truth = read_truth(labels_path)
+def backtest(settings: Settings, truth_path: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> dict:
+    truth = read_truth(truth_path)
     own_connection = con is None
     con = con or warehouse.connect(settings, read_only=True)
     try:

@@ -77,10 +77,10 @@ class Example:
     source: str  # lead id
 
 
-def train(settings: Settings, labels_path: str | None = None) -> dict:
+def train(settings: Settings, truth_path: str | None = None) -> dict:
     """Train, measure and store a ranking model; returns its card. Raises TrainingRefusedError."""
-    if labels_path:
-        path = Path(labels_path)
+    if truth_path:
+        path = Path(truth_path)
         truth = {account.account_no: account.positive for account in read_truth(path).accounts}
         con = warehouse.connect(settings)
         try:

@@ -188,7 +188,7 @@ def test_the_command_prints_the_refusal_in_one_line(settings, capsys):
 
 def test_model_that_beats_the_rules_ranks(settings, tmp_path):
     labels = county(settings, separable=True, rules_informative=False)
-    card = train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
+    card = train.train(settings, truth_path=str(write_truth(tmp_path / "accounts.csv", labels)))
     model, rules = card["figures"]["model"], card["figures"]["rules"]
     assert card["in_use"] and model["precision_at_k"] > rules["precision_at_k"]
     assert card["level"] == "account"  # each alerted account is an example: here the 60 hubs
@@ -229,7 +229,7 @@ def test_model_that_beats_the_rules_ranks(settings, tmp_path):
 
 def test_model_that_does_not_beat_the_rules_stays_unused(settings, tmp_path):
     labels = county(settings, separable=False, rules_informative=True)
-    card = train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
+    card = train.train(settings, truth_path=str(write_truth(tmp_path / "accounts.csv", labels)))
     model, rules = card["figures"]["model"], card["figures"]["rules"]
     assert not card["in_use"] and model["precision_at_k"] <= rules["precision_at_k"]
     assert rules["precision"] == 1.0 and rules["recall"] == 1.0  # the rule score separates the classes
@@ -247,8 +247,8 @@ def test_model_that_does_not_beat_the_rules_stays_unused(settings, tmp_path):
 def test_training_is_reproducible_and_a_changed_file_is_not_used(settings, tmp_path):
     labels = county(settings)
     truth = write_truth(tmp_path / "accounts.csv", labels)
-    first = train.train(settings, labels_path=str(truth))
-    second = train.train(settings, labels_path=str(truth))
+    first = train.train(settings, truth_path=str(truth))
+    second = train.train(settings, truth_path=str(truth))
     assert first["sha256"] == second["sha256"] and first["figures"] == second["figures"]
     (settings.home / "models" / second["model_file"]).write_bytes(b"tampered")
     current = ranking.current_ranking(settings)
@@ -321,7 +321,7 @@ def test_too_few_alerted_accounts_refuses_with_the_labels_file(settings, tmp_pat
         train.TrainingRefusedError,
         match=r"标签过少：15 个预警账户.*too few labels: 15 alerted accounts.*the rules keep ranking",
     ):
-        train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
+        train.train(settings, truth_path=str(write_truth(tmp_path / "accounts.csv", labels)))
     assert ranking.current_ranking(settings)["name"] == "rules" and model_files(settings) == []
 
 
@@ -341,7 +341,7 @@ def test_publishing_stores_the_models_score_beside_the_rule_score(settings, tmp_
         store = CaseStore.open(settings)
         try:
             assert store.list_leads() and all(lead["rank_score"] is None for lead in store.list_leads())
-            card = train.train(settings, labels_path=str(write_truth(tmp_path / "accounts.csv", labels)))
+            card = train.train(settings, truth_path=str(write_truth(tmp_path / "accounts.csv", labels)))
             publish_run(settings, con, "run1")
             scores = ranking.rank_scores(con, settings, "run1")
             found = store.list_leads()
