@@ -21,6 +21,7 @@ from pipelines.vocabulary import (
     DIRECTION,
     DISPOSITION_TYPES,
     LEAD_STATUS,
+    MEASURE_STATUSES,
     PAYMENT_METHODS,
     PRIORITY_MARKS,
     PROVINCES,
@@ -182,7 +183,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         dict(
             item,
             type_label=DISPOSITION_TYPES.get(item["disposition_type"], item["disposition_type"]),
-            status_label=lifecycle.MEASURE_STATUSES.get(item["status"], item["status"]),
+            status_label=MEASURE_STATUSES.get(item["status"], item["status"]),
             overdue=item["status"] != "DONE"
             and item["due_date"] is not None
             and item["due_date"] < today - timedelta(days=MEASURE_OVERDUE_DAYS),
@@ -303,7 +304,12 @@ def graph(lead: dict, secret: str, start: date | None = None, end: date | None =
     all_payments = lead["payments"]
     first = min((p["txn_time"] for p in all_payments), default=None)
     last = max((p["txn_time"] for p in all_payments), default=None)
-    if first is not None and (start is None or start <= first.date()) and (end is None or end >= last.date()):
+    if (
+        first is not None
+        and last is not None
+        and (start is None or start <= first.date())
+        and (end is None or end >= last.date())
+    ):
         start = end = None  # the pre-filled whole range is no filter: every account stays drawn
     chosen = _in_range(all_payments, start, end)
     filtered = start is not None or end is not None
