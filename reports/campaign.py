@@ -213,7 +213,7 @@ SUMMARY_COLUMNS: list[tuple[Column, Callable[[Summary], Any]]] = [
     (Column("tips_rewarded", "举报奖励已发放（件）"), lambda s: s.tips.get("rewarded", 0)),
     (
         Column("tips_reward_amount", "举报奖励金额（万元）", AMOUNT_FORMAT),
-        lambda s: wan(s.tips.get("reward_amount", Decimal(0))),
+        lambda s: wan_value(s.tips.get("reward_amount", Decimal(0))),
     ),
     *[
         (Column(f"status_{code}", f"期末状态：{label}（条）"), lambda s, code=code: s.by_status[code])
