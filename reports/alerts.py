@@ -1,13 +1,13 @@
 """`fundflow export alerts`: the latest detection run's alerts, one row per account, masked unless asked.
 
 An alert about an actor gives one row per account of that actor. Account numbers are masked (脱敏) unless
-`--unmasked` with a reason; every export is recorded with the file's SHA-256 in the warehouse's
-`export_audit` and in the case-store audit.
+`--unmasked` with a reason; every export is recorded with the file's SHA-256 in the case-store audit, as every
+other export is (`reports.tables.record_export`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -140,18 +140,6 @@ def export_alerts(
         lead_of = lead_ids_of_alerts(settings, alerts)
         rows = [_row(alert, titles, lead_of, unmasked) for alert in alerts]
         sha256 = write_table(out, ALERT_COLUMNS, rows, sheet_title="预警")
-        con.execute(
-            'INSERT INTO export_audit ("at", "user", what, path, sha256, unmasked, reason) '
-            "VALUES (?, ?, 'alerts', ?, ?, ?, ?)",
-            [
-                datetime.now(),
-                user,
-                str(out.resolve()),
-                sha256,
-                unmasked,
-                reason,
-            ],
-        )
     finally:
         con.close()
     record_export(

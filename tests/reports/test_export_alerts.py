@@ -12,6 +12,7 @@ from pipelines.detection.runner import run_detection
 from pipelines.errors import FundflowError
 from reports.alerts import export_alerts, lead_ids_of_alerts
 from tests.builders import add_payments, day, pay
+from tests.reports.test_export_leads import audit_rows
 
 HUB = "6222021234567890128"
 
@@ -50,12 +51,14 @@ def test_masked_export_has_the_columns_and_an_audit_row(settings, warehouse, tmp
     assert t1["title_zh"] == "分散转入集中转出" and t1["lead_id"] == ""
     assert t1["reason_zh"].startswith("30 天内 40 名个人转入")
     assert all(HUB not in value for row in rows for value in row.values())
-    from pipelines.warehouse import db as wh
-
-    con = wh.connect(settings)
-    audit = con.execute('SELECT "user", what, sha256, unmasked, reason FROM export_audit').fetchall()
-    con.close()
-    assert audit == [("analyst1", "alerts", hashlib.sha256(out.read_bytes()).hexdigest(), False, None)]
+    (record,) = audit_rows(settings)
+    assert (record["user"], record["target"], record["file_sha256"], record["reason"]) == (
+        "analyst1",
+        "alerts",
+        hashlib.sha256(out.read_bytes()).hexdigest(),
+        None,
+    )
+    assert record["detail"]["unmasked"] is False
     assert result.rows == len(rows)
 
 
@@ -87,11 +90,8 @@ def test_unmasked_needs_a_reason_and_is_recorded(settings, warehouse, tmp_path):
     keys = [cell.value for cell in sheet[2]]
     accounts = {sheet.cell(row=r, column=keys.index("account_no") + 1).value for r in range(3, sheet.max_row + 1)}
     assert HUB in accounts
-    from pipelines.warehouse import db as wh
-
-    con = wh.connect(settings)
-    assert con.execute("SELECT unmasked, reason FROM export_audit").fetchall() == [(True, "公安协查 2025-17")]
-    con.close()
+    (record,) = audit_rows(settings)
+    assert (record["user"], record["reason"], record["detail"]["unmasked"]) == ("chief", "公安协查 2025-17", True)
 
 
 def test_no_case_store_yet_means_no_lead_ids(settings):
