@@ -228,33 +228,43 @@ CREATE OR REPLACE TEMP TABLE sc_code_institution AS
     WHERE choice = 1;
 """
 
-# Each end of each transfer between two accounts in the period: one row per side.
+# Each end of each transfer between two accounts in the period: one row per side. The two report lines are
+# joined once, into a narrow table, before the sides are unfolded.
+TRANSFERS_SQL = """
+CREATE OR REPLACE TEMP TABLE sc_transfers AS
+SELECT p.payment_id, CAST(p.txn_time AS DATE) AS day, p.txn_time, p.amount_cny, p.method,
+       p.payer_account, p.payee_account, p.payer_kind, p.payee_kind, p.payer_name, p.payee_name,
+       p.out_txn_id IS NOT NULL AS out_present, p.in_txn_id IS NOT NULL AS in_present,
+       o.institution_code AS out_institution, o.counterparty_institution AS out_counterparty_code,
+       o.txn_ref AS out_txn_ref,
+       i.institution_code AS in_institution, i.counterparty_institution AS in_counterparty_code,
+       i.txn_ref AS in_txn_ref
+FROM payments p
+LEFT JOIN (SELECT txn_id, institution_code, counterparty_institution, txn_ref FROM txn) o ON o.txn_id = p.out_txn_id
+LEFT JOIN (SELECT txn_id, institution_code, counterparty_institution, txn_ref FROM txn) i ON i.txn_id = p.in_txn_id
+WHERE CAST(p.txn_time AS DATE) BETWEEN $start AND $end AND NOT p.is_cash
+  AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL
+"""
+
 SIDES_SQL = """
 CREATE OR REPLACE TEMP TABLE sc_sides AS
-WITH p AS (
-    SELECT payment_id, CAST(txn_time AS DATE) AS day, txn_time, amount_cny, method, out_txn_id, in_txn_id,
-           payer_account, payee_account, payer_kind, payee_kind, payer_name, payee_name
-    FROM payments
-    WHERE CAST(txn_time AS DATE) BETWEEN $start AND $end AND NOT is_cash
-      AND payer_account IS NOT NULL AND payee_account IS NOT NULL),
-sides AS (
-    SELECT p.payment_id, p.day, p.txn_time, p.amount_cny, p.method, 'OUT' AS direction,
-           p.payer_account AS account_no, p.payer_name AS account_name, p.payer_kind AS kind,
-           p.out_txn_id IS NOT NULL AS own_present, p.in_txn_id IS NOT NULL AS other_present,
-           coalesce(o.institution_code, a.institution_code, c.institution_code) AS institution_code,
-           i.institution_code AS other_institution, i.txn_ref AS other_txn_ref
-    FROM p LEFT JOIN txn o ON o.txn_id = p.out_txn_id LEFT JOIN txn i ON i.txn_id = p.in_txn_id
-    LEFT JOIN sc_account_institution a ON a.account_no = p.payer_account
-    LEFT JOIN sc_code_institution c ON c.code = i.counterparty_institution
+WITH sides AS (
+    SELECT t.payment_id, t.day, t.txn_time, t.amount_cny, t.method, 'OUT' AS direction,
+           t.payer_account AS account_no, t.payer_name AS account_name, t.payer_kind AS kind,
+           t.out_present AS own_present, t.in_present AS other_present,
+           coalesce(t.out_institution, a.institution_code, c.institution_code) AS institution_code,
+           t.in_institution AS other_institution, t.in_txn_ref AS other_txn_ref
+    FROM sc_transfers t
+    LEFT JOIN sc_account_institution a ON a.account_no = t.payer_account
+    LEFT JOIN sc_code_institution c ON c.code = t.in_counterparty_code
     UNION ALL
-    SELECT p.payment_id, p.day, p.txn_time, p.amount_cny, p.method, 'IN',
-           p.payee_account, p.payee_name, p.payee_kind,
-           p.in_txn_id IS NOT NULL, p.out_txn_id IS NOT NULL,
-           coalesce(i.institution_code, a.institution_code, c.institution_code),
-           o.institution_code, o.txn_ref
-    FROM p LEFT JOIN txn o ON o.txn_id = p.out_txn_id LEFT JOIN txn i ON i.txn_id = p.in_txn_id
-    LEFT JOIN sc_account_institution a ON a.account_no = p.payee_account
-    LEFT JOIN sc_code_institution c ON c.code = o.counterparty_institution),
+    SELECT t.payment_id, t.day, t.txn_time, t.amount_cny, t.method, 'IN',
+           t.payee_account, t.payee_name, t.payee_kind, t.in_present, t.out_present,
+           coalesce(t.in_institution, a.institution_code, c.institution_code),
+           t.out_institution, t.out_txn_ref
+    FROM sc_transfers t
+    LEFT JOIN sc_account_institution a ON a.account_no = t.payee_account
+    LEFT JOIN sc_code_institution c ON c.code = t.out_counterparty_code),
 -- Art. 5: a customer's day is summed per side; the bar depends on who the customer is.
 days AS (
     SELECT account_no, direction, day,
@@ -350,12 +360,19 @@ def _calendar_table(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar, peri
         {"start": period.start, "end": period.end, "today": today},
     )
     first, last = first - timedelta(days=7), last + timedelta(days=7)
-    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     con.execute(
         """CREATE OR REPLACE TEMP TABLE sc_calendar AS
            SELECT d, working, sum(working::INTEGER) OVER (ORDER BY d) AS work_no
-           FROM (SELECT unnest($days::DATE[]) AS d, unnest($working::BOOLEAN[]) AS working)""",
-        {"days": days, "working": [calendar.is_working(day) for day in days]},
+           FROM (SELECT CAST(g AS DATE) AS d,
+                        list_contains($workdays::DATE[], CAST(g AS DATE))
+                        OR (isodow(g) < 6 AND NOT list_contains($holidays::DATE[], CAST(g AS DATE))) AS working
+                 FROM generate_series(CAST($first AS DATE), CAST($last AS DATE), INTERVAL 1 DAY) t(g))""",
+        {
+            "first": first,
+            "last": last,
+            "holidays": sorted(calendar.holidays) or [date(1900, 1, 1)],
+            "workdays": sorted(calendar.workdays) or [date(1900, 1, 1)],
+        },
     )
     return calendar.unlisted_years(first + timedelta(days=7), last - timedelta(days=7))
 
@@ -410,7 +427,8 @@ def compute_scorecard(
         {**params, "large_deadline": rules.large_deadline, "suspicious_deadline": rules.suspicious_deadline},
     )
     bars = {key: value for key, value in rules.thresholds.items() if key != "cash"}  # cash has no counterparty
-    con.execute(SIDES_SQL, {**params, **bars})
+    con.execute(TRANSFERS_SQL, params)
+    con.execute(SIDES_SQL, bars)
     _suspects_table(con, suspects or [])
     tables = {
         "files": _rows(con, FILE_KINDS_SQL, params),
