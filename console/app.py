@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
 from console import auth, downloads, institutions, search, sessions, users, views
+from console import tips as tip_pages
 from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
 from pipelines.cases.store import CaseStore
@@ -527,6 +528,7 @@ def create_app(settings: Settings) -> FastAPI:
         return found
 
     institutions.add_routes(pages, page, current_user, settings)
+    tip_pages.add_routes(pages, page, current_user, settings, store, flash)
     app.include_router(public)
     app.include_router(pages)
     app.include_router(api)
