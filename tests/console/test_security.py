@@ -21,7 +21,14 @@ from pipelines.vocabulary import ROLES
 from tests.console.conftest import COLLECTOR, HUB, PASSWORD, SUBJECT_ID, add_lead, csrf_of, login
 
 LEAD = "XS2025-000001"
-PATH_VALUES = {"lead_id": LEAD, "measure_id": "1", "key": "a0000000000000000", "what": "leads"}
+PATH_VALUES = {
+    "lead_id": LEAD,
+    "measure_id": "1",
+    "key": "a0000000000000000",
+    "what": "leads",
+    "tip_id": "JB2025-000001",
+    "reward_id": "1",
+}
 
 
 def every_route(routes):
