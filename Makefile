@@ -33,9 +33,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# FUNDFLOW_TEST_POSTGRES=1: the case-store tests run on PostgreSQL too, and fail if it cannot start
 test: lint
 	bash console/setup_browser.sh
-	$(BIN)/python -m pytest
+	bash scripts/setup_postgres.sh
+	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run

@@ -1,4 +1,8 @@
-"""Shared fixtures: every test gets its own home folder; nothing touches ./var or the network."""
+"""Shared fixtures: every test gets its own home folder; nothing touches ./var or the network.
+
+The case-store tests (the folders in BOTH_BACKENDS, or any test marked `case_stores`) run twice: on SQLite in the
+home folder and on a throw-away PostgreSQL server (tests/postgres.py), each run on a store of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.settings import Settings
+from tests.postgres import OPT_OUT_VARIABLE, Cluster, PostgresUnavailable, postgres_bin
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -16,8 +21,62 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data_samples"
 
 
+# Every test module under these folders runs on both case stores; new modules there do so by themselves.
+BOTH_BACKENDS = ("tests/pipelines/cases/", "tests/console/", "tests/pipelines/tips/")
+
+
+def postgres_runs() -> bool:
+    """PostgreSQL runs are on unless a developer turned them off; in CI they cannot be turned off."""
+    return os.environ.get("CI") == "true" or os.environ.get(OPT_OUT_VARIABLE, "1") != "0"
+
+
+def pytest_report_header(config) -> str:
+    if not postgres_runs():
+        return f"case store: SQLite only ({OPT_OUT_VARIABLE}=0)"
+    try:
+        return f"case store: SQLite and PostgreSQL ({postgres_bin()})"
+    except PostgresUnavailable as exc:
+        return f"case store: SQLite and PostgreSQL — {exc}"
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "case_backend" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        metafunc.parametrize("case_backend", ["postgresql"] if postgres_runs() else [], indirect=True)
+        return
+    where = Path(metafunc.definition.path).relative_to(REPO).as_posix()
+    if where.startswith(BOTH_BACKENDS) or metafunc.definition.get_closest_marker("case_stores"):
+        backends = ["sqlite", "postgresql"] if postgres_runs() else ["sqlite"]
+        metafunc.parametrize("case_backend", backends, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def case_backend(request) -> str:
+    """Which database the test's case store is on: sqlite unless the test is parametrised over both."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One PostgreSQL server for the session, started on first use; failing to start fails the tests."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+    except PostgresUnavailable as exc:
+        cluster.stop()
+        pytest.fail(f"PostgreSQL could not start: {exc}", pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, case_backend: str, request, monkeypatch) -> Settings:
+    # Through the environment, so processes a test starts (and Settings.load() calls in it) use the same store.
+    if case_backend == "postgresql":
+        monkeypatch.setenv("FUNDFLOW_CASES_URL", request.getfixturevalue("postgres_cluster").new_schema_url())
+    else:
+        monkeypatch.delenv("FUNDFLOW_CASES_URL", raising=False)
     home = tmp_path / "home"
     found = Settings.load(home)
     found.ensure_folders()

@@ -783,6 +783,7 @@ def publish_run(
     touched: list[str] = []
     try:
         with store.write() as conn:
+            store.hold_event_chain(conn)  # first, before any lead row: see CaseStore.hold_event_chain
             pending = sorted(rings, key=lambda r: (-r.score, r.ring_key))
             # A ring too weak to open a lead may still continue one that a later ring of this run opens:
             # go round until nothing more lands, so publishing the run again finds nothing left to do.

@@ -1,7 +1,7 @@
 """The case store (线索库): leads with their evidence, the ledger of measures, users, and two append-only,
-hash-chained logs (lead events and the audit log). SQLAlchemy Core; SQLite in WAL mode by default, any
-SQLAlchemy URL by setting, so the SQL stays portable. Writes run in `store.write()`: BEGIN IMMEDIATE on SQLite
-and row locks elsewhere, so two processes can never both read-then-write the same lead.
+hash-chained logs (lead events and the audit log). SQLAlchemy Core; SQLite in WAL mode by default, PostgreSQL
+(`postgresql+psycopg://…`) by setting, on the same SQL. Writes run in `store.write()`: BEGIN IMMEDIATE on SQLite
+and row locks on PostgreSQL (`lock_lead`), so two processes can never both read-then-write the same lead.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from pipelines.vocabulary import ROLES
 
 GENESIS_HASH = "0" * 64
 BUSY_TIMEOUT_SECONDS = 10
+MIGRATION_LOCK_KEY = 2020_0001  # PostgreSQL advisory lock held while migrating
+# PostgreSQL's codes for "try again": lock not available (lock_timeout), deadlock, serialisation failure
+RETRYABLE_SQLSTATES = ("55P03", "40P01", "40001")
 
 
 class CaseStoreBusyError(FundflowError):
@@ -34,8 +37,17 @@ class CaseStoreBusyError(FundflowError):
     transient = True
 
 
-def _text(length: int | None = None) -> sa.String:
-    return sa.String(length) if length else sa.Text()
+def _is_busy(exc: sa.exc.OperationalError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _text(length: int | None = None) -> sa.types.TypeEngine:
+    # The length says what a column holds. SQLite never enforces it, so PostgreSQL gets TEXT as well: a longer
+    # value then behaves the same on both instead of failing on one of them only.
+    return sa.String(length).with_variant(sa.Text(), "postgresql") if length else sa.Text()
 
 
 def _amount() -> sa.Numeric:
@@ -222,7 +234,7 @@ def define_v1(metadata: MetaData) -> None:
 def _migrate_v1(conn: Connection) -> None:
     fresh = MetaData()
     define_v1(fresh)
-    fresh.create_all(conn)
+    fresh.create_all(conn, checkfirst=False)  # a new store: nothing there yet, no need to ask per table
     heads = fresh.tables["chain_heads"]
     conn.execute(
         heads.insert(),
@@ -486,6 +498,7 @@ class CaseStore:
         self.url = url
         self.settings = settings
         self.is_sqlite = url.startswith("sqlite")
+        self.is_postgresql = url.startswith("postgresql")
         self.engine = self._create_engine(url)
         self.migrate()
 
@@ -500,6 +513,8 @@ class CaseStore:
         self.engine.dispose()
 
     def _create_engine(self, url: str) -> Engine:
+        if self.is_postgresql:
+            return self._create_postgresql_engine(url)
         if not self.is_sqlite:
             return sa.create_engine(url, pool_pre_ping=True)
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
@@ -520,6 +535,26 @@ class CaseStore:
 
         return engine
 
+    def _create_postgresql_engine(self, url: str) -> Engine:
+        try:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise FundflowError(f"PostgreSQL 需要 psycopg / PostgreSQL needs the psycopg driver: {exc}") from None
+        timezone = self.settings.timezone
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Records hold the office's naive wall-clock time; the session time zone matches it so that
+            # anything the server computes (now(), a time zone given with a value) lands in the same clock.
+            # A writer waiting for a lock gives up after the busy timeout, as SQLite's does.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
+            cursor.execute(f"SET lock_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.close()
+            dbapi_connection.commit()
+
+        return engine
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
@@ -534,7 +569,7 @@ class CaseStore:
                 with conn.begin():
                     yield conn
         except sa.exc.OperationalError as exc:
-            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+            if _is_busy(exc):
                 raise CaseStoreBusyError("线索库正忙，请稍后重试 / the case store is busy, try again later") from None
             raise
 
@@ -545,6 +580,9 @@ class CaseStore:
                 if conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() == SCHEMA_VERSION:
                     return SCHEMA_VERSION
         with self.write() as conn:
+            if self.is_postgresql:
+                # two processes opening a new store at once: the second waits here, then finds nothing to do
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
             schema_version.create(conn, checkfirst=True)
             current = conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0))).scalar_one()
             for version, step in MIGRATIONS:
@@ -681,31 +719,38 @@ class CaseStore:
         with self.write() as conn:
             return self.append_audit(conn, user, action, target, reason, file_sha256, detail)
 
-    def verify_events(self) -> ChainReport:
-        return self._verify("events", events, EVENT_FIELDS)
+    def verify_events(self, conn: Connection | None = None) -> ChainReport:
+        return self._verify("events", events, EVENT_FIELDS, conn)
 
-    def verify_audit(self) -> ChainReport:
-        return self._verify("audit", audit, AUDIT_FIELDS)
+    def verify_audit(self, conn: Connection | None = None) -> ChainReport:
+        return self._verify("audit", audit, AUDIT_FIELDS, conn)
 
-    def verify_tip_events(self) -> ChainReport:
-        return self._verify("tip_events", tip_events, TIP_EVENT_FIELDS)
+    def verify_tip_events(self, conn: Connection | None = None) -> ChainReport:
+        return self._verify("tip_events", tip_events, TIP_EVENT_FIELDS, conn)
 
-    def _verify(self, chain: str, table: Table, fields: tuple[str, ...]) -> ChainReport:
-        """Recompute every link: a changed field, a removed or inserted row, or a cut tail all show."""
+    def verify_chains(self, conn: Connection | None = None) -> list[ChainReport]:
+        """Every hash chain of the store: lead events, the audit log, tip events."""
+        return [self.verify_events(conn), self.verify_audit(conn), self.verify_tip_events(conn)]
+
+    def _verify(self, chain: str, table: Table, fields: tuple[str, ...], conn: Connection | None) -> ChainReport:
+        """Recompute every link: a changed field, a removed or inserted row, or a cut tail all show.
+        In its own read transaction, or inside the caller's (to check a write before it commits)."""
+        if conn is None:
+            with self.read() as own:
+                return self._verify(chain, table, fields, own)
         prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
-        with self.read() as conn:
-            head_seq, head_hash = conn.execute(
-                sa.select(chain_heads.c.seq, chain_heads.c.hash).where(chain_heads.c.chain == chain)
-            ).one()
-            for row in conn.execute(sa.select(table).order_by(table.c.seq)).mappings():
-                seq = row["seq"]
-                if seq != expected_seq:
-                    return ChainReport(chain, checked, expected_seq, f"missing seq {expected_seq}")
-                if row["prev_hash"] != prev_hash:
-                    return ChainReport(chain, checked, seq, "prev_hash does not match the previous record")
-                if chain_hash(prev_hash, {name: row[name] for name in fields}) != row["hash"]:
-                    return ChainReport(chain, checked, seq, "content does not match its hash")
-                prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
+        head_seq, head_hash = conn.execute(
+            sa.select(chain_heads.c.seq, chain_heads.c.hash).where(chain_heads.c.chain == chain)
+        ).one()
+        for row in conn.execute(sa.select(table).order_by(table.c.seq)).mappings():
+            seq = row["seq"]
+            if seq != expected_seq:
+                return ChainReport(chain, checked, expected_seq, f"missing seq {expected_seq}")
+            if row["prev_hash"] != prev_hash:
+                return ChainReport(chain, checked, seq, "prev_hash does not match the previous record")
+            if chain_hash(prev_hash, {name: row[name] for name in fields}) != row["hash"]:
+                return ChainReport(chain, checked, seq, "content does not match its hash")
+            prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
         if (head_seq, head_hash) != (checked, prev_hash):
             return ChainReport(chain, checked, checked + 1, f"head says {head_seq} records, found {checked}")
         return ChainReport(chain, checked, None, "")
@@ -797,8 +842,17 @@ class CaseStore:
         query = sa.select(table).where(table.c.lead_id == lead_id).order_by(order)
         return [dict(row) for row in conn.execute(query).mappings()]
 
+    def hold_event_chain(self, conn: Connection) -> None:
+        """Take the events chain's head row for this write transaction (SQLite's BEGIN IMMEDIATE holds already).
+
+        Every lead change appends to that chain, and an appender holds its head until it commits, so a writer
+        takes it *before* any lead row: then a publish touching many leads and an analyst changing one wait
+        for each other in turn, never on each other at once (a deadlock)."""
+        conn.execute(sa.select(chain_heads.c.seq).where(chain_heads.c.chain == "events").with_for_update())
+
     def lock_lead(self, conn: Connection, lead_id: str) -> dict:
-        """Read a lead for changing it inside `write()` (row lock where the database has them)."""
+        """Read a lead for changing it inside `write()`: the events chain head, then the lead's row lock."""
+        self.hold_event_chain(conn)
         row = conn.execute(sa.select(leads).where(leads.c.lead_id == lead_id).with_for_update()).mappings()
         found = row.first()
         if found is None:

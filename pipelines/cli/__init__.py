@@ -24,6 +24,7 @@ HANDLERS = {
     "export": "pipelines.cli.export:export_command",
     "console": "pipelines.cli.console:console_command",
     "users": "pipelines.cli.users:users_command",
+    "cases": "pipelines.cli.cases:cases_command",
     "generate": "pipelines.cli.generate:generate_command",
     "backtest": "pipelines.cli.evaluation:backtest_command",
     "train": "pipelines.cli.evaluation:train_command",
@@ -93,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--role", choices=["analyst", "reviewer", "supervisor", "auditor", "admin"])
     p.add_argument("--password", help="password (prompted when omitted)")
+
+    p = verbs.add_parser("cases", help="the case store itself: copy it to PostgreSQL / 线索库迁移")
+    p.add_argument("action", choices=["migrate"])
+    p.add_argument("--to", help="target database URL, e.g. postgresql+psycopg://fundflow@dbhost/fundflow")
+    p.add_argument("--user", help="who copies (recorded in the target's audit log)")
 
     p = verbs.add_parser("generate", help="synthetic county with hidden schemes / 生成模拟数据")
     p.add_argument("--out", required=True)

@@ -1,18 +1,22 @@
-"""The case store: schema and settings on SQLite, the two hash chains and their verification, reading leads."""
+"""The case store: schema and settings on SQLite and PostgreSQL, locking, the two hash chains and their verification, reading leads."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+import time
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
 from pipelines.cases.lifecycle import add_measure, assign, move
-from pipelines.cases.store import SCHEMA_VERSION, CaseStore, chain_heads
+from pipelines.cases.store import SCHEMA_VERSION, CaseStore, CaseStoreBusyError, chain_heads, leads
 from pipelines.errors import FundflowError, NotFoundError
 from tests.pipelines.cases.test_lifecycle import DUE, PEOPLE, make_lead
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_store_lives_in_the_home_folder_in_wal_mode_with_foreign_keys(settings, store):
     assert (settings.home / "cases.sqlite").exists()
     with store.read() as conn:
@@ -27,6 +31,86 @@ def test_sqlite_store_lives_in_the_home_folder_in_wal_mode_with_foreign_keys(set
         )
 
 
+@pytest.mark.postgresql_only
+def test_postgresql_store_keeps_office_time_enforces_keys_and_gives_up_waiting_like_sqlite(settings, store):
+    assert settings.case_store_url.startswith("postgresql+psycopg://")
+    assert not (settings.home / "cases.sqlite").exists()
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SHOW TimeZone").scalar() == "Asia/Shanghai"
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "10s"
+        assert conn.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() == SCHEMA_VERSION
+        # stated lengths are not enforced, as on SQLite: the same value fits on both
+        kinds = dict(
+            conn.exec_driver_sql(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'leads'"
+            ).all()
+        )
+    assert kinds["lead_id"] == kinds["status"] == "text"
+    assert kinds["created_at"] == "timestamp without time zone" and kinds["total_in"] == "numeric"
+    assert kinds["provinces"] == "json" and kinds["score"] == "double precision"
+    with pytest.raises(sa.exc.IntegrityError), store.write() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO lead_accounts (lead_id, account_no, role, total_in, total_out) "
+            "VALUES ('XS-none', '1', 'hub', 0, 0)"
+        )
+
+
+def test_values_read_back_as_written_on_both_databases(store):
+    lead_id = make_lead(store)
+    at = datetime(2025, 3, 1, 23, 59, 58, 123456)  # late at night: a time zone shift would change the day
+    with store.write() as conn:
+        conn.execute(
+            leads.update()
+            .where(leads.c.lead_id == lead_id)
+            .values(
+                total_in=Decimal("12345678901234.56"),
+                elderly_share=1 / 3,
+                window_end=at,
+                hold_since=at,
+                subject_name="王" * 300,
+                reasons=[{"zh": "原因", "n": 1.5, "list": [None, True]}],
+            )
+        )
+        store.append_event(conn, lead_id, "ana", "note", "说明", detail={"when": at, "amount": Decimal("1.10")})
+    lead = store.get_lead(lead_id)
+    assert lead["total_in"] == Decimal("12345678901234.56") and lead["elderly_share"] == 1 / 3
+    assert lead["window_end"] == at and lead["window_end"].tzinfo is None
+    assert lead["subject_name"] == "王" * 300
+    assert lead["reasons"] == [{"zh": "原因", "n": 1.5, "list": [None, True]}]
+    assert lead["events"][-1]["detail"] == {"when": "2025-03-01 23:59:58.123456", "amount": "1.10"}
+    assert store.verify_events().ok
+
+
+def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_the_store_is_busy(settings, store, monkeypatch):
+    from pipelines.cases import store as store_module
+
+    lead_id = make_lead(store)
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 1)
+    other = CaseStore.open(settings)  # its own connections, opened with the short timeout
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lead():
+        with store.write() as conn:
+            store.lock_lead(conn, lead_id)
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_lead)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        started = time.monotonic()
+        with pytest.raises(CaseStoreBusyError, match="busy"):
+            move(other, lead_id, "TRIAGE", "ana", "初核")
+        assert 0.9 < time.monotonic() - started < 8
+    finally:
+        release.set()
+        holder.join(30)
+        other.close()
+    assert store.get_lead(lead_id)["status"] == "NEW" and store.verify_events().ok
+
+
 def test_reopening_the_store_keeps_its_data_and_applies_no_migration_twice(settings, store):
     make_lead(store)
     store.close()
@@ -37,13 +121,10 @@ def test_reopening_the_store_keeps_its_data_and_applies_no_migration_twice(setti
     again.close()
 
 
-def test_a_version_1_store_gains_the_version_2_tables_and_keeps_its_data(tmp_path, settings):
-    from dataclasses import replace
-
+def test_a_version_1_store_gains_the_version_2_tables_and_keeps_its_data(settings):
     from pipelines.cases import store as store_module
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    old_settings = replace(settings, cases_url=url)
+    url, old_settings = settings.case_store_url, settings  # on SQLite and on PostgreSQL
     real = store_module.MIGRATIONS, store_module.SCHEMA_VERSION
     store_module.MIGRATIONS, store_module.SCHEMA_VERSION = real[0][:1], 1
     try:
@@ -59,6 +140,7 @@ def test_a_version_1_store_gains_the_version_2_tables_and_keeps_its_data(tmp_pat
     upgraded.close()
 
 
+@pytest.mark.sqlite_only
 def test_the_url_setting_chooses_the_database(tmp_path, settings):
     from dataclasses import replace
 

@@ -1,18 +1,22 @@
-"""Two real processes on one SQLite case store: two analysts moving the same lead, and a nightly publish racing
-an analyst's move. Each process opens its own store and waits at a barrier so the writes start together."""
+"""Two real processes on one case store (SQLite and PostgreSQL): two analysts moving the same lead, a nightly
+publish racing an analyst's move, two processes creating a new store. Each process opens its own store and waits
+at a barrier so the writes start together."""
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from datetime import datetime
+
+import sqlalchemy as sa
 
 from pipelines.cases import lifecycle
 from pipelines.cases.publish import publish_run
-from pipelines.cases.store import CaseStore
+from pipelines.cases.store import CaseStore, leads, schema_version
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 from tests.pipelines.cases.test_lifecycle import make_lead
-from tests.pipelines.cases.test_publish import add_ring, build_warehouse, seed_payments
+from tests.pipelines.cases.test_publish import OTHER_HUB, add_ring, build_warehouse, seed_payments
 
 LEAD = "XS2025-000001"
 CONTEXT = multiprocessing.get_context("fork")
@@ -60,6 +64,65 @@ def _analyst_assigns(home: str, lead_id: str, barrier, results) -> None:
         results.put(("assign", "refused", str(exc)))
     finally:
         store.close()
+
+
+def _publishes_two_leads(home: str, ready, locked, results) -> None:
+    settings = Settings.load(home)
+    con = _two_hub_warehouse()
+    seed_payments(con, first=40, payers=20, day=datetime(2025, 3, 20))
+    seed_payments(con, hub=OTHER_HUB, first=40, payers=20, day=datetime(2025, 3, 20))
+    add_ring(con, "run2")
+    add_ring(con, "run2", hub=OTHER_HUB, members=(OTHER_HUB,), score=0.5)
+    store = CaseStore.open(settings)
+    ready.set()
+    locked.wait(30)
+    try:
+        result = publish_run(settings, con, "run2", store)
+        results.put(("publish", "ok", result.updated))
+    except FundflowError as exc:
+        results.put(("publish", "refused", str(exc)))
+    finally:
+        store.close()
+
+
+def _analyst_slowly_assigns(home: str, lead_id: str, ready, locked, results) -> None:
+    """An assignment that takes its time between locking the lead and writing (a slow console request)."""
+    store = CaseStore.open(Settings.load(home))
+    store.get_lead(lead_id)
+    ready.wait(30)
+    try:
+        with store.write() as conn:
+            store.lock_lead(conn, lead_id)
+            locked.set()
+            time.sleep(1.5)  # the publish starts meanwhile, changing the other lead first
+            conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(assignee="ana"))
+            seq = store.append_event(conn, lead_id, "sup", "assign", "分配初核", detail={"assignee": "ana"})
+        results.put(("assign", "ok", seq))
+    except FundflowError as exc:
+        results.put(("assign", "refused", str(exc)))
+    finally:
+        store.close()
+
+
+def _two_hub_warehouse():
+    con = build_warehouse()
+    seed_payments(con)
+    seed_payments(con, hub=OTHER_HUB)
+    add_ring(con, "run1")
+    add_ring(con, "run1", hub=OTHER_HUB, members=(OTHER_HUB,), score=0.5)
+    return con
+
+
+def _opens_new_store(home: str, barrier, results) -> None:
+    settings = Settings.load(home)
+    barrier.wait()
+    try:
+        store = CaseStore.open(settings)
+        with store.read() as conn:
+            results.put(("open", "ok", conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar()))
+        store.close()
+    except Exception as exc:  # any failure to open is the outcome under test
+        results.put(("open", "failed", repr(exc)))
 
 
 def _run(processes, results, expected: int) -> list[tuple]:
@@ -111,3 +174,32 @@ def test_a_nightly_publish_and_an_analysts_move_both_land(settings, store):
     assert "T2" in lead["rule_ids"] and lead["individual_payers"] == 60  # and so does the night's
     assert {e["action"] for e in lead["events"]} == {"created", "move", "new_activity"}
     assert store.verify_events().ok
+
+
+def test_a_publish_changing_two_leads_and_an_analyst_holding_the_second_do_not_deadlock(settings, store):
+    con = _two_hub_warehouse()
+    first, second = publish_run(settings, con, "run1", store).lead_ids  # best ring first: HUB, then OTHER_HUB
+    con.close()
+    store.close()
+    ready, locked, results = CONTEXT.Event(), CONTEXT.Event(), CONTEXT.Queue()
+    workers = [
+        CONTEXT.Process(target=_publishes_two_leads, args=(str(settings.home), ready, locked, results)),
+        CONTEXT.Process(target=_analyst_slowly_assigns, args=(str(settings.home), second, ready, locked, results)),
+    ]
+    outcomes = _run(workers, results, 2)
+    assert [(who, outcome) for who, outcome, _ in outcomes] == [("assign", "ok"), ("publish", "ok")], outcomes
+    assert dict((who, detail) for who, _, detail in outcomes)["publish"] == 2
+    lead = store.get_lead(second)
+    assert lead["assignee"] == "ana" and lead["individual_payers"] == 60
+    assert [e["action"] for e in lead["events"]] == ["created", "assign", "new_activity"]  # the analyst was first
+    assert store.get_lead(first)["individual_payers"] == 60
+    assert store.verify_events().ok
+
+
+def test_two_processes_creating_a_new_store_at_once_migrate_it_once(settings):
+    barrier, results = CONTEXT.Barrier(3), CONTEXT.Queue()
+    workers = [CONTEXT.Process(target=_opens_new_store, args=(str(settings.home), barrier, results)) for _ in range(3)]
+    assert _run(workers, results, 3) == [("open", "ok", 1)] * 3
+    store = CaseStore.open(settings)
+    assert store.verify_events().ok and store.verify_audit().ok
+    store.close()
