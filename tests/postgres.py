@@ -118,6 +118,13 @@ class Cluster:
         self.admin.exec_driver_sql(f"CREATE SCHEMA {schema}")
         return self.url(schema=schema)
 
+    def client(self, program: str, *args: str) -> None:
+        """Run a client program (pg_dump, pg_restore …) against this server as its superuser."""
+        argv = [str(self.bin / program), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise AssertionError(f"{program} failed: {done.stderr}")
+
     def stop(self) -> None:
         if self.admin is not None:
             self.admin.close()

@@ -56,6 +56,27 @@ def test_postgresql_store_keeps_office_time_enforces_keys_and_gives_up_waiting_l
         )
 
 
+@pytest.mark.postgresql_only
+def test_a_store_dumped_and_restored_as_the_readme_says_verifies(settings, store, postgres_cluster, tmp_path):
+    lead_id = make_lead(store)
+    assign(store, lead_id, "ana", "sup", "分配")
+    store.write_audit("ana", "unmask", target=lead_id, reason="移送公安")
+    with store.read() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+    dump = tmp_path / "cases.dump"
+    postgres_cluster.client("pg_dump", "-Fc", "-n", schema, "-f", str(dump), "fundflow_test")
+    database = f"restored_{schema}"
+    postgres_cluster.new_database(database)
+    postgres_cluster.client("pg_restore", "--no-owner", "-d", database, str(dump))
+    restored = CaseStore(postgres_cluster.url(database, schema), settings)
+    try:
+        assert restored.verify_events().ok and restored.verify_audit().ok
+        assert restored.get_lead(lead_id) == store.get_lead(lead_id)
+        assert restored.verify_audit().checked == store.verify_audit().checked
+    finally:
+        restored.close()
+
+
 def test_values_read_back_as_written_on_both_databases(store):
     lead_id = make_lead(store)
     at = datetime(2025, 3, 1, 23, 59, 58, 123456)  # late at night: a time zone shift would change the day
