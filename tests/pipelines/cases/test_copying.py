@@ -8,10 +8,11 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from pipelines.cases import lifecycle
-from pipelines.cases.store import CaseStore, audit, events, leads, measures
+from pipelines.cases import lifecycle, tips
+from pipelines.cases.store import CaseStore, audit, events, leads, measures, tip_events
 from pipelines.cli import main
 from tests.pipelines.cases.test_lifecycle import DUE, make_lead
+from tests.pipelines.cases.test_tips import tip
 
 pytestmark = pytest.mark.sqlite_only  # the source is the SQLite store in the home folder
 
@@ -22,7 +23,7 @@ def postgres_url(postgres_cluster) -> str:
 
 
 def office_store(store: CaseStore) -> list[str]:
-    """Two leads with a history: assignment, a move, measures (one done), audited views and exports."""
+    """Two leads with a history (assignment, a move, measures, one done), a tip, audited views and exports."""
     first, second = make_lead(store, "XS2025-000001"), make_lead(store, "XS2025-000002")
     lifecycle.assign(store, first, "ana", "sup", "分配初核")
     lifecycle.assign(store, second, "bob", "sup", "分配初核")
@@ -30,6 +31,7 @@ def office_store(store: CaseStore) -> list[str]:
     measure = lifecycle.add_measure(store, first, "STOP_ORDER", "ana", "责令停止", DUE)
     lifecycle.complete_measure(store, first, measure, "ana", "已下达责令停止通知书")
     lifecycle.add_measure(store, second, "FINE", "bob", "罚款", DUE)
+    tips.register_tip(store, tip(companies=["福寿康养老合作社"]), "ana")
     store.write_audit("ana", "unmask", target=first, reason="移送公安")
     store.write_audit("ana", "export", target="leads.xlsx", reason="报送处置办", file_sha256="ab" * 32)
     return [first, second]
@@ -45,20 +47,21 @@ def test_migrate_copies_the_store_to_postgresql_with_its_chains_intact(settings,
     assert main(["--home", str(settings.home), "cases", "migrate", "--to", postgres_url, "--user", "adm"]) == 0
     out = capsys.readouterr().out
     assert "events chain intact (8)" in out and f"audit chain intact ({rows_of(store, audit)[-1]['seq']})" in out
+    assert f"tip_events chain intact ({len(rows_of(store, tip_events))})" in out
 
     copied = CaseStore.open(replace(settings, cases_url=postgres_url))
     try:
         assert copied.is_postgresql
         for lead_id in lead_ids:
             assert copied.get_lead(lead_id) == store.get_lead(lead_id)  # every field, type for type
-        for table in (events, measures, leads):
+        for table in (events, measures, leads, tip_events):
             assert rows_of(copied, table) == rows_of(store, table)
         # the audit log is the source's, then one record of the copy itself
         source_audit, target_audit = rows_of(store, audit), rows_of(copied, audit)
         assert target_audit[:-1] == source_audit
         assert (target_audit[-1]["user"], target_audit[-1]["action"]) == ("adm", "store_copy")
         assert target_audit[-1]["detail"]["rows"]["events"] == 8
-        assert copied.verify_events().ok and copied.verify_audit().ok
+        assert all(report.ok for report in copied.verify_chains())
         # new rows continue the copied ones: the next measure id follows the last copied one
         added = lifecycle.add_measure(copied, lead_ids[1], "STOP_ORDER", "bob", "责令停止", DUE)
         assert added == max(m["measure_id"] for m in rows_of(store, measures)) + 1
