@@ -60,7 +60,10 @@ def case_backend(request) -> str:
 @pytest.fixture(scope="session")
 def postgres_cluster():
     """One PostgreSQL server for the session, started on first use; failing to start fails the tests."""
-    cluster = Cluster()
+    try:
+        cluster = Cluster()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL could not start: {exc}", pytrace=False)
     try:
         cluster.start()
     except PostgresUnavailable as exc:

@@ -50,7 +50,8 @@ class Cluster:
     def __init__(self) -> None:
         self.bin = postgres_bin()
         self.as_postgres = os.geteuid() == 0
-        self.folder = Path(tempfile.mkdtemp(prefix="fundflow-pg-"))
+        # as root, in /tmp: the postgres user must be able to reach the folder, whatever TMPDIR says
+        self.folder = Path(tempfile.mkdtemp(prefix="fundflow-pg-", dir="/tmp" if self.as_postgres else None))
         self.data = self.folder / "data"
         self.port = 0
         self.schemas = 0
