@@ -21,7 +21,16 @@ from sqlalchemy.engine import Connection
 from pipelines.cases import ranking
 from pipelines.cases.lifecycle import OPEN_STATUSES
 from pipelines.cases.sectors import tag_sectors
-from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, lead_payments, lead_runs, leads, plain_json
+from pipelines.cases.store import (
+    CaseStore,
+    hold_chain,
+    lead_accounts,
+    lead_alerts,
+    lead_payments,
+    lead_runs,
+    leads,
+    plain_json,
+)
 from pipelines.formatting import yuan
 from pipelines.masking import mask_account, mask_name
 from pipelines.settings import Settings
@@ -494,6 +503,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
 
 
 def _next_lead_id(conn: Connection, year: int) -> str:
+    hold_chain(conn, "events")  # two writers opening leads at once number them in turn
     prefix = f"{LEAD_ID_PREFIX}{year}-"
     last = conn.execute(sa.select(sa.func.max(leads.c.lead_id)).where(leads.c.lead_id.like(prefix + "%"))).scalar()
     number = int(last[len(prefix) :]) + 1 if last else 1

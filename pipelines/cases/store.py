@@ -491,6 +491,15 @@ class ChainReport:
         return self.first_bad_seq is None and not self.problem
 
 
+def hold_chain(conn: Connection, chain: str) -> None:
+    """Take one chain's head row for this write transaction (SQLite's BEGIN IMMEDIATE holds everything already).
+
+    An appender holds its chain's head until it commits anyway, so a writer takes it *before* any lead or tip
+    row: then a publish touching many leads and an analyst changing one wait for each other in turn, never on
+    each other at once (a deadlock); and two writers giving out the next lead or tip id (max + 1) do so in turn."""
+    conn.execute(sa.select(chain_heads.c.seq).where(chain_heads.c.chain == chain).with_for_update())
+
+
 class CaseStore:
     """One case store. Open with `CaseStore.open(settings)`; use `read()` and `write()` for transactions."""
 
@@ -843,12 +852,8 @@ class CaseStore:
         return [dict(row) for row in conn.execute(query).mappings()]
 
     def hold_event_chain(self, conn: Connection) -> None:
-        """Take the events chain's head row for this write transaction (SQLite's BEGIN IMMEDIATE holds already).
-
-        Every lead change appends to that chain, and an appender holds its head until it commits, so a writer
-        takes it *before* any lead row: then a publish touching many leads and an analyst changing one wait
-        for each other in turn, never on each other at once (a deadlock)."""
-        conn.execute(sa.select(chain_heads.c.seq).where(chain_heads.c.chain == "events").with_for_update())
+        """Take the events chain's head row for this write transaction (see `hold_chain`)."""
+        hold_chain(conn, "events")
 
     def lock_lead(self, conn: Connection, lead_id: str) -> dict:
         """Read a lead for changing it inside `write()`: the events chain head, then the lead's row lock."""

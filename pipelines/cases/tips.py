@@ -21,6 +21,7 @@ from pipelines.cases.sectors import tag_sectors
 from pipelines.cases.store import (
     CaseStore,
     canonical_json,
+    hold_chain,
     inserted_id,
     tip_events,
     tip_files,
@@ -197,6 +198,7 @@ def insert_tip(
     tip.people = [plain_text(name) for name in tip.people if plain_text(name)]
     tip.companies = [plain_text(name) for name in tip.companies if plain_text(name)]
     row_key = tip.row_key()
+    hold_chain(conn, "tip_events")  # two intakes of one tip at once: the second finds the first, and ids differ
     if conn.execute(sa.select(tips.c.tip_id).where(tips.c.row_key == row_key)).first():
         return None
     now = store.now()

@@ -8,15 +8,17 @@ import multiprocessing
 import time
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 
-from pipelines.cases import lifecycle
+from pipelines.cases import lifecycle, tips
 from pipelines.cases.publish import publish_run
 from pipelines.cases.store import MIGRATIONS, CaseStore, leads, schema_version
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 from tests.pipelines.cases.test_lifecycle import make_lead
 from tests.pipelines.cases.test_publish import OTHER_HUB, add_ring, build_warehouse, seed_payments
+from tests.pipelines.cases.test_tips import tip
 
 LEAD = "XS2025-000001"
 CONTEXT = multiprocessing.get_context("fork")
@@ -113,6 +115,18 @@ def _two_hub_warehouse():
     return con
 
 
+def _registers_tip(home: str, content: str, barrier, results) -> None:
+    store = CaseStore.open(Settings.load(home))
+    store.get_user("ana")
+    barrier.wait()
+    try:
+        results.put(("tip", "ok", tips.register_tip(store, tip(content=content), "ana")))
+    except FundflowError as exc:
+        results.put(("tip", "refused", str(exc)))
+    finally:
+        store.close()
+
+
 def _opens_new_store(home: str, barrier, results) -> None:
     settings = Settings.load(home)
     barrier.wait()
@@ -203,3 +217,21 @@ def test_two_processes_creating_a_new_store_at_once_migrate_it_once(settings):
     store = CaseStore.open(settings)
     assert store.verify_events().ok and store.verify_audit().ok
     store.close()
+
+
+@pytest.mark.parametrize("contents", [("有人高息揽储", "合作社入股分红"), ("有人高息揽储", "有人高息揽储")])
+def test_two_intakes_at_once_get_their_own_tip_ids_and_one_tip_is_never_registered_twice(settings, store, contents):
+    store.close()
+    barrier, results = CONTEXT.Barrier(2), CONTEXT.Queue()
+    workers = [
+        CONTEXT.Process(target=_registers_tip, args=(str(settings.home), content, barrier, results))
+        for content in contents
+    ]
+    outcomes = _run(workers, results, 2)
+    registered = [detail for _, outcome, detail in outcomes if outcome == "ok"]
+    if contents[0] == contents[1]:
+        assert len(registered) == 1 and "already registered" in str(outcomes), outcomes
+    else:
+        assert len(set(registered)) == 2, outcomes
+    assert sorted(t["tip_id"] for t in tips.list_tips(store)) == sorted(registered)
+    assert store.verify_tip_events().ok
