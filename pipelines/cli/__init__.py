@@ -29,6 +29,7 @@ HANDLERS = {
     "backtest": "pipelines.cli.evaluation:backtest_command",
     "train": "pipelines.cli.evaluation:train_command",
     "runs": "pipelines.cli.runs:runs_command",
+    "rebuild": "pipelines.cli.rebuild:rebuild_command",
     "demo": "pipelines.cli.demo:demo_command",
     "institutions": "pipelines.cli.institutions:institutions_command",
     "tips": "pipelines.cli.tips:tips_command",
@@ -145,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amount", help="reward amount, yuan (reward GRANT)")
     p.add_argument("--date", help="date paid YYYY-MM-DD (paid; default today)")
     p.add_argument("--json", action="store_true")
+
+    verbs.add_parser("rebuild", help="rebuild payments, parties, actors from txn (repair) / 重建派生表")
 
     p = verbs.add_parser("demo", help="generate a small county and run the nightly job once (make run)")
     p.add_argument("--persons", type=int, default=3000)

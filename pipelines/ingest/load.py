@@ -2,7 +2,7 @@
 
 A file already loaded (same SHA-256) adds nothing. A row whose key is already in `txn` is skipped when its
 content is the same and replaces the earlier version (kept in `txn_versions`) when it differs. After all
-files of one call, `payments` and `parties` are rebuilt from `txn`.
+files of one call, the derived tables are brought up to date from the files loaded (warehouse.prepare).
 """
 
 from __future__ import annotations

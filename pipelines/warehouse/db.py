@@ -250,6 +250,17 @@ MIGRATIONS: list[tuple[int, str]] = [
     ALTER TABLE txn_versions DROP COLUMN row_hash;
     """,
     ),
+    (
+        4,
+        """
+    -- files whose rows payments, parties and actors already reflect; a file in `files` but not here is
+    -- pending: the next prepare brings the derived tables up to date from its rows (and what they replaced)
+    CREATE TABLE prepared_files (file_id VARCHAR PRIMARY KEY, prepared_at TIMESTAMP NOT NULL);
+    -- every value that can link an account to others (IDs, phone, device, IP), kept so actors can be
+    -- brought up to date without rescanning txn
+    CREATE TABLE account_keys (account_no VARCHAR NOT NULL, key VARCHAR NOT NULL, reason VARCHAR NOT NULL);
+    """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,13 +1,12 @@
 """Parties: one row per account seen as a reporting customer, with the holder facts the rules need.
 
-Rebuilt whole from `txn` after each ingest; the latest non-empty report of each fact wins.
+Built from `txn`, whole or for the accounts whose lines arrived; the latest non-empty report of each fact wins
+(ties in time go to the larger txn_id, so a rebuild and an update agree). The caller holds the transaction.
 """
 
 from __future__ import annotations
 
 import duckdb
-
-from pipelines.warehouse.db import scalar, transaction
 
 HOLDER_FACTS = {
     "institution_code": "institution_code",
@@ -24,18 +23,28 @@ HOLDER_FACTS = {
 }
 
 
-def refresh_parties(con: duckdb.DuckDBPyConnection) -> int:
-    """Replace `parties` from `txn`; returns the number of accounts."""
+def _insert_parties(con: duckdb.DuckDBPyConnection, where: str) -> None:
     latest = ",\n        ".join(
-        f"arg_max({source}, txn_time) FILTER (WHERE {source} IS NOT NULL) AS {target}"
+        f"arg_max({source}, (txn_time, txn_id)) FILTER (WHERE {source} IS NOT NULL) AS {target}"
         for target, source in HOLDER_FACTS.items()
     )
-    with transaction(con):
-        con.execute("DELETE FROM parties")
-        con.execute(f"""
-            INSERT INTO parties (account_no, {", ".join(HOLDER_FACTS)}, first_seen, last_seen, n_txn)
-            SELECT account_no,
-                {latest},
-                min(txn_time), max(txn_time), count(*)
-            FROM txn GROUP BY account_no""")
-    return int(scalar(con, "SELECT count(*) FROM parties"))
+    con.execute(f"""
+        INSERT INTO parties (account_no, {", ".join(HOLDER_FACTS)}, first_seen, last_seen, n_txn)
+        SELECT account_no,
+            {latest},
+            min(txn_time), max(txn_time), count(*)
+        FROM txn {where} GROUP BY account_no""")
+
+
+def refresh_parties(con: duckdb.DuckDBPyConnection) -> int:
+    """Replace `parties` from `txn`; returns the number of accounts."""
+    con.execute("DELETE FROM parties")
+    _insert_parties(con, "")
+    return int(con.execute("SELECT count(*) FROM parties").fetchone()[0])
+
+
+def update_parties(con: duckdb.DuckDBPyConnection) -> int:
+    """Recompute the accounts of the lines in temp table `touched_lines`; returns how many."""
+    con.execute("DELETE FROM parties WHERE account_no IN (SELECT account_no FROM touched_lines)")
+    _insert_parties(con, "WHERE account_no IN (SELECT account_no FROM touched_lines)")
+    return int(con.execute("SELECT count(DISTINCT account_no) FROM touched_lines").fetchone()[0])

@@ -1,8 +1,13 @@
-"""Two report lines of one payment → one `payments` row, rebuilt whole from `txn`.
+"""Two report lines of one payment → one `payments` row, from `txn`: whole (rebuild) or for the lines that arrived.
 
 A transfer between two reporting banks is reported as OUT by the payer's bank and IN by the payee's.
 Lines pair by the same `match_no`, else by mirrored accounts, equal CNY amount and times within
 `settings.payment_match_minutes`; each line is used once. Unpaired lines are one-leg payments.
+
+Pairing only ever looks at lines that share a match_no or a flow (payer, payee, amount), so bringing
+payments up to date needs just the lines that share one with a line that arrived or was replaced — taken
+transitively, since a line paired by match_no leaves its flow's tolerance round. The caller holds the
+transaction (pipelines.warehouse.prepare).
 """
 
 from __future__ import annotations
@@ -10,26 +15,30 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse.db import scalar, transaction
 
 MAX_TOLERANCE_ROUNDS = 5
+
+# The flow a line belongs to for tolerance pairing (payer|payee|amount); NULL when it cannot pair that way.
+FLOW_KEY_SQL = """CASE WHEN counterparty_account_no IS NOT NULL AND amount_cny IS NOT NULL THEN
+    CASE direction WHEN 'OUT' THEN account_no || '|' || counterparty_account_no
+                   ELSE counterparty_account_no || '|' || account_no END || '|' || amount_cny::VARCHAR END"""
 
 PAIR_BY_MATCH_NO = """
 INSERT INTO reconcile_pairs
 WITH outs AS (SELECT txn_id, match_no, row_number() OVER (PARTITION BY match_no ORDER BY txn_time, txn_id) AS k
-              FROM txn WHERE direction = 'OUT' AND match_no IS NOT NULL),
+              FROM {lines} WHERE direction = 'OUT' AND match_no IS NOT NULL),
      ins AS (SELECT txn_id, match_no, row_number() OVER (PARTITION BY match_no ORDER BY txn_time, txn_id) AS k
-             FROM txn WHERE direction = 'IN' AND match_no IS NOT NULL)
+             FROM {lines} WHERE direction = 'IN' AND match_no IS NOT NULL)
 SELECT outs.txn_id, ins.txn_id, 'match_no' FROM outs JOIN ins USING (match_no, k)
 """
 
 # One round pairs lines that are each other's closest candidate; later rounds pair what is left.
 PAIR_BY_TOLERANCE = """
 INSERT INTO reconcile_pairs
-WITH outs AS (SELECT txn_id, account_no, counterparty_account_no, amount_cny, txn_time FROM txn
+WITH outs AS (SELECT txn_id, account_no, counterparty_account_no, amount_cny, txn_time FROM {lines}
               WHERE direction = 'OUT' AND counterparty_account_no IS NOT NULL AND amount_cny IS NOT NULL
                 AND txn_id NOT IN (SELECT out_txn_id FROM reconcile_pairs)),
-     ins AS (SELECT txn_id, account_no, counterparty_account_no, amount_cny, txn_time FROM txn
+     ins AS (SELECT txn_id, account_no, counterparty_account_no, amount_cny, txn_time FROM {lines}
              WHERE direction = 'IN' AND counterparty_account_no IS NOT NULL AND amount_cny IS NOT NULL
                AND txn_id NOT IN (SELECT in_txn_id FROM reconcile_pairs)),
      candidates AS (
@@ -49,10 +58,10 @@ INSERT INTO payments
 WITH legs AS (
     SELECT out_txn_id, in_txn_id, match_method FROM reconcile_pairs
     UNION ALL
-    SELECT txn_id, NULL, 'one_leg' FROM txn
+    SELECT txn_id, NULL, 'one_leg' FROM {lines}
     WHERE direction = 'OUT' AND txn_id NOT IN (SELECT out_txn_id FROM reconcile_pairs)
     UNION ALL
-    SELECT NULL, txn_id, 'one_leg' FROM txn
+    SELECT NULL, txn_id, 'one_leg' FROM {lines}
     WHERE direction = 'IN' AND txn_id NOT IN (SELECT in_txn_id FROM reconcile_pairs)
 )
 SELECT
@@ -89,19 +98,62 @@ LEFT JOIN txn i ON i.txn_id = legs.in_txn_id
 """
 
 
-def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
-    """Replace `payments` with a fresh reconciliation of `txn`; returns the count per match method."""
-    con.execute("DROP TABLE IF EXISTS reconcile_pairs")
-    con.execute("CREATE TEMP TABLE reconcile_pairs (out_txn_id VARCHAR, in_txn_id VARCHAR, match_method VARCHAR)")
+def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: str) -> None:
+    """Pair the report lines in `lines` (all of txn, or a subset closed under pairing) and insert their payments."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE reconcile_pairs (out_txn_id VARCHAR, in_txn_id VARCHAR, match_method VARCHAR)"
+    )
     try:
-        with transaction(con):
-            con.execute(PAIR_BY_MATCH_NO)
-            for _ in range(MAX_TOLERANCE_ROUNDS):
-                added = scalar(con, PAIR_BY_TOLERANCE, {"tolerance_seconds": settings.payment_match_minutes * 60})
-                if not added:
-                    break
-            con.execute("DELETE FROM payments")
-            con.execute(INSERT_PAYMENTS)
-        return dict(con.execute("SELECT match_method, count(*) FROM payments GROUP BY 1 ORDER BY 1").fetchall())
+        con.execute(PAIR_BY_MATCH_NO.format(lines=lines))
+        for _ in range(MAX_TOLERANCE_ROUNDS):
+            added = con.execute(
+                PAIR_BY_TOLERANCE.format(lines=lines), {"tolerance_seconds": settings.payment_match_minutes * 60}
+            ).fetchone()[0]
+            if not added:
+                break
+        con.execute(INSERT_PAYMENTS.format(lines=lines))
     finally:
         con.execute("DROP TABLE IF EXISTS reconcile_pairs")
+
+
+def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+    """Replace `payments` with a fresh reconciliation of `txn`; returns the count per match method."""
+    con.execute("DELETE FROM payments")
+    _pair_and_insert(con, settings, "txn")
+    return dict(con.execute("SELECT match_method, count(*) FROM payments GROUP BY 1 ORDER BY 1").fetchall())
+
+
+def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Bring `payments` up to date for the lines in temp table `touched_lines` (arrived, or replaced: their
+    earlier versions), and every line they could pair with; returns how many lines were paired again."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE reconcile_match AS
+            SELECT DISTINCT match_no FROM touched_lines WHERE match_no IS NOT NULL;
+        CREATE OR REPLACE TEMP TABLE reconcile_flow AS
+            SELECT DISTINCT {FLOW_KEY_SQL} AS flow_key FROM touched_lines WHERE {FLOW_KEY_SQL} IS NOT NULL""")
+    try:
+        while True:
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE reconcile_lines AS
+                SELECT txn_id, direction, match_no, account_no, counterparty_account_no, amount_cny, txn_time,
+                       {FLOW_KEY_SQL} AS flow_key
+                FROM txn
+                WHERE match_no IN (SELECT match_no FROM reconcile_match)
+                   OR {FLOW_KEY_SQL} IN (SELECT flow_key FROM reconcile_flow)
+                   OR txn_id IN (SELECT txn_id FROM touched_lines)""")
+            # A line found through its flow may carry a match_no that pairs it elsewhere, and the other way round.
+            added_match = con.execute("""INSERT INTO reconcile_match
+                SELECT DISTINCT match_no FROM reconcile_lines
+                WHERE match_no IS NOT NULL AND match_no NOT IN (SELECT match_no FROM reconcile_match)""").fetchone()[0]
+            added_flow = con.execute("""INSERT INTO reconcile_flow
+                SELECT DISTINCT flow_key FROM reconcile_lines
+                WHERE flow_key IS NOT NULL AND flow_key NOT IN (SELECT flow_key FROM reconcile_flow)""").fetchone()[0]
+            if not (added_match or added_flow):
+                break
+        con.execute("""DELETE FROM payments
+            WHERE out_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)
+               OR in_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)""")
+        _pair_and_insert(con, settings, "reconcile_lines")
+        return int(con.execute("SELECT count(*) FROM reconcile_lines").fetchone()[0])
+    finally:
+        con.execute("DROP TABLE IF EXISTS reconcile_match; DROP TABLE IF EXISTS reconcile_flow")
+        con.execute("DROP TABLE IF EXISTS reconcile_lines")

@@ -15,6 +15,7 @@ DESIGN_VERBS = [
     "backtest",
     "train",
     "runs",
+    "rebuild",
 ]
 
 
