@@ -1,7 +1,8 @@
 # make run  : set up .venv and run the nightly job once on bundled + generated sample data
 # make test : set up .venv with the test tools, lint, then run the whole test suite
 # make lint : ruff (lint + format check) and mypy
-# make bench: scale runs (ingest, generation, detection), figures in benchmarks/out/
+# make bench: scale runs (ingest, generation, detection, chain), figures in benchmarks/out/;
+#             `make bench chain` (or any bench names after `bench`) runs only those
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -39,8 +40,16 @@ test: lint
 	bash scripts/setup_postgres.sh
 	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest
 
+BENCH_NAMES := $(filter-out bench,$(MAKECMDGOALS))
+
 bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_NAMES)
+
+# With `make bench NAME…`, the names are benchmarks, not targets of their own.
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+$(BENCH_NAMES):
+	@:
+endif
 
 console: $(VENV)/.installed
 	bash console/setup_browser.sh

@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -165,9 +167,11 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
     settings = Settings.load(home)
     settings.ensure_folders()
     started = time.monotonic()
+    step_seconds: dict[str, float] = {}
     files = inbox_files(Path(inbox) if inbox else settings.inbox)
 
     file_results = [ingest_one(home, path) for path in files]
+    step_seconds["ingest"] = round(time.monotonic() - started, 2)
     loaded = [item for item in file_results if item.get("status") == "loaded"]
     failed = [item for item in file_results if item.get("status") == "failed"]
     summary = {
@@ -181,19 +185,27 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
     }
 
     if loaded:
-        prepare_task(home)
-        detection = detect_task(home)
+        with timed(step_seconds, "prepare"):
+            prepare_task(home)
+        with timed(step_seconds, "detect"):
+            detection = detect_task(home)
         summary["detect_run"] = detection["run_id"]
         summary["alerts_per_rule"] = detection["alerts_per_rule"]
-        summary["publish"] = publish_task(home, detection["run_id"])
-        summary["tip_matches"] = match_tips_task(home)
-        summary["exports"] = export_task(home)
+        with timed(step_seconds, "publish"):
+            summary["publish"] = publish_task(home, detection["run_id"])
+        with timed(step_seconds, "tips"):
+            summary["tip_matches"] = match_tips_task(home)
+        with timed(step_seconds, "export"):
+            summary["exports"] = export_task(home)
         summary["nothing_new"] = False
     else:
         summary["nothing_new"] = True
     if settings.warehouse_path.exists():  # also on quiet nights: "no file for N working days" matters most then
-        summary["institutions"] = institutions_task(home)
+        with timed(step_seconds, "institutions"):
+            summary["institutions"] = institutions_task(home)
     summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["step_seconds"] = step_seconds
+    summary["flow_started_at"] = time.time() - (time.monotonic() - started)
     record_nightly_run(settings, summary)
     create_markdown_artifact(
         markdown=summary_markdown(summary),
@@ -201,6 +213,16 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
         description="夜间任务摘要 / nightly run summary",
     )
     return summary
+
+
+@contextmanager
+def timed(seconds: dict[str, float], step: str) -> Iterator[None]:
+    """Wall-clock seconds of one step into `seconds` (the run record keeps them; `make bench chain` reads them)."""
+    step_started = time.monotonic()
+    try:
+        yield
+    finally:
+        seconds[step] = round(time.monotonic() - step_started, 2)
 
 
 def ingest_one(home: str, path: Path) -> dict:

@@ -18,6 +18,8 @@ import duckdb
 from pipelines.settings import Settings
 from pipelines.warehouse.db import transaction
 
+PROGRESS_LINES = 100_000
+"""Progress goes to the log (the terminal) only when this many lines or more are looked at."""
 FULL_REBUILD_SHARE = 0.25
 """When the pending lines are more than this share of txn, a rebuild is cheaper than an update."""
 
@@ -72,12 +74,14 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: 
     with transaction(con):
         con.execute(TOUCHED_LINES_SQL)
         result.touched_lines = int(con.execute("SELECT count(*) FROM touched_lines").fetchone()[0])
+        stored = con.execute("SELECT count(*) FROM txn").fetchone()[0]
         if mode == "auto":
             never_prepared = not con.execute("SELECT 1 FROM prepared_files LIMIT 1").fetchone()
-            stored = con.execute("SELECT count(*) FROM txn").fetchone()[0]
             mode = "rebuild" if never_prepared or result.touched_lines > FULL_REBUILD_SHARE * stored else "update"
         result.mode = mode
-        log.info(
+        looked_at = stored if mode == "rebuild" else result.touched_lines
+        say = log.info if looked_at >= PROGRESS_LINES else log.debug
+        say(
             f"派生表 / derived tables: {mode} ({result.pending_files} 个待处理文件 pending files, "
             f"{result.touched_lines:,} 行 lines)"
         )
@@ -93,7 +97,7 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: 
             step_started = time.monotonic()
             step()
             result.seconds[name] = round(time.monotonic() - step_started, 2)
-            log.info(f"  {name}: {result.seconds[name]:.1f} s")
+            say(f"  {name}: {result.seconds[name]:.1f} s")
         con.execute(
             """INSERT INTO prepared_files
             SELECT file_id, $now FROM files WHERE file_id NOT IN (SELECT file_id FROM prepared_files)""",
