@@ -7,6 +7,7 @@ from pipelines.settings import Settings
 
 def rebuild_command(args, settings: Settings) -> int:
     from pipelines.warehouse import db as warehouse
+    from pipelines.warehouse.db import one_row
     from pipelines.warehouse.prepare import prepare_warehouse
 
     con = warehouse.connect(settings)
@@ -14,7 +15,7 @@ def rebuild_command(args, settings: Settings) -> int:
         print(f"重建派生表 / rebuilding derived tables from txn: {settings.warehouse_path}")
         result = prepare_warehouse(con, settings, mode="rebuild")
         methods = dict(con.execute("SELECT match_method, count(*) FROM payments GROUP BY 1 ORDER BY 1").fetchall())
-        parties, actors = con.execute("SELECT (SELECT count(*) FROM parties), (SELECT count(*) FROM actors)").fetchone()
+        parties, actors = one_row(con, "SELECT (SELECT count(*) FROM parties), (SELECT count(*) FROM actors)")
     finally:
         con.close()
     shown = ", ".join(f"{method} {count:,}" for method, count in methods.items()) or "0"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.warehouse.db import scalar
+
 MAX_ACCOUNTS_PER_KEY = 20
 """An attribute value shared by more accounts than this (a bank's terminal, a public IP) links nothing."""
 
@@ -46,7 +48,7 @@ def resolve_actors(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("INSERT INTO account_keys " + _KEYS_SQL.format(only=""))
     con.execute("CREATE OR REPLACE TEMP TABLE actor_scope AS SELECT account_no FROM parties")
     _resolve_scope(con)
-    return int(con.execute("SELECT count(*) FROM actors").fetchone()[0])
+    return int(scalar(con, "SELECT count(*) FROM actors"))
 
 
 def update_actors(con: duckdb.DuckDBPyConnection) -> int:
@@ -71,7 +73,7 @@ def update_actors(con: duckdb.DuckDBPyConnection) -> int:
         DROP TABLE actor_seed;
         DROP TABLE actor_changed_keys;
     """)
-    regrouped = int(con.execute("SELECT count(*) FROM actor_scope").fetchone()[0])
+    regrouped = int(scalar(con, "SELECT count(*) FROM actor_scope"))
     _resolve_scope(con)
     return regrouped
 
@@ -96,7 +98,9 @@ def _resolve_scope(con: duckdb.DuckDBPyConnection) -> None:
     """)
     while True:
         # One step: every key takes the smallest label of its accounts, every account the smallest of its keys.
-        changed = con.execute("""
+        changed = scalar(
+            con,
+            """
             CREATE OR REPLACE TEMP TABLE actor_next AS
             WITH key_label AS (
                 SELECT k.key, min(l.label) AS label
@@ -105,7 +109,8 @@ def _resolve_scope(con: duckdb.DuckDBPyConnection) -> None:
             FROM actor_keys k JOIN key_label kl USING (key) JOIN actor_label l USING (account_no)
             GROUP BY k.account_no;
             SELECT count(*) FROM actor_next n JOIN actor_label l USING (account_no) WHERE n.label <> l.label
-        """).fetchone()[0]
+        """,
+        )
         con.execute("CREATE OR REPLACE TEMP TABLE actor_label AS SELECT * FROM actor_next")
         if not changed:
             break

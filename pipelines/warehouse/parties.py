@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.warehouse.db import scalar
+
 HOLDER_FACTS = {
     "institution_code": "institution_code",
     "holder_name": "account_name",
@@ -40,11 +42,11 @@ def refresh_parties(con: duckdb.DuckDBPyConnection) -> int:
     """Replace `parties` from `txn`; returns the number of accounts."""
     con.execute("DELETE FROM parties")
     _insert_parties(con, "")
-    return int(con.execute("SELECT count(*) FROM parties").fetchone()[0])
+    return int(scalar(con, "SELECT count(*) FROM parties"))
 
 
 def update_parties(con: duckdb.DuckDBPyConnection) -> int:
     """Recompute the accounts of the lines in temp table `touched_lines`; returns how many."""
     con.execute("DELETE FROM parties WHERE account_no IN (SELECT account_no FROM touched_lines)")
     _insert_parties(con, "WHERE account_no IN (SELECT account_no FROM touched_lines)")
-    return int(con.execute("SELECT count(DISTINCT account_no) FROM touched_lines").fetchone()[0])
+    return int(scalar(con, "SELECT count(DISTINCT account_no) FROM touched_lines"))

@@ -16,7 +16,7 @@ from datetime import datetime
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse.db import transaction
+from pipelines.warehouse.db import scalar, transaction
 
 PROGRESS_LINES = 100_000
 """Progress goes to the log (the terminal) only when this many lines or more are looked at."""
@@ -48,11 +48,7 @@ class PrepareResult:
 
 
 def pending_files(con: duckdb.DuckDBPyConnection) -> int:
-    return int(
-        con.execute("SELECT count(*) FROM files WHERE file_id NOT IN (SELECT file_id FROM prepared_files)").fetchone()[
-            0
-        ]
-    )
+    return int(scalar(con, "SELECT count(*) FROM files WHERE file_id NOT IN (SELECT file_id FROM prepared_files)"))
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: str = "auto") -> PrepareResult:
@@ -73,8 +69,8 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: 
     now = datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)
     with transaction(con):
         con.execute(TOUCHED_LINES_SQL)
-        result.touched_lines = int(con.execute("SELECT count(*) FROM touched_lines").fetchone()[0])
-        stored = con.execute("SELECT count(*) FROM txn").fetchone()[0]
+        result.touched_lines = int(scalar(con, "SELECT count(*) FROM touched_lines"))
+        stored = scalar(con, "SELECT count(*) FROM txn")
         if mode == "auto":
             never_prepared = not con.execute("SELECT 1 FROM prepared_files LIMIT 1").fetchone()
             mode = "rebuild" if never_prepared or result.touched_lines > FULL_REBUILD_SHARE * stored else "update"

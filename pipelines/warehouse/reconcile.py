@@ -15,6 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.settings import Settings
+from pipelines.warehouse.db import scalar
 
 MAX_TOLERANCE_ROUNDS = 5
 
@@ -106,9 +107,9 @@ def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: 
     try:
         con.execute(PAIR_BY_MATCH_NO.format(lines=lines))
         for _ in range(MAX_TOLERANCE_ROUNDS):
-            added = con.execute(
-                PAIR_BY_TOLERANCE.format(lines=lines), {"tolerance_seconds": settings.payment_match_minutes * 60}
-            ).fetchone()[0]
+            added = scalar(
+                con, PAIR_BY_TOLERANCE.format(lines=lines), {"tolerance_seconds": settings.payment_match_minutes * 60}
+            )
             if not added:
                 break
         con.execute(INSERT_PAYMENTS.format(lines=lines))
@@ -141,19 +142,25 @@ def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                    OR {FLOW_KEY_SQL} IN (SELECT flow_key FROM reconcile_flow)
                    OR txn_id IN (SELECT txn_id FROM touched_lines)""")
             # A line found through its flow may carry a match_no that pairs it elsewhere, and the other way round.
-            added_match = con.execute("""INSERT INTO reconcile_match
+            added_match = scalar(
+                con,
+                """INSERT INTO reconcile_match
                 SELECT DISTINCT match_no FROM reconcile_lines
-                WHERE match_no IS NOT NULL AND match_no NOT IN (SELECT match_no FROM reconcile_match)""").fetchone()[0]
-            added_flow = con.execute("""INSERT INTO reconcile_flow
+                WHERE match_no IS NOT NULL AND match_no NOT IN (SELECT match_no FROM reconcile_match)""",
+            )
+            added_flow = scalar(
+                con,
+                """INSERT INTO reconcile_flow
                 SELECT DISTINCT flow_key FROM reconcile_lines
-                WHERE flow_key IS NOT NULL AND flow_key NOT IN (SELECT flow_key FROM reconcile_flow)""").fetchone()[0]
+                WHERE flow_key IS NOT NULL AND flow_key NOT IN (SELECT flow_key FROM reconcile_flow)""",
+            )
             if not (added_match or added_flow):
                 break
         con.execute("""DELETE FROM payments
             WHERE out_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)
                OR in_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)""")
         _pair_and_insert(con, settings, "reconcile_lines")
-        return int(con.execute("SELECT count(*) FROM reconcile_lines").fetchone()[0])
+        return int(scalar(con, "SELECT count(*) FROM reconcile_lines"))
     finally:
         con.execute("DROP TABLE IF EXISTS reconcile_match; DROP TABLE IF EXISTS reconcile_flow")
         con.execute("DROP TABLE IF EXISTS reconcile_lines")
