@@ -132,24 +132,30 @@ def _xlsx_cell(value: Any) -> Any:
 
 
 def _fill_sheet(target: Worksheet, sheet: Sheet) -> None:
+    # Rows are counted here: openpyxl's max_row and target[row] scan every cell, which made a sheet of
+    # n rows cost n² (a nightly lead list of 20,000 account rows took over a minute).
+    current = 0
+
+    def append(values: list) -> list:
+        nonlocal current
+        target.append(values)
+        current += 1
+        return [target.cell(row=current, column=index) for index in range(1, len(values) + 1)]
+
     for line in sheet.caption:
-        target.append([_xlsx_cell(line)])
-        first = target.max_row == 1
-        target.cell(row=target.max_row, column=1).font = Font(bold=first, size=14 if first else 10)
-    target.append([column.label_zh for column in sheet.columns])
-    header_row = target.max_row
-    for cell in target[header_row]:
+        first = current == 0
+        append([_xlsx_cell(line)])[0].font = Font(bold=first, size=14 if first else 10)
+    for cell in append([column.label_zh for column in sheet.columns]):
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     if sheet.key_row:
-        target.append([column.key for column in sheet.columns])
-        for cell in target[target.max_row]:
+        for cell in append([column.key for column in sheet.columns]):
             cell.font = Font(color="808080", size=9)
             cell.fill = PatternFill("solid", fgColor="F2F2F2")
-    target.freeze_panes = f"A{target.max_row + 1}"
+    target.freeze_panes = f"A{current + 1}"
     for row in sheet.rows:
-        target.append([_xlsx_cell(row.get(column.key)) for column in sheet.columns])
-        for cell, column in zip(target[target.max_row], sheet.columns):
+        cells = append([_xlsx_cell(row.get(column.key)) for column in sheet.columns])
+        for cell, column in zip(cells, sheet.columns):
             if is_formula_like(cell.value):
                 cell.data_type = "s"  # stored as text: a spreadsheet shows it, never evaluates it
             elif column.number_format and cell.data_type == "n":
