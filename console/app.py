@@ -18,10 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from console import auth, downloads, institutions, search, sessions, users, views
+from console import auth, downloads, institutions, notes, search, sessions, users, views
 from console import tips as tip_pages
 from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
@@ -300,6 +301,8 @@ def create_app(settings: Settings) -> FastAPI:
             workers=users.worker_names(store, user.role),
             dossier=user.role in auth.CAN_EXPORT,
             draft=request.session.pop("draft", None) or {},
+            notes=views.notes_shown(lead),
+            note_accounts=views.note_accounts(lead, secret),
         )
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
         response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
@@ -425,6 +428,43 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:
         return decided(
             request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note), "已确认销号", typed=note
+        )
+
+    @pages.post("/leads/{lead_id}/notes")
+    async def add_note(request: Request, lead_id: str, user: auth.User = Depends(current_user)) -> Response:
+        form = await request.form()
+        text = str(form.get("text") or "")
+        key = str(form.get("account") or "")
+        uploads = []
+        for item in form.getlist("files"):
+            if isinstance(item, StarletteUpload) and item.filename:
+                uploads.append(notes.Upload(item.filename, await item.read(notes.MAX_FILE_BYTES + 1)))
+
+        def record() -> None:
+            lead = store.get_lead(lead_id)
+            account_no = views.account_no_of(lead, secret, key) if key else None
+            if key and account_no is None:
+                raise FundflowError("该线索没有这个账户 / no such account on this lead")
+            notes.add_note(store, settings, lead_id, user.name, text, account_no, tuple(uploads))
+
+        return decided(request, lead_id, record, "备注已保存", typed=text)
+
+    @pages.get("/leads/{lead_id}/attachments/{attachment_id}")
+    def attachment(
+        request: Request, lead_id: str, attachment_id: int, user: auth.User = Depends(current_user)
+    ) -> Response:
+        lead = store.get_lead(lead_id)
+        found = next(
+            (f for note in lead["notes"] for f in note["attachments"] if f["attachment_id"] == attachment_id), None
+        )
+        if found is None:
+            raise NotFoundError(f"线索 {lead_id} 没有这个附件 / no such attachment")
+        store.write_audit(user.name, "attachment_view", target=lead_id, file_sha256=found["sha256"])
+        return FileResponse(
+            notes.path_of(settings, found["sha256"]),
+            media_type=found["media_type"],
+            filename=found["filename"],
+            content_disposition_type="attachment",
         )
 
     @pages.post("/leads/{lead_id}/unmask")

@@ -514,3 +514,20 @@ def edge_payments(lead: dict, secret: str, source: str, target: str, start: date
 def account_no_of(lead: dict, secret: str, key: str) -> str | None:
     """The account number behind a node key of this lead (stays on the server)."""
     return next((a["account_no"] for a in lead["accounts"] if node_key(secret, a["account_no"]) == key), None)
+
+
+def notes_shown(lead: dict) -> list[dict]:
+    """The lead's notes, newest first, accounts masked."""
+    return [
+        dict(note, account=mask_account(note["account_no"]) if note["account_no"] else "")
+        for note in reversed(lead.get("notes", []))
+    ]
+
+
+def note_accounts(lead: dict, secret: str, limit: int = 60) -> list[tuple[str, str]]:
+    """(node key, label) of the accounts a note can be about: the core accounts first."""
+    core_first = sorted(lead["accounts"], key=lambda a: (a["role"] == "investor", -float(a["total_in"] or 0)))
+    return [
+        (node_key(secret, a["account_no"]), f"{a['account_name'] or ''} {mask_account(a['account_no'])}")
+        for a in core_first[:limit]
+    ]

@@ -481,6 +481,10 @@ def dossier_context(
             for e in lead["events"]
         ],
         "runs": [dict(run, activity_label=RUN_ACTIVITY.get(run["activity"], run["activity"])) for run in lead["runs"]],
+        "notes": [
+            dict(note, account=(note["account_no"] if unmasked else mask_account(note["account_no"])) or "")
+            for note in lead.get("notes", [])
+        ],
     }
 
 

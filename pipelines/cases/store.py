@@ -844,6 +844,11 @@ class CaseStore:
         lead["runs"] = self._rows(conn, lead_runs, lead_id, lead_runs.c.at)
         lead["measures"] = self._rows(conn, measures, lead_id, measures.c.measure_id)
         lead["events"] = self._rows(conn, events, lead_id, events.c.seq)
+        files = self._rows(conn, attachments, lead_id, attachments.c.attachment_id)
+        lead["notes"] = [
+            dict(note, attachments=[f for f in files if f["note_id"] == note["note_id"]])
+            for note in self._rows(conn, notes, lead_id, notes.c.note_id)
+        ]
         return lead
 
     @staticmethod

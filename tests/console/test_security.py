@@ -24,6 +24,7 @@ LEAD = "XS2025-000001"
 PATH_VALUES = {
     "lead_id": LEAD,
     "measure_id": "1",
+    "attachment_id": "1",
     "key": "a0000000000000000",
     "what": "leads",
     "tip_id": "JB2025-000001",

@@ -77,3 +77,45 @@ def test_queue_pages(store, client_for, monkeypatch):
     first, second = client.get("/").text, client.get("/?page=2").text
     assert len(lead_ids(first)) == 2 and lead_ids(second) == [C] and "第 2 / 2 页" in second
     assert sorted(lead_ids(first) + lead_ids(second)) == [A, B, C]
+
+
+def test_a_note_with_an_attachment_is_in_the_event_log_the_page_and_the_dossier(store, client_for, settings):
+    import hashlib
+
+    from console import notes
+
+    add_lead(store, A, 3)
+    lifecycle.assign(store, A, "analyst", "analyst", "初核")
+    client = client_for("analyst")
+    page = client.get(f"/leads/{A}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    hub_key = views.node_key(client.app.state.secret, HUB)
+    content = b"%PDF-1.4 bank statement"
+    saved = client.post(
+        f"/leads/{A}/notes",
+        data={"csrf_token": token, "text": "调取银行流水，见附件", "account": hub_key},
+        files={"files": ("流水.pdf", content, "application/pdf")},
+    )
+    assert "备注已保存" in saved.text and "流水.pdf" in saved.text
+    sha = hashlib.sha256(content).hexdigest()
+    assert notes.path_of(settings, sha).read_bytes() == content
+    [event] = [e for e in store.get_lead(A)["events"] if e["action"] == "note"]
+    assert event["note"] == "调取银行流水，见附件" and event["detail"]["attachments"][0]["sha256"] == sha
+    assert event["detail"]["account"] == "622202*********0018" and store.verify_events().ok
+    link = re.search(rf'href="(/leads/{A}/attachments/\d+)"', saved.text).group(1)
+    download = client.get(link)
+    assert download.content == content and "attachment" in download.headers["content-disposition"]
+    dossier = client.post("/exports/dossier", data={"csrf_token": token, "lead_id": A}).text
+    assert "备注与附件" in dossier and "调取银行流水，见附件" in dossier and sha[:12] in dossier
+    assert HUB not in dossier
+
+    # A refused file keeps the typed text, and nothing is recorded.
+    refused = client.post(
+        f"/leads/{A}/notes",
+        data={"csrf_token": token, "text": "这段话不应丢失"},
+        files={"files": ("run.exe", b"MZ", "application/octet-stream")},
+    )
+    assert "类型不允许" in refused.text and ">这段话不应丢失</textarea>" in refused.text
+    assert len(store.get_lead(A)["notes"]) == 1
+    # Readers see notes but cannot write them.
+    assert 'id="note-form"' not in client_for("auditor").get(f"/leads/{A}").text
