@@ -123,6 +123,6 @@ def test_the_first_event_names_the_rule_engine_and_alerts_name_the_account(store
     add_lead(store, LEAD, 3)
     page = client_for("analyst").get(f"/leads/{LEAD}").text
     events = page.split('id="events"')[1]
-    assert "模型生成" not in events and "规则引擎生成" in events and ">生成<" in events
+    assert "模型生成" not in events and "规则引擎生成" in events and ">生成线索<" in events
     alerts = page.split('id="alerts"')[1].split("</table>")[0]
     assert "金华某某养老服务有限公司 622202*********0018" in alerts
