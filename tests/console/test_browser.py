@@ -198,3 +198,48 @@ def test_large_lead_opens_grouped_and_expands(page, served, capsys):
     (SCREENSHOTS.parent / "console-benchmark.txt").write_text(figure + "\n")
     with capsys.disabled():
         print(f"\n[benchmark] {figure}")
+
+
+def test_a_day_of_casework_search_views_note_and_edge_click(page, served, tmp_path):
+    """One logged-in reviewer: takes a lead, clicks an edge for its payments, adds a note with a file (event log),
+    sees the lead under 我的线索 and not under 待我确认销号, and finds the shared account in both leads by search."""
+    from tests.console.conftest import COLLECTOR
+
+    base, _facts = served
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log_in(page, base, "reviewer")
+    page.goto(f"{base}/leads/{SMALL}")
+    wait_for_graph(page)
+    page.select_option("select[name=assignee]", "reviewer")
+    page.fill("form[action$='/assign'] textarea[name=note]", "复核员接手")
+    page.click("form[action$='/assign'] button[type=submit]")
+    page.wait_for_selector("text=已分配给 reviewer")
+    wait_for_graph(page)
+    page.evaluate("() => { window.cy.edges()[0].emit('tap'); }")
+    page.wait_for_selector("#edge-payments")
+    assert "资金边明细" in page.inner_text("#node-detail") and page.locator("#edge-payments tr").count() > 1
+    page.screenshot(path=str(SCREENSHOTS / "lead-edge-click.png"), full_page=False)
+    attachment = tmp_path / "核查记录.txt"
+    attachment.write_text("银行流水已调取", encoding="utf-8")
+    page.fill("#note-text", "已调取银行流水，见附件")
+    page.set_input_files("#note-files", str(attachment))
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector("text=备注已保存")
+    assert "核查记录.txt" in page.inner_text("#notes")
+    assert "已调取银行流水，见附件" in page.inner_text("#events")
+    page.locator("#notes").screenshot(path=str(SCREENSHOTS / "lead-notes.png"))
+
+    page.goto(f"{base}/?view=mine")
+    mine = page.inner_text("#queue")
+    assert SMALL in mine and LARGE not in mine
+    page.screenshot(path=str(SCREENSHOTS / "queue-mine.png"), full_page=True)
+    page.goto(f"{base}/?view=confirm")
+    assert "没有符合条件的线索" in page.inner_text("#queue")
+
+    page.fill("#search-box", COLLECTOR)
+    page.click("form.search button")
+    page.wait_for_selector("#search-accounts")
+    found = page.inner_text("#search-accounts")
+    assert SMALL in found and LARGE in found and COLLECTOR not in found
+    page.screenshot(path=str(SCREENSHOTS / "search.png"), full_page=True)
+    assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
