@@ -104,11 +104,13 @@ def add_note(
             {"account": mask_account(account_no) if account_no else None, "attachments": files},
             now,
         )
-        note_id = conn.execute(
+        inserted = conn.execute(
             notes.insert().values(
                 lead_id=lead_id, account_no=account_no, text=text, created_by=user, created_at=now, event_seq=seq
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None  # an INSERT of one row always reports its key
+        note_id = inserted[0]
         for upload, media, sha256 in checked:
             conn.execute(
                 attachments.insert().values(
