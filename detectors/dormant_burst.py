@@ -58,6 +58,9 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
             for key in ("counterparties", "flow_cny", "transactions", "earlier_flow_cny", "is_new", "is_quiet")
         }
         metrics["account_opened"] = str(row["account_opened"]) if row["account_opened"] else None
+        # Which fact the rule used: the reported opening date, or the quiet look-back the history covers.
+        metrics["basis"] = "account_opened" if row["is_new"] else "quiet_history"
+        metrics["history_days"] = row["history_days"]
         ratios = (
             max(
                 sweep.past(row["counterparties"], params.min_counterparties),

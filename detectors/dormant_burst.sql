@@ -1,7 +1,7 @@
 -- T7 new or dormant account suddenly active: accounts opened shortly before the window's end, or quiet in the
 -- idle_days before the window (their flow then, per window length, was at most 1/burst_multiple of the
--- window's flow), that now have many counterparties or a large flow. "Quiet" is only judged when the
--- warehouse holds data from idle_days before the window.
+-- window's flow), that now have many counterparties or a large flow. "New" comes from the reports' own
+-- account_opened; "quiet" is only judged when the warehouse's history covers the idle_days look-back.
 WITH current_moves AS (
     SELECT payee_account AS account, coalesce(payer_account, 'CASH') AS counterparty, payment_id, amount_cny
     FROM payments WHERE txn_time >= $start AND txn_time < $end AND payee_account IS NOT NULL
@@ -33,10 +33,14 @@ earlier AS (
     GROUP BY account
 ),
 coverage AS (
-    SELECT min(txn_time) <= $start - INTERVAL 1 DAY * $idle_days AS has_history FROM payments
+    -- The look-back is covered when payments were reported on at least half its days: one stray old row
+    -- (or a single early file) must not make every account without earlier payments look "quiet".
+    SELECT count(DISTINCT CAST(txn_time AS DATE)) AS history_days,
+           count(DISTINCT CAST(txn_time AS DATE)) * 2 >= $idle_days AS has_history
+    FROM payments WHERE txn_time >= $start - INTERVAL 1 DAY * $idle_days AND txn_time < $start
 ),
 measured AS (
-    SELECT b.*, p.account_opened, coalesce(e.earlier_flow_cny, 0) AS earlier_flow_cny,
+    SELECT b.*, p.account_opened, coalesce(e.earlier_flow_cny, 0) AS earlier_flow_cny, c.history_days,
            coalesce(p.account_opened >= CAST($end AS DATE) - INTERVAL 1 DAY * $new_days, false) AS is_new,
            c.has_history
                AND coalesce(e.earlier_flow_cny, 0) * $window_days * $burst_multiple <= b.flow_cny * $idle_days

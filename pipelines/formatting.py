@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -64,3 +65,12 @@ def day(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+
+# C0 and C1 control characters, DEL, and the bidirectional overrides that reorder what a terminal shows.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from a file for a terminal: control characters shown as escapes (\\x1b, \\n, \\u202e), never acted on."""
+    return UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 
-from pipelines.formatting import table_text
+from pipelines.formatting import printable, table_text
 from pipelines.ingest.load import FileResult, ingest_paths
 from pipelines.masking import mask_account, mask_id, mask_phone
 from pipelines.settings import Settings
@@ -55,14 +55,15 @@ def _cell(result: FileResult, key: str) -> str:
 
 def ingest_command(args, settings: Settings) -> int:
     results = ingest_paths(settings, args.paths, kind=args.kind, institution=args.institution, sheet=args.sheet)
-    rows = [[_cell(result, key) for key, _ in RESULT_COLUMNS] for result in results]
+    # File names and fields come from outside: a control character in them is shown, never acted on.
+    rows = [[printable(_cell(result, key)) for key, _ in RESULT_COLUMNS] for result in results]
     print(table_text([label for _, label in RESULT_COLUMNS], rows))
     for result in results:
         for note in result.notes:
-            print(f"注意 / note: {result.file_name}: {note}")
+            print(printable(f"注意 / note: {result.file_name}: {note}"))
     failed = [result for result in results if result.status == "failed"]
     for result in failed:
-        print(f"错误 / error: {result.error}", file=sys.stderr)
+        print(printable(f"错误 / error: {result.error}"), file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -91,7 +92,7 @@ def quarantine_command(args, settings: Settings) -> int:
     print(
         table_text(
             [label for _, label in QUARANTINE_COLUMNS],
-            [[str(record[key]) for key, _ in QUARANTINE_COLUMNS] for record in records],
+            [[printable(str(record[key])) for key, _ in QUARANTINE_COLUMNS] for record in records],
         )
     )
     print(f"共 {total:,} 条隔离记录，显示 {len(records):,} 条 / {total:,} quarantined, {len(records):,} shown")

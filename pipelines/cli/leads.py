@@ -12,7 +12,7 @@ from pipelines.cases.ranking import ranking_line
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, plain_json
 from pipelines.errors import FundflowError
-from pipelines.formatting import parse_date, table_text, yuan
+from pipelines.formatting import parse_date, printable, table_text, yuan
 from pipelines.masking import mask_lead
 from pipelines.settings import Settings
 from pipelines.vocabulary import (
@@ -157,7 +157,8 @@ def _show(store: CaseStore, args) -> int:
         )
     allowed = lifecycle.allowed_moves(lead)
     out += ["", "可转为：" + ("、".join(lifecycle.status_label(s) for s in allowed) or "无")]
-    print("\n".join(out))
+    # Names, memos and notes come from bank files and users: control characters are shown, never acted on.
+    print("\n".join(printable(line) for line in out))
     return 0
 
 

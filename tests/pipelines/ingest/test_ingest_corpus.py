@@ -71,7 +71,8 @@ def quoted_newline() -> bytes:
 
 def stray_byte_after_64k() -> bytes:
     rows = [row(n).encode() for n in range(1500)]
-    rows[1400] = rows[1400].replace("赵一".encode(), b"\xff\xfe")
+    # valid GB18030, invalid UTF-8: the old reader re-decoded the whole file as GB18030 for it
+    rows[1400] = rows[1400].replace("赵一".encode(), b"\xa1\xa1")
     return b"\n".join([HEADER.encode(), *rows]) + b"\n"
 
 
@@ -222,7 +223,7 @@ def test_damaged_record_names_the_encoding_problem_and_offset(settings, tmp_path
     finally:
         con.close()
     assert row_no == 1402 and encoding == "utf-8" and names == {"赵一"}
-    offset = data.index(b"\xff")
+    offset = data.index(b"\xa1\xa1")
     assert message.endswith(f"invalid UTF-8 at byte offset {offset}")
 
 
@@ -302,3 +303,19 @@ def test_folder_of_bad_files_loads_the_good_ones_without_traceback(settings, tmp
         assert con.execute("SELECT file_name, rows_loaded FROM files").fetchall() == [(PREFIX + "zz_good_LARGE.csv", 3)]
     finally:
         con.close()
+
+
+def test_control_characters_in_names_and_fields_are_shown_escaped(settings, tmp_path, capsys):
+    path = tmp_path / f"{PREFIX}\x1b[2J\x1b[31mred_LARGE.csv"
+    path.write_text(HEADER + "\n" + row(1) + "\nT2,\x1b]0;title\x07,A2,甲,IN,1.00\n", encoding="utf-8")
+    main(["--home", str(settings.home), "ingest", str(path)])
+    assert main(["--home", str(settings.home), "quarantine", "list"]) == 0
+    shown = capsys.readouterr()
+    assert "\x1b" not in shown.out + shown.err and "\x07" not in shown.out
+    assert "\\x1b[2J\\x1b[31mred_LARGE.csv" in shown.out and "\\x1b]0;title\\x07" in shown.out
+
+
+def test_printable_escapes_controls_and_bidi_overrides_only():
+    from pipelines.formatting import printable
+
+    assert printable("赵一\u202e\n\t\x9b ok") == "赵一\\u202e\\n\\t\\x9b ok"
