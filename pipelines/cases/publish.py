@@ -53,6 +53,9 @@ ACCOUNT_ROLES = {
     "other": "其他关联账户",
 }
 
+CORE_ROLES = ("hub", "collector")
+"""Roles of a lead's core: a ring continues a lead only through these, so shared third parties never join two."""
+
 SYSTEM_USER = "system"
 LEAD_ID_PREFIX = "XS"
 MEMOS_PER_RING = 100
@@ -84,6 +87,11 @@ class RingFacts:
     @property
     def rule_ids(self) -> list[str]:
         return sorted({alert["rule_id"] for alert in self.alerts})
+
+    @property
+    def core_accounts(self) -> set[str]:
+        """The accounts gathering the participants' money: the hub and the collectors forwarding to it."""
+        return {account["account_no"] for account in self.accounts if account["role"] in CORE_ROLES}
 
     @property
     def member_accounts(self) -> set[str]:
@@ -527,12 +535,13 @@ def _resolve_merged(conn: Connection, lead: dict) -> dict:
 
 
 def _matching_leads(conn: Connection, ring: RingFacts) -> tuple[dict | None, dict | None]:
-    """The open lead this ring continues, else the newest closed lead it would have continued."""
+    """The open lead this ring continues, else the newest closed lead it would have continued: same ring key
+    (the hub), or a core account (hub, collector) in common; participants and third parties never count."""
     by_key = [dict(r) for r in conn.execute(sa.select(leads).where(leads.c.ring_key == ring.ring_key)).mappings()]
     shared = conn.execute(
         sa.select(lead_accounts.c.lead_id, sa.func.count().label("n"))
-        .where(lead_accounts.c.account_no.in_(sorted(ring.member_accounts)))
-        .where(lead_accounts.c.role != "investor")
+        .where(lead_accounts.c.account_no.in_(sorted(ring.core_accounts)))
+        .where(lead_accounts.c.role.in_(CORE_ROLES))
         .group_by(lead_accounts.c.lead_id)
     ).all()
     overlap = {lead_id: n for lead_id, n in shared}
@@ -832,3 +841,14 @@ def publish_run(
         if own_store:
             store.close()
     return PublishResult(**counts, lead_ids=tuple(dict.fromkeys(touched)))
+
+
+def publish_detection(settings: Settings, run_id: str) -> PublishResult:
+    """Publish one detect run from the home's warehouse: what `fundflow detect` and the nightly flow both call."""
+    from pipelines.warehouse import db as warehouse
+
+    con = warehouse.connect(settings)
+    try:
+        return publish_run(settings, con, run_id)
+    finally:
+        con.close()

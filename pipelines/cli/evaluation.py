@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pipelines.evaluation.backtest import backtest, format_report, is_generator_truth
+from pipelines.cases.store import CaseStore
+from pipelines.evaluation.backtest import backtest, format_report, is_generator_truth, read_labels
+from pipelines.evaluation.lead_backtest import format_lead_results, lead_results
 from pipelines.evaluation.train import report, train
 from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
@@ -14,19 +16,27 @@ def backtest_command(args, settings: Settings) -> int:
     from pipelines.evaluation.ring_backtest import ring_results
 
     report = backtest(settings, args.labels)
-    ring_table = ""
+    ring_table = lead_table = ""
     if is_generator_truth(args.labels):
         con = warehouse.connect(settings, read_only=True)
         try:
             report["rings"], ring_table = ring_results(con, args.labels)
         finally:
             con.close()
+        store = CaseStore.open(settings)
+        try:
+            report["leads"] = lead_results(store, read_labels(args.labels))
+        finally:
+            store.close()
+        lead_table = format_lead_results(report["leads"])
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
         print(format_report(report))
         if ring_table:
             print("\n" + ring_table)
+        if lead_table:
+            print("\n" + lead_table)
     return 0
 
 

@@ -50,6 +50,8 @@ class Labels:
     scheme_core: dict[str, set[str]] = field(default_factory=dict)
     """scheme id → its hub and collector accounts."""
     scheme_kind: dict[str, str] = field(default_factory=dict)
+    scheme_hub: dict[str, str] = field(default_factory=dict)
+    """scheme id → its hub account."""
 
 
 def read_labels(path: str | Path) -> Labels:
@@ -79,6 +81,8 @@ def _generator_truth(path: Path, rows: list[dict]) -> Labels:
             continue
         labels.positives.add(row["account_no"])
         labels.typology_of[row["account_no"]] = row.get("typology", "")
+        if row["role"] == "hub":
+            labels.scheme_hub[row["scheme_id"]] = row["account_no"]
         if row["role"] in ("hub", "collector"):
             labels.scheme_core.setdefault(row["scheme_id"], set()).add(row["account_no"])
     schemes_file = path.with_name("schemes.csv")

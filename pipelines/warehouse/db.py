@@ -249,6 +249,18 @@ MIGRATIONS: list[tuple[int, str]] = [
     ALTER TABLE txn_versions DROP COLUMN row_hash;
     """,
     ),
+    (
+        4,
+        """
+    -- why a ring holds what it holds: cores merged (core_to_core, same_actor) or a candidate group split
+    CREATE TABLE ring_notes (
+        ring_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,            -- core_to_core | same_actor | split
+        detail JSON NOT NULL
+    );
+    """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
