@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.cases import ranking
+from pipelines.cases.evidence import read_evidence
 from pipelines.cases.lifecycle import OPEN_STATUSES
 from pipelines.cases.sectors import tag_sectors
 from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, lead_payments, lead_runs, leads, plain_json
@@ -83,6 +84,10 @@ class RingFacts:
     province_stats: dict = field(default_factory=dict)
     flow: dict = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    """The money figures of pipelines.cases.evidence: what every view of the lead shows."""
+    why: list[dict] = field(default_factory=list)
+    """The ring's notes (ring_notes): cores merged and why, or the candidate group it was split from."""
 
     @property
     def rule_ids(self) -> list[str]:
@@ -331,7 +336,43 @@ def read_rings(con: duckdb.DuckDBPyConnection, run_id: str, county_code: str) ->
         ring.alerts = [alerts[a] for a in dict.fromkeys(alert_ids[key]) if a in alerts]
         ring.payments = [payments[p] for p in dict.fromkeys(evidence_ids[key]) if p in payments]
     _read_flows(con, rings, run_id, county_code)
+    _read_evidence(con, rings, run_id)
     return list(rings.values())
+
+
+def _read_evidence(con: duckdb.DuckDBPyConnection, rings: dict[str, RingFacts], run_id: str) -> None:
+    """Each ring's figures (one computation, pipelines.cases.evidence) and its evidence payments in both
+    directions: the ring's own evidence subgraph plus the largest payments of every kind of flow."""
+    found = read_evidence(con, run_id)
+    sampled = sorted(
+        {p for entry in found.values() for p in entry["sample"]}
+        - {p["payment_id"] for ring in rings.values() for p in ring.payments}
+    )
+    extra = {
+        r["payment_id"]: r
+        for r in _rows(
+            con,
+            f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payments WHERE payment_id IN (SELECT unnest($ids::VARCHAR[]))",
+            {"ids": sampled},
+        )
+    }
+    notes: dict[str, list[dict]] = defaultdict(list)
+    for ring_id, detail in con.execute(
+        "SELECT ring_id, detail FROM ring_notes WHERE run_id = ? ORDER BY kind, detail", [run_id]
+    ).fetchall():
+        notes[ring_id].append(json.loads(detail) if isinstance(detail, str) else detail)
+    for key, ring in rings.items():
+        entry = found.get(key) or {"figures": {}, "sample": {}}
+        ring.why = notes.get(key, [])
+        ring.figures = dict(entry["figures"], core_account=ring.hub_account)
+        if entry["figures"]:
+            ring.total_in = entry["figures"]["total_in"]
+            ring.total_out = entry["figures"]["total_out"]
+            ring.individual_payers = entry["figures"]["participants"]
+        known = {p["payment_id"] for p in ring.payments}
+        ring.payments = [dict(p, flow=entry["sample"].get(p["payment_id"])) for p in ring.payments] + [
+            dict(extra[p], flow=kind) for p, kind in entry["sample"].items() if p not in known and p in extra
+        ]
 
 
 def _read_flows(con: duckdb.DuckDBPyConnection, rings: dict[str, RingFacts], run_id: str, county: str) -> None:
@@ -401,15 +442,23 @@ def _lag_phrase(hours: float | None) -> str:
 
 
 def narrative(ring: RingFacts) -> str:
-    """A short Chinese account of the money flow, account numbers masked, for the analyst to read first."""
-    flow = ring.flow
+    """A short Chinese account of the money flow, account numbers masked, for the analyst to read first.
+    Its amounts are the lead's figures (pipelines.cases.evidence), the same the header and timeline show."""
+    flow, figures = ring.flow, ring.figures
+    kinds = figures.get("flows") or {}
+
+    def amount(kind: str) -> Decimal:
+        return Decimal((kinds.get(kind) or {}).get("amount") or 0)
+
     by_account = {a["account_no"]: a for a in ring.accounts}
     hub = by_account.get(ring.hub_account, {})
-    payers = ring.individual_payers or flow.get("participants")
-    paid_in = flow.get("participant_amount") or ring.total_in
+    payers = figures.get("participants", ring.individual_payers)
+    paid_in = amount("in_participant") if kinds else (flow.get("participant_amount") or ring.total_in)
     elderly = f"（其中 {ring.elderly_share:.0%} 年满 60 岁）" if ring.elderly_share else ""
+    other_in = f"，另有其他转入 {yuan(amount('in_other'))}" if amount("in_other") else ""
     parts = [
-        f"{ring.window_start:%Y-%m-%d} 至 {ring.window_end:%Y-%m-%d}，{yuan(paid_in)} 来自 {payers} 名个人{elderly}",
+        f"{ring.window_start:%Y-%m-%d} 至 {ring.window_end:%Y-%m-%d}，{yuan(paid_in)} 来自 {payers} 名个人{elderly}"
+        f"{other_in}",
         "汇集至" + _account_phrase(ring.hub_account, hub.get("account_name"), hub.get("holder_kind")),
     ]
     payees = flow.get("hub_payees") or []
@@ -418,15 +467,21 @@ def narrative(ring: RingFacts) -> str:
         more = f" 等 {flow['hub_payee_count']} 个账户" if flow["hub_payee_count"] > len(payees) else ""
         parts.append(f"{_lag_phrase(flow.get('hub_lag_hours'))}分转 {names}{more}（{yuan(flow['hub_out'])}）")
     cash = flow.get("cash_out") or []
-    if cash:
+    if cash and (amount("cash_out") or not kinds):
         top = by_account.get(cash[0]["account_no"], {"account_no": cash[0]["account_no"]})
-        total_cash = sum((Decimal(c["amount"]) for c in cash), Decimal(0))
+        total_cash = amount("cash_out") if kinds else sum((Decimal(c["amount"]) for c in cash), Decimal(0))
         where = _account_phrase(top["account_no"], top.get("account_name"), top.get("holder_kind"))
         parts.append(f"{where}{' 等' if len(cash) > 1 else ''}取现 {yuan(total_cash)}")
     text = " → ".join(parts)
-    payouts = flow.get("payouts") or {}
-    if payouts.get("n"):
-        text += f"；向 {payouts['n']} 名参与人返还 {yuan(payouts['amount'])}（疑似以新还旧）"
+    payouts = kinds.get("payout") or {}
+    if payouts.get("count"):
+        text += f"；向 {payouts['participants']} 名参与人返还 {yuan(payouts['amount'])}（疑似以新还旧）"
+    if amount("commission"):
+        text += f"；支付佣金 {yuan(amount('commission'))}"
+    if amount("to_controller"):
+        text += f"；转给实际控制人 {yuan(amount('to_controller'))}"
+    if kinds:
+        text += f"；流入合计 {yuan(figures['total_in'])}，流出合计 {yuan(figures['total_out'])}"
     return text + "。"
 
 
@@ -470,6 +525,8 @@ def _computed_fields(ring: RingFacts) -> dict:
         "narrative": narrative(ring),
         "reasons": _reasons(ring.alerts),
         "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share),
+        "figures": plain_json(ring.figures),
+        "why": plain_json(ring.why),
     }
 
 
@@ -497,6 +554,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
                 "elderly_share",
                 "province_stats",
                 "narrative",
+                "figures",
             )
         }
     provinces = sorted(set(lead["provinces"]) | set(ring.provinces))
@@ -510,6 +568,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
         "sectors": _union(lead["sectors"], fresh["sectors"]),
         "keywords": _union(lead["keywords"], fresh["keywords"]),
         "score": max(lead["score"], ring.score),
+        "why": _union(lead.get("why") or [], fresh["why"]),
         "reasons": lead["reasons"]
         + [r for r in fresh["reasons"] if r["rule_id"] not in {known["rule_id"] for known in lead["reasons"]}],
     }
@@ -609,6 +668,7 @@ def _evidence_rows(ring: RingFacts, lead_id: str) -> tuple[list[dict], list[dict
             "lead_id": lead_id,
             "run_id": ring.run_id,
             "amount": p["amount_cny"],
+            "flow": p.get("flow"),
             **{k: p[k] for k in PAYMENT_COLUMNS if k != "amount_cny"},
         }
         for p in ring.payments

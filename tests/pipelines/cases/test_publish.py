@@ -291,7 +291,8 @@ def test_a_ring_becomes_one_lead_with_everything_an_analyst_needs(settings, stor
     assert hub_row["total_in"] == Decimal(800_000) and hub_row["institution"] == "B001"
     first_payer = next(a for a in lead["accounts"] if a["account_no"] == "6217000000000000000")
     assert (first_payer["total_out"], first_payer["total_in"]) == (Decimal(20_000), Decimal(600))
-    assert len(lead["payments"]) == 40 + 1 + 12 and len(lead["alerts"]) == 3
+    # the ring's evidence (40 in, 1 forwarded, 12 paid back) and, now that evidence covers money out, the cash out
+    assert len(lead["payments"]) == 40 + 1 + 12 + 1 and len(lead["alerts"]) == 3
     by_province = {p["province"]: p["participants"] for p in lead["province_stats"]["by_province"]}
     assert by_province == {"32": 10, "33": 30} and lead["province_stats"]["local_participants"] == 30
     assert [e["action"] for e in lead["events"]] == ["created"]
@@ -340,7 +341,7 @@ def test_new_activity_is_added_to_the_open_lead_and_leaves_the_analysts_work_alo
     assert lead["status"] == "TRIAGE" and lead["assignee"] == "ana"
     assert lead["total_in"] == Decimal(1_200_000) and lead["individual_payers"] == 60
     assert "T2" in lead["rule_ids"] and len(lead["alerts"]) == 4
-    assert len(lead["payments"]) == (40 + 1 + 12) + (20 + 1 + 12)
+    assert len(lead["payments"]) == (40 + 1 + 12 + 1) + (20 + 1 + 12 + 1)  # each run adds its cash-out too
     activity = lead["events"][-1]
     assert activity["action"] == "new_activity" and activity["user"] == "system"
     assert (activity["from_status"], activity["to_status"]) == ("TRIAGE", "TRIAGE")
@@ -460,4 +461,4 @@ def test_publish_keeps_json_columns_as_lists(settings, store, scheme):
     with store.engine.connect() as conn:
         raw = conn.execute(sa.text("SELECT provinces, reasons FROM leads")).one()
     assert json.loads(raw[0]) == ["32", "33"] and json.loads(raw[1])[0]["rule_id"] == "T1"
-    assert count(store, lead_payments) == 53
+    assert count(store, lead_payments) == 54
