@@ -594,16 +594,23 @@ def _resolve_merged(conn: Connection, lead: dict) -> dict:
 
 
 def _matching_leads(conn: Connection, ring: RingFacts) -> tuple[dict | None, dict | None]:
-    """The open lead this ring continues, else the newest closed lead it would have continued: same ring key
-    (the hub), or a core account (hub, collector) in common; participants and third parties never count."""
+    """The open lead this ring continues, else the newest closed lead it would have continued: the same core —
+    the same ring key (hub), the ring's hub in the lead's core (hub, collectors), or the lead's hub in the
+    ring's core. Participants, third parties and a collector alone in common never count."""
     by_key = [dict(r) for r in conn.execute(sa.select(leads).where(leads.c.ring_key == ring.ring_key)).mappings()]
-    shared = conn.execute(
+    hub_in_lead_core = (
         sa.select(lead_accounts.c.lead_id, sa.func.count().label("n"))
-        .where(lead_accounts.c.account_no.in_(sorted(ring.core_accounts)))
+        .where(lead_accounts.c.account_no == ring.hub_account)
         .where(lead_accounts.c.role.in_(CORE_ROLES))
         .group_by(lead_accounts.c.lead_id)
-    ).all()
-    overlap = {lead_id: n for lead_id, n in shared}
+    )
+    lead_hub_in_ring_core = sa.select(leads.c.lead_id, sa.literal(1).label("n")).where(
+        leads.c.hub_account.in_(sorted(ring.core_accounts))
+    )
+    shared = conn.execute(sa.union_all(hub_in_lead_core, lead_hub_in_ring_core)).all()
+    overlap: dict[str, int] = defaultdict(int)
+    for lead_id, n in shared:
+        overlap[lead_id] += n
     ids = {lead["lead_id"] for lead in by_key} | set(overlap)
     candidates = [dict(r) for r in conn.execute(sa.select(leads).where(leads.c.lead_id.in_(sorted(ids)))).mappings()]
     resolved = [_resolve_merged(conn, lead) for lead in candidates]

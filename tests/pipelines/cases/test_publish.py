@@ -351,10 +351,10 @@ def test_new_activity_is_added_to_the_open_lead_and_leaves_the_analysts_work_alo
     assert store.verify_events().ok
 
 
-def test_a_ring_sharing_accounts_with_an_open_lead_joins_it_instead_of_opening_a_twin(settings, store, scheme):
+def test_a_ring_holding_an_open_leads_hub_in_its_core_joins_it_instead_of_opening_a_twin(settings, store, scheme):
     lead_id = publish_run(settings, scheme, "run1", store).lead_ids[0]
     seed_payments(scheme, hub=OTHER_HUB, payers=40, memo="合作社入股分红")
-    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR))
+    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, HUB))  # the first lead's hub is in its core
     result = publish_run(settings, scheme, "run2", store)
     assert (result.new, result.updated) == (0, 1) and result.lead_ids == (lead_id,)
     lead = store.get_lead(lead_id)
@@ -363,9 +363,20 @@ def test_a_ring_sharing_accounts_with_an_open_lead_joins_it_instead_of_opening_a
     assert count(store, leads) == 1
 
 
+def test_a_ring_sharing_only_a_cash_out_account_with_an_open_lead_opens_its_own(settings, store, scheme):
+    # Until issue 14 any shared non-participant account joined the ring to the open lead; a shared cash-out
+    # account is a third party, and two hubs with their own participants are two schemes.
+    first = publish_run(settings, scheme, "run1", store).lead_ids[0]
+    seed_payments(scheme, hub=OTHER_HUB, first=100, payers=40, memo="合作社入股分红")
+    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR))
+    result = publish_run(settings, scheme, "run2", store)
+    assert result.new == 1 and first not in result.lead_ids and count(store, leads) == 2
+
+
 def test_a_weak_ring_joins_the_lead_a_later_ring_of_the_same_run_opens(settings, store, scheme):
     seed_payments(scheme, hub=OTHER_HUB, payers=10)
-    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR), rules=("T6", "T8"), score=5.0)
+    # the weak ring's core holds the strong ring's hub (money core to core), so it continues that lead
+    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB, HUB), rules=("T6", "T8"), score=5.0)
     result = publish_run(settings, scheme, "run1", store)
     assert (result.new, result.updated, result.skipped) == (1, 1, 0)
     assert OTHER_HUB in {a["account_no"] for a in store.get_lead(result.lead_ids[0])["accounts"]}
