@@ -18,20 +18,18 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
 from pipelines.cases import ranking
 from pipelines.cases.evidence import read_evidence
 from pipelines.cases.lifecycle import OPEN_STATUSES
-from pipelines.cases.sectors import tag_sectors
+from pipelines.cases.sectors import SECTORS, tag_sectors
 from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, lead_payments, lead_runs, leads, plain_json
+from pipelines.errors import RulePackError
 from pipelines.masking import mask_account, mask_name
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 
-# DOMAIN §6.2: a lead opens on (T1 ∨ T2 ∨ T3 ∨ G5) plus at least one other hit, with ≥ ¥500,000 involved.
-OPENING_RULES = frozenset({"T1", "T2", "T3", "G5"})
-OPENING_OTHER_HITS = 1
-OPENING_MIN_AMOUNT = Decimal(500_000)
-
+# The opening rule and the priority thresholds are data: rules/leads.yaml (detectors.pack.LeadPolicy).
 PRIORITY_MARKS = {
     "major_amount": "亿元以上",
     "cross_province": "跨省",
@@ -39,11 +37,6 @@ PRIORITY_MARKS = {
     "tip_reported": "群众举报",  # set by pipelines.cases.tip_matching when a tip attaches; kept on republish
 }
 COMPUTED_MARKS = ("major_amount", "cross_province", "many_elderly")
-MAJOR_AMOUNT = Decimal(100_000_000)
-CROSS_PROVINCE_MIN = 2
-MANY_ELDERLY_COUNT = 30  # participants aged 60+
-MANY_ELDERLY_SHARE = 0.5  # … or this share of them, once there are enough participants to say so
-MANY_ELDERLY_SHARE_MIN_PAYERS = 10
 
 ACCOUNT_ROLES = {
     "hub": "资金归集账户",
@@ -114,23 +107,42 @@ class PublishResult:
     lead_ids: tuple[str, ...]
 
 
-def opens_lead(rule_ids: list[str] | set[str], amount: Decimal) -> bool:
+def opens_lead(rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy) -> bool:
+    """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule, enough other hits, enough money."""
     hits = set(rule_ids)
-    return bool(hits & OPENING_RULES) and len(hits) >= 1 + OPENING_OTHER_HITS and amount >= OPENING_MIN_AMOUNT
+    return (
+        bool(hits & set(policy.opening_rules))
+        and len(hits) >= 1 + policy.opening_other_hits
+        and amount >= Decimal(str(policy.opening_min_amount_cny))
+    )
 
 
-def priority_marks(total_in: Decimal, provinces: list[str], individual_payers: int, elderly_share: float) -> list[str]:
+def priority_marks(
+    total_in: Decimal, provinces: list[str], individual_payers: int, elderly_share: float, policy: LeadPolicy
+) -> list[str]:
     marks = []
-    if total_in >= MAJOR_AMOUNT:
+    if Decimal(total_in) >= Decimal(str(policy.major_amount_cny)):
         marks.append("major_amount")
-    if len(provinces) >= CROSS_PROVINCE_MIN:
+    if len(provinces) >= policy.cross_province_min:
         marks.append("cross_province")
     elderly = round(individual_payers * elderly_share)
-    if elderly >= MANY_ELDERLY_COUNT or (
-        individual_payers >= MANY_ELDERLY_SHARE_MIN_PAYERS and elderly_share >= MANY_ELDERLY_SHARE
+    if elderly >= policy.many_elderly_count or (
+        individual_payers >= policy.many_elderly_share_min_payers and elderly_share >= policy.many_elderly_share
     ):
         marks.append("many_elderly")
     return marks
+
+
+def lead_policy(settings: Settings) -> LeadPolicy:
+    """The settings' rules/leads.yaml, its problems turned into the one user-facing error."""
+    try:
+        policy = load_lead_policy(settings.rules_dir)
+    except RulePackInvalid as exc:
+        raise RulePackError(exc.problems) from None
+    unknown = sorted(set(policy.sector_words) - set(SECTORS))
+    if unknown:
+        raise RulePackError([f"rules/leads.yaml: sector_words: 未知领域 / unknown sector codes {unknown}"])
+    return policy
 
 
 # --- reading a run from the warehouse ----------------------------------------------------------------------
@@ -498,9 +510,10 @@ def _reasons(alerts: list[dict]) -> list[dict]:
     return list(reasons.values())
 
 
-def _computed_fields(ring: RingFacts) -> dict:
+def _computed_fields(ring: RingFacts, policy: LeadPolicy) -> dict:
     sectors, keywords = tag_sectors(
-        [a.get("account_name") for a in ring.accounts if a.get("holder_kind") != "PERSON"] + ring.texts
+        [a.get("account_name") for a in ring.accounts if a.get("holder_kind") != "PERSON"] + ring.texts,
+        policy.sector_words,
     )
     hub = next((a for a in ring.accounts if a["role"] == "hub"), {})
     return {
@@ -524,7 +537,7 @@ def _computed_fields(ring: RingFacts) -> dict:
         "score": ring.score,
         "narrative": narrative(ring),
         "reasons": _reasons(ring.alerts),
-        "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share),
+        "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share, policy),
         "figures": plain_json(ring.figures),
         "why": plain_json(ring.why),
     }
@@ -534,9 +547,9 @@ def _union(old: list, new: list) -> list:
     return old + [item for item in new if item not in old]
 
 
-def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
+def _refreshed_fields(lead: dict, ring: RingFacts, policy: LeadPolicy) -> dict:
     """A lead's computed figures after this ring: the fuller picture wins; lists and windows only grow."""
-    fresh = _computed_fields(ring)
+    fresh = _computed_fields(ring, policy)
     if ring.total_in >= Decimal(lead["total_in"]):
         figures = fresh
     else:
@@ -573,7 +586,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
         + [r for r in fresh["reasons"] if r["rule_id"] not in {known["rule_id"] for known in lead["reasons"]}],
     }
     merged["priority"] = priority_marks(
-        Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"]
+        Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"], policy
     ) + [mark for mark in lead["priority"] if mark not in COMPUTED_MARKS]
     return merged
 
@@ -687,7 +700,7 @@ def _metrics(value) -> dict:
     return json.loads(value) if isinstance(value, str) else (value or {})
 
 
-def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: dict | None) -> str:
+def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: dict | None, policy: LeadPolicy) -> str:
     now = store.now()
     lead_id = _next_lead_id(conn, now.year)
     conn.execute(
@@ -701,7 +714,7 @@ def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: di
             last_run_id=ring.run_id,
             created_at=now,
             updated_at=now,
-            **_computed_fields(ring),
+            **_computed_fields(ring, policy),
         )
     )
     accounts, alerts, payments = _evidence_rows(ring, lead_id)
@@ -760,7 +773,7 @@ def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: di
     return lead_id
 
 
-def _add_activity(store: CaseStore, conn: Connection, lead: dict, ring: RingFacts) -> bool:
+def _add_activity(store: CaseStore, conn: Connection, lead: dict, ring: RingFacts, policy: LeadPolicy) -> bool:
     """Add this ring's new evidence to an open lead; False when there is nothing new."""
     lead_id = lead["lead_id"]
     accounts, alerts, payments = _evidence_rows(ring, lead_id)
@@ -790,7 +803,7 @@ def _add_activity(store: CaseStore, conn: Connection, lead: dict, ring: RingFact
         row.account_no: row for row in conn.execute(sa.select(lead_accounts).where(lead_accounts.c.lead_id == lead_id))
     }
     new_accounts = [a for a in accounts if a["account_no"] not in known_accounts]
-    refreshed = _refreshed_fields(lead, ring)
+    refreshed = _refreshed_fields(lead, ring, policy)
     changed = {name: value for name, value in refreshed.items() if _differs(lead[name], value)}
     if not (new_alerts or new_payments or new_accounts or changed):
         return False
@@ -867,6 +880,7 @@ def publish_run(
     settings: Settings, warehouse_con: duckdb.DuckDBPyConnection, run_id: str, store: CaseStore | None = None
 ) -> PublishResult:
     """Turn one run's rings into leads, all in one case-store transaction (see the module docstring)."""
+    policy = lead_policy(settings)
     # Read the warehouse first, so the case store is locked only for the writing.
     rings = read_rings(warehouse_con, run_id, settings.county_code)
     # the model's score per ring while the model ranks; {} while the rules rank, leaving rank_score NULL
@@ -885,11 +899,11 @@ def publish_run(
                 for ring in pending:
                     open_lead, closed_lead = _matching_leads(conn, ring)
                     if open_lead is not None:
-                        changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring)
+                        changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring, policy)
                         counts["updated" if changed else "unchanged"] += 1
                         touched.append(open_lead["lead_id"])
-                    elif opens_lead(ring.rule_ids, ring.total_in):
-                        touched.append(_insert_new(store, conn, ring, closed_lead))
+                    elif opens_lead(ring.rule_ids, ring.total_in, policy):
+                        touched.append(_insert_new(store, conn, ring, closed_lead, policy))
                         counts["linked" if closed_lead else "new"] += 1
                     else:
                         left.append(ring)

@@ -394,7 +394,6 @@ def _migrate_v3_tips(conn: Connection) -> None:
     conn.execute(fresh.tables["chain_heads"].insert().values(chain="tip_events", seq=0, hash=GENESIS_HASH))
 
 
-
 def v4_columns() -> list[tuple[str, Column]]:
     """Schema version 4: a lead's figures from one computation, why it holds what it holds, and what each
     evidence payment is (money in, forwarding, payout, commission, to a controller, cash out)."""

@@ -12,18 +12,18 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 from detectors.pack import rule_order
+from pipelines.cases.publish import lead_policy, opens_lead
 from pipelines.errors import BadFileError, NotFoundError
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 from pipelines.warehouse import db as warehouse
 
-LEAD_OPENING_RULES = ("T1", "T2", "T3", "G5")
-"""DOMAIN §6.2: a lead opens on one of these plus at least one other rule's hit."""
 NAIVE_MIN_PAYERS = 30
 NAIVE_DAYS = 7
 
@@ -111,13 +111,13 @@ def backtest(settings: Settings, labels_path: str | Path, con: duckdb.DuckDBPyCo
     own_connection = con is None
     con = con or warehouse.connect(settings, read_only=True)
     try:
-        return _backtest(con, labels)
+        return _backtest(con, labels, settings)
     finally:
         if own_connection:
             con.close()
 
 
-def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
+def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels, settings: Settings) -> dict:
     run = con.execute(
         "SELECT run_id, as_of, window_days FROM runs WHERE kind = 'detect' AND status = 'ok' "
         "ORDER BY started_at DESC LIMIT 1"
@@ -144,7 +144,14 @@ def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
         by_typology[typology].add(account)
         rules_of[account].add(rule_id)
     everything = set(rules_of)
-    lead_like = {account for account, rules in rules_of.items() if rules & set(LEAD_OPENING_RULES) and len(rules) >= 2}
+    # the lead-opening rule of rules/leads.yaml, amount included (what the account received in the window)
+    policy = lead_policy(settings)
+    received = _received(con, as_of, window_days)
+    lead_like = {
+        account
+        for account, rules in rules_of.items()
+        if opens_lead(rules, Decimal(str(received.get(account, 0))), policy)
+    }
     naive = _naive_accounts(con, as_of, window_days)
     rules = {
         rule_id: {"alerts": per_rule_alerts.get(rule_id, 0), **_scores(accounts, labels)}
@@ -176,6 +183,17 @@ def _backtest(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict:
         "naive": _scores(naive, labels),
         "scheme_kinds": kinds,
     }
+
+
+def _received(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> dict[str, float]:
+    """What each account received in the run window (yuan)."""
+    start = as_of - timedelta(days=window_days - 1)
+    rows = con.execute(
+        "SELECT payee_account, sum(amount_cny) FROM payments WHERE txn_time >= ? AND txn_time < ? "
+        "AND payee_account IS NOT NULL GROUP BY payee_account",
+        [start, as_of + timedelta(days=1)],
+    ).fetchall()
+    return {account: float(amount) for account, amount in rows}
 
 
 def _naive_accounts(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> set[str]:
@@ -217,7 +235,7 @@ def format_report(report: dict) -> str:
     lines += ["", f"{'整体 overall':<30}{'账户':>6}{'命中':>6}{'精确率':>8}{'召回率':>8}  模型"]
     for name, key in (
         ("规则包 whole pack", "pack"),
-        ("线索组合 T1/T2/T3/G5+其他", "lead_like"),
+        ("线索组合 立案条件 leads.yaml", "lead_like"),
         (f"朴素规则 ≥{NAIVE_MIN_PAYERS} 付款人/{NAIVE_DAYS} 天 naive", "naive"),
     ):
         score = report[key]

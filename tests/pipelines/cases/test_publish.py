@@ -7,15 +7,18 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from detectors.pack import load_lead_policy
 from pipelines.cases import lifecycle
 from pipelines.cases.publish import opens_lead, priority_marks, publish_run
 from pipelines.cases.store import CaseStore, events, lead_alerts, lead_payments, leads
 from pipelines.warehouse import db as warehouse
 
+POLICY = load_lead_policy(Path(__file__).resolve().parents[3] / "rules")
 HUB = "6222020000000000018"
 COLLECTOR = "6222020000000000026"
 CASHER = "6222020000000000034"
@@ -448,17 +451,17 @@ def test_only_rings_meeting_the_opening_condition_become_leads(settings, store, 
     add_ring(con, "run1", rules=rules)
     result = publish_run(settings, con, "run1", store)
     assert (result.new, result.skipped) == ((1, 0) if opens else (0, 1))
-    assert opens_lead(set(rules), Decimal(amount_payers * 20_000)) is opens
+    assert opens_lead(set(rules), Decimal(amount_payers * 20_000), POLICY) is opens
 
 
 def test_priority_marks_and_their_near_misses():
-    assert priority_marks(Decimal(100_000_000), ["33"], 5, 0.0) == ["major_amount"]
-    assert priority_marks(Decimal("99999999.99"), ["33"], 5, 0.0) == []
-    assert priority_marks(Decimal(1), ["33", "32"], 5, 0.0) == ["cross_province"]
-    assert priority_marks(Decimal(1), ["33"], 100, 0.30) == ["many_elderly"]  # 30 aged 60+
-    assert priority_marks(Decimal(1), ["33"], 100, 0.29) == []  # 29
-    assert priority_marks(Decimal(1), ["33"], 10, 0.5) == ["many_elderly"]  # half of 10
-    assert priority_marks(Decimal(1), ["33"], 8, 0.5) == []  # half of too few to say
+    assert priority_marks(Decimal(100_000_000), ["33"], 5, 0.0, POLICY) == ["major_amount"]
+    assert priority_marks(Decimal("99999999.99"), ["33"], 5, 0.0, POLICY) == []
+    assert priority_marks(Decimal(1), ["33", "32"], 5, 0.0, POLICY) == ["cross_province"]
+    assert priority_marks(Decimal(1), ["33"], 100, 0.30, POLICY) == ["many_elderly"]  # 30 aged 60+
+    assert priority_marks(Decimal(1), ["33"], 100, 0.29, POLICY) == []  # 29
+    assert priority_marks(Decimal(1), ["33"], 10, 0.5, POLICY) == ["many_elderly"]  # half of 10
+    assert priority_marks(Decimal(1), ["33"], 8, 0.5, POLICY) == []  # half of too few to say
 
 
 def test_an_empty_run_publishes_nothing(settings, store):
