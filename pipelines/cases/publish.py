@@ -352,6 +352,14 @@ def read_rings(con: duckdb.DuckDBPyConnection, run_id: str, county_code: str) ->
     return list(rings.values())
 
 
+def _masked_note(note: dict) -> dict:
+    masked = dict(note)
+    for name in ("accounts", "shared"):
+        if name in masked:
+            masked[name] = [mask_account(account) for account in masked[name]]
+    return masked
+
+
 def _read_evidence(con: duckdb.DuckDBPyConnection, rings: dict[str, RingFacts], run_id: str) -> None:
     """Each ring's figures (one computation, pipelines.cases.evidence) and its evidence payments in both
     directions: the ring's own evidence subgraph plus the largest payments of every kind of flow."""
@@ -375,8 +383,9 @@ def _read_evidence(con: duckdb.DuckDBPyConnection, rings: dict[str, RingFacts], 
         notes[ring_id].append(json.loads(detail) if isinstance(detail, str) else detail)
     for key, ring in rings.items():
         entry = found.get(key) or {"figures": {}, "sample": {}}
-        ring.why = notes.get(key, [])
-        ring.figures = dict(entry["figures"], core_account=ring.hub_account)
+        # account numbers in the notes are masked: the lead's fields are shown and listed as they are stored
+        ring.why = [_masked_note(note) for note in notes.get(key, [])]
+        ring.figures = dict(entry["figures"])
         if entry["figures"]:
             ring.total_in = entry["figures"]["total_in"]
             ring.total_out = entry["figures"]["total_out"]

@@ -366,14 +366,23 @@ def test_a_ring_holding_an_open_leads_hub_in_its_core_joins_it_instead_of_openin
     assert count(store, leads) == 1
 
 
-def test_a_ring_sharing_only_a_cash_out_account_with_an_open_lead_opens_its_own(settings, store, scheme):
+def test_two_schemes_sharing_participants_and_a_cash_out_account_are_two_leads_each_also_in_the_other(
+    settings, store, scheme
+):
     # Until issue 14 any shared non-participant account joined the ring to the open lead; a shared cash-out
     # account is a third party, and two hubs with their own participants are two schemes.
+    # Issue 14, done-when 2: the two schemes share 30 participants (people 10–39) and the cash-out account.
     first = publish_run(settings, scheme, "run1", store).lead_ids[0]
-    seed_payments(scheme, hub=OTHER_HUB, first=100, payers=40, memo="合作社入股分红")
+    seed_payments(scheme, hub=OTHER_HUB, first=10, payers=40, memo="合作社入股分红")
     add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR))
     result = publish_run(settings, scheme, "run2", store)
     assert result.new == 1 and first not in result.lead_ids and count(store, leads) == 2
+    second = result.lead_ids[0]
+    one, other = store.get_lead(first), store.get_lead(second)
+    assert (one["hub_account"], other["hub_account"]) == (HUB, OTHER_HUB)
+    assert one["also_in"] == [{"lead_id": second, "participants": 30}]
+    assert other["also_in"] == [{"lead_id": first, "participants": 30}]
+    assert COLLECTOR in {a["account_no"] for a in one["accounts"]} & {a["account_no"] for a in other["accounts"]}
 
 
 def test_a_weak_ring_joins_the_lead_a_later_ring_of_the_same_run_opens(settings, store, scheme):
@@ -476,3 +485,32 @@ def test_publish_keeps_json_columns_as_lists(settings, store, scheme):
         raw = conn.execute(sa.text("SELECT provinces, reasons FROM leads")).one()
     assert json.loads(raw[0]) == ["32", "33"] and json.loads(raw[1])[0]["rule_id"] == "T1"
     assert count(store, lead_payments) == 54
+
+
+def test_a_ponzis_lead_holds_its_money_out_and_every_view_shows_the_same_totals(settings, store):
+    # Issue 14, done-when 3: a planted Ponzi pays participants back, cashes out and pays its controller.
+    from console.views import queue_row
+    from pipelines.cases.timeline import lead_timeline
+    from reports.leads_export import lead_row
+
+    con = build_warehouse()
+    seed_payments(con)
+    to_controller = ("ctl-1", datetime(2025, 3, 2), 150_000, HUB, "康乐", None, "ORG", None, "330782", CASHER)
+    con.execute(
+        PAYMENT_SQL + PAYMENT_ROW,
+        [*to_controller, "李四", "PERSON", "330782", "TRANSFER", False, "借款"],
+    )
+    add_ring(con, "run1")
+    lead = store.get_lead(publish_run(settings, con, "run1", store).lead_ids[0])
+    kinds = {payment["flow"] for payment in lead["payments"]}
+    assert {"in_participant", "payout", "cash_out", "to_controller"} <= kinds
+    assert "ctl-1" in {payment["payment_id"] for payment in lead["payments"]}
+    outflow = sum(day["outflow"] for day in lead_timeline(lead))
+    assert outflow == 12 * 600 + 400_000 + 150_000 == float(lead["total_out"])
+    assert f"流出合计 ¥{outflow:,.0f}" in lead["narrative"] and "转给实际控制人 ¥150,000" in lead["narrative"]
+    assert sum(day["inflow"] for day in lead_timeline(lead)) == float(lead["total_in"]) == 800_000
+    row = queue_row(lead, datetime(2025, 4, 1).date())
+    exported = lead_row(lead, lead["accounts"], 0, {}, False, datetime(2025, 4, 1).date())
+    assert row["total_in"] == float(exported["total_in"]) == float(lead["total_in"])
+    assert row["total_out"] == float(exported["total_out"]) == outflow
+    assert lead["figures"]["flows"]["payout"]["count"] == 12 and lead["figures"]["participants"] == 40

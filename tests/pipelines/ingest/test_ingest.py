@@ -307,7 +307,7 @@ def test_a_warehouse_from_schema_2_moves_to_3_keeping_its_rows(settings):
     con.close()
     con = warehouse.connect(settings)
     try:
-        assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == warehouse.SCHEMA_VERSION == 3
+        assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == warehouse.SCHEMA_VERSION >= 3
         assert "row_hash" not in {row[1] for row in con.execute("PRAGMA table_info('txn')").fetchall()}
         assert con.execute("SELECT txn_ref, account_no, amount FROM txn").fetchall() == [("R1", "A1", 5)]
     finally:
