@@ -14,13 +14,16 @@ import sqlalchemy as sa
 from pipelines.cases import lifecycle
 from pipelines.cases.sectors import SECTORS
 from pipelines.cases.store import CaseStore, audit
+from pipelines.cases.timeline import lead_timeline
 from pipelines.masking import mask_account, mask_id
 from pipelines.vocabulary import (
     ACCOUNT_ROLES,
     ACTION_LABELS,
     DIRECTION,
     DISPOSITION_TYPES,
+    FLOW_KINDS,
     LEAD_STATUS,
+    LEAD_WHY,
     MEASURE_STATUSES,
     PAYMENT_METHODS,
     PRIORITY_MARKS,
@@ -33,7 +36,6 @@ from pipelines.vocabulary import (
 GROUP_INVESTORS_ABOVE = 40
 TABLE_ROWS = 500
 NODE_PAYMENT_ROWS = 300
-TIMELINE_MAX_BARS = 120
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
 QUEUE_PAGE_ROWS = 50
@@ -217,6 +219,9 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "roles_count": [(ACCOUNT_ROLES.get(role, role), count) for role, count in roles_count.items()],
         "payments": payments,
         "payment_count": len(lead["payments"]),
+        "flows": lead_flows(lead),
+        "also_in": lead.get("also_in") or [],
+        "why": [LEAD_WHY.get(note.get("kind"), note.get("kind")) for note in lead.get("why") or []],
         "measures": measures,
         "events": events,
         "moves": [(status, LEAD_STATUS[status]) for status in lifecycle.allowed_moves(lead, role)],
@@ -234,6 +239,24 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
             for code, kind in lifecycle.MEASURE_KINDS.items()
         ],
     }
+
+
+def lead_flows(lead: dict) -> list[dict]:
+    """The lead's money by kind of flow, from its stored figures: amount, and how many payments the page shows
+    of how many there are ("显示 N / 共 M 笔")."""
+    kinds = (lead.get("figures") or {}).get("flows") or {}
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "amount": float(kinds[kind]["amount"]),
+            "shown": kinds[kind]["shown"],
+            "count": kinds[kind]["count"],
+            "sampled": kinds[kind]["shown"] < kinds[kind]["count"],
+        }
+        for kind, label in FLOW_KINDS.items()
+        if kind in kinds and kinds[kind]["count"]
+    ]
 
 
 def unmask_choices(lead: dict, secret: str, limit: int = 60) -> list[tuple[str, str]]:
@@ -401,34 +424,16 @@ def graph(lead: dict, secret: str, start: date | None = None, end: date | None =
             "start": start.isoformat() if start else (_day(first) if first else None),
             "end": end.isoformat() if end else (_day(last) if last else None),
         },
-        "timeline": timeline(lead, first, last),
+        "timeline": timeline(lead),
     }
 
 
-def timeline(lead: dict, first: datetime | None, last: datetime | None) -> list[dict]:
-    """Money into and out of the scheme's core accounts (all but the participants), per day or per week.
-
-    Transfers between core accounts are neither; a lead without participants counts every account as core.
-    """
-    if first is None or last is None:
-        return []
-    core = {a["account_no"] for a in lead["accounts"] if a["role"] != "investor"}
-    if not core:
-        core = {a["account_no"] for a in lead["accounts"]}
-    days = (last.date() - first.date()).days + 1
-    width = 1 if days <= TIMELINE_MAX_BARS else 7
-    buckets = [
-        {"day": (first.date() + timedelta(days=i)).isoformat(), "inflow": 0.0, "outflow": 0.0}
-        for i in range(0, days, width)
+def timeline(lead: dict) -> list[dict]:
+    """The lead's timeline (pipelines.cases.timeline, the one the dossier prints), days as ISO dates."""
+    return [
+        {"day": bucket["day"].isoformat(), "inflow": bucket["inflow"], "outflow": bucket["outflow"]}
+        for bucket in lead_timeline(lead)
     ]
-    for payment in lead["payments"]:
-        into = payment["payee_account"] in core
-        out_of = payment["payer_account"] in core
-        if into == out_of:
-            continue
-        bucket = buckets[(payment["txn_time"].date() - first.date()).days // width]
-        bucket["inflow" if into else "outflow"] += float(payment["amount"] or 0)
-    return buckets
 
 
 def account_detail(lead: dict, secret: str, key: str, start: date | None, end: date | None) -> dict | None:

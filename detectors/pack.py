@@ -20,6 +20,8 @@ import yaml
 from detectors.base import Rule
 
 KEYWORDS_FILE = "keywords.yaml"
+LEADS_FILE = "leads.yaml"
+"""The lead-opening rule, priority marks and focus-sector words: thresholds of publishing, not a detector."""
 RULE_KEYS = ("id", "detector", "typology", "title_zh", "title_en", "weight", "version", "source", "params")
 SHARED_LISTS = ("memo_keywords", "financial_institutions")
 """Lists in keywords.yaml; a detector whose Params has a field of the same name gets the list there."""
@@ -36,12 +38,50 @@ class RulePackInvalid(Exception):
 
 
 @dataclass(frozen=True)
+class LeadPolicy:
+    """rules/leads.yaml: when a ring opens a lead, and which marks a lead gets."""
+
+    opening_rules: tuple[str, ...]
+    """A lead opens on one of these rules' hits (rule ids)."""
+    opening_other_hits: int
+    """…plus this many other rules' hits (rules)."""
+    opening_min_amount_cny: float
+    """…with at least this much involved (yuan)."""
+    major_amount_cny: float
+    """From this amount a lead is marked 亿元以上 (yuan)."""
+    cross_province_min: int
+    """Participants from at least this many provinces mark it 跨省 (provinces)."""
+    many_elderly_count: int
+    """This many participants aged 60+ mark it 涉老年人多 (persons)…"""
+    many_elderly_share: float
+    """…or this share of its participants (fraction)…"""
+    many_elderly_share_min_payers: int
+    """…once it has at least this many participants (persons)."""
+    sector_words: dict[str, tuple[str, ...]]
+    """Focus-sector code → the words that tag a lead with it."""
+
+
+LEAD_FIELDS = {
+    "opening": {"rules": list, "other_hits": int, "min_amount_cny": float},
+    "priority": {
+        "major_amount_cny": float,
+        "cross_province_min": int,
+        "many_elderly_count": int,
+        "many_elderly_share": float,
+        "many_elderly_share_min_payers": int,
+    },
+}
+
+
+@dataclass(frozen=True)
 class RulePack:
     rules: tuple[Rule, ...]
     keywords: tuple[str, ...]
     """Memo keywords (regular expressions) from keywords.yaml."""
     content_hash: str
     """sha256 over the pack's YAML files, sorted by name."""
+    leads: LeadPolicy | None = None
+    """rules/leads.yaml."""
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:
@@ -63,7 +103,7 @@ def load_rule_pack(folder: str | Path) -> RulePack:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in files:
-        if path.name == KEYWORDS_FILE:
+        if path.name in (KEYWORDS_FILE, LEADS_FILE):
             continue
         rule = _load_rule(path, DETECTORS, shared, problems)
         if rule is None:
@@ -77,9 +117,86 @@ def load_rule_pack(folder: str | Path) -> RulePack:
         rules.append(rule)
     if not rules and not problems:
         problems.append(f"{folder}: 没有规则文件 / no rule files (*.yaml)")
+    # a partial pack (one rule to try) may leave leads.yaml out; publishing asks for it (load_lead_policy)
+    # its opening rules are checked against the pack's rule ids only once every rule file loaded
+    rule_ids = None if problems else set(seen)
+    policy = _load_lead_policy(folder / LEADS_FILE, rule_ids, problems) if (folder / LEADS_FILE).exists() else None
     if problems:
         raise RulePackInvalid(problems)
-    return RulePack(rules=tuple(rules), keywords=shared.get("memo_keywords", ()), content_hash=_content_hash(files))
+    return RulePack(
+        rules=tuple(rules),
+        keywords=shared.get("memo_keywords", ()),
+        content_hash=_content_hash(files),
+        leads=policy,
+    )
+
+
+def load_lead_policy(folder: str | Path) -> LeadPolicy:
+    """rules/leads.yaml of a whole pack, checked with the pack (its opening rules must be the pack's rules)."""
+    pack = load_rule_pack(folder)
+    if pack.leads is None:
+        raise RulePackInvalid([f"{Path(folder).name}/{LEADS_FILE}: 文件缺失 / file missing"])
+    return pack.leads
+
+
+def _load_lead_policy(path: Path, rule_ids: set[str] | None, problems: list[str]) -> LeadPolicy | None:
+    data = _read_yaml(path, problems)
+    if data is None:
+        return None
+    shown = _shown(path)
+    if not isinstance(data, dict):
+        problems.append(f"{shown}: 应为键值表 / expected a mapping")
+        return None
+    for key in data:
+        if key not in (*LEAD_FIELDS, "sector_words"):
+            known = (*LEAD_FIELDS, "sector_words")
+            problems.append(f"{shown}: {key}: 未知项 / unknown key '{key}'{_did_you_mean(key, known)}")
+    values: dict[str, Any] = {}
+    for section, fields in LEAD_FIELDS.items():
+        given = data.get(section)
+        if not isinstance(given, dict):
+            problems.append(f"{shown}: {section}: 缺少或不是键值表 / missing or not a mapping")
+            continue
+        for key in given:
+            if key not in fields:
+                problems.append(f"{shown}: {section}.{key}: 未知参数 / unknown field{_did_you_mean(key, fields)}")
+        for key, kind in fields.items():
+            value = given.get(key)
+            if value is None:
+                problems.append(f"{shown}: {section}.{key}: 缺少 / missing")
+            elif kind is list:
+                if not isinstance(value, list) or not value or not all(isinstance(r, str) for r in value):
+                    problems.append(f"{shown}: {section}.{key}: 应为规则编号列表 / must be a list of rule ids")
+                else:
+                    for rule_id in value:
+                        if rule_ids is not None and rule_id not in rule_ids:
+                            problems.append(
+                                f"{shown}: {section}.{key}: 未知规则 / unknown rule '{rule_id}'"
+                                f"{_did_you_mean(rule_id, rule_ids)}"
+                            )
+                    values[f"{section}_{key}" if section == "opening" else key] = tuple(value)
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                problems.append(f"{shown}: {section}.{key}: 应为非负数 / must be a non-negative number, got {value!r}")
+            elif kind is int and not isinstance(value, int):
+                problems.append(f"{shown}: {section}.{key}: 应为整数 / must be an integer, got {value!r}")
+            else:
+                values[f"{section}_{key}" if section == "opening" else key] = kind(value)
+    words = data.get("sector_words")
+    sector_words: dict[str, tuple[str, ...]] = {}
+    if not isinstance(words, dict) or not words:
+        problems.append(f"{shown}: sector_words: 应为领域到词语列表的键值表 / must map sector codes to word lists")
+    else:
+        for code, listed in words.items():
+            if not isinstance(listed, list) or not listed or not all(isinstance(w, str) and w for w in listed):
+                problems.append(f"{shown}: sector_words.{code}: 应为非空的词语列表 / must be a non-empty list of words")
+            else:
+                sector_words[str(code)] = tuple(listed)
+    if values.get("many_elderly_share", 0) > 1:
+        problems.append(f"{shown}: priority.many_elderly_share: 应在 0 到 1 之间 / must be between 0 and 1")
+    try:
+        return LeadPolicy(**values, sector_words=sector_words)
+    except TypeError:
+        return None  # its problems are listed already
 
 
 def _shown(path: Path) -> str:

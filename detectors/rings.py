@@ -47,6 +47,13 @@ class RingParams:
     """Of which a sample of investors' payments in (payments)."""
     elderly_age: int = 60
     """Age from which a payer counts as elderly (years)."""
+    hub_min_participants: int = 10
+    """An account gathering money from at least this many individuals is a core candidate (persons)."""
+    forward_share: float = 0.7
+    """One core account forwards at least this share of what it received to another, for the two to be one
+    scheme (a collector passing its takings on to the hub) (fraction)."""
+    louvain_seed: int = 7
+    """Seed of the Louvain community split, so the same data always splits the same way."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,8 @@ class _AlertView:
 def build_rings(
     con: duckdb.DuckDBPyConnection, run_id: str, alerts: list, window: Window, params: RingParams = RingParams()
 ) -> tuple[list[dict], list[dict]]:
-    """Rows for the warehouse tables `rings` and `ring_members` from one run's alerts.
+    """Rows for the warehouse tables `rings` and `ring_members` from one run's alerts; each ring row's `why`
+    lists the notes for `ring_notes` (cores merged and why, a candidate group split and what it shared).
 
     `alerts`: the run's alerts, either rows as written (dicts with alert_id, rule_id, typology, subject_kind,
     subject, score, optionally accounts) or `Alert` records (ids from `base.alert_id`, strength as score).
@@ -83,14 +91,16 @@ def build_rings(
     groups = _join(nb, flows, totals, actor_of, params)
     ring_rows: list[dict] = []
     member_rows: list[dict] = []
-    staged = []
-    for members in groups:
-        if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
-            continue
-        roles = _roles(nb, members, flows, totals, actor_of, params)
-        staged.append(roles)
+    staged: list = []
+    whys: list = []
+    for group in groups:
+        for members, why in split_schemes(nb, group, flows, totals, actor_of, params):
+            if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
+                continue
+            staged.append(_roles(nb, members, flows, totals, actor_of, params))
+            whys.append(why)
     figures = _figures(con, window, staged, params)
-    for roles, figure in zip(staged, figures):
+    for roles, figure, why in zip(staged, figures, whys):
         hub = next(account for account, role in roles.items() if role == "hub")
         ring_id = hashlib.md5(hub.encode("utf-8")).hexdigest()
         # Investors' own alerts (a participant's night transfers) say nothing about the ring.
@@ -122,6 +132,8 @@ def build_rings(
                 "provinces": figure["provinces"],
                 "score": round(sum(best.values()), 4),
                 "evidence_payments": _evidence(nb, roles, flows, params),
+                # why the ring holds what it holds (merged cores, a split): the `ring_notes` table, not `rings`
+                "why": why,
             }
         )
         member_rows.extend(
@@ -252,6 +264,107 @@ def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: Ring
     for accounts in by_actor.values():
         joined.add_edges_from(zip(accounts, accounts[1:]))
     return [set(component) for component in nx.connected_components(joined)]
+
+
+def split_schemes(
+    nb: neighbourhood.Neighbourhood, group: set[str], flows, totals, actor_of, params: RingParams
+) -> list[tuple[set[str], list[dict]]]:
+    """One candidate group as one or more schemes, each with the notes saying why it holds what it holds.
+
+    The cores are the accounts that gather money from many individuals. Two cores are one scheme only when one
+    forwards most of its takings to the other (a collector to its hub) or one actor holds both; anything else
+    that touches several cores (a cash-out shop, a bank's or a processor's account, a big merchant) is shared,
+    listed in each scheme it touches and never joining them. Members touching no core directly go with the
+    scheme of their Louvain community in the group's money-flow graph (fixed seed).
+    """
+    graph = nb.graph
+    participants = {
+        account: {p for p in graph.predecessors(account) if p not in group and nb.is_person(p)}
+        for account in group
+        if account in graph
+    }
+    gatherers = sorted(a for a, people in participants.items() if len(people) >= params.hub_min_participants)
+    if len(gatherers) < 2:
+        return [(group, [])]
+    # A gatherer forwarding most of its takings to another member makes that member part of its core.
+    links = nx.Graph()
+    links.add_nodes_from(gatherers)
+    notes_of: dict[frozenset, list[dict]] = defaultdict(list)
+    for payer in gatherers:
+        taken_in = totals.get(payer, (0.0, 0.0))[0]
+        for payee in graph.successors(payer):
+            amount = flows.get((payer, payee), 0.0)
+            if payee in group and amount >= params.min_flow_cny and amount >= params.forward_share * taken_in:
+                links.add_edge(payer, payee)
+                notes_of[frozenset((payer, payee))].append(
+                    {"kind": "core_to_core", "accounts": [payer, payee], "amount": round(amount, 2)}
+                )
+    by_actor: dict[str, list[str]] = defaultdict(list)
+    for account in links:
+        if account in actor_of:
+            by_actor[actor_of[account]].append(account)
+    for actor, accounts in by_actor.items():
+        for first, second in zip(accounts, accounts[1:]):
+            links.add_edge(first, second)
+            notes_of[frozenset((first, second))].append(
+                {"kind": "same_actor", "accounts": [first, second], "actor_id": actor}
+            )
+    cores = [set(component) for component in nx.connected_components(links)]
+    if len(cores) == 1:
+        merged = [note for notes in notes_of.values() for note in notes]
+        return [(group, merged)]
+    core_of = {account: number for number, core in enumerate(cores) for account in core}
+    parts: list[set[str]] = [set(core) for core in cores]
+    shared: dict[str, set[int]] = {}
+    loose = []
+    for account in sorted(group - set(core_of)):
+        touched = {
+            core_of[other]
+            for other in set(graph.successors(account) if account in graph else ())
+            | set(graph.predecessors(account) if account in graph else ())
+            if other in core_of
+            and max(flows.get((account, other), 0.0), flows.get((other, account), 0.0)) >= params.min_flow_cny
+        }
+        if not touched and account in actor_of:
+            touched = {core_of[c] for c in core_of if actor_of.get(c) == actor_of[account]}
+        if touched:
+            for number in touched:
+                parts[number].add(account)
+            if len(touched) > 1:
+                shared[account] = touched
+        else:
+            loose.append(account)
+    if loose:
+        for account, number in _by_community(graph, group, core_of, loose, params).items():
+            parts[number].add(account)
+    result = []
+    for number, part in enumerate(parts):
+        notes = [note for pair, found in notes_of.items() if pair <= cores[number] for note in found]
+        notes.append(
+            {
+                "kind": "split",
+                "hubs": len(cores),
+                "shared": sorted(account for account, numbers in shared.items() if number in numbers),
+            }
+        )
+        result.append((part, notes))
+    return result
+
+
+def _by_community(graph: nx.MultiDiGraph, group: set[str], core_of: dict[str, int], loose: list[str], params):
+    """Each loose account's scheme: the core most present in its Louvain community, else the first core."""
+    flat = nx.Graph()
+    flat.add_nodes_from(group)
+    for payer, payee, amount in graph.subgraph(group).edges(data="amount"):
+        weight = flat.get_edge_data(payer, payee, {"weight": 0.0})["weight"]
+        flat.add_edge(payer, payee, weight=weight + amount)
+    chosen = {}
+    for community in nx.community.louvain_communities(flat, weight="weight", seed=params.louvain_seed):
+        present = sorted(core_of[a] for a in community if a in core_of)
+        for account in loose:
+            if account in community:
+                chosen[account] = max(set(present), key=present.count) if present else min(core_of.values())
+    return chosen
 
 
 def _roles(

@@ -86,15 +86,9 @@ def detect_task(home: str) -> dict:
     name="publish", retries=2, retry_delay_seconds=10, retry_condition_fn=_retry_when_transient, cache_policy=NO_CACHE
 )
 def publish_task(home: str, run_id: str) -> dict:
-    from pipelines.cases.publish import publish_run
-    from pipelines.warehouse import db as warehouse
+    from pipelines.cases.publish import publish_detection
 
-    settings = Settings.load(home)
-    con = warehouse.connect(settings)
-    try:
-        return asdict(publish_run(settings, con, run_id))
-    finally:
-        con.close()
+    return asdict(publish_detection(Settings.load(home), run_id))
 
 
 @task(

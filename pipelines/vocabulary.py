@@ -105,6 +105,8 @@ ACTION_LABELS = {
     "assign": "分配",
     "propose_close": "提出销号",
     "merge_in": "并入线索",
+    "split": "拆分",
+    "split_from": "拆分自",
     "new_activity": "新增活动",
     "new_activity_linked": "出现新活动（另立新线索）",
     "measure_add": "登记处置事项",
@@ -287,4 +289,24 @@ TIP_ROW_REASONS = {
     "future_time": "受理时间晚于当前时间 / time in the future",
     "bad_channel": f"渠道无法识别（应为 {'、'.join(TIP_CHANNELS.values())}） / unknown channel",
     "bad_number": "号码中有非数字字符 / a number holds characters other than digits",
+}
+
+# Kinds of a lead's money flows (pipelines.cases.evidence): in, inside the core, and out.
+FLOW_KINDS = {
+    "in_participant": "参与人转入",
+    "in_other": "其他转入",
+    "forward": "内部归集",
+    "payout": "返还参与人",
+    "commission": "支付佣金",
+    "to_controller": "转给实际控制人",
+    "cash_out": "取现",
+    "out_other": "其他转出",
+}
+
+# Why a lead holds what it holds (ring notes and analysts' splits).
+LEAD_WHY = {
+    "core_to_core": "核心账户之间资金归集",
+    "same_actor": "同一控制人",
+    "split": "按核心账户拆分（共享第三方不合并）",
+    "analyst_split": "分析员拆分",
 }

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.cases.lifecycle import MEASURE_KINDS
-from pipelines.cases.publish import CROSS_PROVINCE_MIN
+from pipelines.cases.publish import lead_policy
 from pipelines.cases.sectors import SECTORS, sector_labels
 from pipelines.cases.store import CaseStore, events
 from pipelines.cases.tips import tip_counts
@@ -457,10 +457,11 @@ def campaign_sheets(
             store.close()
     unit = unit or f"县级处置非法集资牵头部门（区划 {settings.county_code}）"
     summary = Summary(unit, period, leads, done, tips_seen)
+    cross_province_min = lead_policy(settings).cross_province_min
     cross = [
         LeadFacts(f.lead, f.person, f.status, f.events, f.measures)
         for f in leads
-        if len(f.lead["provinces"]) >= CROSS_PROVINCE_MIN
+        if len(f.lead["provinces"]) >= cross_province_min
     ]
     for serial, facts in enumerate(cross, start=1):
         facts.serial = serial

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore
+from pipelines.cases.timeline import lead_timeline
 from pipelines.errors import FundflowError
 from pipelines.formatting import day, yuan_value
 from pipelines.hashing import file_sha256
@@ -322,27 +323,8 @@ def _edge(source: Node, target: Node, amount: float, count: int, heaviest: float
 
 
 def timeline(lead: dict) -> list[dict]:
-    """Money into and out of the scheme's own accounts (all but the participants) per day, or per week when
-    the evidence spans more than TIMELINE_MAX_BARS days. Transfers between its own accounts are neither."""
-    payments = lead["payments"]
-    if not payments:
-        return []
-    core = {a["account_no"] for a in lead["accounts"] if a["role"] != "investor"} or {
-        a["account_no"] for a in lead["accounts"]
-    }
-    first = min(p["txn_time"] for p in payments).date()
-    last = max(p["txn_time"] for p in payments).date()
-    days = (last - first).days + 1
-    width = 1 if days <= TIMELINE_MAX_BARS else 7
-    buckets = [
-        {"day": first + timedelta(days=i), "days": width, "inflow": 0.0, "outflow": 0.0} for i in range(0, days, width)
-    ]
-    for payment in payments:
-        into, out_of = payment["payee_account"] in core, payment["payer_account"] in core
-        if into != out_of:
-            bucket = buckets[(payment["txn_time"].date() - first).days // width]
-            bucket["inflow" if into else "outflow"] += float(payment["amount"] or 0)
-    return buckets
+    """The lead's timeline (pipelines.cases.timeline, the one the console shows)."""
+    return lead_timeline(lead)
 
 
 def timeline_chart(lead: dict) -> dict:

@@ -18,9 +18,11 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
 from pipelines.cases import ranking
+from pipelines.cases.evidence import read_evidence
 from pipelines.cases.lifecycle import OPEN_STATUSES
-from pipelines.cases.sectors import tag_sectors
+from pipelines.cases.sectors import SECTORS, tag_sectors
 from pipelines.cases.store import (
     CaseStore,
     hold_chain,
@@ -31,23 +33,18 @@ from pipelines.cases.store import (
     leads,
     plain_json,
 )
+from pipelines.errors import RulePackError
 from pipelines.formatting import yuan
 from pipelines.masking import mask_account, mask_name
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 
-# DOMAIN §6.2: a lead opens on (T1 ∨ T2 ∨ T3 ∨ G5) plus at least one other hit, with ≥ ¥500,000 involved.
-OPENING_RULES = frozenset({"T1", "T2", "T3", "G5"})
-OPENING_OTHER_HITS = 1
-OPENING_MIN_AMOUNT = Decimal(500_000)
-
+# The opening rule and the priority thresholds are data: rules/leads.yaml (detectors.pack.LeadPolicy).
 COMPUTED_MARKS = ("major_amount", "cross_province", "many_elderly")
-MAJOR_AMOUNT = Decimal(100_000_000)
-CROSS_PROVINCE_MIN = 2
-MANY_ELDERLY_COUNT = 30  # participants aged 60+
-MANY_ELDERLY_SHARE = 0.5  # … or this share of them, once there are enough participants to say so
-MANY_ELDERLY_SHARE_MIN_PAYERS = 10
 
+
+CORE_ROLES = ("hub", "collector")
+"""Roles of a lead's core: a ring continues a lead only through these, so shared third parties never join two."""
 
 SYSTEM_USER = "system"
 LEAD_ID_PREFIX = "XS"
@@ -76,10 +73,19 @@ class RingFacts:
     province_stats: dict = field(default_factory=dict)
     flow: dict = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    """The money figures of pipelines.cases.evidence: what every view of the lead shows."""
+    why: list[dict] = field(default_factory=list)
+    """The ring's notes (ring_notes): cores merged and why, or the candidate group it was split from."""
 
     @property
     def rule_ids(self) -> list[str]:
         return sorted({alert["rule_id"] for alert in self.alerts})
+
+    @property
+    def core_accounts(self) -> set[str]:
+        """The accounts gathering the participants' money: the hub and the collectors forwarding to it."""
+        return {account["account_no"] for account in self.accounts if account["role"] in CORE_ROLES}
 
     @property
     def member_accounts(self) -> set[str]:
@@ -97,23 +103,42 @@ class PublishResult:
     lead_ids: tuple[str, ...]
 
 
-def opens_lead(rule_ids: list[str] | set[str], amount: Decimal) -> bool:
+def opens_lead(rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy) -> bool:
+    """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule, enough other hits, enough money."""
     hits = set(rule_ids)
-    return bool(hits & OPENING_RULES) and len(hits) >= 1 + OPENING_OTHER_HITS and amount >= OPENING_MIN_AMOUNT
+    return (
+        bool(hits & set(policy.opening_rules))
+        and len(hits) >= 1 + policy.opening_other_hits
+        and amount >= Decimal(str(policy.opening_min_amount_cny))
+    )
 
 
-def priority_marks(total_in: Decimal, provinces: list[str], individual_payers: int, elderly_share: float) -> list[str]:
+def priority_marks(
+    total_in: Decimal, provinces: list[str], individual_payers: int, elderly_share: float, policy: LeadPolicy
+) -> list[str]:
     marks = []
-    if total_in >= MAJOR_AMOUNT:
+    if Decimal(total_in) >= Decimal(str(policy.major_amount_cny)):
         marks.append("major_amount")
-    if len(provinces) >= CROSS_PROVINCE_MIN:
+    if len(provinces) >= policy.cross_province_min:
         marks.append("cross_province")
     elderly = round(individual_payers * elderly_share)
-    if elderly >= MANY_ELDERLY_COUNT or (
-        individual_payers >= MANY_ELDERLY_SHARE_MIN_PAYERS and elderly_share >= MANY_ELDERLY_SHARE
+    if elderly >= policy.many_elderly_count or (
+        individual_payers >= policy.many_elderly_share_min_payers and elderly_share >= policy.many_elderly_share
     ):
         marks.append("many_elderly")
     return marks
+
+
+def lead_policy(settings: Settings) -> LeadPolicy:
+    """The settings' rules/leads.yaml, its problems turned into the one user-facing error."""
+    try:
+        policy = load_lead_policy(settings.rules_dir)
+    except RulePackInvalid as exc:
+        raise RulePackError(exc.problems) from None
+    unknown = sorted(set(policy.sector_words) - set(SECTORS))
+    if unknown:
+        raise RulePackError([f"rules/leads.yaml: sector_words: 未知领域 / unknown sector codes {unknown}"])
+    return policy
 
 
 # --- reading a run from the warehouse ----------------------------------------------------------------------
@@ -319,7 +344,52 @@ def read_rings(con: duckdb.DuckDBPyConnection, run_id: str, county_code: str) ->
         ring.alerts = [alerts[a] for a in dict.fromkeys(alert_ids[key]) if a in alerts]
         ring.payments = [payments[p] for p in dict.fromkeys(evidence_ids[key]) if p in payments]
     _read_flows(con, rings, run_id, county_code)
+    _read_evidence(con, rings, run_id)
     return list(rings.values())
+
+
+def _masked_note(note: dict) -> dict:
+    masked = dict(note)
+    for name in ("accounts", "shared"):
+        if name in masked:
+            masked[name] = [mask_account(account) for account in masked[name]]
+    return masked
+
+
+def _read_evidence(con: duckdb.DuckDBPyConnection, rings: dict[str, RingFacts], run_id: str) -> None:
+    """Each ring's figures (one computation, pipelines.cases.evidence) and its evidence payments in both
+    directions: the ring's own evidence subgraph plus the largest payments of every kind of flow."""
+    found = read_evidence(con, run_id)
+    sampled = sorted(
+        {p for entry in found.values() for p in entry["sample"]}
+        - {p["payment_id"] for ring in rings.values() for p in ring.payments}
+    )
+    extra = {
+        r["payment_id"]: r
+        for r in _rows(
+            con,
+            f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payments WHERE payment_id IN (SELECT unnest($ids::VARCHAR[]))",
+            {"ids": sampled},
+        )
+    }
+    notes: dict[str, list[dict]] = defaultdict(list)
+    for ring_id, detail in con.execute(
+        "SELECT ring_id, detail FROM ring_notes WHERE run_id = ? ORDER BY kind, detail", [run_id]
+    ).fetchall():
+        notes[ring_id].append(json.loads(detail) if isinstance(detail, str) else detail)
+    for key, ring in rings.items():
+        entry = found.get(key) or {"figures": {}, "sample": {}}
+        # account numbers in the notes are masked: the lead's fields are shown and listed as they are stored
+        ring.why = [_masked_note(note) for note in notes.get(key, [])]
+        ring.figures = dict(entry["figures"])
+        if entry["figures"]:
+            ring.total_in = entry["figures"]["total_in"]
+            ring.total_out = entry["figures"]["total_out"]
+            ring.individual_payers = entry["figures"]["participants"]
+        known = {p["payment_id"] for p in ring.payments}
+        ring.payments = [dict(p, flow=entry["sample"].get(p["payment_id"])) for p in ring.payments] + [
+            dict(extra[p], flow=kind) for p, kind in entry["sample"].items() if p not in known and p in extra
+        ]
 
 
 def _read_flows(con: duckdb.DuckDBPyConnection, rings: dict[str, RingFacts], run_id: str, county: str) -> None:
@@ -385,15 +455,23 @@ def _lag_phrase(hours: float | None) -> str:
 
 
 def narrative(ring: RingFacts) -> str:
-    """A short Chinese account of the money flow, account numbers masked, for the analyst to read first."""
-    flow = ring.flow
+    """A short Chinese account of the money flow, account numbers masked, for the analyst to read first.
+    Its amounts are the lead's figures (pipelines.cases.evidence), the same the header and timeline show."""
+    flow, figures = ring.flow, ring.figures
+    kinds = figures.get("flows") or {}
+
+    def amount(kind: str) -> Decimal:
+        return Decimal((kinds.get(kind) or {}).get("amount") or 0)
+
     by_account = {a["account_no"]: a for a in ring.accounts}
     hub = by_account.get(ring.hub_account, {})
-    payers = ring.individual_payers or flow.get("participants")
-    paid_in = flow.get("participant_amount") or ring.total_in
+    payers = figures.get("participants", ring.individual_payers)
+    paid_in = amount("in_participant") if kinds else (flow.get("participant_amount") or ring.total_in)
     elderly = f"（其中 {ring.elderly_share:.0%} 年满 60 岁）" if ring.elderly_share else ""
+    other_in = f"，另有其他转入 {yuan(amount('in_other'))}" if amount("in_other") else ""
     parts = [
-        f"{ring.window_start:%Y-%m-%d} 至 {ring.window_end:%Y-%m-%d}，{yuan(paid_in)} 来自 {payers} 名个人{elderly}",
+        f"{ring.window_start:%Y-%m-%d} 至 {ring.window_end:%Y-%m-%d}，{yuan(paid_in)} 来自 {payers} 名个人{elderly}"
+        f"{other_in}",
         "汇集至" + _account_phrase(ring.hub_account, hub.get("account_name"), hub.get("holder_kind")),
     ]
     payees = flow.get("hub_payees") or []
@@ -402,15 +480,21 @@ def narrative(ring: RingFacts) -> str:
         more = f" 等 {flow['hub_payee_count']} 个账户" if flow["hub_payee_count"] > len(payees) else ""
         parts.append(f"{_lag_phrase(flow.get('hub_lag_hours'))}分转 {names}{more}（{yuan(flow['hub_out'])}）")
     cash = flow.get("cash_out") or []
-    if cash:
+    if cash and (amount("cash_out") or not kinds):
         top = by_account.get(cash[0]["account_no"], {"account_no": cash[0]["account_no"]})
-        total_cash = sum((Decimal(c["amount"]) for c in cash), Decimal(0))
+        total_cash = amount("cash_out") if kinds else sum((Decimal(c["amount"]) for c in cash), Decimal(0))
         where = _account_phrase(top["account_no"], top.get("account_name"), top.get("holder_kind"))
         parts.append(f"{where}{' 等' if len(cash) > 1 else ''}取现 {yuan(total_cash)}")
     text = " → ".join(parts)
-    payouts = flow.get("payouts") or {}
-    if payouts.get("n"):
-        text += f"；向 {payouts['n']} 名参与人返还 {yuan(payouts['amount'])}（疑似以新还旧）"
+    payouts = kinds.get("payout") or {}
+    if payouts.get("count"):
+        text += f"；向 {payouts['participants']} 名参与人返还 {yuan(payouts['amount'])}（疑似以新还旧）"
+    if amount("commission"):
+        text += f"；支付佣金 {yuan(amount('commission'))}"
+    if amount("to_controller"):
+        text += f"；转给实际控制人 {yuan(amount('to_controller'))}"
+    if kinds:
+        text += f"；流入合计 {yuan(figures['total_in'])}，流出合计 {yuan(figures['total_out'])}"
     return text + "。"
 
 
@@ -427,9 +511,9 @@ def _reasons(alerts: list[dict]) -> list[dict]:
     return list(reasons.values())
 
 
-def _computed_fields(ring: RingFacts) -> dict:
+def _computed_fields(ring: RingFacts, policy: LeadPolicy) -> dict:
     names: list[str | None] = [a.get("account_name") for a in ring.accounts if a.get("holder_kind") != "PERSON"]
-    sectors, keywords = tag_sectors([*names, *ring.texts])
+    sectors, keywords = tag_sectors([*names, *ring.texts], policy.sector_words)
     hub = next((a for a in ring.accounts if a["role"] == "hub"), {})
     return {
         "hub_account": ring.hub_account,
@@ -452,7 +536,9 @@ def _computed_fields(ring: RingFacts) -> dict:
         "score": ring.score,
         "narrative": narrative(ring),
         "reasons": _reasons(ring.alerts),
-        "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share),
+        "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share, policy),
+        "figures": plain_json(ring.figures),
+        "why": plain_json(ring.why),
     }
 
 
@@ -460,9 +546,9 @@ def _union(old: list, new: list) -> list:
     return old + [item for item in new if item not in old]
 
 
-def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
+def _refreshed_fields(lead: dict, ring: RingFacts, policy: LeadPolicy) -> dict:
     """A lead's computed figures after this ring: the fuller picture wins; lists and windows only grow."""
-    fresh = _computed_fields(ring)
+    fresh = _computed_fields(ring, policy)
     if ring.total_in >= Decimal(lead["total_in"]):
         figures = fresh
     else:
@@ -480,6 +566,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
                 "elderly_share",
                 "province_stats",
                 "narrative",
+                "figures",
             )
         }
     provinces = sorted(set(lead["provinces"]) | set(ring.provinces))
@@ -493,11 +580,12 @@ def _refreshed_fields(lead: dict, ring: RingFacts) -> dict:
         "sectors": _union(lead["sectors"], fresh["sectors"]),
         "keywords": _union(lead["keywords"], fresh["keywords"]),
         "score": max(lead["score"], ring.score),
+        "why": _union(lead.get("why") or [], fresh["why"]),
         "reasons": lead["reasons"]
         + [r for r in fresh["reasons"] if r["rule_id"] not in {known["rule_id"] for known in lead["reasons"]}],
     }
     merged["priority"] = priority_marks(
-        Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"]
+        Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"], policy
     ) + [mark for mark in lead["priority"] if mark not in COMPUTED_MARKS]
     return merged
 
@@ -519,15 +607,23 @@ def _resolve_merged(conn: Connection, lead: dict) -> dict:
 
 
 def _matching_leads(conn: Connection, ring: RingFacts) -> tuple[dict | None, dict | None]:
-    """The open lead this ring continues, else the newest closed lead it would have continued."""
+    """The open lead this ring continues, else the newest closed lead it would have continued: the same core —
+    the same ring key (hub), the ring's hub in the lead's core (hub, collectors), or the lead's hub in the
+    ring's core. Participants, third parties and a collector alone in common never count."""
     by_key = [dict(r) for r in conn.execute(sa.select(leads).where(leads.c.ring_key == ring.ring_key)).mappings()]
-    shared = conn.execute(
+    hub_in_lead_core = (
         sa.select(lead_accounts.c.lead_id, sa.func.count().label("n"))
-        .where(lead_accounts.c.account_no.in_(sorted(ring.member_accounts)))
-        .where(lead_accounts.c.role != "investor")
+        .where(lead_accounts.c.account_no == ring.hub_account)
+        .where(lead_accounts.c.role.in_(CORE_ROLES))
         .group_by(lead_accounts.c.lead_id)
-    ).all()
-    overlap = {lead_id: n for lead_id, n in shared}
+    )
+    lead_hub_in_ring_core = sa.select(leads.c.lead_id, sa.literal(1).label("n")).where(
+        leads.c.hub_account.in_(sorted(ring.core_accounts))
+    )
+    shared = conn.execute(sa.union_all(hub_in_lead_core, lead_hub_in_ring_core)).all()
+    overlap: dict[str, int] = defaultdict(int)
+    for lead_id, n in shared:
+        overlap[lead_id] += n
     ids = {lead["lead_id"] for lead in by_key} | set(overlap)
     candidates = [dict(r) for r in conn.execute(sa.select(leads).where(leads.c.lead_id.in_(sorted(ids)))).mappings()]
     resolved = [_resolve_merged(conn, lead) for lead in candidates]
@@ -592,6 +688,7 @@ def _evidence_rows(ring: RingFacts, lead_id: str) -> tuple[list[dict], list[dict
             "lead_id": lead_id,
             "run_id": ring.run_id,
             "amount": p["amount_cny"],
+            "flow": p.get("flow"),
             **{k: p[k] for k in PAYMENT_COLUMNS if k != "amount_cny"},
         }
         for p in ring.payments
@@ -603,7 +700,7 @@ def _metrics(value) -> dict:
     return json.loads(value) if isinstance(value, str) else (value or {})
 
 
-def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: dict | None) -> str:
+def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: dict | None, policy: LeadPolicy) -> str:
     now = store.now()
     lead_id = _next_lead_id(conn, now.year)
     conn.execute(
@@ -617,7 +714,7 @@ def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: di
             last_run_id=ring.run_id,
             created_at=now,
             updated_at=now,
-            **_computed_fields(ring),
+            **_computed_fields(ring, policy),
         )
     )
     accounts, alerts, payments = _evidence_rows(ring, lead_id)
@@ -676,7 +773,7 @@ def _insert_new(store: CaseStore, conn: Connection, ring: RingFacts, related: di
     return lead_id
 
 
-def _add_activity(store: CaseStore, conn: Connection, lead: dict, ring: RingFacts) -> bool:
+def _add_activity(store: CaseStore, conn: Connection, lead: dict, ring: RingFacts, policy: LeadPolicy) -> bool:
     """Add this ring's new evidence to an open lead; False when there is nothing new."""
     lead_id = lead["lead_id"]
     accounts, alerts, payments = _evidence_rows(ring, lead_id)
@@ -706,7 +803,7 @@ def _add_activity(store: CaseStore, conn: Connection, lead: dict, ring: RingFact
         row.account_no: row for row in conn.execute(sa.select(lead_accounts).where(lead_accounts.c.lead_id == lead_id))
     }
     new_accounts = [a for a in accounts if a["account_no"] not in known_accounts]
-    refreshed = _refreshed_fields(lead, ring)
+    refreshed = _refreshed_fields(lead, ring, policy)
     changed = {name: value for name, value in refreshed.items() if _differs(lead[name], value)}
     if not (new_alerts or new_payments or new_accounts or changed):
         return False
@@ -783,6 +880,7 @@ def publish_run(
     settings: Settings, warehouse_con: duckdb.DuckDBPyConnection, run_id: str, store: CaseStore | None = None
 ) -> PublishResult:
     """Turn one run's rings into leads, all in one case-store transaction (see the module docstring)."""
+    policy = lead_policy(settings)
     # Read the warehouse first, so the case store is locked only for the writing.
     rings = read_rings(warehouse_con, run_id, settings.county_code)
     # the model's score per ring while the model ranks; {} while the rules rank, leaving rank_score NULL
@@ -802,11 +900,11 @@ def publish_run(
                 for ring in pending:
                     open_lead, closed_lead = _matching_leads(conn, ring)
                     if open_lead is not None:
-                        changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring)
+                        changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring, policy)
                         counts["updated" if changed else "unchanged"] += 1
                         touched.append(open_lead["lead_id"])
-                    elif opens_lead(ring.rule_ids, ring.total_in):
-                        touched.append(_insert_new(store, conn, ring, closed_lead))
+                    elif opens_lead(ring.rule_ids, ring.total_in, policy):
+                        touched.append(_insert_new(store, conn, ring, closed_lead, policy))
                         counts["linked" if closed_lead else "new"] += 1
                     else:
                         left.append(ring)
@@ -825,3 +923,14 @@ def publish_run(
         if own_store:
             store.close()
     return PublishResult(**counts, lead_ids=tuple(dict.fromkeys(touched)))
+
+
+def publish_detection(settings: Settings, run_id: str) -> PublishResult:
+    """Publish one detect run from the home's warehouse: what `fundflow detect` and the nightly flow both call."""
+    from pipelines.warehouse import db as warehouse
+
+    con = warehouse.connect(settings)
+    try:
+        return publish_run(settings, con, run_id)
+    finally:
+        con.close()

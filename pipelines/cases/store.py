@@ -406,13 +406,31 @@ def _migrate_v3_tips(conn: Connection) -> None:
     conn.execute(fresh.tables["chain_heads"].insert().values(chain="tip_events", seq=0, hash=GENESIS_HASH))
 
 
-MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3_tips)]
+def v4_columns() -> list[tuple[str, Column]]:
+    """Schema version 4: a lead's figures from one computation, why it holds what it holds, and what each
+    evidence payment is (money in, forwarding, payout, commission, to a controller, cash out)."""
+    return [
+        ("leads", Column("figures", sa.JSON)),  # pipelines.cases.evidence: every figure shown about the lead
+        ("leads", Column("why", sa.JSON)),  # [{kind: core_to_core | same_actor | split | analyst_split, ...}]
+        ("lead_payments", Column("flow", _text(16))),  # pipelines.cases.evidence.FLOW_KINDS
+    ]
+
+
+def _migrate_v4_lead_figures(conn: Connection) -> None:
+    for table, column in v4_columns():
+        column_type = column.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {column_type}"))
+
+
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3_tips), (4, _migrate_v4_lead_figures)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 METADATA = MetaData()
 define_v1(METADATA)
 define_v2(METADATA)
 define_v3_tips(METADATA)
+for _table, _column in v4_columns():
+    METADATA.tables[_table].append_column(_column)
 leads = METADATA.tables["leads"]
 lead_accounts = METADATA.tables["lead_accounts"]
 lead_alerts = METADATA.tables["lead_alerts"]
@@ -842,6 +860,7 @@ class CaseStore:
         lead["alerts"] = self._rows(conn, lead_alerts, lead_id, lead_alerts.c.score.desc())
         lead["payments"] = self._rows(conn, lead_payments, lead_id, lead_payments.c.txn_time)
         lead["runs"] = self._rows(conn, lead_runs, lead_id, lead_runs.c.at)
+        lead["also_in"] = self.also_in(conn, lead_id)
         lead["measures"] = self._rows(conn, measures, lead_id, measures.c.measure_id)
         lead["events"] = self._rows(conn, events, lead_id, events.c.seq)
         files = self._rows(conn, attachments, lead_id, attachments.c.attachment_id)
@@ -850,6 +869,22 @@ class CaseStore:
             for note in self._rows(conn, notes, lead_id, notes.c.note_id)
         ]
         return lead
+
+    @staticmethod
+    def also_in(conn: Connection, lead_id: str) -> list[dict]:
+        """Other live leads this lead's participants also paid into: [{lead_id, participants}], most first."""
+        mine = sa.select(lead_accounts.c.account_no).where(
+            lead_accounts.c.lead_id == lead_id, lead_accounts.c.role == "investor"
+        )
+        query = (
+            sa.select(lead_accounts.c.lead_id, sa.func.count().label("participants"))
+            .join(leads, leads.c.lead_id == lead_accounts.c.lead_id)
+            .where(lead_accounts.c.account_no.in_(mine), lead_accounts.c.role == "investor")
+            .where(lead_accounts.c.lead_id != lead_id, leads.c.status != "MERGED")
+            .group_by(lead_accounts.c.lead_id)
+            .order_by(sa.func.count().desc(), lead_accounts.c.lead_id)
+        )
+        return [dict(row) for row in conn.execute(query).mappings()]
 
     @staticmethod
     def _rows(conn: Connection, table: Table, lead_id: str, order) -> list[dict]:

@@ -561,7 +561,7 @@ def open_manual_lead(
             raise LifecycleError(f"举报 {tip_id} 已关联线索 / the tip is already attached to a lead")
         now = store.now()
         lead_id = publish._next_lead_id(conn, now.year)
-        fields = publish._computed_fields(ring)
+        fields = publish._computed_fields(ring, publish.lead_policy(store.settings))
         fields["priority"] = [*fields["priority"], TIP_MARK]
         conn.execute(
             leads.insert().values(

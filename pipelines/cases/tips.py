@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.cases.sectors import tag_sectors
+from pipelines.cases.sectors import sector_words, tag_sectors
 from pipelines.cases.store import (
     CaseStore,
     canonical_json,
@@ -203,7 +203,7 @@ def insert_tip(
         return None
     now = store.now()
     tip_id = _next_tip_id(conn, now.year)
-    sectors, _ = tag_sectors([tip.content, *tip.companies])
+    sectors, _ = tag_sectors([tip.content, *tip.companies], sector_words(store.settings))
     conn.execute(
         tips.insert().values(
             tip_id=tip_id,

@@ -1,8 +1,9 @@
-"""`fundflow detect`: run the rule pack and print alerts per rule."""
+"""`fundflow detect`: run the rule pack, print alerts per rule, and publish the run's leads (unless --no-publish)."""
 
 from __future__ import annotations
 
 from detectors.pack import rule_order
+from pipelines.cases.publish import publish_detection
 from pipelines.detection.runner import run_detection
 from pipelines.formatting import parse_date, table_text
 from pipelines.settings import Settings
@@ -19,4 +20,13 @@ def detect_command(args, settings: Settings) -> int:
     rows.append(["合计", len(result.alerts), f"预警 / alerts；线索环 / rings: {result.rings}"])
     print(table_text(["规则", "预警数", "名称"], rows, right={1}))
     print(f"运行编号 / run id: {result.run_id}")
+    if getattr(args, "no_publish", False):
+        print("未发布线索 / leads not published (--no-publish)")
+        return 0
+    published = publish_detection(settings, result.run_id)
+    print(
+        f"线索 / leads: 新增 new {published.new}，更新 updated {published.updated}，"
+        f"关联已销号 linked {published.linked}，无变化 unchanged {published.unchanged}，"
+        f"未达立案条件 below the opening rule {published.skipped}"
+    )
     return 0

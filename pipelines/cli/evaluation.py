@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from pipelines.cases.store import CaseStore
 from pipelines.evaluation.backtest import backtest, format_report
+from pipelines.evaluation.lead_backtest import format_lead_results, lead_results
 from pipelines.evaluation.train import report, train
 from pipelines.evaluation.truth import read_truth
 from pipelines.settings import Settings
@@ -15,19 +17,28 @@ def backtest_command(args, settings: Settings) -> int:
     from pipelines.evaluation.ring_backtest import ring_results
 
     report = backtest(settings, args.labels)
-    ring_table = ""
-    if read_truth(args.labels).by_scheme:
+    ring_table = lead_table = ""
+    truth = read_truth(args.labels)
+    if truth.by_scheme:
         con = warehouse.connect(settings, read_only=True)
         try:
             report["rings"], ring_table = ring_results(con, args.labels)
         finally:
             con.close()
+        store = CaseStore.open(settings)
+        try:
+            report["leads"] = lead_results(store, truth)
+        finally:
+            store.close()
+        lead_table = format_lead_results(report["leads"])
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
         print(format_report(report))
         if ring_table:
             print("\n" + ring_table)
+        if lead_table:
+            print("\n" + lead_table)
     return 0
 
 

@@ -111,7 +111,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
         seconds["rings"] = round(time.perf_counter() - began, 3)
         with warehouse.transaction(con):
             _write_alerts(con, run_id, pack, rules, alerts, ids)
-            _write_rings(con, rings)
+            write_rings(con, rings)
     except Exception as exc:
         runs.finish_run(con, run_id, "failed", error=str(exc))
         raise
@@ -223,9 +223,15 @@ def _flag_accounts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:
         fill_table(con, "flagged_accounts", {"account_no": accounts})
 
 
-def _write_rings(con: duckdb.DuckDBPyConnection, rings: tuple[list[dict], list[dict]]) -> None:
+def write_rings(con: duckdb.DuckDBPyConnection, rings: tuple[list[dict], list[dict]]) -> None:
     ring_rows, member_rows = rings
-    for table, rows in (("rings", ring_rows), ("ring_members", member_rows)):
+    note_rows = [
+        {"ring_id": row["ring_id"], "run_id": row["run_id"], "kind": note["kind"], "detail": json.dumps(note)}
+        for row in ring_rows
+        for note in row.get("why", ())
+    ]
+    ring_rows = [{name: value for name, value in row.items() if name != "why"} for row in ring_rows]
+    for table, rows in (("rings", ring_rows), ("ring_members", member_rows), ("ring_notes", note_rows)):
         if rows:
             fill_table(con, table, {name: [row[name] for row in rows] for name in rows[0]})
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 from detectors.pack import rule_order
+from pipelines.cases.publish import lead_policy, opens_lead
 from pipelines.errors import NotFoundError
 from pipelines.evaluation.truth import Truth, read_truth
 from pipelines.formatting import table_text
@@ -22,8 +24,6 @@ from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
 from pipelines.warehouse import db as warehouse
 
-LEAD_OPENING_RULES = ("T1", "T2", "T3", "G5")
-"""DOMAIN §6.2: a lead opens on one of these plus at least one other rule's hit."""
 NAIVE_MIN_PAYERS = 30
 NAIVE_DAYS = 7
 
@@ -60,13 +60,13 @@ def backtest(settings: Settings, truth_path: str | Path, con: duckdb.DuckDBPyCon
     own_connection = con is None
     con = con or warehouse.connect(settings, read_only=True)
     try:
-        return _backtest(con, truth)
+        return _backtest(con, truth, settings)
     finally:
         if own_connection:
             con.close()
 
 
-def _backtest(con: duckdb.DuckDBPyConnection, truth: Truth) -> dict:
+def _backtest(con: duckdb.DuckDBPyConnection, truth: Truth, settings: Settings) -> dict:
     run = con.execute(
         "SELECT run_id, as_of, window_days FROM runs WHERE kind = 'detect' AND status = 'ok' "
         "ORDER BY started_at DESC LIMIT 1"
@@ -93,7 +93,14 @@ def _backtest(con: duckdb.DuckDBPyConnection, truth: Truth) -> dict:
         by_typology[typology].add(account)
         rules_of[account].add(rule_id)
     everything = set(rules_of)
-    lead_like = {account for account, rules in rules_of.items() if rules & set(LEAD_OPENING_RULES) and len(rules) >= 2}
+    # the lead-opening rule of rules/leads.yaml, amount included (what the account received in the window)
+    policy = lead_policy(settings)
+    received = _received(con, as_of, window_days)
+    lead_like = {
+        account
+        for account, rules in rules_of.items()
+        if opens_lead(rules, Decimal(str(received.get(account, 0))), policy)
+    }
     naive = _naive_accounts(con, as_of, window_days)
     rules = {
         rule_id: {"alerts": per_rule_alerts.get(rule_id, 0), **_scores(accounts, truth)}
@@ -123,6 +130,17 @@ def _backtest(con: duckdb.DuckDBPyConnection, truth: Truth) -> dict:
         "naive": _scores(naive, truth),
         "scheme_kinds": kinds,
     }
+
+
+def _received(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> dict[str, float]:
+    """What each account received in the run window (yuan)."""
+    start = as_of - timedelta(days=window_days - 1)
+    rows = con.execute(
+        "SELECT payee_account, sum(amount_cny) FROM payments WHERE txn_time >= ? AND txn_time < ? "
+        "AND payee_account IS NOT NULL GROUP BY payee_account",
+        [start, as_of + timedelta(days=1)],
+    ).fetchall()
+    return {account: float(amount) for account, amount in rows}
 
 
 def _naive_accounts(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> set[str]:
@@ -168,7 +186,7 @@ def format_report(report: dict) -> str:
         ]
         for name, key in (
             ("规则包 whole pack", "pack"),
-            ("线索组合 T1/T2/T3/G5+其他", "lead_like"),
+            ("线索组合 立案条件 leads.yaml", "lead_like"),
             (f"朴素规则 ≥{NAIVE_MIN_PAYERS} 付款人/{NAIVE_DAYS} 天 naive", "naive"),
         )
     ]

@@ -52,6 +52,11 @@ class Truth:
                 core.setdefault(account.scheme_id, set()).add(account.account_no)
         return core
 
+    @cached_property
+    def scheme_hub(self) -> dict[str, str]:
+        """scheme id → its hub account (the generator's file names one per scheme)."""
+        return {a.scheme_id: a.account_no for a in self.accounts if a.positive and a.role == "hub"}
+
 
 def read_truth(path: str | Path) -> Truth:
     path = Path(path)

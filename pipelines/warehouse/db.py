@@ -261,6 +261,18 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE account_keys (account_no VARCHAR NOT NULL, key VARCHAR NOT NULL, reason VARCHAR NOT NULL);
     """,
     ),
+    (
+        5,
+        """
+    -- why a ring holds what it holds: cores merged (core_to_core, same_actor) or a candidate group split
+    CREATE TABLE ring_notes (
+        ring_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,            -- core_to_core | same_actor | split
+        detail JSON NOT NULL
+    );
+    """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -140,3 +140,18 @@ def test_threshold_changed_in_yaml_changes_the_result(settings, warehouse, pack_
     tuned = run_detection(dataclasses.replace(settings, rules_dir=pack_dir), con=warehouse)
     assert [alert.subject for alert in tuned.alerts if alert.rule_id == "T1"] == ["HUB"]
     assert tuned.rule_pack_hash != default.rule_pack_hash
+
+
+def test_the_lead_policy_is_checked_with_the_pack(pack_dir):
+    policy = load_rule_pack(pack_dir).leads
+    assert policy.opening_rules == ("T1", "T2", "T3", "G5") and policy.opening_min_amount_cny == 500_000
+    assert "养老" in policy.sector_words["elderly_care"]
+    edit(pack_dir / "leads.yaml", "rules: [T1, T2, T3, G5]", "rules: [T1, T99]")
+    edit(pack_dir / "leads.yaml", "min_amount_cny: 500000", "min_amount_cny: lots")
+    edit(pack_dir / "leads.yaml", "cross_province_min: 2", "cross_provinces_min: 2")
+    assert problems_of(pack_dir) == [
+        "rules/leads.yaml: opening.rules: 未知规则 / unknown rule 'T99'. Did you mean T9?",
+        "rules/leads.yaml: opening.min_amount_cny: 应为非负数 / must be a non-negative number, got 'lots'",
+        "rules/leads.yaml: priority.cross_provinces_min: 未知参数 / unknown field. Did you mean cross_province_min?",
+        "rules/leads.yaml: priority.cross_province_min: 缺少 / missing",
+    ]

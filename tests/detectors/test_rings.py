@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from detectors.rings import RingParams, build_rings
+from pipelines.detection.runner import write_rings
 from pipelines.warehouse.actors import resolve_actors
 from pipelines.warehouse.db import connect_memory
 from tests.builders import add_parties, party
@@ -118,13 +119,7 @@ def test_ring_id_is_stable_across_runs(con):
 
 def test_rows_fit_the_warehouse_tables(con):
     scheme(con)
-    rings, members = build_rings(con, "run1", ALERTS, WINDOW)
-    for table, rows in (("rings", rings), ("ring_members", members)):
-        columns = list(rows[0])
-        con.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [[row[c] for c in columns] for row in rows],
-        )
+    write_rings(con, build_rings(con, "run1", ALERTS, WINDOW))
     assert con.execute("SELECT count(*) FROM rings").fetchone()[0] == 2
 
 

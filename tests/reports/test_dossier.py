@@ -103,9 +103,11 @@ def test_many_participants_are_drawn_as_one_node_around_the_hub(store_settings, 
 def test_the_timeline_counts_money_crossing_the_schemes_own_accounts(store_settings, lead_ids):
     lead = get_lead(store_settings, lead_ids[0])
     days = timeline(lead)
-    # 40 participants paid 20,000 each; 12 of them got 600 back; hub → collector stays inside the scheme
+    # 40 participants paid 20,000 each; 12 of them got 600 back; the collector withdrew 400,000 in cash (the
+    # timeline reads every payment, not the evidence sample); hub → collector stays inside the scheme
     assert sum(day["inflow"] for day in days) == 40 * 20_000
-    assert sum(day["outflow"] for day in days) == 12 * 600
+    assert sum(day["outflow"] for day in days) == 12 * 600 + 400_000
+    assert sum(day["outflow"] for day in days) == float(lead["total_out"])
     assert [day["day"].isoformat() for day in days if day["inflow"]] == ["2025-03-01"]
 
 

@@ -7,15 +7,18 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from detectors.pack import load_lead_policy
 from pipelines.cases import lifecycle
 from pipelines.cases.publish import opens_lead, priority_marks, publish_run
 from pipelines.cases.store import CaseStore, events, lead_alerts, lead_payments, leads
 from pipelines.warehouse import db as warehouse
 
+POLICY = load_lead_policy(Path(__file__).resolve().parents[3] / "rules")
 HUB = "6222020000000000018"
 COLLECTOR = "6222020000000000026"
 CASHER = "6222020000000000034"
@@ -291,7 +294,8 @@ def test_a_ring_becomes_one_lead_with_everything_an_analyst_needs(settings, stor
     assert hub_row["total_in"] == Decimal(800_000) and hub_row["institution"] == "B001"
     first_payer = next(a for a in lead["accounts"] if a["account_no"] == "6217000000000000000")
     assert (first_payer["total_out"], first_payer["total_in"]) == (Decimal(20_000), Decimal(600))
-    assert len(lead["payments"]) == 40 + 1 + 12 and len(lead["alerts"]) == 3
+    # the ring's evidence (40 in, 1 forwarded, 12 paid back) and, now that evidence covers money out, the cash out
+    assert len(lead["payments"]) == 40 + 1 + 12 + 1 and len(lead["alerts"]) == 3
     by_province = {p["province"]: p["participants"] for p in lead["province_stats"]["by_province"]}
     assert by_province == {"32": 10, "33": 30} and lead["province_stats"]["local_participants"] == 30
     assert [e["action"] for e in lead["events"]] == ["created"]
@@ -340,7 +344,7 @@ def test_new_activity_is_added_to_the_open_lead_and_leaves_the_analysts_work_alo
     assert lead["status"] == "TRIAGE" and lead["assignee"] == "ana"
     assert lead["total_in"] == Decimal(1_200_000) and lead["individual_payers"] == 60
     assert "T2" in lead["rule_ids"] and len(lead["alerts"]) == 4
-    assert len(lead["payments"]) == (40 + 1 + 12) + (20 + 1 + 12)
+    assert len(lead["payments"]) == (40 + 1 + 12 + 1) + (20 + 1 + 12 + 1)  # each run adds its cash-out too
     activity = lead["events"][-1]
     assert activity["action"] == "new_activity" and activity["user"] == "system"
     assert (activity["from_status"], activity["to_status"]) == ("TRIAGE", "TRIAGE")
@@ -350,10 +354,10 @@ def test_new_activity_is_added_to_the_open_lead_and_leaves_the_analysts_work_alo
     assert store.verify_events().ok
 
 
-def test_a_ring_sharing_accounts_with_an_open_lead_joins_it_instead_of_opening_a_twin(settings, store, scheme):
+def test_a_ring_holding_an_open_leads_hub_in_its_core_joins_it_instead_of_opening_a_twin(settings, store, scheme):
     lead_id = publish_run(settings, scheme, "run1", store).lead_ids[0]
     seed_payments(scheme, hub=OTHER_HUB, payers=40, memo="合作社入股分红")
-    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR))
+    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, HUB))  # the first lead's hub is in its core
     result = publish_run(settings, scheme, "run2", store)
     assert (result.new, result.updated) == (0, 1) and result.lead_ids == (lead_id,)
     lead = store.get_lead(lead_id)
@@ -362,9 +366,29 @@ def test_a_ring_sharing_accounts_with_an_open_lead_joins_it_instead_of_opening_a
     assert count(store, leads) == 1
 
 
+def test_two_schemes_sharing_participants_and_a_cash_out_account_are_two_leads_each_also_in_the_other(
+    settings, store, scheme
+):
+    # Until issue 14 any shared non-participant account joined the ring to the open lead; a shared cash-out
+    # account is a third party, and two hubs with their own participants are two schemes.
+    # Issue 14, done-when 2: the two schemes share 30 participants (people 10–39) and the cash-out account.
+    first = publish_run(settings, scheme, "run1", store).lead_ids[0]
+    seed_payments(scheme, hub=OTHER_HUB, first=10, payers=40, memo="合作社入股分红")
+    add_ring(scheme, "run2", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR))
+    result = publish_run(settings, scheme, "run2", store)
+    assert result.new == 1 and first not in result.lead_ids and count(store, leads) == 2
+    second = result.lead_ids[0]
+    one, other = store.get_lead(first), store.get_lead(second)
+    assert (one["hub_account"], other["hub_account"]) == (HUB, OTHER_HUB)
+    assert one["also_in"] == [{"lead_id": second, "participants": 30}]
+    assert other["also_in"] == [{"lead_id": first, "participants": 30}]
+    assert COLLECTOR in {a["account_no"] for a in one["accounts"]} & {a["account_no"] for a in other["accounts"]}
+
+
 def test_a_weak_ring_joins_the_lead_a_later_ring_of_the_same_run_opens(settings, store, scheme):
     seed_payments(scheme, hub=OTHER_HUB, payers=10)
-    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB, COLLECTOR), rules=("T6", "T8"), score=5.0)
+    # the weak ring's core holds the strong ring's hub (money core to core), so it continues that lead
+    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB, HUB), rules=("T6", "T8"), score=5.0)
     result = publish_run(settings, scheme, "run1", store)
     assert (result.new, result.updated, result.skipped) == (1, 1, 0)
     assert OTHER_HUB in {a["account_no"] for a in store.get_lead(result.lead_ids[0])["accounts"]}
@@ -436,17 +460,17 @@ def test_only_rings_meeting_the_opening_condition_become_leads(settings, store, 
     add_ring(con, "run1", rules=rules)
     result = publish_run(settings, con, "run1", store)
     assert (result.new, result.skipped) == ((1, 0) if opens else (0, 1))
-    assert opens_lead(set(rules), Decimal(amount_payers * 20_000)) is opens
+    assert opens_lead(set(rules), Decimal(amount_payers * 20_000), POLICY) is opens
 
 
 def test_priority_marks_and_their_near_misses():
-    assert priority_marks(Decimal(100_000_000), ["33"], 5, 0.0) == ["major_amount"]
-    assert priority_marks(Decimal("99999999.99"), ["33"], 5, 0.0) == []
-    assert priority_marks(Decimal(1), ["33", "32"], 5, 0.0) == ["cross_province"]
-    assert priority_marks(Decimal(1), ["33"], 100, 0.30) == ["many_elderly"]  # 30 aged 60+
-    assert priority_marks(Decimal(1), ["33"], 100, 0.29) == []  # 29
-    assert priority_marks(Decimal(1), ["33"], 10, 0.5) == ["many_elderly"]  # half of 10
-    assert priority_marks(Decimal(1), ["33"], 8, 0.5) == []  # half of too few to say
+    assert priority_marks(Decimal(100_000_000), ["33"], 5, 0.0, POLICY) == ["major_amount"]
+    assert priority_marks(Decimal("99999999.99"), ["33"], 5, 0.0, POLICY) == []
+    assert priority_marks(Decimal(1), ["33", "32"], 5, 0.0, POLICY) == ["cross_province"]
+    assert priority_marks(Decimal(1), ["33"], 100, 0.30, POLICY) == ["many_elderly"]  # 30 aged 60+
+    assert priority_marks(Decimal(1), ["33"], 100, 0.29, POLICY) == []  # 29
+    assert priority_marks(Decimal(1), ["33"], 10, 0.5, POLICY) == ["many_elderly"]  # half of 10
+    assert priority_marks(Decimal(1), ["33"], 8, 0.5, POLICY) == []  # half of too few to say
 
 
 def test_an_empty_run_publishes_nothing(settings, store):
@@ -461,4 +485,33 @@ def test_publish_keeps_json_columns_as_lists(settings, store, scheme):
         # as the database holds them, as text (PostgreSQL's driver would parse a JSON column itself)
         raw = conn.execute(sa.text("SELECT CAST(provinces AS TEXT), CAST(reasons AS TEXT) FROM leads")).one()
     assert json.loads(raw[0]) == ["32", "33"] and json.loads(raw[1])[0]["rule_id"] == "T1"
-    assert count(store, lead_payments) == 53
+    assert count(store, lead_payments) == 54
+
+
+def test_a_ponzis_lead_holds_its_money_out_and_every_view_shows_the_same_totals(settings, store):
+    # Issue 14, done-when 3: a planted Ponzi pays participants back, cashes out and pays its controller.
+    from console.views import queue_row
+    from pipelines.cases.timeline import lead_timeline
+    from reports.leads_export import lead_row
+
+    con = build_warehouse()
+    seed_payments(con)
+    to_controller = ("ctl-1", datetime(2025, 3, 2), 150_000, HUB, "康乐", None, "ORG", None, "330782", CASHER)
+    con.execute(
+        PAYMENT_SQL + PAYMENT_ROW,
+        [*to_controller, "李四", "PERSON", "330782", "TRANSFER", False, "借款"],
+    )
+    add_ring(con, "run1")
+    lead = store.get_lead(publish_run(settings, con, "run1", store).lead_ids[0])
+    kinds = {payment["flow"] for payment in lead["payments"]}
+    assert {"in_participant", "payout", "cash_out", "to_controller"} <= kinds
+    assert "ctl-1" in {payment["payment_id"] for payment in lead["payments"]}
+    outflow = sum(day["outflow"] for day in lead_timeline(lead))
+    assert outflow == 12 * 600 + 400_000 + 150_000 == float(lead["total_out"])
+    assert f"流出合计 ¥{outflow:,.0f}" in lead["narrative"] and "转给实际控制人 ¥150,000" in lead["narrative"]
+    assert sum(day["inflow"] for day in lead_timeline(lead)) == float(lead["total_in"]) == 800_000
+    row = queue_row(lead, datetime(2025, 4, 1).date())
+    exported = lead_row(lead, lead["accounts"], 0, {}, False, datetime(2025, 4, 1).date())
+    assert row["total_in"] == float(exported["total_in"]) == float(lead["total_in"])
+    assert row["total_out"] == float(exported["total_out"]) == outflow
+    assert lead["figures"]["flows"]["payout"]["count"] == 12 and lead["figures"]["participants"] == 40

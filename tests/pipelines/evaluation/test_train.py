@@ -337,6 +337,10 @@ def test_publishing_stores_the_models_score_beside_the_rule_score(settings, tmp_
                 [f"al3-{ring_id}", f"HUB{ring_id[4:]}", WINDOW_START, WINDOW_END, WINDOW_END],
             )
         con.execute("UPDATE rings SET total_in = 600000, alert_ids = list_append(alert_ids, 'al3-' || ring_id)")
+        # publishing counts the money from the payments themselves (pipelines.cases.evidence), so pay it in
+        add_payments(
+            con, [pay(f"BIG{ring_id[4:]}", f"HUB{ring_id[4:]}", 600_000, day(int(ring_id[4:]))) for ring_id in labels]
+        )
         publish_run(settings, con, "run1")  # the rules rank: no rank score
         store = CaseStore.open(settings)
         try:
