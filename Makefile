@@ -38,7 +38,8 @@ lint: $(VENV)/.dev-installed
 test: lint
 	bash console/setup_browser.sh
 	bash scripts/setup_postgres.sh
-	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest
+	# One test worker per core (pytest-xdist); a test file stays on one worker, so its fixtures are built once.
+	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
 
 BENCH_NAMES := $(filter-out bench,$(MAKECMDGOALS))
 
