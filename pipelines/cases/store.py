@@ -661,15 +661,7 @@ class CaseStore:
             "note": note,
             "detail": plain_json(detail or {}),
         }
-        hashed: dict[str, object] = {}
-
-        def new_hash_of(seq: int, prev_hash: str) -> str:
-            hashed.update(row, seq=seq)
-            return chain_hash(prev_hash, {name: hashed[name] for name in EVENT_FIELDS})
-
-        seq, prev_hash, new_hash = self._advance_head(conn, "events", new_hash_of)
-        conn.execute(events.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
-        return seq
+        return self._append_chained(conn, events, EVENT_FIELDS, row)
 
     def append_audit(
         self,
@@ -691,15 +683,7 @@ class CaseStore:
             "file_sha256": file_sha256,
             "detail": plain_json(detail or {}),
         }
-        hashed: dict[str, object] = {}
-
-        def new_hash_of(seq: int, prev_hash: str) -> str:
-            hashed.update(row, seq=seq)
-            return chain_hash(prev_hash, {name: hashed[name] for name in AUDIT_FIELDS})
-
-        seq, prev_hash, new_hash = self._advance_head(conn, "audit", new_hash_of)
-        conn.execute(audit.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
-        return seq
+        return self._append_chained(conn, audit, AUDIT_FIELDS, row)
 
     def append_tip_event(
         self,
@@ -723,14 +707,18 @@ class CaseStore:
             "note": note,
             "detail": plain_json(detail or {}),
         }
+        return self._append_chained(conn, tip_events, TIP_EVENT_FIELDS, row)
+
+    def _append_chained(self, conn: Connection, table: Table, fields: tuple[str, ...], row: dict) -> int:
+        """Insert `row` as the next link of `table`'s hash chain (its seq, prev_hash and hash); returns its seq."""
         hashed: dict[str, object] = {}
 
         def new_hash_of(seq: int, prev_hash: str) -> str:
             hashed.update(row, seq=seq)
-            return chain_hash(prev_hash, {name: hashed[name] for name in TIP_EVENT_FIELDS})
+            return chain_hash(prev_hash, {name: hashed[name] for name in fields})
 
-        seq, prev_hash, new_hash = self._advance_head(conn, "tip_events", new_hash_of)
-        conn.execute(tip_events.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
+        seq, prev_hash, new_hash = self._advance_head(conn, table.name, new_hash_of)
+        conn.execute(table.insert().values(**hashed, prev_hash=prev_hash, hash=new_hash))
         return seq
 
     def write_audit(
