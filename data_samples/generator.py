@@ -1,10 +1,12 @@
 """`fundflow generate`: a synthetic county with hidden fundraising schemes, written as bank report files.
 
 Output folder: `reports/` (one file per bank per month per kind, `<institution>_<YYYYMM>_<KIND>.<ext>`),
-`truth/accounts.csv` and `truth/schemes.csv` (the hidden schemes), `truth/institutions.csv` (per bank and month:
+`truth/accounts.csv` and `truth/schemes.csv` (the hidden schemes), `truth/lookalikes.csv` (the lawful look-alikes'
+own accounts by kind: co-op, care home, insurer, bank wealth product, merchant), `truth/institutions.csv` (per bank and month:
 lines written by kind, transfer legs the other bank reported and this one did not), `truth/suspicious_reporting.csv`
 (scheme accounts and flagged accounts: bank, role, reported as suspicious or not), and `manifest.json`. Same seed, same
-bytes. Size: about 0.97 report lines per person per day (persons=100,000, days=90 → about 8.7 million lines).
+bytes. Look-alikes (on by default) and disguised schemes (`disguised`, after the others) draw from their own
+random streams, so turning them on leaves every other payment of the county as it was. Size: about 0.97 report lines per person per day (persons=100,000, days=90 → about 8.7 million lines).
 """
 
 from __future__ import annotations
@@ -20,8 +22,23 @@ import polars as pl
 from data_samples.synth import batch as b
 from data_samples.synth import reports
 from data_samples.synth.background import block_payments, plan_life
-from data_samples.synth.county import County, make_accounts, make_banks, make_orgs, make_persons
+from data_samples.synth.county import (
+    County,
+    append_accounts,
+    make_accounts,
+    make_banks,
+    make_orgs,
+    make_persons,
+)
+from data_samples.synth.lookalikes import (
+    LookAlike,
+    entity_banks,
+    lookalike_accounts,
+    lookalike_payments,
+    plan_lookalikes,
+)
 from data_samples.synth.schemes import (
+    DISGUISED_KINDS,
     PRIMARY_TYPOLOGY,
     Scheme,
     attach_accounts,
@@ -33,6 +50,8 @@ from pipelines.errors import FundflowError
 
 DEFAULT_START = date(2025, 1, 1)
 ROWS_PER_PERSON_DAY = 0.97
+EXTRA_SERIAL = 4_000_000_000_000
+"""Serial numbers of look-alike and disguised-scheme payments start here, so the others keep theirs."""
 """Rough report lines per person per day with full reporting; benchmarks size their runs with it."""
 
 
@@ -46,7 +65,15 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
 
 
 def _check(
-    out_dir: Path, persons: int, days: int, schemes: int, fmt: str, reporting: str, encoding: str, start: date
+    out_dir: Path,
+    persons: int,
+    days: int,
+    schemes: int,
+    fmt: str,
+    reporting: str,
+    encoding: str,
+    start: date,
+    disguised: int = 0,
 ) -> None:
     if persons < 200:
         raise GenerateError(f"人数至少 200 / persons must be at least 200: {persons}")
@@ -54,6 +81,11 @@ def _check(
         raise GenerateError(f"天数应在 7 到 3660 之间 / days must be between 7 and 3660: {days}")
     if not 0 <= schemes <= 100:
         raise GenerateError(f"集资模型数应在 0 到 100 之间 / schemes must be between 0 and 100: {schemes}")
+    if not 0 <= disguised <= 20 or schemes + disguised > 99:
+        raise GenerateError(
+            f"伪装模型数应在 0 到 20 之间，且与集资模型合计不超过 99 / disguised must be 0–20 and schemes + disguised "
+            f"at most 99: {disguised}"
+        )
     if fmt not in ("csv", "xlsx", "xml") or reporting not in ("full", "realistic"):
         raise GenerateError(f"未知格式 / unknown format or reporting: {fmt}, {reporting}")
     if encoding not in ("utf-8", "gb18030") or (encoding != "utf-8" and fmt != "csv"):
@@ -79,10 +111,13 @@ def generate_county(
     encoding: str = "utf-8",
     start: date = DEFAULT_START,
     county_code: str = "330782",
+    lookalikes: bool = True,
+    disguised: int = 0,
 ) -> dict:
-    """Generate a county into `out_dir`; returns the summary also written to manifest.json."""
+    """Generate a county into `out_dir`; returns the summary also written to manifest.json. `lookalikes`: found
+    lawful look-alikes (about one of each kind per 2,500 persons); `disguised`: schemes posing as each kind."""
     out_dir = Path(out_dir)
-    _check(out_dir, persons, days, schemes, fmt, reporting, encoding, start)
+    _check(out_dir, persons, days, schemes, fmt, reporting, encoding, start, disguised)
     for owned in ("reports", "truth"):
         shutil.rmtree(out_dir / owned, ignore_errors=True)
     reports_dir, truth_dir = out_dir / "reports", out_dir / "truth"
@@ -96,14 +131,19 @@ def generate_county(
     extra = make_accounts(county, _rng(seed, 4), force_two, extra_accounts, org_opened)
     attach_accounts(county, planned, extra)
     life = plan_life(county, _rng(seed, 5))
+    twins, entities = add_lookalikes(county, planned, seed, persons, lookalikes, disguised)
     scheme_part = b.concat(
         [scheme_payments(county, scheme, _rng(seed, 6, index)) for index, scheme in enumerate(planned)]
     )
+    twin_part = b.concat([scheme_payments(county, scheme, _rng(seed, 12, index)) for index, scheme in enumerate(twins)])
     flagged = flag_accounts(county, planned, _rng(seed, 7)) if reporting == "realistic" else {}
+    if reporting == "realistic":
+        flagged = flag_lookalikes(county, twins, entities, flagged, _rng(seed, 15))
 
     files: list[dict] = []
     institution_truth: list[dict] = []
     n_payments = 0
+    n_extra = 0
     total_cents = 0
     clock = reports.Clock(county)
     for month_index, (d0, d1, month) in enumerate(month_blocks(start, days)):
@@ -116,20 +156,37 @@ def generate_county(
         legs = reports.make_legs(county, payments, n_payments, _rng(seed, 9, month_index))
         n_payments += len(payments["day"])
         total_cents += int(payments["cents"].sum())
+        in_block = (twin_part["day"] >= d0) & (twin_part["day"] < d1)
+        extra = reports.order_payments(
+            b.concat(
+                [
+                    lookalike_payments(county, entities, d0, d1, life.dom, _rng(seed, 11, month_index)),
+                    b.select(twin_part, in_block),
+                ]
+            )
+        )
+        if len(extra["day"]):
+            extra_legs = reports.make_legs(county, extra, EXTRA_SERIAL + n_extra, _rng(seed, 14, month_index))
+            legs = pl.concat([legs, extra_legs]).sort(["bank", "t", "serial", "dir"])
+            n_extra += len(extra["day"])
+            total_cents += int(extra["cents"].sum())
         files += write_month(
             county, clock, legs, month, fmt, reporting, encoding, flagged, reports_dir, institution_truth
         )
         del payments, legs
 
-    write_truth(county, planned, truth_dir)
-    write_reporting_truth(county, planned, flagged, institution_truth, truth_dir)
+    write_truth(county, planned + twins, truth_dir)
+    write_lookalike_truth(county, entities, truth_dir)
+    write_reporting_truth(county, planned + twins, flagged, institution_truth, truth_dir)
     summary = {
         "files": len(files),
         "rows": sum(item["rows"] for item in files),
-        "payments": n_payments,
+        "payments": n_payments + n_extra,
         "amount_total": f"{total_cents // 100}.{total_cents % 100:02d}",
-        "schemes": len(planned),
-        "scheme_investors": sum(scheme.n_investors_paid for scheme in planned),
+        "schemes": len(planned) + len(twins),
+        "disguised_schemes": len(twins),
+        "lookalikes": len(entities),
+        "scheme_investors": sum(scheme.n_investors_paid for scheme in planned + twins),
         "flagged_accounts": len(flagged),
         "persons": county.n_persons,
         "organisations": len(county.org_kind),
@@ -147,12 +204,72 @@ def generate_county(
             "encoding": encoding,
             "start": start.isoformat(),
             "county_code": county_code,
+            "lookalikes": lookalikes,
+            "disguised": disguised,
         },
         "summary": summary,
         "files": files,
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return {**summary, "out_dir": str(out_dir), "reports_dir": str(reports_dir), "truth_dir": str(truth_dir)}
+
+
+def add_lookalikes(
+    county: County, planned: list[Scheme], seed: int, persons: int, lookalikes: bool, disguised: int
+) -> tuple[list[Scheme], list[LookAlike]]:
+    """Plan the disguised schemes and the lawful look-alikes, and open their accounts, after everything else
+    (own random streams), so the rest of the county is drawn exactly as without them."""
+    if not lookalikes and not disguised:
+        return [], []
+    roles = [np.r_[scheme.controllers, scheme.promoters, scheme.collectors, [scheme.hub_person]] for scheme in planned]
+    taken = np.unique(np.concatenate(roles)).astype(np.int64) if roles else np.zeros(0, dtype=np.int64)
+    taken = taken[taken >= 0]
+    twins, force_two, extra_accounts, org_opened = plan_schemes(
+        county, _rng(seed, 10, 1), disguised, DISGUISED_KINDS, first_number=len(planned) + 1, exclude=taken
+    )
+    assert not extra_accounts, "disguised schemes gather through their own organisation"
+    entities, new_orgs = (
+        plan_lookalikes(county, _rng(seed, 10, 2), max(1, persons // 2500)) if lookalikes else ([], np.zeros(0))
+    )
+    twin_orgs = np.array([scheme.hub_org for scheme in twins], dtype=np.int64)
+    bank_rng = _rng(seed, 10, 3)
+    banks = np.r_[
+        bank_rng.choice(np.flatnonzero(county.reporting()), size=len(twin_orgs)),
+        entity_banks(county, entities, new_orgs, bank_rng) if entities else np.zeros(0, dtype=np.int64),
+    ].astype(np.int64)
+    append_accounts(county, _rng(seed, 10, 4), np.r_[twin_orgs, new_orgs].astype(np.int64), force_two, banks)
+    for org, day in org_opened.items():
+        county.acct_opened[county.org_acct[org]] = day
+        county.acct_active_from[county.org_acct[org]] = day
+    attach_accounts(county, twins, np.zeros(0, dtype=np.int64))
+    return twins, entities
+
+
+def flag_lookalikes(
+    county: County, twins: list[Scheme], entities: list[LookAlike], flagged: dict, rng: np.random.Generator
+) -> dict[int, tuple[str, str]]:
+    """Banks flag most disguised hubs, and many lawful look-alikes too (their crowds of payers look the same)."""
+    flagged = dict(flagged)
+    for scheme in twins:
+        if rng.random() < 0.8:
+            flagged.setdefault(scheme.hub_acct, ("0101", "短期内资金分散转入、集中转出，交易对手多为中老年个人"))
+    for account, _kind, role in lookalike_accounts(county, entities):
+        if role == "entity" and rng.random() < 0.6:
+            flagged.setdefault(account, ("0199", "交易对手众多，资金往来频繁"))
+    return dict(sorted(flagged.items()))
+
+
+def write_lookalike_truth(county: County, entities: list[LookAlike], truth_dir: Path) -> None:
+    """truth/lookalikes.csv: account_no, kind, role (entity; an insurer's head_office; a bank's settlement
+    account), name. None of these is a scheme account; a disguised twin is a scheme in accounts.csv."""
+    account_no, names = county.acct_table["account_no"], county.acct_table["name"]
+    rows = [
+        (account_no[account], kind, role, names[account])
+        for account, kind, role in lookalike_accounts(county, entities)
+    ]
+    pl.DataFrame(rows, schema=["account_no", "kind", "role", "name"], orient="row").write_csv(
+        truth_dir / "lookalikes.csv"
+    )
 
 
 def month_blocks(start: date, days: int):

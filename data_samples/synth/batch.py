@@ -59,6 +59,22 @@ MEMOS = (
     "经营款",
     "理财",
     "集资",
+    # look-alikes (data_samples/synth/lookalikes.py) and their disguised twins: appended, so older codes stay
+    "护理费",
+    "床位费",
+    "农资款",
+    "农产品收购款",
+    "保费",
+    "理赔款",
+    "上划资金",
+    "理财赎回",
+    "资金清算",
+    "刷卡消费",
+    "会员卡",
+    "消费返利",
+    "入社存款",
+    "保障金",
+    "养老会员费",
 )
 MEMO = {text: code for code, text in enumerate(MEMOS)}
 

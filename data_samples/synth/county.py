@@ -90,6 +90,14 @@ ORG_KINDS = (
     "developer",
     "supplier",
     "scheme",
+    # lawful look-alikes (lookalikes.py), appended so the older kinds keep their numbers
+    "coop",
+    "care_home",
+    "insurer",
+    "bank_product",
+    "big_merchant",
+    "head_office",
+    "market",
 )
 KIND = {name: number for number, name in enumerate(ORG_KINDS)}
 INDUSTRY = {
@@ -105,6 +113,13 @@ INDUSTRY = {
     "developer": "房地产业",
     "supplier": "制造业",
     "scheme": "租赁和商务服务业",
+    "coop": "农业",
+    "care_home": "卫生和社会工作",
+    "insurer": "金融业",
+    "bank_product": "金融业",
+    "big_merchant": "零售业",
+    "head_office": "金融业",
+    "market": "批发业",
 }
 
 
@@ -423,6 +438,32 @@ def make_accounts(
         active_from[county.org_acct[org]] = day
     build_account_table(county)
     return np.arange(first_extra, n_accounts)
+
+
+def append_accounts(
+    county: County, rng: np.random.Generator, orgs: np.ndarray, second_for: np.ndarray, org_bank: np.ndarray
+) -> None:
+    """Open accounts after `make_accounts` without redrawing any earlier one: for organisations added later
+    (at `org_bank`) and second accounts for persons who lack one. Account numbers come from the index, so every
+    earlier account keeps its number."""
+    first = len(county.acct_bank)
+    reporting = np.flatnonzero(county.reporting())
+    second_for = np.array([p for p in second_for if county.person_acct2[p] < 0], dtype=np.int64)
+    bank2 = rng.choice(reporting, size=len(second_for))
+    n_new = len(orgs) + len(second_for)
+    county.acct_bank = np.r_[county.acct_bank, org_bank, bank2]
+    county.acct_is_org = np.r_[county.acct_is_org, np.ones(len(orgs), bool), np.zeros(len(second_for), bool)]
+    county.acct_holder = np.r_[county.acct_holder, orgs, second_for]
+    opened = -rng.integers(30, 15 * 365, size=n_new)
+    county.acct_opened = np.r_[county.acct_opened, opened]
+    county.acct_active_from = np.r_[county.acct_active_from, opened]
+    n_orgs = len(county.org_kind)
+    org_acct = np.full(n_orgs, -1, dtype=np.int64)
+    org_acct[: len(county.org_acct)] = county.org_acct
+    org_acct[orgs] = first + np.arange(len(orgs))
+    county.org_acct = org_acct
+    county.person_acct2[second_for] = first + len(orgs) + np.arange(len(second_for))
+    build_account_table(county)
 
 
 def build_account_table(county: County) -> None:

@@ -5,6 +5,9 @@ promoters, drains to controllers); collection through many personal accounts for
 a fake co-operative / elderly-care membership; a "blockchain" scheme structured just under the large-value
 thresholds; and a scheme cashed out by its controllers in ¥45,000–49,999 withdrawals. Sizes run from tens to
 thousands of investors drawn with an elderly tilt; some schemes' investors never write a keyword memo.
+Disguised twins of the lawful look-alikes (lookalikes.py) are planned apart, after them (`DISGUISED_KINDS`): a
+养老 "membership" paying 12% a year, a "co-op" taking deposits from non-members, a "保障计划" posing as insurance,
+a "wealth product" sold outside any bank, a shop paying "consumption rebates" — each with fixed-rate returns.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ from data_samples.synth import batch as b
 from data_samples.synth.county import County, add_orgs, county_name
 
 KINDS = ("ponzi", "collectors", "coop", "blockchain", "cashout")
+DISGUISED_KINDS = ("care_membership", "coop_deposit", "fake_insurance", "fake_wealth", "consume_rebate")
+"""Each the twin of a lawful look-alike kind (lookalikes.LOOKALIKE_KINDS, in the same order)."""
+DISGUISED_RATES = {
+    "care_membership": (0.0095, 0.0105),  # 12% a year
+    "coop_deposit": (0.008, 0.012),
+    "fake_insurance": (0.008, 0.012),
+    "fake_wealth": (0.007, 0.01),
+    "consume_rebate": (0.012, 0.018),
+}
 PRIMARY_TYPOLOGY = {
+    **{kind: "interest_payout" for kind in DISGUISED_KINDS},
     "ponzi": "interest_payout",
     "collectors": "pass_through",
     "coop": "elderly_payers",
@@ -25,6 +38,10 @@ PRIMARY_TYPOLOGY = {
     "cashout": "cash_out",
 }
 TYPOLOGIES = {
+    **{
+        kind: ("interest_payout", "fan_in", "round_amounts", "elderly_payers", "insider_commission")
+        for kind in DISGUISED_KINDS
+    },
     "ponzi": ("interest_payout", "fan_in", "round_amounts", "elderly_payers", "insider_commission"),
     "collectors": ("pass_through", "fan_in", "gather_scatter", "interest_payout", "insider_commission"),
     "coop": ("elderly_payers", "round_amounts", "unrelated_business", "interest_payout", "fan_in"),
@@ -32,6 +49,11 @@ TYPOLOGIES = {
     "cashout": ("cash_out", "fan_in", "round_amounts", "insider_commission"),
 }
 INVEST_MEMOS = {
+    "care_membership": ("养老会员费", "会员卡", "养老服务费"),
+    "coop_deposit": ("入社存款", "入社股金", "入股"),
+    "fake_insurance": ("保障金", "保费", "认购"),
+    "fake_wealth": ("理财", "认购", "投资款"),
+    "consume_rebate": ("刷卡消费", "会员卡", "货款"),
     "ponzi": ("投资款", "认购", "入股", "理财"),
     "collectors": ("投资款", "认购", "集资"),
     "coop": ("会员费", "养老服务费", "入社股金"),
@@ -39,6 +61,11 @@ INVEST_MEMOS = {
     "cashout": ("投资款", "认购", "入股"),
 }
 PAYOUT_MEMOS = {
+    "care_membership": ("养老补贴", "分红", "返利"),
+    "coop_deposit": ("分红", "利息"),
+    "fake_insurance": ("收益", "返利"),
+    "fake_wealth": ("收益", "利息"),
+    "consume_rebate": ("消费返利", "返利"),
     "ponzi": ("利息", "月息", "收益", "返利"),
     "collectors": ("利息", "收益", "返利"),
     "coop": ("分红", "养老补贴"),
@@ -47,6 +74,11 @@ PAYOUT_MEMOS = {
 }
 NEUTRAL_MEMOS = ("", "", "", "转账", "往来款", "借款")
 ORG_NAMES = {
+    "care_membership": ("颐养中心有限公司", "养老服务有限公司"),
+    "coop_deposit": ("农民专业合作社", "种植专业合作社"),
+    "fake_insurance": ("保障服务有限公司", "健康管理有限公司"),
+    "fake_wealth": ("财富管理有限公司", "资产管理有限公司"),
+    "consume_rebate": ("商贸有限公司", "电子商务有限公司"),
     "ponzi": ("投资咨询有限公司", "财富管理有限公司"),
     "collectors": ("商务咨询有限公司", "资产管理有限公司"),
     "coop": ("养老服务专业合作社", "颐养服务有限公司"),
@@ -88,12 +120,24 @@ class Scheme:
         return found
 
 
-def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
+def plan_schemes(
+    county: County,
+    rng: np.random.Generator,
+    n_schemes: int,
+    kinds: tuple[str, ...] = KINDS,
+    first_number: int = 1,
+    exclude: np.ndarray | None = None,
+):
     """Choose each scheme's people and found its organisations. Returns the schemes and what the account
-    opener needs: controllers (two banks each), new personal accounts (person, bank, day), org opening days."""
+    opener needs: controllers (two banks each), new personal accounts (person, bank, day), org opening days.
+    `kinds` are cycled; `exclude` are persons holding a role in schemes planned before (never a role here,
+    never an investor)."""
     residents = county.residents
     age = county.age
-    pool = rng.permutation(residents[(age[residents] >= 25) & (age[residents] <= 65)])
+    eligible = residents[(age[residents] >= 25) & (age[residents] <= 65)]
+    if exclude is not None:
+        eligible = eligible[~np.isin(eligible, exclude)]
+    pool = rng.permutation(eligible)
     taken = 0
     reporting = np.flatnonzero(county.reporting())
     days = county.days
@@ -108,7 +152,7 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
     place = county_name(county.county_code)
     everyone = np.arange(county.n_persons)
     for index in range(n_schemes):
-        kind = KINDS[index % len(KINDS)]
+        kind = kinds[index % len(kinds)]
         if kind == "blockchain":
             n_investors = 10 + int(size_quantile[index] * 40)
         else:
@@ -117,7 +161,8 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
         end = days if rng.random() < 0.7 else min(days, max(start + 30, int(rng.integers(days * 6 // 10, days + 1))))
         end = max(end, min(days, max(start, 0) + 21))
         n_controllers = int(rng.integers(1, 3))
-        n_promoters = max(3, min(25, n_investors // 40)) if kind in ("ponzi", "collectors", "coop") else 0
+        promoted = ("ponzi", "collectors", "coop", "care_membership", "coop_deposit", "consume_rebate")
+        n_promoters = max(3, min(25, n_investors // 40)) if kind in promoted else 0
         n_collectors = max(4, min(40, n_investors // 20)) if kind == "collectors" else 0
         n_roles = n_controllers + n_promoters + n_collectors + 1
         roles = pool[taken : taken + n_roles]
@@ -126,22 +171,26 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
         collectors = roles[n_controllers + n_promoters : n_controllers + n_promoters + n_collectors]
         front = roles[-1]
         weight = np.where(age >= 60, 3.0, 1.0)
-        if kind == "coop":
+        if kind in ("coop", "care_membership"):
             weight = np.where(age >= 60, 8.0, np.where(age < 50, 0.3, 1.0))
         elif kind == "blockchain":
             weight = np.where((age >= 30) & (age < 66), 1.0, 0.1)
         weight = weight.astype(float)
         weight[pool[:taken]] = 0.0  # nobody with a role in any scheme so far invests
+        if exclude is not None:
+            weight[exclude] = 0.0
         n_investors = min(n_investors, int((weight > 0).sum()))
         investors = rng.choice(everyone, size=n_investors, replace=False, p=weight / weight.sum())
         scheme = Scheme(
-            scheme_id=f"S{index + 1:02d}",
+            scheme_id=f"S{index + first_number:02d}",
             kind=kind,
             start=start,
             end=end,
             uses_keyword_memo=bool(keyword_flags[index]),
             cash_out=kind == "cashout" or (kind == "ponzi" and rng.random() < 0.5),
-            monthly_rate={
+            monthly_rate=rng.uniform(*DISGUISED_RATES[kind])
+            if kind in DISGUISED_RATES
+            else {
                 "ponzi": rng.uniform(0.01, 0.03),
                 "collectors": rng.uniform(0.015, 0.025),
                 "coop": rng.uniform(0.008, 0.015),
@@ -154,7 +203,7 @@ def plan_schemes(county: County, rng: np.random.Generator, n_schemes: int):
             collectors=collectors,
             investors=investors,
         )
-        hub_is_org = kind in ("coop", "cashout") or rng.random() < 0.5
+        hub_is_org = kind in ("coop", "cashout", *DISGUISED_KINDS) or rng.random() < 0.5
         opened = min(start, days - 1) - int(rng.integers(5, 60))
         if hub_is_org:
             suffix = ORG_NAMES[kind][int(rng.integers(0, 2))]
@@ -221,8 +270,13 @@ def scheme_payments(county: County, scheme: Scheme, rng: np.random.Generator) ->
         inv_amount = rng.integers(45_000_000, 49_999_999, size=len(who), endpoint=True)
         reinvest = np.zeros(len(who), dtype=bool)
     else:
-        unit = {"ponzi": 1_000_000, "collectors": 500_000, "coop": 1_000_000, "cashout": 1_000_000}[kind]
+        unit = {"ponzi": 1_000_000, "collectors": 500_000, "coop": 1_000_000, "cashout": 1_000_000}.get(kind, 1_000_000)
         multiples = {
+            "care_membership": [2, 3, 5, 10],
+            "coop_deposit": [1, 2, 3, 5],
+            "fake_insurance": [1, 2, 5, 10],
+            "fake_wealth": [5, 10, 20, 30],
+            "consume_rebate": [1, 2, 3, 5],
             "ponzi": [1, 2, 3, 5, 10, 20],
             "collectors": [1, 2, 4, 6, 10],
             "coop": [1, 2, 3, 5],
@@ -249,6 +303,8 @@ def scheme_payments(county: County, scheme: Scheme, rng: np.random.Generator) ->
         # cash paid in just under ¥50,000 instead of the transfer
         inv_amount = np.where(by_cash, rng.integers(4_500_000, 4_999_999, size=m, endpoint=True), inv_amount)
     method = np.where(by_cash, b.CASH, np.where(rng.random(m) < 0.6, b.ONLINE, b.TRANSFER))
+    if kind == "consume_rebate":
+        method = np.where(by_cash, b.CASH, b.POS)  # "purchases" swiped at the shop's terminal
     target = np.full(m, scheme.hub_acct)
     if kind == "collectors":
         collector_of = rng.integers(0, len(scheme.collector_accts), size=n)

@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reporting", choices=["full", "realistic"], default="full")
     p.add_argument("--encoding", choices=["utf-8", "gb18030"], default="utf-8")
     p.add_argument("--start", help="first day YYYY-MM-DD (default 2025-01-01)")
+    p.add_argument(
+        "--lookalikes",
+        choices=["on", "off"],
+        default="on",
+        help="lawful co-ops, care homes, insurers, bank products, merchants (default on) / 正常经营的类似主体",
+    )
+    p.add_argument(
+        "--disguised", type=int, default=0, help="schemes disguised as each look-alike kind (default 0) / 伪装模型数"
+    )
 
     p = verbs.add_parser("backtest", help="precision and recall against known cases / 回测")
     p.add_argument("--labels", required=True, help="truth/accounts.csv or a CSV of account_no,label,typology")

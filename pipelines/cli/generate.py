@@ -27,6 +27,8 @@ def generate_command(args, settings) -> int:
         encoding=args.encoding,
         start=start,
         county_code=settings.county_code,
+        lookalikes=args.lookalikes == "on",
+        disguised=args.disguised,
     )
     seconds = time.perf_counter() - began
     print(

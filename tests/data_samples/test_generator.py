@@ -338,3 +338,50 @@ def test_generated_files_load_with_nothing_quarantined(tmp_path, fmt, reporting)
         assert set(accounts.filter(pl.col("role") != "investor")["account_no"]) <= reporting_accounts
     else:
         assert set(accounts["account_no"]) & reporting_accounts
+
+
+def test_lawful_look_alikes_have_their_lawful_money_shape(county):
+    out, summary, lines = county
+    found = pl.read_csv(out / "truth" / "lookalikes.csv", infer_schema=False)
+    assert set(found["kind"]) == {"coop", "care_home", "insurer", "bank_product", "merchant"}
+    assert summary["lookalikes"] == 5
+    schemes = pl.read_csv(out / "truth" / "accounts.csv", infer_schema=False)
+    assert not set(found["account_no"]) & set(schemes["account_no"])
+    entity = dict(
+        zip(found.filter(pl.col("role") == "entity")["kind"], found.filter(pl.col("role") == "entity")["account_no"])
+    )
+    paid_in = lines.filter((pl.col("direction") == "IN") & (pl.col("counterparty_id_type").is_in(PERSON_ID_TYPES)))
+    # a care home: the same families pay the same fee every month
+    care = paid_in.filter(pl.col("account_no") == entity["care_home"]).with_columns(month=pl.col("time").dt.month())
+    per_payer = care.group_by("counterparty_account_no").agg(pl.col("month").n_unique(), pl.col("cents").n_unique())
+    assert per_payer.height >= 30
+    assert (per_payer["month"] >= 2).mean() > 0.9 and (per_payer["cents"] == 1).mean() > 0.9
+    # a co-op settles its members by what each delivered: amounts vary, never one fixed share of what they paid
+    coop_out = lines.filter((pl.col("account_no") == entity["coop"]) & (pl.col("direction") == "OUT"))
+    settled = coop_out.filter(pl.col("memo") == "农产品收购款")
+    members = set(paid_in.filter(pl.col("account_no") == entity["coop"])["counterparty_account_no"])
+    assert settled["counterparty_account_no"].is_in(list(members)).mean() > 0.7
+    assert settled["cents"].std() / settled["cents"].mean() > 0.5
+    # a merchant is paid by card; a bank product's money goes to the bank's own settlement account
+    merchant = paid_in.filter(pl.col("account_no") == entity["merchant"])
+    assert (merchant["method"] == "POS").mean() > 0.7
+    bank_out = lines.filter((pl.col("account_no") == entity["bank_product"]) & (pl.col("direction") == "OUT"))
+    settlement = found.filter(pl.col("role") == "settlement")["account_no"].to_list()
+    assert set(bank_out["counterparty_account_no"]) == set(settlement)
+
+
+def test_disguised_twins_are_schemes_and_leave_the_others_as_they_were(tmp_path):
+    plain = generate_county(tmp_path / "plain", persons=600, days=40, schemes=2, seed=4, lookalikes=False)
+    both = generate_county(tmp_path / "both", persons=600, days=40, schemes=2, seed=4, disguised=5)
+    assert (plain["schemes"], both["schemes"], both["disguised_schemes"]) == (2, 7, 5)
+    kinds = pl.read_csv(tmp_path / "both" / "truth" / "schemes.csv", infer_schema=False)
+    assert kinds["kind"].to_list()[2:] == [
+        "care_membership",
+        "coop_deposit",
+        "fake_insurance",
+        "fake_wealth",
+        "consume_rebate",
+    ]
+    before = pl.read_csv(tmp_path / "plain" / "truth" / "accounts.csv", infer_schema=False)
+    after = pl.read_csv(tmp_path / "both" / "truth" / "accounts.csv", infer_schema=False)
+    assert after.filter(pl.col("scheme_id").is_in(["S01", "S02"])).equals(before)
