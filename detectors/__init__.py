@@ -39,4 +39,9 @@ DETECTORS: dict[str, ModuleType] = _registry(
     ("gather_scatter", import_module("detectors.gather_scatter")),
     ("bipartite", import_module("detectors.bipartite")),
     ("controlled_accounts", import_module("detectors.controlled_accounts")),
+    ("graph_fan", import_module("detectors.graph_fan")),
+    ("graph_cycle", import_module("detectors.graph_cycle")),
+    ("graph_scatter_gather", import_module("detectors.graph_scatter_gather")),
+    ("graph_gather_scatter", import_module("detectors.graph_gather_scatter")),
+    ("graph_bipartite", import_module("detectors.graph_bipartite")),
 )

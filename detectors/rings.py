@@ -38,7 +38,22 @@ class RingParams:
     """A promoter receives at least this many payments from the ring (payments)."""
     min_founding_rules: int = 2
     """A ring needs one account hit by at least this many distinct founding rules (rules)."""
-    shape_rules: tuple[str, ...] = ("G1", "G2", "G3", "G4", "G5", "G6", "G7", "A1")
+    shape_rules: tuple[str, ...] = (
+        "G1",
+        "G2",
+        "G3",
+        "G4",
+        "G5",
+        "G6",
+        "G7",
+        "A1",
+        "G8",
+        "G9",
+        "G10",
+        "G11",
+        "G12",
+        "G13",
+    )
     """Rules that describe only the shape of flows around an already flagged account, or an unexplained
     anomaly: they add to a ring's score and typologies but never found one (rule ids)."""
     max_evidence: int = 500

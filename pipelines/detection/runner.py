@@ -1,7 +1,8 @@
 """Detection: run the rule pack over a window of the warehouse and write its alerts, all or nothing.
 
 Sweep rules run first over the whole warehouse; the accounts they flag become the temp table
-`flagged_accounts` that the graph rules work from; rings are built from all alerts. Every alert is computed
+`flagged_accounts` that the graph rules work from; then the whole-graph shape rules (G8–G13) look at every
+account; rings are built from all alerts. Every alert is computed
 before any is written, then alerts (and rings) are written in one transaction with the run id, rule version
 and rule-pack hash. A rule whose window is shorter than the run is evaluated on windows stepping back by half
 its length, and keeps each subject's strongest window.
@@ -92,6 +93,8 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
         alerts = _run_stage(con, rules, "sweep", window, seconds)
         _flag_accounts(con, alerts)
         alerts += _run_stage(con, rules, "graph", window, seconds)
+        # whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags
+        alerts += _run_stage(con, rules, "whole", window, seconds)
         ids = [alert_id(run_id, alert) for alert in alerts]
         weights = {rule.rule_id: rule.weight for rule in rules}
         alert_rows = [

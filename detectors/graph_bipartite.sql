@@ -1,0 +1,38 @@
+-- G13 candidates: inside one stepped window (graph_windows), payments between quiet accounts whose sender shares
+-- at least $min_shared receivers with another sender. One row per such payment; blocks are formed and their
+-- density checked in Python.
+WITH edges AS (
+    SELECT w.k, p.payment_id, p.txn_time, CAST(p.amount_cny AS DOUBLE) AS amount,
+           p.payer_account AS payer, p.payee_account AS payee
+    FROM payments p
+    JOIN graph_windows w ON p.txn_time >= w.w_start AND p.txn_time < w.w_end
+    WHERE p.txn_time >= $start AND p.txn_time < $end
+      AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
+),
+busy AS (
+    SELECT k, account FROM (
+        SELECT k, payer AS account FROM edges UNION ALL SELECT k, payee AS account FROM edges) AS ends
+    GROUP BY k, account HAVING count(*) > $max_member_payments
+),
+floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM edges GROUP BY k),
+links AS (
+    SELECT DISTINCT e.k, e.payer, e.payee FROM edges e
+    JOIN floor f ON f.k = e.k
+    LEFT JOIN busy bp ON bp.k = e.k AND bp.account = e.payer
+    LEFT JOIN busy bq ON bq.k = e.k AND bq.account = e.payee
+    WHERE e.amount >= f.cutoff AND bp.account IS NULL AND bq.account IS NULL
+),
+paired AS (
+    SELECT l1.k, l1.payer AS sender, l2.payer AS partner
+    FROM links l1 JOIN links l2 ON l2.k = l1.k AND l2.payee = l1.payee AND l2.payer <> l1.payer
+    GROUP BY l1.k, l1.payer, l2.payer
+    HAVING count(*) >= $min_shared
+),
+senders AS (SELECT DISTINCT k, sender FROM paired)
+SELECT e.k, e.payer, e.payee, e.amount, e.payment_id, e.txn_time
+FROM edges e
+JOIN senders s ON s.k = e.k AND s.sender = e.payer
+JOIN floor f ON f.k = e.k
+LEFT JOIN busy bq ON bq.k = e.k AND bq.account = e.payee
+WHERE e.amount >= f.cutoff AND bq.account IS NULL
+ORDER BY e.k, e.payer, e.payee, e.txn_time

@@ -1,0 +1,46 @@
+-- G12 candidates: accounts that, inside one stepped window (graph_windows), are paid by and pay many more distinct
+-- accounts than nearly every account in that window and than in their own other windows. One row per payment
+-- in or out of a candidate in its window; the time order and amounts are checked in Python.
+WITH edges AS (
+    SELECT w.k, p.payment_id, p.txn_time, CAST(p.amount_cny AS DOUBLE) AS amount,
+           p.payer_account AS payer, p.payee_account AS payee
+    FROM payments p
+    JOIN graph_windows w ON p.txn_time >= w.w_start AND p.txn_time < w.w_end
+    WHERE p.txn_time >= $start AND p.txn_time < $end
+      AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
+),
+ends AS (
+    SELECT k, payee AS account, 'in' AS direction, payer AS other, txn_time, amount, payment_id FROM edges
+    UNION ALL
+    SELECT k, payer AS account, 'out' AS direction, payee AS other, txn_time, amount, payment_id FROM edges
+),
+fan AS (
+    SELECT k, account, direction, count(DISTINCT other) AS counterparties FROM ends GROUP BY k, account, direction
+),
+population AS (
+    SELECT k, direction, quantile_cont(counterparties, $population_percentile) AS cutoff
+    FROM fan GROUP BY k, direction
+),
+windows_run AS (SELECT count(*) AS windows FROM graph_windows),
+own AS (SELECT account, direction, sum(counterparties) AS total FROM fan GROUP BY account, direction),
+standing_out AS (
+    SELECT f.k, f.account, f.direction, f.counterparties, pop.cutoff
+    FROM fan f
+    JOIN population pop ON pop.k = f.k AND pop.direction = f.direction
+    JOIN own o ON o.account = f.account AND o.direction = f.direction
+    CROSS JOIN windows_run r
+    WHERE f.counterparties >= $min_counterparties AND f.counterparties > pop.cutoff
+      AND f.counterparties >= $baseline_multiple * greatest(
+          CASE WHEN r.windows > 1 THEN (o.total - f.counterparties) / (r.windows - 1.0) ELSE 0.0 END, 1.0)
+),
+candidates AS (
+    SELECT i.k, i.account, greatest(i.cutoff, o.cutoff) AS cutoff
+    FROM standing_out i
+    JOIN standing_out o ON o.k = i.k AND o.account = i.account AND o.direction = 'out'
+    WHERE i.direction = 'in'
+)
+SELECT c.k, c.account, c.cutoff, w.w_start, w.w_end, e.direction, e.other, e.txn_time, e.amount, e.payment_id
+FROM candidates c
+JOIN graph_windows w ON w.k = c.k
+JOIN ends e ON e.k = c.k AND e.account = c.account
+ORDER BY c.account, c.k, e.txn_time, e.payment_id
