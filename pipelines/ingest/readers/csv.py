@@ -1,7 +1,11 @@
-"""CSV files: decide the encoding from the whole file, split records in Python, let DuckDB stream the good ones.
+"""CSV files: DuckDB reads a plain file as it is; any other is split into records in Python first.
 
-Python splits the file into records (honouring quotes) and writes the ones that fit the header to a clean
-UTF-8 copy, each with its record number; a record that does not fit (wrong field count, broken quoting,
+A plain file (no quote, NUL, zero-width character, blank line or lone CR; checked over its bytes) has one
+record per line, so DuckDB reads it strictly as UTF-8 as it is and must read exactly as many records as it has
+lines after the header. If DuckDB refuses it (a line with the wrong field count, a byte that is not UTF-8), or
+for any other file (GB18030, UTF-16, quoted cells), Python
+splits the file into records (honouring quotes) and writes the ones that fit the header to a clean UTF-8
+copy, each with its record number; a record that does not fit (wrong field count, broken quoting,
 undecodable bytes, NUL bytes) is rejected on its own and quarantined whole. DuckDB then reads the clean
 copy strictly, and must read exactly as many records as Python counted, or the file is refused whole.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import logging
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -20,7 +25,7 @@ import duckdb
 
 from pipelines.errors import BadFileError
 from pipelines.ingest.headers import map_headers
-from pipelines.ingest.staged import RejectedLine, Staged, visible
+from pipelines.ingest.staged import ZERO_WIDTH, RejectedLine, Staged, visible
 from pipelines.settings import Settings
 from pipelines.warehouse.db import scalar
 
@@ -37,7 +42,12 @@ TOO_FEW = "字段数少于表头 / fewer fields than the header"
 BAD_QUOTES = "引号不成对 / unbalanced quotes"
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16"}
 
+PLAIN_CHUNK_BYTES = 16 << 20
+# UTF-8 bytes of the characters every reader removes from cells (staged.ZERO_WIDTH): a plain file has none.
+ZERO_WIDTH_BYTES = tuple(char.encode("utf-8") for char in "\u200b\u200c\u200d\u2060\ufeff")
+
 csv.field_size_limit(MAX_RECORD_CHARS)
+log = logging.getLogger("fundflow.ingest")
 
 
 def _split_lines(offset: int, block: bytes) -> list[tuple[int, bytes]]:
@@ -295,6 +305,90 @@ def split_records(path: Path, source_path: Path, encoding: str, clean: Path) -> 
     return split
 
 
+@dataclass
+class Plain:
+    """What the whole-file check found in a file DuckDB may read as it is."""
+
+    header: list[str]
+    delimiter: str
+    records: int
+    """Lines after the header: each is one record, as no quote can join lines."""
+
+
+def _has_zero_width(block: bytes) -> bool:
+    # A one-byte search is a memchr; most blocks have no 0xE2 byte at all, so the longer searches are skipped.
+    return (b"\xe2" in block and any(mark in block for mark in ZERO_WIDTH_BYTES[:-1])) or ZERO_WIDTH_BYTES[-1] in block
+
+
+def plain_file(path: Path) -> Plain | None:
+    """The file's header and record count when it is plain (see the module docstring), else None.
+
+    Only C-speed byte scans per block of whole lines, so the check costs a small part of reading the file.
+    """
+    with open(path, "rb") as handle:
+        first_line = handle.readline(MAX_RECORD_CHARS)
+        if not first_line.endswith(b"\n"):
+            return None
+        first_line = first_line.removeprefix(BOM)
+        try:
+            header_text = first_line.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        header_text = header_text.removesuffix("\n").removesuffix("\r")
+        if not header_text.strip() or any(mark in header_text for mark in ('"', "\x00", "\r")):
+            return None
+        if ZERO_WIDTH.search(header_text):
+            return None
+        delimiter = max(DELIMITERS, key=header_text.count)
+        crlf = first_line.endswith(b"\r\n")
+        line_end = b"\r\n" if crlf else b"\n"
+        lines = 0
+        previous_end = b"\n"
+        while block := handle.read(PLAIN_CHUNK_BYTES):
+            if not block.endswith(b"\n"):
+                block += handle.readline(MAX_RECORD_CHARS)
+            if b'"' in block or b"\x00" in block or _has_zero_width(block):
+                return None
+            newlines = block.count(b"\n")
+            # Every line ends as the header does (CRLF or LF), with no CR anywhere else.
+            if (b"\r" in block or crlf) and (
+                block.count(b"\r") != (newlines if crlf else 0) or (crlf and block.count(b"\r\n") != newlines)
+            ):
+                return None
+            if line_end + line_end in block or (previous_end == b"\n" and block.startswith(line_end)):
+                return None
+            lines += newlines + (not block.endswith(b"\n"))
+            previous_end = block[-1:]
+    return Plain(next(csv.reader([header_text], delimiter=delimiter)), delimiter, lines)
+
+
+def _read_plain(con: duckdb.DuckDBPyConnection, path: Path, plain: Plain) -> bool:
+    """Read a plain file with DuckDB as it is; False (nothing kept) when DuckDB refuses a line or the count differs."""
+    columns = ", ".join(f"'c{position}': 'VARCHAR'" for position in range(len(plain.header)))
+    con.execute("DROP TABLE IF EXISTS ingest_raw")
+    try:
+        # Insertion order is kept (DuckDB preserves it for a file scan into a table), so rowid is the line order.
+        con.execute(f"""
+            CREATE TEMP TABLE ingest_raw AS SELECT * FROM read_csv({_sql_text(str(path))},
+                header = false, skip = 1, delim = {_sql_text(plain.delimiter)}, quote = '"', escape = '"',
+                auto_detect = false, columns = {{{columns}}}, strict_mode = true, null_padding = false,
+                max_line_size = {4 * MAX_RECORD_CHARS}, ignore_errors = false, encoding = 'utf-8')""")
+    except duckdb.Error as exc:
+        log.debug("%s: DuckDB refused the plain read (%s); splitting in Python", path.name, _first_line(exc))
+        con.execute("DROP TABLE IF EXISTS ingest_raw")
+        return False
+    read = scalar(con, "SELECT count(*) FROM ingest_raw")
+    if read != plain.records:
+        log.debug("%s: DuckDB read %s of %s lines; splitting in Python", path.name, read, plain.records)
+        con.execute("DROP TABLE IF EXISTS ingest_raw")
+        return False
+    return True
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -314,13 +408,29 @@ def stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, pr
         head = handle.read(CHUNK_BYTES)
     if not head.replace(BOM, b"").strip():
         raise BadFileError(path, "文件为空 / empty file")
+    if progress:
+        progress(f"读取 / reading {path.name} ({path.stat().st_size / 1e6:,.0f} MB)")
+    plain = plain_file(path)
+    if plain is not None and plain.records > 0:
+        mapped = map_headers(path, plain.header)
+        if _read_plain(con, path, plain):
+            return Staged(
+                relation="ingest_raw",
+                row_no_sql="(src.rowid + 2)",
+                columns=dict(mapped.positions),
+                raw_columns=[
+                    (cell or f"c{position}", f'"c{position}"') for position, cell in enumerate(mapped.headers)
+                ],
+                format="csv",
+                encoding="utf-8-sig" if head.startswith(BOM) else "utf-8",
+                notes=_ignored_note(mapped.ignored),
+                records=plain.records,
+            )
     encoding = decide_encoding(path)
     settings.tmp.mkdir(parents=True, exist_ok=True)
     clean = settings.tmp / f"clean-{time.time_ns()}.csv"
     source_path = _utf16_to_utf8(path, settings) if encoding == "utf-16" else path
     try:
-        if progress:
-            progress(f"读取 / reading {path.name} ({path.stat().st_size / 1e6:,.0f} MB)")
         split = split_records(path, source_path, encoding, clean)
         if split.undecodable * 2 > split.records and split.undecodable > 10:
             # Mostly undecodable: a binary file or another encoding, not a text file with a few damaged lines.
@@ -342,7 +452,6 @@ def stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, pr
             f"记录数不一致：计数 {split.written:,} 条，读取 {read:,} 条；整个文件未导入 / record count mismatch: "
             f"counted {split.written:,}, read {read:,}; file refused whole",
         )
-    notes = [f"忽略未知列 / ignored unknown columns: {', '.join(mapped.ignored)}"] if mapped.ignored else []
     return Staged(
         relation="ingest_raw",
         row_no_sql="src.row_no",
@@ -351,6 +460,10 @@ def stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, pr
         format="csv",
         encoding=encoding,
         rejected=split.rejected,
-        notes=notes,
+        notes=_ignored_note(mapped.ignored),
         records=split.records,
     )
+
+
+def _ignored_note(ignored: list[str]) -> list[str]:
+    return [f"忽略未知列 / ignored unknown columns: {', '.join(ignored)}"] if ignored else []
