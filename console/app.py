@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from console import auth, downloads, institutions, notes, search, sessions, users, views
+from console import admin, auditlog, auth, dashboard, downloads, institutions, notes, search, sessions, users, views
 from console import tips as tip_pages
 from pipelines.cases import lifecycle
 from pipelines.cases.ranking import current_ranking
@@ -31,14 +31,15 @@ from pipelines.errors import FundflowError, LifecycleError, NotFoundError
 from pipelines.formatting import parse_date, yuan
 from pipelines.masking import mask_account
 from pipelines.settings import Settings
-from pipelines.vocabulary import FORM_FIELDS, LEAD_STATUS, QUEUE_VIEWS, ROLES
+from pipelines.vocabulary import EXPORT_TITLES, FLOW_KINDS, FORM_FIELDS, LEAD_STATUS, QUEUE_VIEWS, ROLES
 
 HERE = Path(__file__).resolve().parent
 CYTOSCAPE = HERE / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js"
+CHARTJS = HERE / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
 SESSION_HOURS = 8
 UNMASK_SHOWN_MINUTES = 10  # how long the page an unmask redirected to may show the number again on reload
 # Reachable without a session: the login form and files that hold no data.
-PUBLIC_PATHS = frozenset({"/login", "/static", "/vendor/cytoscape.min.js"})
+PUBLIC_PATHS = frozenset({"/login", "/static", "/vendor/cytoscape.min.js", "/vendor/chart.umd.min.js"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -113,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
             csrf=auth.csrf_token(request.session),
             role_labels=ROLES,
             flashes=request.session.pop("flashes", []),
-            downloads=list(downloads.KINDS) if user and user.role in auth.CAN_EXPORT else [],
+            downloads=[what for what in downloads.KINDS if user and auth.may_export(user.role, what)],
         )
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
@@ -175,6 +176,13 @@ def create_app(settings: Settings) -> FastAPI:
             log.error("console/node_modules missing: run console/setup_browser.sh (or make console)")
             return Response("cytoscape missing: run console/setup_browser.sh", status_code=404)
         return FileResponse(CYTOSCAPE, media_type="text/javascript")
+
+    @app.get("/vendor/chart.umd.min.js", include_in_schema=False)
+    def chart_js() -> Response:
+        if not CHARTJS.exists():
+            log.error("chart.js missing from console/node_modules: run console/setup_browser.sh")
+            return Response("chart.js missing: run console/setup_browser.sh", status_code=404)
+        return FileResponse(CHARTJS, media_type="text/javascript")
 
     public = APIRouter(dependencies=[Depends(csrf_guard)])
 
@@ -289,6 +297,12 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:
         lead = store.get_lead(lead_id)
         shown = views.lead_page(lead, user.role, store.today())
+        chosen, problem = payment_filter(request.query_params)
+        try:
+            page_no = max(1, int(request.query_params.get("tx_page") or 1))
+        except ValueError:
+            page_no = 1
+        table = views.payments_page(lead, chosen, page_no)
         response = page(
             request,
             "lead.html",
@@ -303,6 +317,16 @@ def create_app(settings: Settings) -> FastAPI:
             draft=request.session.pop("draft", None) or {},
             notes=views.notes_shown(lead),
             note_accounts=views.note_accounts(lead, secret),
+            tx=table,
+            tx_chosen=chosen,
+            tx_problem=problem,
+            tx_query=urlencode(payment_query(chosen)),
+            tx_export=auth.may_export(user.role, "transactions"),
+            tx_export_fields=[
+                *payment_query(chosen).items(),
+                ("tx_sort", chosen.sort),
+                ("tx_desc", "1" if chosen.descending else ""),
+            ],
         )
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
         response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
@@ -492,20 +516,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     @pages.get("/exports")
     def exports_page(request: Request, user: auth.User = Depends(current_user)) -> Response:
-        _may_export(user)
+        if not any(auth.may_export(user.role, what) for what in downloads.KINDS):
+            _may_export(user, "leads")
         return page(request, "exports.html", user, kinds=downloads.KINDS)
 
     @pages.post("/exports/{what}")
-    def export(
-        request: Request,
-        what: str,
-        lead_id: str = Form(""),
-        period: str = Form(""),
-        user: auth.User = Depends(current_user),
-    ) -> Response:
-        _may_export(user)
+    async def export(request: Request, what: str, user: auth.User = Depends(current_user)) -> Response:
+        _may_export(user, what)
+        form = await request.form()
+        lead_id, period = str(form.get("lead_id") or ""), str(form.get("period") or "")
         try:
-            path = downloads.export(settings, what, user.name, lead_id=lead_id or None, period=period or None)
+            chosen, problem = payment_filter(form)
+            if problem:
+                raise FundflowError(problem)
+            path = downloads.export(
+                settings, what, user.name, lead_id=lead_id or None, period=period or None, payments=chosen
+            )
         except FundflowError as exc:
             flash(request, "error", str(exc))
             return RedirectResponse(f"/leads/{quote(lead_id)}" if lead_id else "/exports", status_code=303)
@@ -568,11 +594,66 @@ def create_app(settings: Settings) -> FastAPI:
         return found
 
     institutions.add_routes(pages, page, current_user, settings)
+    dashboard.add_routes(pages, page, current_user, settings)
+    auditlog.add_routes(pages, page, current_user, store, Forbidden)
+    admin.add_routes(pages, page, current_user, store, flash, Forbidden)
     tip_pages.add_routes(pages, page, current_user, settings, store, flash)
     app.include_router(public)
     app.include_router(pages)
     app.include_router(api)
     return app
+
+
+def payment_filter(params) -> tuple[views.PaymentFilter, str]:
+    """The 交易明细 table's filter from the lead page's query (or the export form): (filter, problem or "")."""
+    problems = []
+
+    def day(key: str, label: str) -> date | None:
+        try:
+            return parse_date(str(params.get(key) or "").strip(), label)
+        except FundflowError as exc:
+            problems.append(str(exc))
+            return None
+
+    def amount(key: str) -> float | None:
+        text = str(params.get(key) or "").replace(",", "").strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            problems.append(f"金额应为数字 / amount must be a number: '{text[:20]}'")
+            return None
+
+    start, end = day("tx_start", "开始"), day("tx_end", "结束")
+    if start and end and start > end:
+        problems.append(f"开始日期 {start} 晚于结束日期 {end}，请调换 / the range is reversed")
+        start = end = None
+    flow = str(params.get("tx_flow") or "")
+    chosen = views.PaymentFilter(
+        start=start,
+        end=end,
+        min_amount=amount("tx_min"),
+        max_amount=amount("tx_max"),
+        flow=flow if flow in FLOW_KINDS else "",
+        party=str(params.get("tx_party") or "").strip()[:40],
+        sort=str(params.get("tx_sort") or "time") if params.get("tx_sort") in views.PAYMENT_SORTS else "time",
+        descending=params.get("tx_desc") == "1",
+    )
+    return chosen, "；".join(problems)
+
+
+def payment_query(chosen: views.PaymentFilter) -> dict:
+    """The filter as query parameters (for sort links and paging), empty ones left out."""
+    found = {
+        "tx_start": chosen.start.isoformat() if chosen.start else "",
+        "tx_end": chosen.end.isoformat() if chosen.end else "",
+        "tx_min": "" if chosen.min_amount is None else f"{chosen.min_amount:g}",
+        "tx_max": "" if chosen.max_amount is None else f"{chosen.max_amount:g}",
+        "tx_flow": chosen.flow,
+        "tx_party": chosen.party,
+    }
+    return {key: value for key, value in found.items() if value}
 
 
 def _api_date(text: str) -> date | None:
@@ -597,6 +678,7 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
-def _may_export(user: auth.User) -> None:
-    if user.role not in auth.CAN_EXPORT:
-        raise Forbidden(f"「{ROLES[user.role]}」不能导出 / role {user.role} may not export")
+def _may_export(user: auth.User, what: str) -> None:
+    if not auth.may_export(user.role, what):
+        title = EXPORT_TITLES.get(what, what)
+        raise Forbidden(f"「{ROLES[user.role]}」不能导出{title} / role {user.role} may not export {what}")

@@ -27,6 +27,20 @@ CAN_UNMASK = frozenset({"reviewer", "supervisor"})
 CAN_DECIDE = frozenset({"analyst", "reviewer", "supervisor"})
 CAN_ASSIGN_OTHERS = frozenset({"reviewer", "supervisor"})
 CAN_EXPORT = frozenset({"analyst", "reviewer", "supervisor", "auditor"})
+# Masked exports by kind. Lead-level files (names, masked numbers, payments) go only to those who work or audit
+# leads (DOMAIN §4.2: used only for disposing of illegal fundraising, need to know); the administrator runs the
+# office's accounts, not its cases, and gets only the campaign statistics it reports upward (masked like all).
+EXPORT_ROLES = {
+    "leads": CAN_EXPORT,
+    "campaign": CAN_EXPORT | {"admin"},
+    "dossier": CAN_EXPORT,
+    "transactions": CAN_EXPORT,
+}
+
+
+def may_export(role: str, what: str) -> bool:
+    return role in EXPORT_ROLES.get(what, frozenset())
+
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so an unknown name costs as long as a wrong password.

@@ -5,10 +5,13 @@ home folder, never the warehouse, so it keeps working while the nightly run hold
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 from pipelines.vocabulary import DETECTOR_FIELDS, DIRECTION, HOW_REPORTED, INSTITUTION_MEASURES
 from reports.institutions import CHARTED, SHARES, crossed_text, read_snapshots
@@ -28,9 +31,37 @@ TABLE_COLUMNS = (
     "completeness_lowest",
 )
 BAR_WIDTH = 320
+NAMES_FILE = "names.yaml"
 
 
-def shown(key: str, value) -> str:
+def institution_names(settings: Settings) -> dict[str, str]:
+    """code → name from `rules/institutions/names.yaml` (the office's register; none when the file is absent)."""
+    path: Path = settings.institutions_rules_dir / NAMES_FILE
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise FundflowError(f"{path}: 不是有效的 YAML / not valid YAML: {exc}") from None
+    names = loaded.get("names") if isinstance(loaded, dict) else None
+    if not isinstance(names, dict):
+        raise FundflowError(f"{path}: 缺少 names 表 / needs a 'names' mapping of code to name")
+    for code, name in names.items():
+        if not isinstance(name, str) or not name.strip():
+            raise FundflowError(f"{path}: names.{code} 应为机构名称 / names.{code} must be a name")
+    return {str(code): name.strip() for code, name in names.items()}
+
+
+def named(names: dict[str, str], code: str | None) -> str:
+    """「name（code）」for a registered institution, the code alone otherwise."""
+    if not code:
+        return ""
+    return f"{names[code]}（{code}）" if code in names else code
+
+
+def shown(key: str, value, names: dict[str, str] | None = None) -> str:
+    if key == "institution_code":
+        return named(names or {}, value)
     if value is None:
         return "—"
     if key in SHARES:
@@ -38,7 +69,7 @@ def shown(key: str, value) -> str:
     return str(value)
 
 
-def charts(summary: list[dict]) -> list[dict]:
+def charts(summary: list[dict], names: dict[str, str] | None = None) -> list[dict]:
     """One horizontal bar chart per measure: label, and per institution the bar's length and the value shown."""
     drawn = []
     for key in CHARTED:
@@ -51,7 +82,7 @@ def charts(summary: list[dict]) -> list[dict]:
                 "label": INSTITUTION_MEASURES[key],
                 "bars": [
                     {
-                        "institution_code": row["institution_code"],
+                        "institution_code": named(names or {}, row["institution_code"]),
                         "length": round(BAR_WIDTH * value / top, 1),
                         "text": shown(key, row.get(key)),
                     }
@@ -68,9 +99,10 @@ def add_routes(pages: APIRouter, page: Callable[..., Response], current_user: Ca
         snapshots = read_snapshots(settings)
         chosen = next((s for s in snapshots if s["period"]["key"] == period), snapshots[0] if snapshots else None)
         summary = chosen["summary"] if chosen else []
+        names = institution_names(settings)
         rows = [
             {
-                "cells": [(key, row.get(key), shown(key, row.get(key))) for key in TABLE_COLUMNS],
+                "cells": [(key, row.get(key), shown(key, row.get(key), names)) for key in TABLE_COLUMNS],
                 "crossed": crossed_text(row.get("crossed") or []),
             }
             for row in summary
@@ -84,10 +116,25 @@ def add_routes(pages: APIRouter, page: Callable[..., Response], current_user: Ca
             periods=[(s["period"]["key"], s["period"]["label"]) for s in snapshots],
             headers=[(key, INSTITUTION_MEASURES[key]) for key in TABLE_COLUMNS],
             rows=rows,
-            charts=charts(summary),
+            charts=charts(summary, names),
             bar_width=BAR_WIDTH,
-            missed=[dict(r, how=HOW_REPORTED.get(r["how_reported"], "")) for r in tables.get("missed", [])],
-            large=[dict(r, side=DIRECTION.get(r["direction"], "")) for r in tables.get("large_unreported", [])],
-            completeness=tables.get("completeness", []),
+            missed=[
+                dict(
+                    r, how=HOW_REPORTED.get(r["how_reported"], ""), institution_code=named(names, r["institution_code"])
+                )
+                for r in tables.get("missed", [])
+            ],
+            large=[
+                dict(
+                    r,
+                    side=DIRECTION.get(r["direction"], ""),
+                    institution_code=named(names, r["institution_code"]),
+                    other_institution=named(names, r.get("other_institution")),
+                )
+                for r in tables.get("large_unreported", [])
+            ],
+            completeness=[
+                dict(r, institution_code=named(names, r["institution_code"])) for r in tables.get("completeness", [])
+            ],
             fields=list(DETECTOR_FIELDS.items()),
         )

@@ -15,7 +15,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y "${missing[@]}"
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+# Also when a library listed in package.json is missing (a checkout installed before it was added).
+libs_missing=0
+for lib in $(node -e 'console.log(Object.keys(require("./package.json").dependencies).join(" "))'); do
+    [ -f "node_modules/$lib/package.json" ] || libs_missing=1
+done
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ] || [ "$libs_missing" = 1 ]; then
     command -v npm >/dev/null || { echo "需要 npm / npm not found"; exit 1; }
     npm ci --no-audit --no-fund
     touch node_modules

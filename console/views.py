@@ -34,7 +34,6 @@ from pipelines.vocabulary import (
 
 # Investors beyond this many are drawn as one expandable node, so a 2,000-account lead stays readable.
 GROUP_INVESTORS_ABOVE = 40
-TABLE_ROWS = 500
 NODE_PAYMENT_ROWS = 300
 MEASURE_OVERDUE_DAYS = 7  # DOMAIN §6.3: ledger items overdue by more than this are highlighted
 
@@ -165,22 +164,6 @@ def party_label(name: str | None, account_no: str | None) -> str:
 def lead_page(lead: dict, role: str, today: date) -> dict:
     """Everything the lead page shows, masked; `lead` is `CaseStore.get_lead`'s result."""
     names = {account["account_no"]: account["account_name"] for account in lead["accounts"]}
-    payments = [
-        {
-            "time": payment["txn_time"],
-            "payer": party_label(
-                payment["payer_name"] or names.get(payment["payer_account"]), payment["payer_account"]
-            ),
-            "payee": party_label(
-                payment["payee_name"] or names.get(payment["payee_account"]), payment["payee_account"]
-            ),
-            "amount": float(payment["amount"] or 0),
-            "method": PAYMENT_METHODS.get(payment["method"], payment["method"]),
-            "purpose": payment["purpose"] or "",
-            "memo": payment["memo"] or "",
-        }
-        for payment in lead["payments"][:TABLE_ROWS]
-    ]
     measures = [
         dict(
             item,
@@ -217,7 +200,6 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "window_end": lead["window_end"],
         "account_count": len(lead["accounts"]),
         "roles_count": [(ACCOUNT_ROLES.get(role, role), count) for role, count in roles_count.items()],
-        "payments": payments,
         "payment_count": len(lead["payments"]),
         "flows": lead_flows(lead),
         "also_in": lead.get("also_in") or [],
@@ -536,3 +518,82 @@ def note_accounts(lead: dict, secret: str, limit: int = 60) -> list[tuple[str, s
         (node_key(secret, a["account_no"]), f"{a['account_name'] or ''} {mask_account(a['account_no'])}")
         for a in core_first[:limit]
     ]
+
+
+PAYMENT_PAGE_ROWS = 100
+PAYMENT_SORTS = ("time", "amount", "payer", "payee")
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    """The lead page's 交易明细 table: which payments, in which order, which page."""
+
+    start: date | None = None
+    end: date | None = None
+    min_amount: float | None = None
+    max_amount: float | None = None
+    flow: str = ""  # a FLOW_KINDS code, or "" for every kind
+    party: str = ""  # counterparty: part of a name, the last 4 digits of an account, or a whole account number
+    sort: str = "time"
+    descending: bool = False
+
+
+def _party_matches(query: str, name: str | None, account_no: str | None) -> bool:
+    """Names by any part; numbers only by what the masked display shows (last 4) or in whole, so a search cannot
+    reveal the masked digits one by one."""
+    compact = query.replace(" ", "")
+    if compact.isdigit():
+        return bool(account_no) and (account_no == compact or (len(compact) == 4 and account_no.endswith(compact)))
+    return query.lower() in (name or "").lower()
+
+
+def payments_chosen(lead: dict, chosen: PaymentFilter) -> list[dict]:
+    """The lead's evidence payments that pass the filter, sorted; each row as the page and the export show it."""
+    names = {account["account_no"]: account["account_name"] for account in lead["accounts"]}
+    rows = []
+    for payment in _in_range(lead["payments"], chosen.start, chosen.end):
+        amount = float(payment["amount"] or 0)
+        if chosen.min_amount is not None and amount < chosen.min_amount:
+            continue
+        if chosen.max_amount is not None and amount > chosen.max_amount:
+            continue
+        if chosen.flow and payment.get("flow") != chosen.flow:
+            continue
+        payer_name = payment["payer_name"] or names.get(payment["payer_account"])
+        payee_name = payment["payee_name"] or names.get(payment["payee_account"])
+        if chosen.party and not (
+            _party_matches(chosen.party, payer_name, payment["payer_account"])
+            or _party_matches(chosen.party, payee_name, payment["payee_account"])
+        ):
+            continue
+        rows.append(
+            {
+                "time": payment["txn_time"],
+                "payer": party_label(payer_name, payment["payer_account"]),
+                "payee": party_label(payee_name, payment["payee_account"]),
+                "amount": amount,
+                "flow": FLOW_KINDS.get(payment.get("flow") or "", ""),
+                "method": PAYMENT_METHODS.get(payment["method"], payment["method"]),
+                "purpose": payment["purpose"] or "",
+                "memo": payment["memo"] or "",
+            }
+        )
+    key = chosen.sort if chosen.sort in PAYMENT_SORTS else "time"
+    rows.sort(key=lambda row: (row[key], row["time"]), reverse=chosen.descending)
+    return rows
+
+
+def payments_page(lead: dict, chosen: PaymentFilter, page_no: int) -> dict:
+    """One page of the filtered payments, with how many match and their sum."""
+    rows = payments_chosen(lead, chosen)
+    pages_total = max(1, -(-len(rows) // PAYMENT_PAGE_ROWS))
+    page_no = min(max(page_no, 1), pages_total)
+    return {
+        "rows": rows[(page_no - 1) * PAYMENT_PAGE_ROWS : page_no * PAYMENT_PAGE_ROWS],
+        "count": len(rows),
+        "total": round(sum(row["amount"] for row in rows), 2),
+        "page_no": page_no,
+        "pages_total": pages_total,
+        "kinds": [(code, label) for code, label in FLOW_KINDS.items()],
+        "filtered": chosen != PaymentFilter(sort=chosen.sort, descending=chosen.descending),
+    }

@@ -254,7 +254,7 @@ PROCEDURE_STAGES = {"risk": "风险", "admin": "行政", "criminal": "刑事"}
 # Console lead queue: the orders a user can pick.
 QUEUE_SORTS = {"score": "评分", "amount": "流入金额", "participants": "参与人数"}
 # Console downloads: the title of each export.
-EXPORT_TITLES = {"leads": "线索清单", "campaign": "专项行动统计表", "dossier": "线索卷宗"}
+EXPORT_TITLES = {"leads": "线索清单", "campaign": "专项行动统计表", "dossier": "线索卷宗", "transactions": "交易明细"}
 
 # How two accounts are found to be under one control (rule C2), Chinese and English.
 CONTROL_LINKS = {
@@ -310,3 +310,31 @@ LEAD_WHY = {
     "split": "按核心账户拆分（共享第三方不合并）",
     "analyst_split": "分析员拆分",
 }
+
+# The auditor's 审计日志 page (console): the logs it reads, and the audit log's actions.
+AUDIT_LOGS = {"audit": "审计日志", "events": "线索处理记录", "tip_events": "举报处理记录"}
+AUDIT_ACTIONS = {
+    "view": "查看线索",
+    "unmask": "查看完整号码",
+    "unmask_refused": "查看完整号码被拒",
+    "export": "导出",
+    "search": "检索",
+    "login": "登录",
+    "login_failed": "登录失败",
+    "logout": "退出",
+    "user_add": "新增用户",
+    "user_passwd": "修改密码",
+    "user_disable": "停用用户",
+    "user_enable": "启用用户",
+    "user_role": "变更角色",
+    "attachment_view": "下载附件",
+    "audit_view": "查看审计日志",
+    "store_copy": "线索库迁移",
+    "tip_import": "导入举报",
+    "reward_decide": "奖励决定",
+    "reward_paid": "奖励发放",
+}
+CHAIN_STATUS = {"ok": "哈希链校验通过", "broken": "哈希链校验失败"}
+
+# The console's 统计看板 (dashboard): open leads by age since they were opened.
+DASHBOARD_AGES = {"d30": "30 天以内", "d90": "31–90 天", "d180": "91–180 天", "older": "180 天以上"}

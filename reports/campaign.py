@@ -321,14 +321,15 @@ LEDGER_COLUMNS: list[tuple[Column, Callable[[LeadFacts], Any]]] = [
 ]
 
 
-def _by_province(facts: LeadFacts) -> list[dict]:
+def by_province(facts: LeadFacts) -> list[dict]:
+    """Participants and money by the province of the participants' ID numbers (stored at publish)."""
     return (facts.lead["province_stats"] or {}).get("by_province") or []
 
 
 def _per_province_text(facts: LeadFacts) -> str:
     return "；".join(
         f"{province_name(item['province'])} {item['participants']}人 {wan_value(item['amount'])}万元"
-        for item in _by_province(facts)
+        for item in by_province(facts)
     )
 
 
@@ -443,10 +444,11 @@ def _with_totals(rows: list[dict], summed: tuple[str, ...]) -> list[dict]:
     return rows + [total]
 
 
-def campaign_sheets(
+def period_summary(
     settings: Settings, period: Period, unmasked: bool = False, unit: str | None = None, store: CaseStore | None = None
-) -> list[Sheet]:
-    """The three tables (a, b, c) for `period`, ready for `reports.tables.write_tables`."""
+) -> Summary:
+    """The period's leads, closed-out ledger items and tips: the one computation behind the campaign tables and
+    the console's dashboard, so a figure shown in both is the same number."""
     own_store = store is None
     store = store or CaseStore.open(settings)
     try:
@@ -456,7 +458,20 @@ def campaign_sheets(
         if own_store:
             store.close()
     unit = unit or f"县级处置非法集资牵头部门（区划 {settings.county_code}）"
-    summary = Summary(unit, period, leads, done, tips_seen)
+    return Summary(unit, period, leads, done, tips_seen)
+
+
+def summary_figures(summary: Summary) -> dict:
+    """Table (a)'s one row, by column key (status_NEW, sector_elderly_care, amount in 万元 …)."""
+    return _rows(SUMMARY_COLUMNS, [summary])[0]
+
+
+def campaign_sheets(
+    settings: Settings, period: Period, unmasked: bool = False, unit: str | None = None, store: CaseStore | None = None
+) -> list[Sheet]:
+    """The three tables (a, b, c) for `period`, ready for `reports.tables.write_tables`."""
+    summary = period_summary(settings, period, unmasked, unit, store)
+    leads, unit = summary.leads, summary.unit
     cross_province_min = lead_policy(settings).cross_province_min
     cross = [
         LeadFacts(f.lead, f.person, f.status, f.events, f.measures)
@@ -466,7 +481,7 @@ def campaign_sheets(
     for serial, facts in enumerate(cross, start=1):
         facts.serial = serial
     return [
-        _sheet("a", SUMMARY_COLUMNS, _rows(SUMMARY_COLUMNS, [summary]), unit, period),
+        _sheet("a", SUMMARY_COLUMNS, [summary_figures(summary)], unit, period),
         _sheet(
             "b",
             LEDGER_COLUMNS,

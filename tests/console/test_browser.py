@@ -139,6 +139,13 @@ def test_queue_lead_graph_and_move(page, served):
     assert "金华某某养老服务有限公司" in detail and "622202*********0018" in detail
     page.screenshot(path=str(SCREENSHOTS / "lead.png"), full_page=True)
 
+    # The transactions table sorts on the server: by amount, largest first, after two clicks.
+    page.click("a.tx-sort[data-key=amount]")
+    page.click("a.tx-sort[data-key=amount]")
+    wait_for_graph(page)
+    assert "¥500,000.00" in page.locator("#payments tr").nth(1).inner_text()
+    page.locator("#transactions").screenshot(path=str(SCREENSHOTS / "lead-transactions.png"))
+
     # Time range: only March's payments leave fewer nodes.
     page.fill("#range-from", "2025-03-01")
     page.fill("#range-to", "2025-03-05")
@@ -243,3 +250,42 @@ def test_a_day_of_casework_search_views_note_and_edge_click(page, served, tmp_pa
     assert SMALL in found and LARGE in found and COLLECTOR not in found
     page.screenshot(path=str(SCREENSHOTS / "search.png"), full_page=True)
     assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
+
+
+def test_auditor_log_dashboard_and_admin_users(page, served, browser):
+    """The auditor filters the audit log (chains verified) and sees the dashboard's charts drawn; the admin's
+    users page lists every role. Screenshots: audit.png, dashboard.png, users.png."""
+    base, _facts = served
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log_in(page, base, "auditor")
+    page.click("#nav-audit")
+    page.wait_for_selector("#audit-log")
+    page.select_option("#audit-filter select[name=action]", "login")
+    page.select_option("#audit-filter select[name=user]", "auditor")
+    page.click("#audit-filter button[type=submit]")
+    page.wait_for_selector("#audit-count")
+    assert "哈希链校验通过" in page.inner_text("#chains")
+    rows = page.locator("#audit-log tr").all_inner_texts()[1:]
+    assert rows and all("auditor" in row and "登录" in row for row in rows)
+    page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+
+    page.click("#nav-dashboard")
+    wait_until(page, "document.body.dataset.chartsReady === '1'")
+    # A drawn canvas has coloured pixels; an empty one is all transparent.
+    painted = page.evaluate(
+        """() => { const c = document.getElementById('chart-status');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"""
+    )
+    assert painted > 500 and "新线索" in page.inner_text("#table-status")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    admin = context.new_page()
+    log_in(admin, base, "admin")
+    admin.click("#nav-users")
+    listed = admin.inner_text("#users")
+    assert all(name in listed for name in ("analyst", "reviewer", "supervisor", "auditor")) and "停用" in listed
+    admin.screenshot(path=str(SCREENSHOTS / "users.png"), full_page=True)
+    context.close()

@@ -82,3 +82,28 @@ def test_the_page_needs_a_login(client_for):
     response = client_for().get("/institutions", follow_redirects=False)
     assert response.status_code == 303 and "/login" in response.headers["location"]
     assert login  # the shared helper is what logs in above
+
+
+def test_institutions_are_named_from_the_register(settings, client_for, monkeypatch, tmp_path):
+    import dataclasses
+
+    import pytest
+
+    from console import institutions
+    from pipelines.errors import FundflowError
+
+    (tmp_path / "institutions").mkdir()
+    register = tmp_path / "institutions" / institutions.NAMES_FILE
+    register.write_text('version: "1"\nnames:\n  C0001: 示例农村商业银行\n', encoding="utf-8")
+    read = institutions.institution_names
+    monkeypatch.setattr(institutions, "institution_names", lambda s: read(dataclasses.replace(s, rules_dir=tmp_path)))
+    snapshot(settings)
+    html = client_for("analyst").get("/institutions").text
+    table = html[html.index('id="scorecard"') : html.index("</table>", html.index('id="scorecard"'))]
+    assert "示例农村商业银行（C0001）" in table and ">C0002<" in table  # an unlisted code stays as it is
+    assert "示例农村商业银行（C0001）</text>" in html  # the charts' labels too
+    register.write_text("names:\n  C0001: ''\n", encoding="utf-8")
+    with pytest.raises(FundflowError, match="names.C0001"):
+        read(dataclasses.replace(settings, rules_dir=tmp_path))
+    # The shipped register parses and names the sample banks.
+    assert read(settings)["C1234533000011"] == "示例农村商业银行"

@@ -29,6 +29,7 @@ PATH_VALUES = {
     "what": "leads",
     "tip_id": "JB2025-000001",
     "reward_id": "1",
+    "name": "analyst",
 }
 
 
