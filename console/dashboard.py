@@ -44,12 +44,12 @@ def figures(settings: Settings, period: Period, today: date) -> dict:
         days = (as_of - facts.lead["created_at"].date()).days
         ages[next(key for bound, key in AGE_BOUNDS if bound is None or days <= bound)] += 1
     regions = Counter(facts.main_province for facts in summary.leads if facts.main_province)
-    people: Counter = Counter()
-    money: Counter = Counter()
+    people: Counter[str] = Counter()
+    money: dict[str, float] = {}
     for facts in summary.leads:
         for item in by_province(facts):
             people[item["province"]] += int(item["participants"])
-            money[item["province"]] += float(item["amount"])
+            money[item["province"]] = money.get(item["province"], 0.0) + float(item["amount"])
     first_week = as_of - timedelta(days=as_of.weekday() + 7 * (WEEKS_SHOWN - 1))
     weeks = [first_week + timedelta(days=7 * n) for n in range(WEEKS_SHOWN)]
     new_by_week = Counter(

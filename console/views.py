@@ -543,7 +543,9 @@ def _party_matches(query: str, name: str | None, account_no: str | None) -> bool
     reveal the masked digits one by one."""
     compact = query.replace(" ", "")
     if compact.isdigit():
-        return bool(account_no) and (account_no == compact or (len(compact) == 4 and account_no.endswith(compact)))
+        if not account_no:
+            return False
+        return account_no == compact or (len(compact) == 4 and account_no.endswith(compact))
     return query.lower() in (name or "").lower()
 
 
