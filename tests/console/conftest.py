@@ -36,6 +36,7 @@ def add_lead(
     typologies: tuple[str, ...] = ("fan_in", "elderly_payers"),
     provinces: tuple[str, ...] = ("33",),
     priority: tuple[str, ...] = (),
+    province_stats: dict | None = None,
 ) -> dict:
     """Publish one lead: a hub and a collector fed by `investors` participants, each paying twice.
 
@@ -127,7 +128,7 @@ def add_lead(
                 individual_payers=investors,
                 elderly_share=0.6,
                 provinces=list(provinces),
-                province_stats=[],
+                province_stats=province_stats or [],
                 typologies=list(typologies),
                 rule_ids=["T1", "T6"],
                 sectors=["elderly_care"],

@@ -53,7 +53,19 @@ def served(tmp_path_factory):
     for role in ROLES:
         users.add_user(store, role, role, PASSWORD)
     facts = {
-        SMALL: add_lead(store, SMALL, SMALL_INVESTORS, investor_name="<b>参与人</b>"),
+        SMALL: add_lead(
+            store,
+            SMALL,
+            SMALL_INVESTORS,
+            investor_name="<b>参与人</b>",
+            province_stats={
+                "by_province": [
+                    {"province": "33", "participants": 9, "amount": "90063"},
+                    {"province": "36", "participants": 2, "amount": "20015"},
+                    {"province": "34", "participants": 1, "amount": "10010"},
+                ]
+            },
+        ),
         LARGE: add_lead(store, LARGE, LARGE_INVESTORS, hub_name="某某农业专业合作社", score=0.7),
     }
     sock = socket.socket()
@@ -278,6 +290,7 @@ def test_auditor_log_dashboard_and_admin_users(page, served, browser):
                    let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"""
     )
     assert painted > 500 and "新线索" in page.inner_text("#table-status")
+    assert "江西" in page.inner_text("#table-provinces")  # participants' provinces, from their ID numbers
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
 
