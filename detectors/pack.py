@@ -22,6 +22,8 @@ from detectors.base import Rule
 KEYWORDS_FILE = "keywords.yaml"
 LEADS_FILE = "leads.yaml"
 """The lead-opening rule, priority marks and focus-sector words: thresholds of publishing, not a detector."""
+LOOKALIKES_FILE = "lookalikes.yaml"
+"""Lawful look-alike profiles and suspect signs (detectors/lookalikes.py): read when publishing, not a detector."""
 RULE_KEYS = ("id", "detector", "typology", "title_zh", "title_en", "weight", "version", "source", "params")
 SHARED_LISTS = ("memo_keywords", "financial_institutions")
 """Lists in keywords.yaml; a detector whose Params has a field of the same name gets the list there."""
@@ -103,7 +105,7 @@ def load_rule_pack(folder: str | Path) -> RulePack:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in files:
-        if path.name in (KEYWORDS_FILE, LEADS_FILE):
+        if path.name in (KEYWORDS_FILE, LEADS_FILE, LOOKALIKES_FILE):
             continue
         rule = _load_rule(path, DETECTORS, shared, problems)
         if rule is None:

@@ -222,6 +222,19 @@ PRIORITY_MARKS = {
     "cross_province": "跨省",
     "many_elderly": "涉老年人多",
     "tip_reported": "群众举报",  # set by pipelines.cases.tip_matching when a tip attaches; kept on republish
+    # set when publishing from rules/lookalikes.yaml and the register of lawful entities (issue 23)
+    "lookalike_cleared": "类似正常经营（已降序）",
+    "registered": "登记在册的合法主体（已降序）",
+    "registered_suspect": "登记在册但资金特征类似集资",
+}
+# Lawful look-alike kinds (rules/lookalikes.yaml, the register of lawful entities, the generator's truth).
+LOOKALIKE_KINDS = {
+    "coop": "农民专业合作社",
+    "care_home": "养老机构",
+    "insurer": "保险机构",
+    "bank_product": "银行理财/结算账户",
+    "merchant": "商户收单",
+    "other": "其他持牌或登记主体",
 }
 LEAD_SOURCES = {"model": "资金异动监测模型", "manual": "人工录入"}
 SUBJECT_KINDS = {"PERSON": "个人", "ORG": "单位"}

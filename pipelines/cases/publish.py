@@ -18,10 +18,12 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from detectors.lookalikes import Assessment, LookalikeRules, assess_run, load_lookalike_rules
 from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
 from pipelines.cases import ranking
 from pipelines.cases.evidence import read_evidence
 from pipelines.cases.lifecycle import OPEN_STATUSES
+from pipelines.cases.register import active_entries, entry_line
 from pipelines.cases.sectors import SECTORS, tag_sectors
 from pipelines.cases.store import (
     CaseStore,
@@ -41,6 +43,10 @@ from pipelines.vocabulary import TYPOLOGIES
 
 # The opening rule and the priority thresholds are data: rules/leads.yaml (detectors.pack.LeadPolicy).
 COMPUTED_MARKS = ("major_amount", "cross_province", "many_elderly")
+LOOKALIKE_MARKS = ("lookalike_cleared", "registered", "registered_suspect")
+"""Marks from rules/lookalikes.yaml and the register (judge_lookalike): recomputed on every publish."""
+DEFAULT_SCORE_FACTOR = 0.1
+"""A registered entity's score factor when the pack has no rules/lookalikes.yaml."""
 
 
 CORE_ROLES = ("hub", "collector")
@@ -77,6 +83,10 @@ class RingFacts:
     """The money figures of pipelines.cases.evidence: what every view of the lead shows."""
     why: list[dict] = field(default_factory=list)
     """The ring's notes (ring_notes): cores merged and why, or the candidate group it was split from."""
+    lookalike: list[dict] = field(default_factory=list)
+    """Reasons from the look-alike rules and the register ({rule_id, zh, en}), after the alerts' reasons."""
+    marks: list[str] = field(default_factory=list)
+    """LOOKALIKE_MARKS that apply."""
 
     @property
     def rule_ids(self) -> list[str]:
@@ -127,6 +137,54 @@ def priority_marks(
     ):
         marks.append("many_elderly")
     return marks
+
+
+def lookalike_rules(settings: Settings) -> LookalikeRules | None:
+    """The settings' rules/lookalikes.yaml (None when the pack has none), its problems the user-facing error."""
+    try:
+        return load_lookalike_rules(settings.rules_dir)
+    except RulePackInvalid as exc:
+        raise RulePackError(exc.problems) from None
+
+
+def judge_lookalike(
+    ring: RingFacts,
+    assessment: Assessment | None,
+    register: tuple[dict[str, dict], dict[str, dict]],
+    rules: LookalikeRules | None,
+) -> None:
+    """Lower a cleared look-alike or a registered entity below the schemes (score × factor) and say why; a
+    registered entity whose money shows a suspect sign keeps its score and is marked as such, never hidden."""
+    by_account, by_id = register
+    factor = rules.score_factor if rules else DEFAULT_SCORE_FACTOR
+    entry = next((by_account[a] for a in sorted(ring.core_accounts) if a in by_account), None)
+    if entry is None:
+        ids = {a.get("holder_id_no") for a in ring.accounts if a["account_no"] in ring.core_accounts}
+        entry = next((by_id[i] for i in sorted(i for i in ids if i) if i in by_id), None)
+    reasons = list(assessment.reasons) if assessment else []
+    suspected = bool(assessment and assessment.suspected)
+    if entry is not None:
+        line = entry_line(entry)
+        if suspected:
+            ring.marks = ["registered_suspect"]
+            reasons.insert(
+                0,
+                {
+                    "rule_id": "RG",
+                    "zh": f"{line}；但资金特征类似集资，不降序",
+                    "en": "registered, but the money looks like fundraising: not ranked lower",
+                },
+            )
+        else:
+            ring.marks = ["registered"]
+            reasons.insert(
+                0, {"rule_id": "RG", "zh": f"{line}；排序降低", "en": "a registered lawful entity: ranked lower"}
+            )
+            ring.score = round(ring.score * factor, 4)
+    elif assessment is not None and assessment.cleared:
+        ring.marks = ["lookalike_cleared"]
+        ring.score = round(ring.score * factor, 4)
+    ring.lookalike = reasons
 
 
 def lead_policy(settings: Settings) -> LeadPolicy:
@@ -535,8 +593,9 @@ def _computed_fields(ring: RingFacts, policy: LeadPolicy) -> dict:
         "keywords": keywords,
         "score": ring.score,
         "narrative": narrative(ring),
-        "reasons": _reasons(ring.alerts),
-        "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share, policy),
+        "reasons": _reasons(ring.alerts) + ring.lookalike,
+        "priority": priority_marks(ring.total_in, ring.provinces, ring.individual_payers, ring.elderly_share, policy)
+        + ring.marks,
         "figures": plain_json(ring.figures),
         "why": plain_json(ring.why),
     }
@@ -584,9 +643,13 @@ def _refreshed_fields(lead: dict, ring: RingFacts, policy: LeadPolicy) -> dict:
         "reasons": lead["reasons"]
         + [r for r in fresh["reasons"] if r["rule_id"] not in {known["rule_id"] for known in lead["reasons"]}],
     }
-    merged["priority"] = priority_marks(
-        Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"], policy
-    ) + [mark for mark in lead["priority"] if mark not in COMPUTED_MARKS]
+    merged["priority"] = (
+        priority_marks(
+            Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"], policy
+        )
+        + ring.marks
+        + [mark for mark in lead["priority"] if mark not in COMPUTED_MARKS + LOOKALIKE_MARKS]
+    )
     return merged
 
 
@@ -883,6 +946,8 @@ def publish_run(
     policy = lead_policy(settings)
     # Read the warehouse first, so the case store is locked only for the writing.
     rings = read_rings(warehouse_con, run_id, settings.county_code)
+    rules = lookalike_rules(settings)
+    assessments = assess_run(warehouse_con, run_id, rules) if rules is not None and rings else {}
     # the model's score per ring while the model ranks; {} while the rules rank, leaving rank_score NULL
     model_scores = ranking.rank_scores(warehouse_con, settings, run_id)
     own_store = store is None
@@ -892,6 +957,9 @@ def publish_run(
     try:
         with store.write() as conn:
             store.hold_event_chain(conn)  # first, before any lead row: see CaseStore.hold_event_chain
+            register = active_entries(conn)
+            for ring in rings:
+                judge_lookalike(ring, assessments.get(ring.ring_key), register, rules)
             pending = sorted(rings, key=lambda r: (-r.score, r.ring_key))
             # A ring too weak to open a lead may still continue one that a later ring of this run opens:
             # go round until nothing more lands, so publishing the run again finds nothing left to do.

@@ -422,13 +422,47 @@ def _migrate_v4_lead_figures(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {column_type}"))
 
 
-MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3_tips), (4, _migrate_v4_lead_figures)]
+def define_v5_register(metadata: MetaData) -> None:
+    """Schema version 5: the register of known lawful entities (licensed insurers, banks' own settlement and
+    wealth-product accounts, registered co-ops and care homes), kept by the office; each change is audited."""
+    Table(
+        "lawful_register",
+        metadata,
+        Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+        Column("account_no", _text(64), index=True),  # an account, or
+        Column("id_no", _text(32), index=True),  # the holder's credit code: all its accounts
+        Column("name", _text(), nullable=False),
+        Column("kind", _text(16), nullable=False),  # pipelines.vocabulary.LOOKALIKE_KINDS
+        Column("licence", _text()),  # licence or registration number, as the office has it
+        Column("note", _text(), nullable=False),  # why it is registered
+        Column("added_by", _text(64), nullable=False),
+        Column("added_at", sa.DateTime, nullable=False),
+        Column("removed_by", _text(64)),
+        Column("removed_at", sa.DateTime),
+        Column("removed_reason", _text()),
+    )
+
+
+def _migrate_v5_register(conn: Connection) -> None:
+    fresh = MetaData()
+    define_v5_register(fresh)
+    fresh.tables["lawful_register"].create(conn)
+
+
+MIGRATIONS = [
+    (1, _migrate_v1),
+    (2, _migrate_v2),
+    (3, _migrate_v3_tips),
+    (4, _migrate_v4_lead_figures),
+    (5, _migrate_v5_register),
+]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 METADATA = MetaData()
 define_v1(METADATA)
 define_v2(METADATA)
 define_v3_tips(METADATA)
+define_v5_register(METADATA)
 for _table, _column in v4_columns():
     METADATA.tables[_table].append_column(_column)
 leads = METADATA.tables["leads"]
@@ -451,6 +485,7 @@ tip_events = METADATA.tables["tip_events"]
 tip_rewards = METADATA.tables["tip_rewards"]
 tip_files = METADATA.tables["tip_files"]
 tip_quarantine = METADATA.tables["tip_quarantine"]
+lawful_register = METADATA.tables["lawful_register"]
 schema_version = Table(
     "schema_version",
     MetaData(),

@@ -33,6 +33,7 @@ HANDLERS = {
     "demo": "pipelines.cli.demo:demo_command",
     "institutions": "pipelines.cli.institutions:institutions_command",
     "tips": "pipelines.cli.tips:tips_command",
+    "register": "pipelines.cli.register:register_command",
 }
 
 
@@ -155,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amount", help="reward amount, yuan (reward GRANT)")
     p.add_argument("--date", help="date paid YYYY-MM-DD (paid; default today)")
     p.add_argument("--json", action="store_true")
+
+    p = verbs.add_parser("register", help="known lawful entities, ranked lower but shown / 合法主体名录")
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("rest", nargs="*", help="ENTRY_ID (remove)")
+    p.add_argument("--name", help="entity name (add)")
+    p.add_argument("--kind", help="coop, care_home, insurer, bank_product, merchant or other (add)")
+    p.add_argument("--account", help="account number (add)")
+    p.add_argument("--id-no", dest="id_no", help="holder's credit code: all its accounts (add)")
+    p.add_argument("--licence", help="licence or registration number (add)")
+    p.add_argument("--user", help="who changes the register: a supervisor or admin (recorded)")
+    p.add_argument("--note", help="why (recorded)")
+    p.add_argument("--all", action="store_true", help="list removed entries too")
 
     verbs.add_parser("rebuild", help="rebuild payments, parties, actors from txn (repair) / 重建派生表")
 

@@ -281,7 +281,8 @@ def test_a_ring_becomes_one_lead_with_everything_an_analyst_needs(settings, stor
     assert set(lead["priority"]) == {"cross_province", "many_elderly"}
     assert "elderly_care" in lead["sectors"] and "养老" in lead["keywords"]
     assert lead["rule_ids"] == ["T1", "T11", "T6"]
-    assert [r["rule_id"] for r in lead["reasons"]] == ["T1", "T11", "T6"]
+    # the alerts' reasons first, then the look-alike rules' (rules/lookalikes.yaml): a fixed-rate payout here
+    assert [r["rule_id"] for r in lead["reasons"]] == ["T1", "T11", "T6", "LS1"]
     assert lead["subject_name"] == "康乐养老服务有限公司"
     roles = {a["account_no"]: a["role"] for a in lead["accounts"]}
     assert {account: role for account, role in roles.items() if role != "investor"} == {
