@@ -1,6 +1,8 @@
 # make run  : set up .venv and run the nightly job once on bundled + generated sample data
 # make test : set up .venv with the test tools, lint, then run the whole test suite
 # make lint : ruff (lint + format check) and mypy
+# make test-spark: the rule pack on Apache Spark local[2] against DuckDB; installs Java 17 (Debian) and pyspark
+#                  (requirements-spark.lock) only where missing
 # make bench: scale runs (ingest, generation, detection, chain), figures in benchmarks/out/;
 #             `make bench chain` (or any bench names after `bench`) runs only those
 PYTHON ?= python3.11
@@ -12,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: run test lint bench console schedule clean
+.PHONY: run test test-spark spark-deps lint bench console schedule clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
@@ -41,9 +43,20 @@ test: lint
 	# One test worker per core (pytest-xdist); a test file stays on one worker, so its fixtures are built once.
 	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
 
+# Java and pyspark only for the Spark suite and bench, never for `make test`: apt-get only when there is no `java`,
+# pip only when pyspark does not import (the first install builds a 450 MB package: minutes).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+spark-deps: $(VENV)/.dev-installed requirements-spark.lock
+	@command -v java >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
+	@$(BIN)/python -c "import pyspark" 2>/dev/null || $(BIN)/pip install --quiet -r requirements-spark.lock
+
+test-spark: spark-deps
+	$(BIN)/python -m pytest -m spark
+
 BENCH_NAMES := $(filter-out bench,$(MAKECMDGOALS))
 
-bench: $(VENV)/.installed
+# `make bench` (all) and `make bench spark` need Java and pyspark for the Spark bench
+bench: $(VENV)/.installed $(if $(or $(filter spark,$(BENCH_NAMES)),$(if $(BENCH_NAMES),,all)),spark-deps)
 	$(BIN)/python -m benchmarks.run $(BENCH_NAMES)
 
 # With `make bench NAME…`, the names are benchmarks, not targets of their own.

@@ -22,11 +22,23 @@ MAX_EVIDENCE = 200
 """Payment ids kept per alert: the largest payments of the pattern (payments)."""
 
 _NAMED_PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_SPARK_VARIANTS: dict[str, str] = {}
+"""DuckDB SQL text → its Spark variant (`fan_in.spark.sql` beside `fan_in.sql`), for SQL sqlglot cannot port."""
 
 
 def read_sql(module_file: str) -> str:
-    """The SQL file beside a detector module: `fan_in.py` → `fan_in.sql`."""
-    return Path(module_file).with_suffix(".sql").read_text(encoding="utf-8")
+    """The SQL file beside a detector module: `fan_in.py` → `fan_in.sql` (and its Spark variant, if any)."""
+    path = Path(module_file).with_suffix(".sql")
+    sql = path.read_text(encoding="utf-8")
+    variant = path.with_suffix(".spark.sql")
+    if variant.exists():
+        _SPARK_VARIANTS[sql] = variant.read_text(encoding="utf-8")
+    return sql
+
+
+def spark_variant(sql: str) -> str | None:
+    """The Spark variant of a detector's SQL, or None when the DuckDB SQL is transpiled instead."""
+    return _SPARK_VARIANTS.get(sql)
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, rule: Rule, window: Window) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pipelines.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("duckdb", "spark")
+"""Where the sweep rules' SQL can run (DESIGN §7)."""
 PREFECT_STARTUP_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 """Prefect 3's own setting (server.ephemeral.startup_timeout_seconds) for the temporary API's start-up wait."""
 
@@ -51,6 +53,13 @@ class Settings:
     """A console session unused for this many minutes ends; the user logs in again."""
     tip_feedback_days: int = 15
     """Days from receiving a public tip (群众举报) to answering the reporter; later answers are overdue."""
+    detect_engine: str = "duckdb"
+    """Where the sweep rules' SQL runs: duckdb (this server) or spark (FUNDFLOW_ENGINE; `detect --engine`)."""
+    spark_master: str = "local[2]"
+    """Spark master URL for --engine spark: local[2] on this machine, spark://host:7077 or yarn on a cluster."""
+    spark_tables: str = ""
+    """Where Spark finds the payment tables: empty = the warehouse exported as parquet for each run; else a
+    parquet folder (one <table>/ or <table>.parquet each) or hive:<database> (FUNDFLOW_SPARK_TABLES)."""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +81,9 @@ class Settings:
             ),
             console_idle_minutes=_whole_number(env, "FUNDFLOW_CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
             tip_feedback_days=_whole_number(env, "FUNDFLOW_TIP_FEEDBACK_DAYS", cls.tip_feedback_days),
+            detect_engine=env.get("FUNDFLOW_ENGINE", cls.detect_engine).strip().lower(),
+            spark_master=env.get("FUNDFLOW_SPARK_MASTER", "").strip() or cls.spark_master,
+            spark_tables=env.get("FUNDFLOW_SPARK_TABLES", cls.spark_tables).strip(),
         )
         settings.check()
         return settings
@@ -83,6 +95,11 @@ class Settings:
             raise ConfigError(f"未知时区 / unknown time zone '{self.timezone}' (FUNDFLOW_TZ)") from None
         if not (len(self.county_code) == 6 and self.county_code.isdigit()):
             raise ConfigError(f"县区划代码应为 6 位数字 / county code must be 6 digits: '{self.county_code}'")
+        if self.detect_engine not in ENGINES:
+            raise ConfigError(
+                f"未知检测引擎 / unknown detection engine '{self.detect_engine}' (FUNDFLOW_ENGINE): "
+                f"use {' or '.join(ENGINES)}"
+            )
 
     @property
     def institutions_rules_dir(self) -> Path:

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from pipelines.errors import FundflowError
-from pipelines.settings import Settings
+from pipelines.settings import ENGINES, Settings
 
 HANDLERS = {
     "ingest": "pipelines.cli.ingest:ingest_command",
@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="last day of the window, YYYY-MM-DD (default: latest transaction)")
     p.add_argument("--window-days", type=int, help="days of data the rules look at (default 90)")
     p.add_argument("--no-publish", action="store_true", help="write alerts only, leave the lead queue alone")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="where the sweep rules' SQL runs (default: $FUNDFLOW_ENGINE or duckdb); spark uses $FUNDFLOW_SPARK_MASTER",
+    )
 
     p = verbs.add_parser("nightly", help="ingest the inbox, detect, publish, export / 夜间任务")
     p.add_argument("--inbox", help="folder of new files (default: <home>/inbox)")

@@ -11,7 +11,9 @@ from pipelines.settings import Settings
 
 def detect_command(args, settings: Settings) -> int:
     as_of = parse_date(getattr(args, "as_of", None))
-    result = run_detection(settings, as_of=as_of, window_days=getattr(args, "window_days", None))
+    result = run_detection(
+        settings, as_of=as_of, window_days=getattr(args, "window_days", None), engine=getattr(args, "engine", None)
+    )
     titles = {rule.rule_id: rule.title_zh for rule in result.rules}
     print(f"窗口 / window: {result.window_days} 天，截至 {result.as_of}")
     rows: list[list[object]] = [
@@ -19,7 +21,7 @@ def detect_command(args, settings: Settings) -> int:
     ]
     rows.append(["合计", len(result.alerts), f"预警 / alerts；线索环 / rings: {result.rings}"])
     print(table_text(["规则", "预警数", "名称"], rows, right={1}))
-    print(f"运行编号 / run id: {result.run_id}")
+    print(f"运行编号 / run id: {result.run_id}（引擎 / engine: {result.engine}）")
     if getattr(args, "no_publish", False):
         print("未发布线索 / leads not published (--no-publish)")
         return 0

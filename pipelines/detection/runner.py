@@ -25,7 +25,7 @@ from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
 from detectors.rings import build_rings
 from pipelines.cases import ranking
 from pipelines.errors import FundflowError, RulePackError
-from pipelines.settings import Settings
+from pipelines.settings import ENGINES, Settings
 from pipelines.warehouse import db as warehouse
 from pipelines.warehouse import runs
 
@@ -43,6 +43,8 @@ class DetectionResult:
     alert_ids: tuple[str, ...]
     alerts_per_rule: dict[str, int] = field(default_factory=dict)
     rings: int = 0
+    engine: str = "duckdb"
+    """Where the sweep rules' SQL ran."""
 
 
 def load_pack(settings: Settings) -> RulePack:
@@ -58,17 +60,24 @@ def run_detection(
     as_of: date | None = None,
     window_days: int | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    engine: str | None = None,
 ) -> DetectionResult:
+    """`engine` (default: the settings' detect_engine) is where the sweep SQL runs: duckdb or spark."""
+    engine = engine or settings.detect_engine
+    if engine not in ENGINES:
+        raise FundflowError(f"未知检测引擎 / unknown engine '{engine}': use {' or '.join(ENGINES)}")
     own_connection = con is None
     con = con or warehouse.connect(settings)
     try:
-        return _run(settings, con, as_of, window_days or DEFAULT_WINDOW_DAYS)
+        return _run(settings, con, as_of, window_days or DEFAULT_WINDOW_DAYS, engine)
     finally:
         if own_connection:
             con.close()
 
 
-def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None, window_days: int) -> DetectionResult:
+def _run(
+    settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None, window_days: int, engine: str
+) -> DetectionResult:
     if window_days < 1:
         raise FundflowError(f"窗口天数至少为 1 / --window-days must be at least 1, got {window_days}")
     as_of = as_of or _latest_payment_date(con)
@@ -90,7 +99,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
     try:
         rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
         seconds: dict[str, float] = {}
-        alerts = _run_stage(con, rules, "sweep", window, seconds)
+        alerts = _sweep(settings, con, rules, window, seconds, engine)
         _flag_accounts(con, alerts)
         alerts += _run_stage(con, rules, "graph", window, seconds)
         # whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags
@@ -131,6 +140,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
             "seconds": seconds,
             "alerts": len(alerts),
             "rings": len(rings[0]),
+            "engine": engine,
             "window_start": str(window.start.date()),
             "window_end": str(as_of),
         },
@@ -145,6 +155,7 @@ def _run(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: date | None,
         alert_ids=tuple(ids),
         alerts_per_rule=per_rule,
         rings=len(rings[0]),
+        engine=engine,
     )
 
 
@@ -177,8 +188,30 @@ def rule_windows(rule: Rule, run_window: Window) -> list[Window]:
     return windows
 
 
-def _run_stage(
+def _sweep(
+    settings: Settings,
     con: duckdb.DuckDBPyConnection,
+    rules: tuple[Rule, ...],
+    window: Window,
+    seconds: dict[str, float],
+    engine: str,
+) -> list[Alert]:
+    """The sweep rules, their SQL on DuckDB or on Spark; graph rules and rings stay on the server either way."""
+    if engine != "spark":
+        return _run_stage(con, rules, "sweep", window, seconds)
+    from pipelines.detection import spark
+
+    began = time.perf_counter()
+    spark_engine = spark.start_engine(settings, con)
+    seconds["spark_start"] = round(time.perf_counter() - began, 3)
+    try:
+        return _run_stage(spark_engine.connection(con), rules, "sweep", window, seconds)
+    finally:
+        spark_engine.close()
+
+
+def _run_stage(
+    con,
     rules: tuple[Rule, ...],
     stage: str,
     run_window: Window,

@@ -1,0 +1,296 @@
+"""The Spark engine: the sweep rules' SQL, written once in DuckDB's dialect, run on Spark SQL.
+
+Each query is transpiled with sqlglot (DuckDB → Spark), its `$name` parameters bound as literals; a rule whose
+SQL is not portable has a Spark variant beside it (`fan_in.spark.sql` beside `fan_in.sql`). The tables it reads
+are the warehouse's, exported as parquet for the run, or an office's own parquet folder or Hive database.
+Rows come back typed as DuckDB would type them (from DuckDB's DESCRIBE of the same query), so the detectors
+build the same alerts from them whichever engine ran the SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+from detectors import sweep
+from pipelines.errors import ConfigError
+
+log = logging.getLogger("fundflow.detection")
+
+SWEEP_TABLES = ("payments", "parties", "actors", "actor_accounts")
+"""The warehouse tables the sweep SQL reads (exported as parquet, or found at the office's location)."""
+HIVE_PREFIX = "hive:"
+"""FUNDFLOW_SPARK_TABLES=hive:<database> reads the tables from that Hive database."""
+
+
+# ---------------------------------------------------------------------------------------------- transpiling
+
+
+def spark_sql(duckdb_sql: str, values: dict[str, Any] | None = None) -> str:
+    """The Spark SQL of a DuckDB query: its Spark variant file when it has one, else sqlglot's transpilation
+    with the few rewrites sqlglot does not make itself (ordered array_agg, epoch of an interval, list slices);
+    `$name` parameters become literals of `values` (a name not in `values` raises KeyError naming it)."""
+    tree = _parsed(duckdb_sql).copy()
+    if values is not None:
+        tree = tree.transform(lambda node: _bound(node, values))
+    tree = tree.transform(_portable)
+    return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(duckdb_sql: str) -> exp.Expr:
+    """Parsed once per query text: a rule runs on several windows, each with its own values."""
+    variant = sweep.spark_variant(duckdb_sql)
+    if variant is not None:
+        return sqlglot.parse_one(variant, read="spark")
+    return sqlglot.parse_one(duckdb_sql, read="duckdb")
+
+
+def _bound(node: exp.Expr, values: dict[str, Any]) -> exp.Expr:
+    if isinstance(node, (exp.Placeholder, exp.Parameter)) and isinstance(node.this, str):
+        return literal(values[node.this])
+    if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Var):
+        return literal(values[node.this.name])
+    return node
+
+
+def literal(value: Any) -> exp.Expr:
+    """A Python value as a Spark SQL literal typed as DuckDB binds it (a float is a DOUBLE, not a DECIMAL)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot bind {value!r} in Spark SQL")
+        return exp.cast(exp.Literal.number(repr(value)), exp.DataType.build("DOUBLE"))
+    if isinstance(value, Decimal):
+        return exp.Literal.number(str(value))
+    if isinstance(value, datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP_NTZ"))
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<STRING>", dialect="spark"))
+        return exp.Array(expressions=[literal(item) for item in value])
+    raise TypeError(f"cannot bind {type(value).__name__} in Spark SQL")
+
+
+def _portable(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+        return _ordered_collect(node.this)
+    if isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):
+        # epoch(a - b) of two timestamps: DuckDB gives the interval's seconds (fractional)
+        later, earlier = node.this.this, node.this.expression
+        micros = exp.TimestampDiff(this=later.copy(), expression=earlier.copy(), unit=exp.var("MICROSECOND"))
+        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
+    if isinstance(node, exp.Mul) and isinstance(node.this, exp.Interval) and isinstance(node.expression, exp.Literal):
+        # INTERVAL 1 DAY * 3 → INTERVAL '6' DAY: a window frame's bound must be one literal in Spark
+        count, unit = node.this.this, node.this.args.get("unit")
+        if isinstance(count, exp.Literal) and not node.expression.is_string and unit is not None:
+            product = Decimal(count.name) * Decimal(node.expression.name)
+            if product == product.to_integral_value():
+                return exp.Interval(this=exp.Literal.string(str(int(product))), unit=unit.copy())
+    if isinstance(node, exp.Length) and isinstance(node.this, exp.Array | exp.Cast):
+        return exp.func("size", node.this.copy())  # len() of a bound list
+    if isinstance(node, exp.Bracket) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice):
+        # list[a:b], 1-based and inclusive at both ends → slice(list, a, b - a + 1); the list itself may need
+        # rewriting too (an ordered array_agg), and transform() does not revisit a replaced node's children
+        node = node.copy()
+        node.set("this", node.this.transform(_portable))
+        bounds = node.expressions[0]
+        first = bounds.this.copy() if bounds.this is not None else exp.Literal.number(1)
+        last = bounds.expression
+        if last is None:
+            return exp.func("slice", node.this.copy(), first, exp.func("size", node.this.copy()))
+        length = exp.Add(this=exp.Sub(this=last.copy(), expression=first.copy()), expression=exp.Literal.number(1))
+        return exp.func("slice", node.this.copy(), first, length)
+    return node
+
+
+def _ordered_collect(order: exp.Order) -> exp.Expr:
+    """array_agg(x ORDER BY k1 DESC, k2): Spark's collect_list keeps no order, so collect (k1, k2, x) structs,
+    sort them with a comparator that follows the ORDER BY, and keep x."""
+    keys: list[exp.Ordered] = list(order.expressions)
+    fields: list[exp.Expr] = []
+    for number, key in enumerate(keys):
+        fields += [exp.Literal.string(f"k{number}"), key.this.copy()]
+    fields += [exp.Literal.string("v"), order.this.copy()]
+    collected = exp.func("collect_list", exp.func("named_struct", *fields))
+    cases = []
+    for number, key in enumerate(keys):
+        before, after = ("1", "-1") if key.args.get("desc") else ("-1", "1")
+        cases.append(f"WHEN l.k{number} < r.k{number} THEN {before} WHEN l.k{number} > r.k{number} THEN {after}")
+    comparator = f"(l, r) -> CASE {' '.join(cases)} ELSE 0 END"
+    template = f"transform(array_sort(__collected__, {comparator}), e -> e.v)"
+    tree = sqlglot.parse_one(template, read="spark")
+    return tree.transform(
+        lambda node: collected if isinstance(node, exp.Column) and node.name == "__collected__" else node
+    )
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+
+@dataclass
+class SparkCursor:
+    """What `sweep.query` and `scoring.account_features` read of a DuckDB result: names, rows, polars."""
+
+    description: list[tuple[str, str]]
+    rows: list[tuple]
+
+    def fetchall(self) -> list[tuple]:
+        return self.rows
+
+    def pl(self) -> pl.DataFrame:
+        names = [name for name, _ in self.description]
+        return pl.DataFrame({name: [row[i] for row in self.rows] for i, name in enumerate(names)}, strict=False)
+
+
+class SparkConnection:
+    """Stands in for the DuckDB connection in the sweep detectors: `execute(sql, params)` runs the query on
+    Spark; DuckDB (the server's warehouse) only describes the query, so rows are typed as DuckDB types them."""
+
+    def __init__(self, session, con: duckdb.DuckDBPyConnection):
+        self.session = session
+        self.duckdb = con
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> SparkCursor:
+        params = params or {}
+        described = self.duckdb.execute("DESCRIBE " + sql, params).fetchall()
+        columns = [(row[0], row[1]) for row in described]
+        frame = self.session.sql(spark_sql(sql, params))
+        rows = [tuple(_as_duckdb(value, kind) for value, (_, kind) in zip(row, columns)) for row in frame.collect()]
+        return SparkCursor(description=columns, rows=rows)
+
+
+def _as_duckdb(value: Any, kind: str) -> Any:
+    """A Spark value as DuckDB returns its type: ratios of decimals are DOUBLE in DuckDB, DECIMAL in Spark."""
+    if value is None:
+        return None
+    if kind in ("DOUBLE", "FLOAT"):
+        return float(value)
+    if kind in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER"):
+        return int(value)
+    if kind.startswith("DECIMAL("):
+        scale = int(kind.rstrip(")").split(",")[1])
+        return Decimal(value).quantize(Decimal(1).scaleb(-scale))
+    if kind.endswith("[]") and isinstance(value, list):
+        return [_as_duckdb(item, kind[:-2]) for item in value]
+    return value
+
+
+@dataclass
+class SparkEngine:
+    """A Spark session with the sweep tables registered as views; `close()` stops it and removes an export."""
+
+    session: Any
+    exported: Path | None = None
+
+    def connection(self, con: duckdb.DuckDBPyConnection) -> SparkConnection:
+        return SparkConnection(self.session, con)
+
+    def close(self) -> None:
+        self.session.stop()
+        if self.exported is not None:
+            shutil.rmtree(self.exported, ignore_errors=True)
+
+
+def start_engine(settings, con: duckdb.DuckDBPyConnection) -> SparkEngine:
+    """Start Spark at `settings.spark_master` with the sweep tables: from `settings.spark_tables` when set (a
+    parquet folder holding <table>.parquet or <table>/ for each table, or hive:<database>), else the warehouse's
+    tables exported as parquet under <home>/tmp for this run."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            "未安装 pyspark / --engine spark needs pyspark and Java: pip install -r requirements-spark.lock "
+            "(make test-spark installs both)"
+        ) from None
+    location = settings.spark_tables
+    exported = None
+    if not location:
+        exported = Path(settings.tmp) / f"spark-{uuid.uuid4().hex[:12]}"
+        export_tables(con, exported)
+        location = str(exported)
+    builder = SparkSession.builder.master(settings.spark_master).appName("fundflow-detect")
+    # timestamps without a time zone, as in the warehouse: report times are local wall-clock times
+    builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+    if settings.spark_master.startswith("local"):
+        # one machine: a few shuffle partitions, not the cluster default of 200
+        builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.driver.memory", "2g")
+    if location.startswith(HIVE_PREFIX):
+        builder = builder.enableHiveSupport()
+    log.info("starting Spark at %s over %s", settings.spark_master, location)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # pyspark's own errors: no Java, a master that does not answer
+        if exported is not None:
+            shutil.rmtree(exported, ignore_errors=True)
+        raise ConfigError(
+            f"Spark 无法启动 / Spark did not start at {settings.spark_master} (FUNDFLOW_SPARK_MASTER; "
+            f"needs Java 17, `make test-spark` installs it): {str(exc).strip().splitlines()[0]}"
+        ) from exc
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        _register_tables(session, location)
+    except Exception:
+        session.stop()
+        if exported is not None:
+            shutil.rmtree(exported, ignore_errors=True)
+        raise
+    return SparkEngine(session=session, exported=exported)
+
+
+def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """The warehouse's sweep tables as <folder>/<table>.parquet (DuckDB COPY)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in SWEEP_TABLES:
+        target = str(folder / f"{table}.parquet").replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)")
+
+
+def _register_tables(session, location: str) -> None:
+    if location.startswith(HIVE_PREFIX):
+        database = location[len(HIVE_PREFIX) :]
+        for table in SWEEP_TABLES:
+            _cached_view(session.table(f"{database}.{table}"), table)
+        return
+    base = location.rstrip("/")
+    is_local = "://" not in base or base.startswith("file://")
+    for table in SWEEP_TABLES:
+        # a cluster's store (hdfs://, s3a://) holds each table as a folder of parquet files
+        path = f"{base}/{table}"
+        if is_local:
+            folder = Path(path.removeprefix("file://"))
+            if folder.with_suffix(".parquet").exists():
+                path = f"{path}.parquet"
+            elif not folder.exists():
+                raise ConfigError(
+                    f"Spark 数据位置缺少表 / FUNDFLOW_SPARK_TABLES={location}: no {table}.parquet or {table}/ there"
+                )
+        _cached_view(session.read.parquet(path), table)
+
+
+def _cached_view(frame, table: str) -> None:
+    """Every rule's every window scans these tables: Spark keeps them after the first scan (memory, then disk)."""
+    frame.cache().createOrReplaceTempView(table)

@@ -1,0 +1,142 @@
+"""The DuckDB → Spark SQL transpilation of the rule pack, without Java: every rule's SQL ports with its real
+parameters bound, and the rewrites sqlglot does not make itself say in Spark what DuckDB means."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from detectors import DETECTORS, anomaly, scoring, sweep
+from detectors.base import Window
+from pipelines.detection import spark
+from pipelines.detection.runner import _with_settings, load_pack, run_detection
+from pipelines.errors import ConfigError, FundflowError
+from pipelines.settings import Settings
+
+
+def pack_queries(settings) -> list[tuple[str, str, dict]]:
+    """(rule id, SQL, bound values) for every rule whose detector's SQL goes to the engine."""
+    window = Window(as_of=date(2026, 3, 31), days=30)
+    queries = []
+    for rule in load_pack(settings).rules:
+        rule = _with_settings(rule, settings)
+        module = DETECTORS[rule.detector]
+        values = {field.name: getattr(rule.params, field.name) for field in dataclasses.fields(rule.params)}
+        values.update(start=window.start, end=window.end, as_of=window.as_of, max_evidence=sweep.MAX_EVIDENCE)
+        if hasattr(module, "SQL"):
+            queries.append((rule.rule_id, module.SQL, values))
+        if module is anomaly:
+            values.update(keywords="投资|理财", min_txn=3, accounts=["A1", "A2"])
+            queries += [(rule.rule_id, scoring.FEATURES_SQL, values), (rule.rule_id, anomaly.EVIDENCE_SQL, values)]
+    return queries
+
+
+def test_every_sweep_rule_transpiles_to_spark_with_its_parameters_bound(settings):
+    queries = pack_queries(settings)
+    assert {rule_id for rule_id, _, _ in queries} >= {"T1", "T2", "T5", "T11", "T14", "A1"}
+    for rule_id, sql, values in queries:
+        ported = spark.spark_sql(sql, values)
+        assert ":start" not in ported and ":end" not in ported, rule_id
+        # DuckDB's ordered aggregates keep their order: no bare collect_list over evidence
+        if "ORDER BY amount_cny DESC, payment_id)" in sql:
+            assert "ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT(" in ported, rule_id
+
+
+def test_a_missing_parameter_is_named():
+    with pytest.raises(KeyError, match="min_payers"):
+        spark.spark_sql("SELECT 1 FROM payments WHERE amount_cny > $min_payers", {})
+
+
+def test_ordered_array_agg_sorts_structs_by_the_order_by():
+    ported = spark.spark_sql("SELECT array_agg(payment_id ORDER BY amount_cny DESC, payment_id) AS e FROM payments")
+    assert ported == (
+        "SELECT TRANSFORM(ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT('k0', amount_cny, 'k1', payment_id, 'v', payment_id)), "
+        "(l, r) -> CASE WHEN l.k0 < r.k0 THEN 1 WHEN l.k0 > r.k0 THEN -1 WHEN l.k1 < r.k1 THEN -1 "
+        "WHEN l.k1 > r.k1 THEN 1 ELSE 0 END), e -> e.v) AS e FROM payments"
+    )
+
+
+def test_slices_intervals_and_epochs_are_rewritten():
+    ported = spark.spark_sql(
+        "SELECT ids[1:$n] AS a, epoch(b - c) AS d, sum(x) OVER (ORDER BY t RANGE BETWEEN CURRENT ROW AND "
+        "INTERVAL 1 DAY * $days FOLLOWING) AS s, len($accounts) AS k FROM payments",
+        {"n": 5, "days": 3, "accounts": ["A1"]},
+    )
+    assert "SLICE(ids, 1, 5 - 1 + 1) AS a" in ported
+    assert "TIMESTAMPDIFF(MICROSECOND, c, b) / 1000000.0" in ported
+    assert "INTERVAL '3' DAY FOLLOWING" in ported
+    assert "SIZE(ARRAY('A1')) AS k" in ported
+
+
+def test_values_are_bound_as_duckdb_types_them():
+    assert spark.literal(0.3).sql("spark") == "CAST(0.3 AS DOUBLE)"
+    assert spark.literal(datetime(2026, 3, 1, 8)).sql("spark") == "CAST('2026-03-01 08:00:00' AS TIMESTAMP_NTZ)"
+    assert spark.literal(date(2026, 3, 1)).sql("spark") == "CAST('2026-03-01' AS DATE)"
+    assert spark.literal(("投资", "it's")).sql("spark") == "ARRAY('投资', 'it\\'s')"
+    assert spark.literal([]).sql("spark") == "CAST(ARRAY() AS ARRAY<STRING>)"
+    with pytest.raises(ValueError):
+        spark.literal(float("nan"))
+
+
+def test_spark_values_come_back_typed_as_duckdb_types_them():
+    assert spark._as_duckdb(Decimal("0.333333333333"), "DOUBLE") == pytest.approx(1 / 3)
+    assert isinstance(spark._as_duckdb(Decimal("0.5"), "DOUBLE"), float)
+    assert spark._as_duckdb(Decimal("12.3400"), "DECIMAL(38,2)") == Decimal("12.34")
+    assert spark._as_duckdb(7, "BIGINT") == 7 and spark._as_duckdb(None, "DOUBLE") is None
+    assert spark._as_duckdb([Decimal("1.5")], "DOUBLE[]") == [1.5]
+
+
+def test_a_spark_variant_file_beside_the_sql_replaces_the_transpilation(tmp_path):
+    module = tmp_path / "odd_rule.py"
+    (tmp_path / "odd_rule.sql").write_text("SELECT list_reverse([1, 2]) AS x", encoding="utf-8")
+    (tmp_path / "odd_rule.spark.sql").write_text("SELECT reverse(array(1, 2)) AS x", encoding="utf-8")
+    sql = sweep.read_sql(str(module))
+    assert sweep.spark_variant(sql) == "SELECT reverse(array(1, 2)) AS x"
+    assert spark.spark_sql(sql) == "SELECT REVERSE(ARRAY(1, 2)) AS x"
+
+
+def test_engine_settings(monkeypatch, tmp_path):
+    monkeypatch.delenv("FUNDFLOW_SPARK_MASTER", raising=False)
+    monkeypatch.delenv("FUNDFLOW_ENGINE", raising=False)
+    defaults = Settings.load(tmp_path)
+    assert (defaults.detect_engine, defaults.spark_master, defaults.spark_tables) == ("duckdb", "local[2]", "")
+    monkeypatch.setenv("FUNDFLOW_ENGINE", "Spark")
+    monkeypatch.setenv("FUNDFLOW_SPARK_MASTER", "spark://cluster:7077")
+    monkeypatch.setenv("FUNDFLOW_SPARK_TABLES", "hive:fundflow")
+    cluster = Settings.load(tmp_path)
+    assert (cluster.detect_engine, cluster.spark_master, cluster.spark_tables) == (
+        "spark",
+        "spark://cluster:7077",
+        "hive:fundflow",
+    )
+    monkeypatch.setenv("FUNDFLOW_ENGINE", "flink")
+    with pytest.raises(ConfigError, match="FUNDFLOW_ENGINE"):
+        Settings.load(tmp_path)
+
+
+def test_detect_refuses_an_unknown_engine(settings):
+    from pipelines.cli import build_parser
+
+    with pytest.raises(FundflowError, match="flink"):
+        run_detection(settings, engine="flink")
+    assert build_parser().parse_args(["detect", "--engine", "spark"]).engine == "spark"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["detect", "--engine", "flink"])
+
+
+def test_the_warehouse_tables_export_as_parquet(warehouse, tmp_path):
+    warehouse.execute(
+        "INSERT INTO payments (payment_id, match_method, txn_time, amount_cny, method, is_cash) "
+        "VALUES ('P1', 'match_no', TIMESTAMP '2026-03-01 08:00:00', 12.5, 'TRANSFER', false)"
+    )
+    spark.export_tables(warehouse, tmp_path / "export")
+    assert sorted(path.name for path in (tmp_path / "export").iterdir()) == sorted(
+        f"{table}.parquet" for table in spark.SWEEP_TABLES
+    )
+    back = warehouse.execute(
+        f"SELECT payment_id, amount_cny FROM read_parquet('{tmp_path / 'export' / 'payments.parquet'}')"
+    ).fetchall()
+    assert back == [("P1", Decimal("12.50"))]
