@@ -4,7 +4,8 @@ after the one before, the whole turn within a span, each hop keeping most of wha
 Candidates in SQL: paths grow one time-ordered, amount-decaying hop at a time from every payment (the first
 hop is the turn's earliest), so each turn is found once, from its start. Busy accounts (shops, payroll) are not
 walked through, and the first hop's floor is a percentile of the window's own payments. networkx checks each
-candidate is a simple directed cycle before it is reported.
+candidate is a simple directed cycle. As with G3, one small turn is family life: a cycle is reported when
+repeated over the same accounts or when one turn is among the window's largest payments.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class Params:
     """Each hop carries between (1 − this) and 1 times the hop before it: money decays round a cycle (fraction)."""
     min_amount_percentile: float = 0.5
     """The first hop is at least this percentile of the window's payment amounts (fraction)."""
+    min_turns: int = 2
+    """Turns over the same accounts that make a cycle a scheme (turns)…"""
+    large_turn_percentile: float = 0.99
+    """…unless one turn starts with at least this percentile of the window's payment amounts: friends passing
+    ¥3,000 round once are family life, a turn of the county's largest payments is not (fraction)."""
     max_account_payments: int = 200
     """An account with more payments than this in the window (a shop, a payroll) is not walked through (payments)."""
     max_evidence: int = 200
@@ -141,7 +147,9 @@ def candidates(con: duckdb.DuckDBPyConnection, params: Params, window: Window) -
         if length == params.max_length:
             break
         con.execute(f"CREATE OR REPLACE TEMP TABLE gc_paths AS SELECT * FROM gc_next WHERE {fresh}")
-        if not con.execute("SELECT 1 FROM gc_paths LIMIT 1").fetchall():
+        paths = whole_graph.one_count(con, "SELECT count(*) FROM gc_paths")
+        whole_graph.log.info("G10 cycles: %d open paths of %d hops", paths, length)
+        if not paths:
             break
     cursor = con.execute("SELECT * FROM gc_cycles ORDER BY t0, e1")
     columns = [d[0] for d in cursor.description]
@@ -164,6 +172,28 @@ def _hops(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
+def _disjoint(turns: list[tuple[dict, list[tuple]]]) -> list[tuple[dict, list[tuple]]]:
+    """Repetitions are turns sharing no payment (one round's first hops with the next round's last is not a
+    third round); the tightest turns are kept first, then reported in time order."""
+    kept: list[tuple[dict, list[tuple]]] = []
+    used: set[str] = set()
+    for turn in sorted(turns, key=lambda turn: (turn[0]["t_end"] - turn[0]["t0"], turn[0]["t0"])):
+        ids = {turn[0][f"e{i}"] for i in range(1, turn[0]["length"] + 1)}
+        if not ids & used:
+            kept.append(turn)
+            used |= ids
+    return sorted(kept, key=lambda turn: turn[0]["t0"])
+
+
+def _large_turn_cutoff(con: duckdb.DuckDBPyConnection, params: Params, window: Window) -> float:
+    row = con.execute(
+        "SELECT quantile_cont(CAST(amount_cny AS DOUBLE), ?) FROM payments WHERE txn_time >= ? AND txn_time < ? "
+        "AND payer_account IS NOT NULL AND payee_account IS NOT NULL",
+        [params.large_turn_percentile, window.start, window.end],
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
 def _is_simple_cycle(hops: list[tuple]) -> bool:
     """networkx's check of one turn: its hops form exactly one simple directed cycle through every account,
     in time order."""
@@ -183,9 +213,13 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
         if _is_simple_cycle(hops):
             accounts = frozenset(row[f"a{i}"] for i in range(row["length"]))
             turns_by_accounts.setdefault(accounts, []).append((row, hops))
+    large = _large_turn_cutoff(con, params, window)
     alerts = []
-    for turns in turns_by_accounts.values():
+    for found in turns_by_accounts.values():
+        turns = _disjoint(found)
         first, hops = turns[0]
+        if len(turns) < params.min_turns and max(turn["first_amount"] for turn, _ in turns) < large:
+            continue
         subject = first["a0"]
         total = sum(turn["first_amount"] for turn, _ in turns)
         path = " → ".join([*(payer for payer, _, _, _ in hops), subject])
@@ -201,6 +235,7 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
                 window_end=window.end,
                 metrics={
                     "cycles": len(turns),
+                    "large_turn_cutoff": round(large, 2),
                     "length": first["length"],
                     "amount": round(total, 2),
                     "cycle_accounts": sorted({a for a in (payer for payer, _, _, _ in hops)}),

@@ -45,6 +45,7 @@ def stepped_windows(window: Window, span_days: int) -> list[tuple[int, datetime,
 def fill_windows(con: duckdb.DuckDBPyConnection, window: Window, span_days: int) -> int:
     """(Re)create the windows table for one rule; returns how many windows it holds."""
     windows = stepped_windows(window, span_days)
+    log.info("whole-graph rule: %d windows of %d days over %d days", len(windows), span_days, window.days)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {WINDOWS_TABLE} (k INTEGER, w_start TIMESTAMP, w_end TIMESTAMP)")
     fill_table(
         con,
@@ -70,3 +71,8 @@ def run_sql(
 def seconds(days: float) -> int:
     """Interval literals are written in whole seconds."""
     return int(round(days * 86_400))
+
+
+def one_count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0

@@ -162,23 +162,27 @@ class World:
                 self.pay(hub, other, amount, self.at(day))
         self._plant("fan_in" if direction == "in" else "fan_out", name, why, hub, set(others))
 
-    def cycle(self, name: str, length: int, why: str = "golden") -> None:
+    def cycle(self, name: str, length: int, why: str = "golden", turns: int = 1) -> None:
+        """One large turn (above the 99th percentile of payments), or `turns` small ones 12 days apart;
+        why="small_once" is one small turn (family passing a gift round)."""
         accounts = [f"{name}_{i}" for i in range(length)]
-        day = self.rng.uniform(3, 50)
-        amount = self.rng.uniform(50_000, 200_000)
-        times, amounts = [], []
-        for _ in range(length):
-            times.append(day)
-            amounts.append(amount)
-            day += 11 if why == "spread" else self.rng.uniform(0.5, 3)
-            amount *= self.rng.uniform(0.93, 0.99)
-        if why == "out_of_order":
-            times[1], times[2] = times[2], times[1]  # the second account pays on before it was paid
-        if why == "amount_off":
-            for hop in range(2, length):
-                amounts[hop] *= 0.6  # one account keeps 40%
-        for hop in range(length):
-            self.pay(accounts[hop], accounts[(hop + 1) % length], amounts[hop], self.at(times[hop]))
+        small = turns > 1 or why == "small_once"
+        for turn in range(turns):
+            day = (3 + 12 * turn + self.rng.uniform(0, 2)) if small else self.rng.uniform(3, 50)
+            amount = self.rng.uniform(3_000, 8_000) if small else self.rng.uniform(80_000, 250_000)
+            times, amounts = [], []
+            for _ in range(length):
+                times.append(day)
+                amounts.append(amount)
+                day += 11 if why == "spread" else self.rng.uniform(0.5, 3)
+                amount *= self.rng.uniform(0.93, 0.99)
+            if why == "out_of_order":
+                times[1], times[2] = times[2], times[1]  # the second account pays on before it was paid
+            if why == "amount_off":
+                for hop in range(2, length):
+                    amounts[hop] *= 0.6  # one account keeps 40%
+            for hop in range(length):
+                self.pay(accounts[hop], accounts[(hop + 1) % length], amounts[hop], self.at(times[hop]))
         self._plant("cycle", name, why, accounts[0], set(accounts))
 
     def scatter_gather(self, name: str, why: str = "golden", paths: int = 5) -> None:
@@ -255,8 +259,10 @@ def planted_world(seed: int = 15, copies: int = 3) -> World:
         world.gather_scatter(f"GS{n}")
         world.bipartite(f"BP{n}")
     world.cycle("CY3", length=6)
+    world.cycle("CY4", length=4, turns=3)  # small, but repeated
     world.fan("FIX", "in", why="spread")
     world.fan("FOX", "out", why="spread")
+    world.cycle("CYX_small_once", length=3, why="small_once")
     for why in ("out_of_order", "amount_off", "spread"):
         world.cycle(f"CYX_{why}", length=4, why=why)
         world.scatter_gather(f"SGX_{why}", why=why)
