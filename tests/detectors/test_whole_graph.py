@@ -155,3 +155,16 @@ def test_windows_step_by_half_a_span_and_grow_linearly_with_the_run():
     assert whole_graph.stepped_windows(Window(WINDOW.as_of, 5), 14) == [
         (0, Window(WINDOW.as_of, 5).start, Window(WINDOW.as_of, 5).end)
     ]
+
+
+def test_the_runner_runs_the_shape_rules_in_their_own_stage_after_the_sweep():
+    """G8–G13 are the runner's "whole" stage: not run with the sweep (they would widen its flags) nor with the
+    neighbourhood rules; and they never found a ring (shape rules)."""
+    from detectors.rings import RingParams
+    from pipelines.detection import runner
+
+    pack = load_rule_pack(RULES)
+    stages = {rule.rule_id: getattr(DETECTORS[rule.detector], "STAGE", "sweep") for rule in pack.rules}
+    assert {rule_id for rule_id, stage in stages.items() if stage == "whole"} == set(RULE_OF_SHAPE.values())
+    assert set(RULE_OF_SHAPE.values()) <= set(RingParams().shape_rules)
+    assert '_run_stage(con, rules, "whole", window, seconds)' in Path(runner.__file__).read_text(encoding="utf-8")
