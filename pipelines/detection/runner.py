@@ -99,11 +99,7 @@ def _run(
     try:
         rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
         seconds: dict[str, float] = {}
-        alerts = _sweep(settings, con, rules, window, seconds, engine)
-        _flag_accounts(con, alerts)
-        alerts += _run_stage(con, rules, "graph", window, seconds)
-        # whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags
-        alerts += _run_stage(con, rules, "whole", window, seconds)
+        alerts = _stages(settings, con, rules, window, seconds, engine)
         ids = [alert_id(run_id, alert) for alert in alerts]
         weights = {rule.rule_id: rule.weight for rule in rules}
         alert_rows = [
@@ -188,7 +184,7 @@ def rule_windows(rule: Rule, run_window: Window) -> list[Window]:
     return windows
 
 
-def _sweep(
+def _stages(
     settings: Settings,
     con: duckdb.DuckDBPyConnection,
     rules: tuple[Rule, ...],
@@ -196,18 +192,30 @@ def _sweep(
     seconds: dict[str, float],
     engine: str,
 ) -> list[Alert]:
-    """The sweep rules, their SQL on DuckDB or on Spark; graph rules and rings stay on the server either way."""
+    """Sweep, graph and whole-graph rules. With the Spark engine the sweep and whole-graph SQL runs on Spark
+    (a detector in spark.ON_SERVER excepted); the graph rules (networkx on the flagged neighbourhoods) and
+    the rings stay on the server."""
     if engine != "spark":
-        return _run_stage(con, rules, "sweep", window, seconds)
+        return _stages_on(con, con, con, rules, window, seconds)
     from pipelines.detection import spark
 
     began = time.perf_counter()
     spark_engine = spark.start_engine(settings, con)
     seconds["spark_start"] = round(time.perf_counter() - began, 3)
     try:
-        return _run_stage(spark_engine.connection(con), rules, "sweep", window, seconds)
+        on_spark = spark_engine.connection(con)
+        return _stages_on(con, on_spark, on_spark, rules, window, seconds)
     finally:
         spark_engine.close()
+
+
+def _stages_on(con, sweep_con, whole_con, rules, window: Window, seconds: dict[str, float]) -> list[Alert]:
+    alerts = _run_stage(sweep_con, rules, "sweep", window, seconds)
+    _flag_accounts(con, alerts)
+    alerts += _run_stage(con, rules, "graph", window, seconds)
+    # whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags
+    alerts += _run_stage(whole_con, rules, "whole", window, seconds)
+    return alerts
 
 
 def _run_stage(
@@ -227,7 +235,10 @@ def _run_stage(
         strongest: dict[str, Alert] = {}
         for window in rule_windows(rule, run_window):
             try:
-                found = module.detect(con, rule, window)
+                # an engine's connection may keep some detectors on the server (spark.ON_SERVER)
+                found = module.detect(
+                    con.for_detector(rule.detector) if hasattr(con, "for_detector") else con, rule, window
+                )
             except duckdb.Error as exc:
                 first_line = str(exc).strip().splitlines()[0]
                 raise RulePackError(

@@ -100,8 +100,13 @@ def _portable(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):
         # epoch(a - b) of two timestamps: DuckDB gives the interval's seconds (fractional)
         later, earlier = node.this.this, node.this.expression
-        micros = exp.TimestampDiff(this=later.copy(), expression=earlier.copy(), unit=exp.var("MICROSECOND"))
-        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
+
+        # (the session's time zone is UTC, so seeing the wall-clock times as UTC instants changes no difference)
+        def micros(moment: exp.Expr) -> exp.Expr:
+            return exp.func("unix_micros", exp.cast(moment.copy(), exp.DataType.build("TIMESTAMPLTZ")))
+
+        difference = exp.Paren(this=exp.Sub(this=micros(later), expression=micros(earlier)))
+        return exp.Paren(this=exp.Div(this=difference, expression=exp.Literal.number("1000000.0")))
     if isinstance(node, exp.Mul) and isinstance(node.this, exp.Interval) and isinstance(node.expression, exp.Literal):
         # INTERVAL 1 DAY * 3 → INTERVAL '6' DAY: a window frame's bound must be one literal in Spark
         count, unit = node.this.this, node.this.args.get("unit")
@@ -109,6 +114,9 @@ def _portable(node: exp.Expr) -> exp.Expr:
             product = Decimal(count.name) * Decimal(node.expression.name)
             if product == product.to_integral_value():
                 return exp.Interval(this=exp.Literal.string(str(int(product))), unit=unit.copy())
+    if isinstance(node, exp.PercentileCont) and node.expression is not None and not node.find_ancestor(exp.WithinGroup):
+        # quantile_cont(x, p): Spark's percentile(x, p) interpolates the same way
+        return exp.Anonymous(this="percentile", expressions=[node.this.copy(), node.expression.copy()])
     if isinstance(node, exp.Length) and isinstance(node.this, exp.Array | exp.Cast):
         return exp.func("size", node.this.copy())  # len() of a bound list
     if isinstance(node, exp.Bracket) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice):
@@ -165,21 +173,76 @@ class SparkCursor:
         return pl.DataFrame({name: [row[i] for row in self.rows] for i, name in enumerate(names)}, strict=False)
 
 
+class SparkQueryFailed(Exception):
+    """Spark refused or failed a rule's query; the message is Spark's first line."""
+
+
 class SparkConnection:
-    """Stands in for the DuckDB connection in the sweep detectors: `execute(sql, params)` runs the query on
-    Spark; DuckDB (the server's warehouse) only describes the query, so rows are typed as DuckDB types them."""
+    """Stands in for the DuckDB connection in the sweep and whole-graph detectors: a query runs on Spark; DuckDB
+    (the server's warehouse) only describes it, so rows are typed as DuckDB types them. The small temp tables a
+    detector makes (the whole-graph rules' stepped windows) are made on DuckDB and copied to Spark."""
 
     def __init__(self, session, con: duckdb.DuckDBPyConnection):
         self.session = session
         self.duckdb = con
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> SparkCursor:
+    def for_detector(self, detector: str):
+        """The connection a detector runs on: the server's DuckDB for those in ON_SERVER, else Spark."""
+        return self.duckdb if detector in ON_SERVER else self
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None):
         params = params or {}
+        statement = _parsed(sql)
+        if isinstance(statement, (exp.Create, exp.Insert, exp.Drop)):
+            return self._on_both(statement, sql, params)
         described = self.duckdb.execute("DESCRIBE " + sql, params).fetchall()
         columns = [(row[0], row[1]) for row in described]
-        frame = self.session.sql(spark_sql(sql, params))
-        rows = [tuple(_as_duckdb(value, kind) for value, (_, kind) in zip(row, columns)) for row in frame.collect()]
+        try:
+            found = self.session.sql(spark_sql(sql, params)).collect()
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pyspark", "py4j")):
+                raise SparkQueryFailed(str(exc).strip().splitlines()[0]) from None
+            raise
+        rows = [tuple(_as_duckdb(value, kind) for value, (_, kind) in zip(row, columns)) for row in found]
         return SparkCursor(description=columns, rows=rows)
+
+    def register(self, name: str, table) -> None:
+        self.duckdb.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.duckdb.unregister(name)
+
+    def _on_both(self, statement: exp.Expr, sql: str, params: dict[str, Any]):
+        """A temp table statement: run on DuckDB, then the table (small) copied to Spark as a view."""
+        self.duckdb.execute(sql, params)
+        table = statement.find(exp.Table)
+        if table is None:
+            return None
+        name = table.name
+        if isinstance(statement, exp.Drop):
+            self.session.catalog.dropTempView(name)
+            return None
+        columns = self.duckdb.execute(f"DESCRIBE {name}").fetchall()
+        schema = ", ".join(f"`{column[0]}` {_spark_type(column[1])}" for column in columns)
+        rows = self.duckdb.execute(f"SELECT * FROM {name}").fetchall()
+        self.session.createDataFrame(rows, schema=schema).createOrReplaceTempView(name)
+        return None
+
+
+ON_SERVER = frozenset({"graph_cycle"})
+"""Detectors that stay on DuckDB with --engine spark: G10's path search grows temp tables hop by hop (a loop of
+statements, each over the last one's result), which is not one query to hand to Spark."""
+
+_SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
+_SPARK_TYPES |= {"TIMESTAMP": "TIMESTAMP_NTZ", "DATE": "DATE", "FLOAT": "FLOAT", "SMALLINT": "SMALLINT"}
+
+
+def _spark_type(kind: str) -> str:
+    if kind.startswith("DECIMAL("):
+        return kind
+    if kind not in _SPARK_TYPES:
+        raise TypeError(f"a temp table column of type {kind} cannot be copied to Spark")
+    return _SPARK_TYPES[kind]
 
 
 def _as_duckdb(value: Any, kind: str) -> Any:
@@ -237,7 +300,7 @@ def start_engine(settings, con: duckdb.DuckDBPyConnection) -> SparkEngine:
     builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     if settings.spark_master.startswith("local"):
         # one machine: a few shuffle partitions, not the cluster default of 200
-        builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.driver.memory", "2g")
+        builder = builder.config("spark.sql.shuffle.partitions", "2").config("spark.driver.memory", "2g")
     if location.startswith(HIVE_PREFIX):
         builder = builder.enableHiveSupport()
     log.info("starting Spark at %s over %s", settings.spark_master, location)

@@ -62,13 +62,14 @@ def test_ordered_array_agg_sorts_structs_by_the_order_by():
 def test_slices_intervals_and_epochs_are_rewritten():
     ported = spark.spark_sql(
         "SELECT ids[1:$n] AS a, epoch(b - c) AS d, sum(x) OVER (ORDER BY t RANGE BETWEEN CURRENT ROW AND "
-        "INTERVAL 1 DAY * $days FOLLOWING) AS s, len($accounts) AS k FROM payments",
+        "INTERVAL 1 DAY * $days FOLLOWING) AS s, len($accounts) AS k, quantile_cont(n, 0.9) AS q FROM payments",
         {"n": 5, "days": 3, "accounts": ["A1"]},
     )
     assert "SLICE(ids, 1, 5 - 1 + 1) AS a" in ported
-    assert "TIMESTAMPDIFF(MICROSECOND, c, b) / 1000000.0" in ported
+    assert "(UNIX_MICROS(CAST(b AS TIMESTAMP_LTZ)) - UNIX_MICROS(CAST(c AS TIMESTAMP_LTZ))) / 1000000.0" in ported
     assert "INTERVAL '3' DAY FOLLOWING" in ported
     assert "SIZE(ARRAY('A1')) AS k" in ported
+    assert "PERCENTILE(n, 0.9) AS q" in ported
 
 
 def test_values_are_bound_as_duckdb_types_them():
