@@ -61,7 +61,7 @@ def test_the_rule_pack_on_spark_gives_the_alerts_duckdb_gives(county_settings):
     def keyed(result):
         return {(a.rule_id, a.subject_kind, a.subject, a.window_start, a.window_end): a for a in result.alerts}
 
-    duck, spark = keyed(on_duckdb), keyed(on_spark)
+    duck, sparks = keyed(on_duckdb), keyed(on_spark)
     on_spark_rules = {
         rule.rule_id
         for rule in on_duckdb.rules
@@ -70,9 +70,9 @@ def test_the_rule_pack_on_spark_gives_the_alerts_duckdb_gives(county_settings):
     fired = {key[0] for key in duck}
     # a county with schemes: most sweep and whole-graph rules fire, so the comparison covers their SQL
     assert len(fired & on_spark_rules) >= 8, sorted(fired)
-    assert sorted(spark) == sorted(duck)
+    assert sorted(sparks) == sorted(duck)
     for key, alert in duck.items():
-        other = spark[key]
+        other = sparks[key]
         assert same_value(alert.metrics, other.metrics), (key, alert.metrics, other.metrics)
         assert alert.evidence == other.evidence, key
         assert math.isclose(alert.strength, other.strength, abs_tol=1e-4), key
