@@ -157,7 +157,7 @@ def generate_county(
         n_payments += len(payments["day"])
         total_cents += int(payments["cents"].sum())
         in_block = (twin_part["day"] >= d0) & (twin_part["day"] < d1)
-        extra = reports.order_payments(
+        extra_payments = reports.order_payments(
             b.concat(
                 [
                     lookalike_payments(county, entities, d0, d1, life.dom, _rng(seed, 11, month_index)),
@@ -165,11 +165,11 @@ def generate_county(
                 ]
             )
         )
-        if len(extra["day"]):
-            extra_legs = reports.make_legs(county, extra, EXTRA_SERIAL + n_extra, _rng(seed, 14, month_index))
+        if len(extra_payments["day"]):
+            extra_legs = reports.make_legs(county, extra_payments, EXTRA_SERIAL + n_extra, _rng(seed, 14, month_index))
             legs = pl.concat([legs, extra_legs]).sort(["bank", "t", "serial", "dir"])
-            n_extra += len(extra["day"])
-            total_cents += int(extra["cents"].sum())
+            n_extra += len(extra_payments["day"])
+            total_cents += int(extra_payments["cents"].sum())
         files += write_month(
             county, clock, legs, month, fmt, reporting, encoding, flagged, reports_dir, institution_truth
         )

@@ -110,7 +110,8 @@ def load_lookalike_rules(folder: str | Path) -> LookalikeRules | None:
     if not isinstance(min_payers, int) or min_payers < 0:
         problems.append(f"{shown}: min_payers: 应为非负整数 / must be a whole number ≥ 0")
     words: dict[str, tuple[str, ...]] = {}
-    given_words = data.get("words") if isinstance(data.get("words"), dict) else {}
+    given = data.get("words")
+    given_words: dict = given if isinstance(given, dict) else {}
     for name in WORD_LISTS:
         listed = given_words.get(name)
         if not isinstance(listed, list) or not listed or not all(isinstance(w, str) and w for w in listed):
@@ -129,6 +130,7 @@ def load_lookalike_rules(folder: str | Path) -> LookalikeRules | None:
         problems.append(f"{folder.name}/{KEYWORDS_FILE}: financial_institutions: 缺少 / missing")
     if problems:
         raise RulePackInvalid(problems)
+    assert isinstance(factor, (int, float)) and isinstance(min_payers, int)  # checked above
     return LookalikeRules(float(factor), int(min_payers), words, financial, lawful, suspect)
 
 

@@ -60,7 +60,10 @@ def plan_lookalikes(county: County, rng: np.random.Generator, per_kind: int) -> 
     age = county.age
     adults = residents[(age[residents] >= 25) & (age[residents] <= 75)]
     reporting = [bank for bank in county.banks if bank.reporting]
-    kinds, names, prefixes, reps = [], [], [], []
+    kinds: list[str] = []
+    names: list[str] = []
+    prefixes: list[str] = []
+    reps: list[int] = []
     plans: list[tuple[str, int, str | None]] = []
     for number in range(per_kind):
         brand = "".join(rng.choice(list("丰裕春晖和润康乐福安长青德馨绿野嘉禾"), size=2))
