@@ -103,3 +103,19 @@ def test_files_that_are_not_plain_take_the_python_split(tmp_path, change):
     path.write_bytes(("\n".join([HEADER, *rows(50)]) + "\n").encode())
     found = csv_reader.plain_file(path)
     assert found is not None and found.records == 50 and found.header == HEADER.split(",")
+
+
+@pytest.mark.parametrize("line", ["4,5", "4,5,6,7"], ids=["too few fields", "too many fields"])
+def test_duckdb_refuses_a_plain_file_with_one_line_of_the_wrong_field_count(tmp_path, line):
+    path = tmp_path / "x.csv"
+    path.write_text(f"a,b,c\n1,2,3\n{line}\n6,7,8\n", encoding="utf-8")
+    con = warehouse.connect_memory()
+    try:
+        plain = csv_reader.plain_file(path)
+        assert plain is not None and plain.records == 3
+        assert csv_reader._read_plain(con, path, plain) is False
+        path.write_text("a,b,c\n1,2,3\n4,5,\n6,7,8\n", encoding="utf-8")  # an empty last cell is a field
+        assert csv_reader._read_plain(con, path, csv_reader.plain_file(path)) is True
+        assert con.execute("SELECT c2 FROM ingest_raw ORDER BY rowid").fetchall() == [("3",), (None,), ("8",)]
+    finally:
+        con.close()
