@@ -141,3 +141,17 @@ def test_the_warehouse_tables_export_as_parquet(warehouse, tmp_path):
         f"SELECT payment_id, amount_cny FROM read_parquet('{tmp_path / 'export' / 'payments.parquet'}')"
     ).fetchall()
     assert back == [("P1", Decimal("12.50"))]
+
+
+def test_temp_tables_copy_to_spark_typed_and_g10_stays_on_the_server(warehouse):
+    assert [spark._spark_type(kind) for kind in ("INTEGER", "TIMESTAMP", "VARCHAR", "DECIMAL(18,2)")] == [
+        "INT",
+        "TIMESTAMP_NTZ",
+        "STRING",
+        "DECIMAL(18,2)",
+    ]
+    with pytest.raises(TypeError, match="MAP"):
+        spark._spark_type("MAP(VARCHAR, INTEGER)")
+    on_spark = spark.SparkConnection(session=None, con=warehouse)
+    assert on_spark.for_detector("graph_cycle") is warehouse
+    assert on_spark.for_detector("graph_fan") is on_spark and on_spark.for_detector("fan_in") is on_spark
