@@ -59,8 +59,10 @@ classed AS (
     SELECT *,
         CASE
             WHEN is_cash OR payee_account IS NULL THEN 'cash'
-            WHEN to_controller THEN 'controller'
             WHEN payee_paid IS NOT NULL THEN 'payout'
+            -- a large drain's receiver is a "controller" to detectors/rings.py; an organisation there is
+            -- judged by what it is paid for (a supplier), a person as a controller
+            WHEN to_controller AND coalesce(payee_kind, '') <> 'ORG' THEN 'controller'
             WHEN regexp_matches(words, $wage_words) THEN 'wages'
             WHEN regexp_matches(words, $utility_words) THEN 'utilities'
             WHEN regexp_matches(words, $claim_words) THEN 'claims'

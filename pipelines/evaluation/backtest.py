@@ -129,7 +129,20 @@ def _backtest(con: duckdb.DuckDBPyConnection, truth: Truth, settings: Settings) 
         "lead_like": _scores(lead_like, truth),
         "naive": _scores(naive, truth),
         "scheme_kinds": kinds,
+        "lookalikes": _lookalike_scores(truth, rules_of, lead_like),
     }
+
+
+def _lookalike_scores(truth: Truth, rules_of: dict[str, set[str]], lead_like: set[str]) -> dict[str, dict]:
+    """Per look-alike kind: its lawful accounts, how many the pack alerted (false positives), and how many
+    meet the lead-opening rule on their own."""
+    found: dict[str, dict] = {}
+    for account, kind in sorted(truth.lookalike_kind.items()):
+        entry = found.setdefault(kind, {"accounts": 0, "alerted": 0, "lead_like": 0})
+        entry["accounts"] += 1
+        entry["alerted"] += account in rules_of
+        entry["lead_like"] += account in lead_like
+    return found
 
 
 def _received(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> dict[str, float]:
@@ -194,6 +207,19 @@ def format_report(report: dict) -> str:
         [kind, entry["schemes"], entry["found"], entry["found_by_naive"], ",".join(entry["rules"])]
         for kind, entry in report["scheme_kinds"].items()
     ]
+    lookalike_rows = [
+        [kind, entry["accounts"], entry["alerted"], entry["lead_like"]]
+        for kind, entry in report.get("lookalikes", {}).items()
+    ]
+    lookalike_table = (
+        [
+            table_text(
+                ["类似正常经营 look-alike kind", "账户", "误报预警", "满足立案条件"], lookalike_rows, right={1, 2, 3}
+            )
+        ]
+        if lookalike_rows
+        else []
+    )
     return "\n\n".join(
         [
             f"回测 / backtest: 运行 {report['run_id']}，截至 {report['as_of']}，{report['window_days']} 天；"
@@ -208,5 +234,6 @@ def format_report(report: dict) -> str:
             table_text(
                 ["模型类别 scheme kind", "模型数", "规则发现", "朴素发现", "命中规则"], kind_rows, right={1, 2, 3}
             ),
+            *lookalike_table,
         ]
     )

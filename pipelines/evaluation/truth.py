@@ -1,5 +1,6 @@
 """The one reader of ground truth, for the backtests and training: the generator's `truth/accounts.csv`
-(account_no, scheme_id, typology, role, with `schemes.csv` beside it naming each scheme's kind), or a file
+(account_no, scheme_id, typology, role, with `schemes.csv` beside it naming each scheme's kind and
+`lookalikes.csv` naming the lawful look-alikes' accounts by kind), or a file
 made by hand of account_no,label[,typology] where label 1 marks a scheme account.
 """
 
@@ -38,6 +39,8 @@ class Truth:
     """The generator's file: every account names its scheme and role, so rings can be judged too."""
     scheme_kind: dict[str, str] = field(default_factory=dict)
     """scheme id → kind (ponzi, coop …) from the schemes.csv beside the generator's file."""
+    lookalike_kind: dict[str, str] = field(default_factory=dict)
+    """account → look-alike kind (coop, care_home …) from the lookalikes.csv beside it: lawful, not schemes."""
 
     @cached_property
     def positives(self) -> set[str]:
@@ -71,7 +74,12 @@ def read_truth(path: str | Path) -> Truth:
         raise BadFileError(path, f"无法读取 / cannot read: {exc}") from None
     if GENERATOR_COLUMNS <= columns:
         accounts = [_generator_account(row) for row in rows if _text(row, "account_no")]
-        return Truth(accounts, by_scheme=True, scheme_kind=_scheme_kinds(path.with_name("schemes.csv")))
+        return Truth(
+            accounts,
+            by_scheme=True,
+            scheme_kind=_scheme_kinds(path.with_name("schemes.csv")),
+            lookalike_kind=_lookalike_kinds(path.with_name("lookalikes.csv")),
+        )
     if LABEL_COLUMNS <= columns:
         accounts = [
             TruthAccount(_text(row, "account_no"), _text(row, "label").lower() in YES, _text(row, "typology"))
@@ -101,3 +109,10 @@ def _scheme_kinds(path: Path) -> dict[str, str]:
         return {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return {_text(row, "scheme_id"): _text(row, "kind") for row in csv.DictReader(handle)}
+
+
+def _lookalike_kinds(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return {_text(row, "account_no"): _text(row, "kind") for row in csv.DictReader(handle) if _text(row, "kind")}

@@ -201,6 +201,24 @@ def test_the_lawful_lead_ranks_below_every_scheme_with_the_reason_shown(publishe
     assert any(reason["rule_id"] == "LS1" for reason in by_hub[twin]["reasons"])
 
 
+def test_the_lead_backtest_counts_look_alikes_by_kind_and_none_above_a_scheme(published):
+    from pipelines.evaluation.lead_backtest import lead_results
+    from pipelines.evaluation.truth import Truth, TruthAccount
+
+    _, store = published
+    truth = Truth(
+        [TruthAccount(h[2], True, "", f"S{n}", "hub") for n, h in enumerate(HOLDERS.values())],
+        by_scheme=True,
+        lookalike_kind={holders[0]: kind for kind, holders in HOLDERS.items()},
+    )
+    found = lead_results(store, truth)
+    assert found["schemes_found"] == 5 and found["leads_holding_no_scheme"] == 5
+    assert found["no_scheme_above_a_scheme"] == 0 and found["top_20_holding_no_scheme"] == 5
+    assert found["lookalikes"] == {
+        kind: {"accounts": 1, "on_a_lead": 1, "lead_core": 1, "cleared": 1, "top_20": 1} for kind in sorted(HOLDERS)
+    }
+
+
 def test_a_registered_entity_is_shown_marked_and_a_suspect_one_is_raised(county, published):
     con, _ = county
     settings, store = published
