@@ -19,9 +19,11 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.crashpoints import pause_point
 from pipelines.errors import ConfigError, FundflowError
 from pipelines.settings import Settings
 
+PR_SET_PDEATHSIG = 1
 INBOX_SUFFIXES = {".csv", ".txt", ".xlsx", ".xml"}
 
 
@@ -158,37 +160,46 @@ def archive_task(home: str, path: str) -> str:
 
 @flow(name="fundflow-nightly")
 def nightly_flow(home: str, inbox: str | None = None) -> dict:
+    """Files are archived only after the whole night (derive → detect → publish → export) has committed, so a
+    night killed anywhere is redone by the next: its files are still in the inbox (now duplicates no finished
+    night has read) and the derivations they made pending are still pending."""
     settings = Settings.load(home)
     settings.ensure_folders()
     started = time.monotonic()
     step_seconds: dict[str, float] = {}
+    run_id = begin_nightly_run(settings)
     files = inbox_files(Path(inbox) if inbox else settings.inbox)
 
     file_results = [ingest_one(home, path) for path in files]
     step_seconds["ingest"] = round(time.monotonic() - started, 2)
     loaded = [item for item in file_results if item.get("status") == "loaded"]
     failed = [item for item in file_results if item.get("status") == "failed"]
+    duplicates = [item for item in file_results if item.get("status") == "duplicate_file"]
+    left_over = left_by_killed_night(settings, duplicates)
     summary = {
         "files": len(files),
         "loaded": len(loaded),
         "failed": len(failed),
-        "duplicates": sum(item.get("status") == "duplicate_file" for item in file_results),
+        "duplicates": len(duplicates),
+        "left_over": len(left_over),
         "rows_loaded": sum(item.get("loaded", 0) for item in file_results),
         "rows_quarantined": sum(item.get("quarantined", 0) for item in file_results),
         "file_results": file_results,
     }
 
-    if loaded:
+    if loaded or left_over or _derivations_pending(settings):
         with timed(step_seconds, "prepare"):
             prepare_task(home)
         with timed(step_seconds, "detect"):
             detection = detect_task(home)
         summary["detect_run"] = detection["run_id"]
         summary["alerts_per_rule"] = detection["alerts_per_rule"]
+        pause_point("nightly-detected")
         with timed(step_seconds, "publish"):
             summary["publish"] = publish_task(home, detection["run_id"])
         with timed(step_seconds, "tips"):
             summary["tip_matches"] = match_tips_task(home)
+        pause_point("nightly-published")
         with timed(step_seconds, "export"):
             summary["exports"] = export_task(home)
         summary["nothing_new"] = False
@@ -197,10 +208,13 @@ def nightly_flow(home: str, inbox: str | None = None) -> dict:
     if settings.warehouse_path.exists():  # also on quiet nights: "no file for N working days" matters most then
         with timed(step_seconds, "institutions"):
             summary["institutions"] = institutions_task(home)
+    # Only now, with derive → detect → publish → export committed, do the night's files leave the inbox.
+    for item in loaded + duplicates:
+        item["archived_to"] = archive_task(home, item["path"])
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["step_seconds"] = step_seconds
     summary["flow_started_at"] = time.time() - (time.monotonic() - started)
-    record_nightly_run(settings, summary)
+    finish_nightly_run(settings, run_id, summary)
     create_markdown_artifact(
         markdown=summary_markdown(summary),
         key="fundflow-nightly-summary",
@@ -226,25 +240,72 @@ def ingest_one(home: str, path: Path) -> dict:
         result = state.result()
     except Exception as exc:  # the task's failure, already logged by Prefect
         return {"file_name": path.name, "path": str(path), "status": "failed", "error": str(exc)}
-    if result.get("status") in ("loaded", "duplicate_file"):
-        result["archived_to"] = archive_task(home, str(path))
+    pause_point("nightly-ingested")
     return result
 
 
-def record_nightly_run(settings: Settings, summary: dict) -> None:
+def _derivations_pending(settings: Settings) -> bool:
+    from pipelines.warehouse import db as warehouse
+    from pipelines.warehouse.prepare import pending_files
+
+    con = warehouse.connect(settings)
+    try:
+        return pending_files(con) > 0
+    finally:
+        con.close()
+
+
+def left_by_killed_night(settings: Settings, duplicates: list[dict]) -> list[dict]:
+    """Inbox files already in the warehouse that no finished night has read: a night (or an ingest) stopped
+    before its detect and publish committed, so this night does them. A finished night lists its files."""
+    from pipelines.warehouse import db as warehouse
+
+    if not duplicates:
+        return []
+    con = warehouse.connect(settings)
+    try:
+        read = {
+            file_id
+            for (file_id,) in con.execute(
+                """SELECT i.file_id FROM run_inputs i JOIN runs r USING (run_id)
+                WHERE r.kind = 'nightly' AND r.status <> 'running'"""
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    left = [item for item in duplicates if item.get("file_id") not in read]
+    for item in left:
+        item["left_over"] = True
+    return left
+
+
+def begin_nightly_run(settings: Settings) -> str:
+    """The night's run record, `running` until it finishes; runs a killed process left running are closed."""
     from pipelines.warehouse import db as warehouse
     from pipelines.warehouse import runs
 
     con = warehouse.connect(settings)
     try:
-        run_id = runs.start_run(con, "nightly")
+        runs.close_abandoned(con)
+        return runs.start_run(con, "nightly")
+    finally:
+        con.close()
+
+
+def finish_nightly_run(settings: Settings, run_id: str, summary: dict) -> None:
+    from pipelines.warehouse import db as warehouse
+    from pipelines.warehouse import runs
+
+    con = warehouse.connect(settings)
+    try:
         runs.record_inputs(
             con,
             run_id,
             [
                 item["file_id"]
                 for item in summary["file_results"]
-                if item.get("status") == "loaded" and item.get("file_id")
+                if item.get("file_id")
+                and (item.get("status") == "loaded" or item.get("left_over"))
             ],
         )
         status = "failed" if summary["failed"] else "ok"
@@ -263,6 +324,7 @@ def summary_markdown(summary: dict) -> str:
         ("files", "收件箱文件 files in inbox"),
         ("loaded", "已导入 loaded"),
         ("duplicates", "重复文件 duplicate files"),
+        ("left_over", "中断夜间任务留下的文件 files left by an interrupted night"),
         ("failed", "失败 failed"),
         ("rows_loaded", "导入行数 rows loaded"),
         ("rows_quarantined", "隔离行数 rows quarantined"),
@@ -321,21 +383,96 @@ def check_configured_api(url: str) -> None:
 
 
 def run_nightly(home: str, inbox: str | None, startup_seconds: int) -> dict:
-    """The nightly flow on the server PREFECT_API_URL names, else on a temporary one Prefect starts."""
+    """The nightly flow on the server PREFECT_API_URL names, else on a temporary one this process starts
+    and stops (Prefect's own temporary server outlives a killed process)."""
     import os
 
     url = os.environ.get("PREFECT_API_URL")
     if url:
         check_configured_api(url)
-    try:
         return nightly_flow(home, inbox)
-    except RuntimeError as exc:
-        if "ephemeral Prefect API" not in str(exc):
-            raise
-        raise FundflowError(
-            f"临时 Prefect 服务未在 {startup_seconds} 秒内启动 / the temporary Prefect API did not start within "
-            f"{startup_seconds} s; raise FUNDFLOW_PREFECT_STARTUP_SECONDS or set PREFECT_API_URL"
-        ) from None
+    with temporary_api(Settings.load(home), startup_seconds):
+        return nightly_flow(home, inbox)
+
+
+def _die_with_parent() -> None:
+    """In the server's child process: the kernel sends it SIGTERM when its parent dies, even by kill -9."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: stopped by the parent's finally only
+        pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def temporary_api(settings: Settings, startup_seconds: float):
+    """A Prefect API on 127.0.0.1 for this process only, stopped when the block ends, on SIGTERM/SIGINT
+    (they end the block by an exception) and by the kernel when this process is killed outright."""
+    import os
+    import signal
+    import sys
+
+    import prefect
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    def stop_on_term(signum, frame):
+        raise SystemExit(128 + signum)
+
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_term = signal.signal(signal.SIGTERM, stop_on_term) if in_main else None
+    port = _free_port()
+    settings.logs.mkdir(parents=True, exist_ok=True)
+    server = None
+    try:
+        with open(settings.logs / "prefect-server.log", "ab") as log:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory"),
+                    *("prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port)),
+                    *("--log-level", "error", "--lifespan", "on"),
+                ],
+                env={
+                    **os.environ,
+                    **get_current_settings().to_environment_variables(exclude_unset=True),
+                    "PREFECT_UI_ENABLED": "0",
+                    "PREFECT__SERVER_EPHEMERAL": "1",
+                },
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        try:
+            wait_for_server(port, server, startup_seconds)
+        except FundflowError:
+            raise FundflowError(
+                f"临时 Prefect 服务未在 {startup_seconds} 秒内启动 / the temporary Prefect API did not start within "
+                f"{startup_seconds} s; raise FUNDFLOW_PREFECT_STARTUP_SECONDS or set PREFECT_API_URL"
+            ) from None
+        with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
+            yield
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 def wait_for_server(port: int, server: subprocess.Popen, seconds: float) -> None:

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
         "pipelines.masking",
         "pipelines.formatting",
         "pipelines.hashing",
+        "pipelines.crashpoints",
     ),
     ("pipelines.warehouse",),
     ("pipelines.ingest", "pipelines.cases"),

@@ -24,10 +24,12 @@ from detectors.neighbourhood import fill_table
 from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
 from detectors.rings import build_rings
 from pipelines.cases import ranking
+from pipelines.crashpoints import pause_point
 from pipelines.errors import FundflowError, RulePackError
 from pipelines.settings import ENGINES, Settings
 from pipelines.warehouse import db as warehouse
 from pipelines.warehouse import runs
+from pipelines.warehouse.prepare import prepare_warehouse
 
 DEFAULT_WINDOW_DAYS = 90
 
@@ -80,6 +82,9 @@ def _run(
 ) -> DetectionResult:
     if window_days < 1:
         raise FundflowError(f"窗口天数至少为 1 / --window-days must be at least 1, got {window_days}")
+    # Files an ingest left pending (a crash may have stopped it before its prepare) are derived before reading.
+    prepare_warehouse(con, settings)
+    runs.close_abandoned(con)
     as_of = as_of or _latest_payment_date(con)
     window = Window(as_of=as_of, days=window_days)
     try:
@@ -117,6 +122,7 @@ def _run(
         began = time.perf_counter()
         rings = build_rings(con, run_id, alert_rows, window)
         seconds["rings"] = round(time.perf_counter() - began, 3)
+        pause_point("detect-written")
         with warehouse.transaction(con):
             _write_alerts(con, run_id, pack, rules, alerts, ids)
             write_rings(con, rings)

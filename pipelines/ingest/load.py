@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.crashpoints import pause_point
 from pipelines.errors import BadFileError, FundflowError
 from pipelines.hashing import file_sha256
 from pipelines.ingest.columns import BY_NAME, CANONICAL, REPORT_KINDS, REQUIRED
@@ -202,6 +203,7 @@ def _write(
         {"file_id": file_id, "now": now},
     )
     after_step("txn")
+    # This `files` row, in the same transaction as the rows, marks the file pending for prepare_warehouse.
     con.execute(
         "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -345,8 +347,9 @@ def ingest_paths(
                 results.append(ingest_file(con, settings, path, kind, institution, sheet, progress))
             except FundflowError as exc:
                 results.append(FileResult(path.name, str(path), error=str(exc)))
-        if any(result.status == "loaded" for result in results):
-            prepare_warehouse(con, settings)
+        pause_point("ingest-committed")
+        # Also finishes derivations a killed earlier run left pending, though nothing new loaded now.
+        prepare_warehouse(con, settings)
     finally:
         con.close()
     return results

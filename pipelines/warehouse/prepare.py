@@ -15,6 +15,7 @@ from datetime import datetime
 
 import duckdb
 
+from pipelines.crashpoints import pause_point
 from pipelines.settings import Settings
 from pipelines.warehouse.db import scalar, transaction
 
@@ -48,6 +49,8 @@ class PrepareResult:
 
 
 def pending_files(con: duckdb.DuckDBPyConnection) -> int:
+    """Files whose ingest committed but whose rows the derived tables do not yet reflect. The ingest's own
+    transaction makes a file pending (its `files` row); only the end of prepare's transaction clears it."""
     return int(scalar(con, "SELECT count(*) FROM files WHERE file_id NOT IN (SELECT file_id FROM prepared_files)"))
 
 
@@ -94,6 +97,9 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: 
             step()
             result.seconds[name] = round(time.monotonic() - step_started, 2)
             say(f"  {name}: {result.seconds[name]:.1f} s")
+            if name == "payments":
+                pause_point("prepare")  # crash tests: killed here, the whole transaction is rolled back
+        # Cleared only now, after payments, parties and actors are all current, and in the same transaction.
         con.execute(
             """INSERT INTO prepared_files
             SELECT file_id, $now FROM files WHERE file_id NOT IN (SELECT file_id FROM prepared_files)""",

@@ -7,6 +7,8 @@ files (by SHA-256) and which rule pack (by content hash) produced it.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import uuid
 from datetime import datetime
@@ -43,12 +45,15 @@ def new_run_id(kind: str) -> str:
 
 def start_run(con: duckdb.DuckDBPyConnection, kind: str, **fields) -> str:
     run_id = new_run_id(kind)
+    # Who runs it, so a later run can tell a run still going from one whose process was killed.
+    running = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
     con.execute(
-        "INSERT INTO runs (run_id, kind, started_at, status, as_of, window_days, rule_pack_hash, code_version,"
-        " model_hash) VALUES (?, ?, current_localtimestamp(), 'running', ?, ?, ?, ?, ?)",
+        "INSERT INTO runs (run_id, kind, started_at, status, summary, as_of, window_days, rule_pack_hash,"
+        " code_version, model_hash) VALUES (?, ?, current_localtimestamp(), 'running', ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             kind,
+            running,
             fields.get("as_of"),
             fields.get("window_days"),
             fields.get("rule_pack_hash"),
@@ -57,6 +62,33 @@ def start_run(con: duckdb.DuckDBPyConnection, kind: str, **fields) -> str:
         ],
     )
     return run_id
+
+
+INTERRUPTED = "进程中断，未完成 / interrupted: its process ended before the run finished"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_abandoned(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Runs left `running` by a process that is gone (killed, powered off) are closed as `failed`."""
+    host = socket.gethostname()
+    closed = []
+    for run_id, summary in con.execute("SELECT run_id, summary FROM runs WHERE status = 'running'").fetchall():
+        owner = json.loads(summary) if summary else {}
+        pid = owner.get("pid")
+        if owner.get("host") == host and isinstance(pid, int) and (pid == os.getpid() or _alive(pid)):
+            continue
+        finish_run(con, run_id, "failed", summary=owner, error=INTERRUPTED)
+        closed.append(run_id)
+    return closed
 
 
 def finish_run(
