@@ -71,6 +71,16 @@ def day(value: date | datetime | None) -> str:
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+# What an export keeps of those: tab and line feed (a note may have lines); everything else is removed.
+EXPORT_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def export_text(text: str) -> str:
+    """Text from a file for an export cell: control characters and bidi overrides removed (CRLF becomes LF),
+    so a spreadsheet shows what was stored and no escape sequence or reordering travels on in a file."""
+    return EXPORT_UNPRINTABLE.sub("", text.replace("\r\n", "\n"))
+
+
 def printable(text: str) -> str:
     """Text from a file for a terminal: control characters shown as escapes (\\x1b, \\n, \\u202e), never acted on."""
     return UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)

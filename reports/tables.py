@@ -1,9 +1,10 @@
 """One writer for every exported table: CSV (UTF-8 with BOM, so Excel shows Chinese) or XLSX (openpyxl).
 
 The header row holds the column keys (`rule_id`, `account_no` …) that tools join on; XLSX adds the Chinese
-labels as a first row above it for people. A text cell starting with `=`, `+`, `-`, `@`, tab or carriage
-return would run as a formula in a spreadsheet: in CSV it gets a leading `'`, in XLSX it is stored as a
-string cell, so no formula is ever created. Every export file is then recorded in the case-store audit.
+labels as a first row above it for people. Control characters and bidi overrides are removed from
+every text cell (both formats). A text cell starting with `=`, `+`, `-`, `@`, tab or carriage return would
+run as a formula in a spreadsheet: in CSV it gets a leading `'`, in XLSX it is stored as a string cell, so no
+formula is ever created. Every export file is then recorded in the case-store audit.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
+from pipelines.formatting import export_text
 from pipelines.hashing import file_sha256
 from pipelines.settings import Settings
 
@@ -103,6 +104,7 @@ def write_tables(path: str | Path, sheets: Sequence[Sheet], csv_suffixes: Sequen
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    value = _clean(value)  # before the formula check: "\x01=cmd" must not become a bare "=cmd"
     return "'" + value if is_formula_like(value) else value
 
 
@@ -126,9 +128,10 @@ def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
     return file_sha256(path)
 
 
-def _xlsx_cell(value: Any) -> Any:
-    # Control characters cannot be stored in XLSX at all; bank data occasionally carries them.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+def _clean(value: Any) -> Any:
+    # Bank data occasionally carries control characters (XLSX cannot store them at all); a crafted field may
+    # carry terminal escapes or bidi overrides meant for whoever opens the export.
+    return export_text(value) if isinstance(value, str) else value
 
 
 def _fill_sheet(target: Worksheet, sheet: Sheet) -> None:
@@ -144,7 +147,7 @@ def _fill_sheet(target: Worksheet, sheet: Sheet) -> None:
 
     for line in sheet.caption:
         first = current == 0
-        append([_xlsx_cell(line)])[0].font = Font(bold=first, size=14 if first else 10)
+        append([_clean(line)])[0].font = Font(bold=first, size=14 if first else 10)
     for cell in append([column.label_zh for column in sheet.columns]):
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -154,7 +157,7 @@ def _fill_sheet(target: Worksheet, sheet: Sheet) -> None:
             cell.fill = PatternFill("solid", fgColor="F2F2F2")
     target.freeze_panes = f"A{current + 1}"
     for row in sheet.rows:
-        cells = append([_xlsx_cell(row.get(column.key)) for column in sheet.columns])
+        cells = append([_clean(row.get(column.key)) for column in sheet.columns])
         for cell, column in zip(cells, sheet.columns):
             if is_formula_like(cell.value):
                 cell.data_type = "s"  # stored as text: a spreadsheet shows it, never evaluates it
