@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -108,6 +109,53 @@ def _utf8_votes(body: bytes) -> tuple[int, int]:
         except UnicodeDecodeError:
             bad += 1
     return utf8, bad
+
+
+# How GB18030 would pair the bytes of each non-ASCII character: both in 0xA1–0xFE (the GB2312 area: nearly
+# all Chinese text in bank files), or a lead byte with a trail byte outside it (GBK's extension areas: rare
+# characters); a four-byte sequence or a byte GB18030 cannot start with is neither.
+GB_TOKENS = re.compile(
+    rb"([\xa1-\xfe][\xa1-\xfe])|([\x81-\xfe][\x40-\x7e\x80-\xfe])|[\x81-\xfe][\x30-\x39][\x81-\xfe][\x30-\x39]|[\x80-\xff]"
+)
+
+
+def check_not_western(path: Path) -> None:
+    """A file that fails as UTF-8 is read as GB18030; refuse it when its bytes are Latin-1 (or another 8-bit
+    Western code page such as Windows-1252) instead. There an accented letter is one byte, usually followed by
+    an ASCII letter, and GB18030 pairs the two into a rare extension-area character (Müller → M黮ler): garbled
+    names, loaded without an error. Chinese text pairs GB2312-area bytes instead, so the file is refused when
+    extension-area pairs outnumber those (a rare name character now and then does not). Binary files (NUL
+    bytes) are left to the "not a text file" check."""
+    common = rare = 0
+    first_rare = -1
+    offset = 0
+    with open(path, "rb") as handle:
+        rest = b""
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            data = rest + chunk
+            if not data:
+                break
+            if b"\x00" in data:
+                return
+            cut = (data.rfind(b"\n") + 1 or len(data)) if chunk else len(data)  # a pair never spans two reads
+            for found in GB_TOKENS.finditer(data, 0, cut):
+                if found.group(1):
+                    common += 1
+                elif found.group(2):
+                    rare += 1
+                    if first_rare < 0:
+                        first_rare = offset + found.start()
+            offset += cut
+            rest = data[cut:]
+    if rare > common:
+        raise BadFileError(
+            path,
+            f"疑似 Latin-1 等西文单字节编码，不是 UTF-8 或 GB18030（{rare:,} 处会被误读为生僻汉字，首处字节偏移 "
+            f"{first_rare}）；请以 UTF-8 或 GB18030 重新导出 / looks like Latin-1 or another 8-bit Western "
+            f"encoding, not UTF-8 or GB18030: {rare:,} characters would be misread as rare Chinese ones (first at "
+            f"byte offset {first_rare}); file refused, re-export it as UTF-8 or GB18030",
+        )
 
 
 def _utf16_to_utf8(path: Path, settings: Settings) -> Path:
@@ -427,6 +475,8 @@ def stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, pr
                 records=plain.records,
             )
     encoding = decide_encoding(path)
+    if encoding == "gb18030":
+        check_not_western(path)
     settings.tmp.mkdir(parents=True, exist_ok=True)
     clean = settings.tmp / f"clean-{time.time_ns()}.csv"
     source_path = _utf16_to_utf8(path, settings) if encoding == "utf-16" else path

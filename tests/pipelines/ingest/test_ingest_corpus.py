@@ -133,6 +133,20 @@ def entity_in_cell(declared: bool) -> bytes:
     return replace_part(workbook_bytes([row(1).split(",")]), SHEET, add_entity)
 
 
+WESTERN_NAMES = ["Müller", "Jörg Böhm", "Zoë Ångström", "Françoise", "Niño"]
+
+
+def latin1_names() -> bytes:
+    """A bank file exported as Latin-1: GB18030 would read it without an error, every name garbled."""
+    return csv_text([row(n, name=WESTERN_NAMES[n % 5]) for n in range(50)]).encode("latin-1")
+
+
+def gb18030_rare_characters() -> bytes:
+    """Genuine GB18030 with a few extension-area name characters (镕 is 0xE946: an ASCII trail byte)."""
+    names = ["朱镕基", "王堃", "赵一", "钱二", "孙三"]
+    return csv_text([row(n, name=names[n % 5]) for n in range(50)]).encode("gb18030")
+
+
 def deep_xml() -> bytes:
     return b"<PHTR>" + b"<A>" * 5000 + b"<TICD>1</TICD>" + b"</A>" * 5000 + b"</PHTR>"
 
@@ -150,6 +164,7 @@ LOADED = {
     "utf16_LARGE.csv": (lambda: csv_text([row(n) for n in range(3)]).encode("utf-16"), 3, (3, 0, 0)),
     "wrong_dimension_LARGE.xlsx": (wrong_dimension, 5, (5, 0, 0)),
     "numeric_accounts_LARGE.xlsx": (numeric_accounts, 4, (2, 2, 0)),
+    "gb18030_rare_LARGE.csv": (gb18030_rare_characters, 50, (50, 0, 0)),
 }
 REFUSED = {
     "wide_LARGE.xlsx": (wide_sheet, "列数超过 256 列的上限 / more than 256 columns (found at least 16384)"),
@@ -166,6 +181,13 @@ REFUSED = {
         "无法读取 Excel 工作簿（文件损坏或不是 xlsx） / cannot read the workbook (damaged or not xlsx): ParseError",
     ),
     "deep_LARGE.xml": (deep_xml, "XML 嵌套超过 64 层 / XML nested deeper than 64 levels"),
+    "latin1_LARGE.csv": (
+        latin1_names,
+        "疑似 Latin-1 等西文单字节编码，不是 UTF-8 或 GB18030（70 处会被误读为生僻汉字，首处字节偏移 93）；"
+        "请以 UTF-8 或 GB18030 重新导出 / looks like Latin-1 or another 8-bit Western encoding, not UTF-8 or "
+        "GB18030: 70 characters would be misread as rare Chinese ones (first at byte offset 93); file refused, "
+        "re-export it as UTF-8 or GB18030",
+    ),
 }
 
 
@@ -252,6 +274,16 @@ def test_gb18030_names_are_read_right_and_quoted_cells_keep_their_text(settings,
         con.close()
     assert names == {"T1599": "赵一", "T2": "赵\n一", "T3": '钱"二"'}
     assert encodings == {"gb18030", "utf-8"}
+
+
+def test_rare_gb18030_name_characters_are_kept(settings, tmp_path):
+    con = warehouse.connect(settings)
+    try:
+        ingest_file(con, settings, write(tmp_path, "rare_LARGE.csv", gb18030_rare_characters))
+        names = {name for (name,) in con.execute("SELECT DISTINCT account_name FROM txn").fetchall()}
+    finally:
+        con.close()
+    assert names == {"朱镕基", "王堃", "赵一", "钱二", "孙三"}
 
 
 def test_numeric_identifiers_are_quarantined_unless_exact(settings, tmp_path):
