@@ -1,4 +1,8 @@
-"""XLSX workbooks: the first sheet (or a named one), header in row 1, every cell read as text."""
+"""XLSX workbooks: the first sheet (or a named one), header in row 1, every cell read as text.
+
+The rows with content are also counted straight from the sheet's XML, independently of openpyxl's reading
+(which once trusted a wrong `<dimension>` tag); a workbook whose two counts disagree is refused whole.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import duckdb
 import openpyxl
 import polars as pl
 from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 from openpyxl.utils.exceptions import InvalidFileException
 
 from pipelines.errors import BadFileError
@@ -85,6 +90,43 @@ def identifier_text(value) -> str | None:
     return None
 
 
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+
+
+def count_content_rows(path: Path, part: str, shared_strings: list[str]) -> int:
+    """Rows below row 1 holding at least one non-empty value, counted by streaming the sheet's XML part
+    (`<row>` elements: a value `<v>`, an inline string `<is><t>`, a shared string that is not empty)."""
+    counted = 0
+    number = 0
+    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+        for _, element in iterparse(stream, events=("end",)):
+            if _local(element.tag) != "row":
+                continue
+            number = int(element.get("r") or number + 1)
+            if number > 1 and any(_has_content(cell, shared_strings) for cell in element):
+                counted += 1
+            element.clear()
+    return counted
+
+
+def _has_content(cell, shared_strings: list[str]) -> bool:
+    """As the reader judges a cell: empty once zero-width characters are removed means empty."""
+    if _local(cell.tag) != "c":
+        return False
+    kind = cell.get("t")
+    for child in cell:
+        name = _local(child.tag)
+        if name == "v" and child.text:
+            if kind != "s":
+                return bool(visible(child.text))
+            index = int(child.text)
+            return 0 <= index < len(shared_strings) and bool(visible(str(shared_strings[index] or "")))
+        if name == "is" and visible("".join(t.text or "" for t in child.iter() if _local(t.tag) == "t")):
+            return True
+    return False
+
+
 def read_rows(
     path: Path, sheet: str | None
 ) -> tuple[HeaderMap, list[tuple[int, list[str | None]]], list[tuple[int, str, str]]]:
@@ -134,6 +176,14 @@ def read_rows(
                     values.append(visible(text) if text is not None else None)
                 if any(value not in (None, "") for value in values):
                     records.append((row_no, values))
+            counted = count_content_rows(path, worksheet._worksheet_path, worksheet._shared_strings)
+            if counted != len(records):
+                raise BadFileError(
+                    path,
+                    f"记录数不一致：工作表 XML 中 {counted:,} 行有内容，读取 {len(records):,} 行；整个文件未导入 / "
+                    f"record count mismatch: the sheet's XML has {counted:,} rows with content, "
+                    f"{len(records):,} were read; file refused whole",
+                )
         finally:
             workbook.close()
     except BadFileError:

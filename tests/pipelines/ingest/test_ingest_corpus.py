@@ -107,6 +107,16 @@ def wrong_dimension() -> bytes:
     return replace_part(data, SHEET, lambda body: re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:B2"', body))
 
 
+def sheet_rows(change) -> bytes:
+    """A five-record workbook whose sheet XML rows (`<row r=…>…</row>`, header first) `change` rearranges."""
+
+    def rearrange(body: bytes) -> bytes:
+        rows = re.findall(rb'<row r="\d+".*?</row>', body)
+        return body.replace(b"".join(rows), b"".join(change(rows)))
+
+    return replace_part(workbook_bytes([row(n).split(",") for n in range(5)]), SHEET, rearrange)
+
+
 def numeric_accounts() -> bytes:
     cells = [row(n).split(",") for n in range(4)]
     cells[0][2] = 6.22848000000001e18
@@ -181,6 +191,17 @@ REFUSED = {
         "无法读取 Excel 工作簿（文件损坏或不是 xlsx） / cannot read the workbook (damaged or not xlsx): ParseError",
     ),
     "deep_LARGE.xml": (deep_xml, "XML 嵌套超过 64 层 / XML nested deeper than 64 levels"),
+    # openpyxl silently drops a row written out of order, and the second of two rows with the same number
+    "rows_out_of_order_LARGE.xlsx": (
+        lambda: sheet_rows(lambda rows: [*rows[:2], rows[3], rows[2], *rows[4:]]),
+        "记录数不一致：工作表 XML 中 5 行有内容，读取 4 行；整个文件未导入 / record count mismatch: the sheet's XML "
+        "has 5 rows with content, 4 were read; file refused whole",
+    ),
+    "rows_numbered_twice_LARGE.xlsx": (
+        lambda: sheet_rows(lambda rows: [*rows, rows[-1].replace(b"<t>T4<", b"<t>T5<")]),
+        "记录数不一致：工作表 XML 中 6 行有内容，读取 5 行；整个文件未导入 / record count mismatch: the sheet's XML "
+        "has 6 rows with content, 5 were read; file refused whole",
+    ),
     "latin1_LARGE.csv": (
         latin1_names,
         "疑似 Latin-1 等西文单字节编码，不是 UTF-8 或 GB18030（70 处会被误读为生僻汉字，首处字节偏移 93）；"
