@@ -304,8 +304,7 @@ def finish_nightly_run(settings: Settings, run_id: str, summary: dict) -> None:
             [
                 item["file_id"]
                 for item in summary["file_results"]
-                if item.get("file_id")
-                and (item.get("status") == "loaded" or item.get("left_over"))
+                if item.get("file_id") and (item.get("status") == "loaded" or item.get("left_over"))
             ],
         )
         status = "failed" if summary["failed"] else "ok"
