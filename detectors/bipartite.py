@@ -101,8 +101,9 @@ def _next_layer(block, links: _Links, params: Params, used: set[str]):
     nxt = _block(set(receivers), onward, links, params)
     if nxt is None:
         return None
-    median_time = statistics.median(t for pair in pairs for t, _ in links.payments[pair])
-    next_time = statistics.median(t for pair in nxt[3] for t, _ in links.payments[pair])
+    # median_low: an actual time of the layer (the mean of two datetimes is not defined)
+    median_time = statistics.median_low(t for pair in pairs for t, _ in links.payments[pair])
+    next_time = statistics.median_low(t for pair in nxt[3] for t, _ in links.payments[pair])
     return nxt if next_time > median_time else None
 
 
