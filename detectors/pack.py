@@ -49,6 +49,11 @@ class LeadPolicy:
     """…plus this many other rules' hits (rules)."""
     opening_min_amount_cny: float
     """…with at least this much involved (yuan)."""
+    opening_many_rules: int
+    """…or, without an opening rule, hits of at least this many distinct rules that are not shapes, with the
+    same amount (rules; 0: off)."""
+    opening_shape_rules: tuple[str, ...]
+    """Rules that describe only a shape or an anomaly: not counted for opening_many_rules (rule ids)."""
     major_amount_cny: float
     """From this amount a lead is marked 亿元以上 (yuan)."""
     cross_province_min: int
@@ -64,7 +69,7 @@ class LeadPolicy:
 
 
 LEAD_FIELDS = {
-    "opening": {"rules": list, "other_hits": int, "min_amount_cny": float},
+    "opening": {"rules": list, "other_hits": int, "min_amount_cny": float, "many_rules": int, "shape_rules": list},
     "priority": {
         "major_amount_cny": float,
         "cross_province_min": int,

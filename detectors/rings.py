@@ -109,10 +109,20 @@ def build_rings(
     staged: list = []
     whys: list = []
     for group in groups:
-        for members, why in split_schemes(nb, group, flows, totals, actor_of, params):
-            if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
-                continue
-            staged.append(_roles(nb, members, flows, totals, actor_of, params))
+        # The founding rule holds for the candidate group (DOMAIN §6.2: one connected component); each scheme
+        # split out of a founded group is a ring, even when the alerts fell on its siblings' accounts.
+        if _founding_rules(nb, group, by_account, flows, totals, params) < params.min_founding_rules:
+            continue
+        parts = split_schemes(nb, group, flows, totals, actor_of, params)
+        group_key = hashlib.md5(min(group).encode("utf-8")).hexdigest()[:12]
+        for members, core, why in parts:
+            if len(parts) > 1:
+                for note in why:
+                    if note["kind"] == "split":
+                        note["group"] = group_key
+                if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
+                    why.append({"kind": "founded_with_group", "group": group_key, "parts": len(parts)})
+            staged.append(_roles(nb, members, core, flows, totals, actor_of, params))
             whys.append(why)
     figures = _figures(con, window, staged, params)
     for roles, figure, why in zip(staged, figures, whys):
@@ -283,11 +293,13 @@ def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: Ring
 
 def split_schemes(
     nb: neighbourhood.Neighbourhood, group: set[str], flows, totals, actor_of, params: RingParams
-) -> list[tuple[set[str], list[dict]]]:
-    """One candidate group as one or more schemes, each with the notes saying why it holds what it holds.
+) -> list[tuple[set[str], set[str], list[dict]]]:
+    """One candidate group as one or more schemes: (members, core, notes saying why it holds what it holds).
 
     The cores are the accounts that gather money from many individuals. Two cores are one scheme only when one
-    forwards most of its takings to the other (a collector to its hub) or one actor holds both; anything else
+    forwards most of its takings to the other (a collector to its hub) or one actor holds both. An account that
+    gathers nothing itself joins a core by forwarding only when the core's money is most of what it receives (a
+    collectors' hub), not when it is a big business taking a little from a gatherer among much else. Anything else
     that touches several cores (a cash-out shop, a bank's or a processor's account, a big merchant) is shared,
     listed in each scheme it touches and never joining them. Members touching no core directly go with the
     scheme of their Louvain community in the group's money-flow graph (fixed seed).
@@ -299,21 +311,31 @@ def split_schemes(
         if account in graph
     }
     gatherers = sorted(a for a, people in participants.items() if len(people) >= params.hub_min_participants)
-    if len(gatherers) < 2:
-        return [(group, [])]
+    if not gatherers:
+        return [(group, set(), [])]
     # A gatherer forwarding most of its takings to another member makes that member part of its core.
-    links = nx.Graph()
-    links.add_nodes_from(gatherers)
-    notes_of: dict[frozenset, list[dict]] = defaultdict(list)
+    forwards: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for payer in gatherers:
         taken_in = totals.get(payer, (0.0, 0.0))[0]
         for payee in graph.successors(payer):
             amount = flows.get((payer, payee), 0.0)
             if payee in group and amount >= params.min_flow_cny and amount >= params.forward_share * taken_in:
-                links.add_edge(payer, payee)
-                notes_of[frozenset((payer, payee))].append(
-                    {"kind": "core_to_core", "accounts": [payer, payee], "amount": round(amount, 2)}
-                )
+                forwards[payee].append((payer, amount))
+    links = nx.Graph()
+    links.add_nodes_from(gatherers)
+    notes_of: dict[frozenset, list[dict]] = defaultdict(list)
+    for payee, fed in sorted(forwards.items()):
+        fed_total = sum(amount for _, amount in fed)
+        if payee not in participants or (
+            len(participants[payee]) < params.hub_min_participants
+            and fed_total < params.collector_share * totals.get(payee, (0.0, 0.0))[0]
+        ):
+            continue
+        for payer, amount in fed:
+            links.add_edge(payer, payee)
+            notes_of[frozenset((payer, payee))].append(
+                {"kind": "core_to_core", "accounts": [payer, payee], "amount": round(amount, 2)}
+            )
     by_actor: dict[str, list[str]] = defaultdict(list)
     for account in links:
         if account in actor_of:
@@ -327,7 +349,7 @@ def split_schemes(
     cores = [set(component) for component in nx.connected_components(links)]
     if len(cores) == 1:
         merged = [note for notes in notes_of.values() for note in notes]
-        return [(group, merged)]
+        return [(group, cores[0], merged)]
     core_of = {account: number for number, core in enumerate(cores) for account in core}
     parts: list[set[str]] = [set(core) for core in cores]
     shared: dict[str, set[int]] = {}
@@ -362,7 +384,7 @@ def split_schemes(
                 "shared": sorted(account for account, numbers in shared.items() if number in numbers),
             }
         )
-        result.append((part, notes))
+        result.append((part, cores[number], notes))
     return result
 
 
@@ -383,11 +405,13 @@ def _by_community(graph: nx.MultiDiGraph, group: set[str], core_of: dict[str, in
 
 
 def _roles(
-    nb: neighbourhood.Neighbourhood, members: set[str], flows, totals, actor_of, params: RingParams
+    nb: neighbourhood.Neighbourhood, members: set[str], core: set[str], flows, totals, actor_of, params: RingParams
 ) -> dict[str, str]:
     graph = nb.graph
     received = {account: totals.get(account, (0.0, 0.0))[0] for account in graph}
-    hub = max(members, key=lambda a: (received.get(a, 0.0), a))
+    # The hub is the core account receiving most: the gatherers and what they forward to, never a member that
+    # only does business with them (a wholesaler taking far more from its own customers).
+    hub = max(core & members or members, key=lambda a: (received.get(a, 0.0), a))
     roles = {account: "other" for account in members}
     roles[hub] = "hub"
     if hub not in graph:
@@ -416,8 +440,17 @@ def _roles(
                 payments_out[payee] += 1
     ring_out = sum(totals.get(account, (0.0, 0.0))[1] for account in base) or 1.0
     hub_actor = actor_of.get(hub)
+
+    def gathers(account: str) -> bool:
+        # An account gathering from many individuals of its own is another scheme's core (or a big merchant):
+        # money paid to it makes it neither this scheme's controller nor its promoter, so no lead spans both.
+        people = (p for p in graph.predecessors(account) if p not in base and nb.is_person(p))
+        return sum(1 for _ in zip(range(params.hub_min_participants), people)) >= params.hub_min_participants
+
     for payee, amount in paid_out.items():
         if roles.get(payee) not in (None, "other"):
+            continue
+        if not (hub_actor and actor_of.get(payee) == hub_actor) and gathers(payee):
             continue
         if amount >= params.controller_share * ring_out or (hub_actor and actor_of.get(payee) == hub_actor):
             roles[payee] = "controller"

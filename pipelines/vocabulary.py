@@ -322,6 +322,8 @@ LEAD_WHY = {
     "same_actor": "同一控制人",
     "split": "按核心账户拆分（共享第三方不合并）",
     "analyst_split": "分析员拆分",
+    "founded_with_group": "同组其他模型的预警成立（拆分自同一资金网络）",
+    "opened_with_group": "按同组（拆分前资金网络）的预警和金额立案",
 }
 
 # The auditor's 审计日志 page (console): the logs it reads, and the audit log's actions.

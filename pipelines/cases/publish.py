@@ -114,13 +114,32 @@ class PublishResult:
 
 
 def opens_lead(rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy) -> bool:
-    """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule, enough other hits, enough money."""
+    """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule and enough other hits, or hits of many rules
+    beyond the shapes; and enough money."""
     hits = set(rule_ids)
-    return (
-        bool(hits & set(policy.opening_rules))
-        and len(hits) >= 1 + policy.opening_other_hits
-        and amount >= Decimal(str(policy.opening_min_amount_cny))
-    )
+    by_opening_rule = bool(hits & set(policy.opening_rules)) and len(hits) >= 1 + policy.opening_other_hits
+    by_many_rules = 0 < policy.opening_many_rules <= len(hits - set(policy.opening_shape_rules))
+    return (by_opening_rule or by_many_rules) and amount >= Decimal(str(policy.opening_min_amount_cny))
+
+
+def group_of(ring: RingFacts) -> str | None:
+    """The candidate group a ring was split out of (detectors.rings notes), None for a ring not split."""
+    return next((note["group"] for note in ring.why if note.get("kind") == "split" and note.get("group")), None)
+
+
+def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal]]:
+    """ring key → the rule ids and the amount its opening is judged on. DOMAIN §6.2 judges a connected group of
+    accounts: a scheme split out of a group opens with its siblings' hits and money, each as its own lead."""
+    by_group: dict[str, list[RingFacts]] = defaultdict(list)
+    for ring in rings:
+        by_group[group_of(ring) or ring.ring_key].append(ring)
+    facts = {}
+    for siblings in by_group.values():
+        rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
+        amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
+        for ring in siblings:
+            facts[ring.ring_key] = (rule_ids, amount)
+    return facts
 
 
 def priority_marks(
@@ -961,6 +980,7 @@ def publish_run(
             for ring in rings:
                 judge_lookalike(ring, assessments.get(ring.ring_key), register, rules)
             pending = sorted(rings, key=lambda r: (-r.score, r.ring_key))
+            opening = opening_facts(rings)
             # A ring too weak to open a lead may still continue one that a later ring of this run opens:
             # go round until nothing more lands, so publishing the run again finds nothing left to do.
             while pending:
@@ -971,7 +991,17 @@ def publish_run(
                         changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring, policy)
                         counts["updated" if changed else "unchanged"] += 1
                         touched.append(open_lead["lead_id"])
-                    elif opens_lead(ring.rule_ids, ring.total_in, policy):
+                    elif opens_lead(*opening[ring.ring_key], policy):
+                        if not opens_lead(ring.rule_ids, ring.total_in, policy):
+                            group_rules, group_amount = opening[ring.ring_key]
+                            ring.why.append(
+                                {
+                                    "kind": "opened_with_group",
+                                    "group": group_of(ring),
+                                    "rule_ids": sorted(group_rules),
+                                    "amount": str(group_amount),
+                                }
+                            )
                         touched.append(_insert_new(store, conn, ring, closed_lead, policy))
                         counts["linked" if closed_lead else "new"] += 1
                     else:

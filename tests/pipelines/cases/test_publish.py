@@ -32,6 +32,12 @@ TYPOLOGY_OF = {
     "T11": "cash_out",
     "G5": "gather_scatter",
     "T8": "night_activity",
+    "T4": "round_amounts",
+    "T5": "memo_keywords",
+    "T7": "dormant_burst",
+    "G1": "fan_in",
+    "G2": "fan_out",
+    "A1": "anomaly",
 }
 PAYMENT_SQL = """INSERT INTO payments (payment_id, match_method, txn_time, amount_cny, payer_account, payer_name,
     payer_id_no, payer_kind, payer_birth, payer_region, payee_account, payee_name, payee_kind, payee_region,
@@ -516,3 +522,45 @@ def test_a_ponzis_lead_holds_its_money_out_and_every_view_shows_the_same_totals(
     assert row["total_in"] == float(exported["total_in"]) == float(lead["total_in"])
     assert row["total_out"] == float(exported["total_out"]) == outflow
     assert lead["figures"]["flows"]["payout"]["count"] == 12 and lead["figures"]["participants"] == 40
+
+
+@pytest.mark.parametrize(
+    "rules, opens",
+    [
+        (("T4", "T5", "T6", "T7"), True),  # no opening rule, but four fundraising rules: a small scheme
+        (("T4", "T5", "T6"), False),  # near miss: three
+        (("T4", "T5", "T6", "G1", "G2", "A1"), False),  # shapes and the anomaly score do not count
+    ],
+)
+def test_many_fundraising_rules_open_a_lead_without_an_opening_rule(rules, opens):
+    assert opens_lead(set(rules), Decimal(800_000), POLICY) is opens
+    assert opens_lead(set(rules), Decimal(499_999), POLICY) is False  # the amount still holds
+
+
+def test_a_scheme_split_from_a_group_opens_with_its_siblings_hits_and_money(settings, store, scheme):
+    # Issue 14: after the split a part below the opening rule (one rule, ¥200,000) no longer hides inside its
+    # sibling's lead, nor is it lost: it opens a lead of its own on the group's hits and money, and says so.
+    seed_payments(scheme, hub=OTHER_HUB, first=100, payers=10)
+    weak = add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,), rules=("T8",), score=0.3)
+    strong = hashlib.md5(HUB.encode()).hexdigest()
+    split = {"kind": "split", "hubs": 2, "shared": [], "group": "g1"}
+    scheme.executemany(
+        "INSERT INTO ring_notes VALUES (?, 'run1', 'split', ?)",
+        [(strong, json.dumps(split)), (weak, json.dumps(split))],
+    )
+    result = publish_run(settings, scheme, "run1", store)
+    assert (result.new, result.skipped) == (2, 0)
+    by_hub = {lead["hub_account"]: lead for lead in (store.get_lead(i) for i in result.lead_ids)}
+    assert [note["kind"] for note in by_hub[OTHER_HUB]["why"]] == ["split", "opened_with_group"]
+    assert by_hub[OTHER_HUB]["why"][1]["rule_ids"] == ["T1", "T11", "T6", "T8"]
+    assert [note["kind"] for note in by_hub[HUB]["why"]] == ["split"]
+    assert by_hub[OTHER_HUB]["total_in"] == Decimal(200_000)  # its own money: the group only opened it
+    again = publish_run(settings, scheme, "run1", store)
+    assert (again.new, again.unchanged) == (0, 2)
+
+
+def test_without_its_group_the_same_weak_ring_stays_out(settings, store, scheme):
+    seed_payments(scheme, hub=OTHER_HUB, first=100, payers=10)
+    add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,), rules=("T8",), score=0.3)
+    result = publish_run(settings, scheme, "run1", store)
+    assert (result.new, result.skipped) == (1, 1)

@@ -161,6 +161,49 @@ def test_a_version_1_store_gains_the_version_2_tables_and_keeps_its_data(setting
     upgraded.close()
 
 
+def test_a_version_3_store_gains_the_lead_figures_and_keeps_its_leads_payments_and_events(settings):
+    from pipelines.cases import store as store_module
+    from pipelines.cases.timeline import lead_timeline
+
+    real = store_module.MIGRATIONS, store_module.SCHEMA_VERSION
+    store_module.MIGRATIONS, store_module.SCHEMA_VERSION = real[0][:3], 3
+    try:
+        old = CaseStore(settings.case_store_url, settings)
+        lead_id = make_lead(old)
+        with old.write() as conn:  # v3 columns only: the v4 ones do not exist yet
+            conn.execute(
+                sa.text(
+                    "INSERT INTO lead_payments (lead_id, payment_id, run_id, txn_time, payer_account, payee_account,"
+                    " amount, method, is_cash) VALUES (:lead, 'p1', 'run0', :at, '111', NULL, 5000, 'CASH', :cash)"
+                ),
+                {"lead": lead_id, "at": datetime(2025, 3, 1, 10), "cash": True},
+            )
+        old.close()
+    finally:
+        store_module.MIGRATIONS, store_module.SCHEMA_VERSION = real
+    upgraded = CaseStore.open(settings)
+    try:
+        columns = {
+            table: {c["name"] for c in sa.inspect(upgraded.engine).get_columns(table)}
+            for table in ("leads", "lead_payments")
+        }
+        assert {"figures", "why"} <= columns["leads"] and "flow" in columns["lead_payments"]
+        with upgraded.read() as conn:
+            assert conn.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() == 4
+        lead = upgraded.get_lead(lead_id)
+        assert (lead["total_in"], lead["figures"], lead["why"]) == (Decimal("1000000"), None, None)
+        assert [(p["payment_id"], p["flow"]) for p in lead["payments"]] == [("p1", None)]
+        assert [e["action"] for e in lead["events"]] == ["created"] and upgraded.verify_events().ok
+        assert lead_timeline(lead) == []  # no figures yet and no payment across a core account: no bars
+        # an upgraded lead is worked on as before
+        for name, role in (("ana", "analyst"), ("sup", "supervisor")):
+            upgraded.add_user(name, role)
+        assign(upgraded, lead_id, "ana", "sup", "分配初核")
+        assert upgraded.get_lead(lead_id)["assignee"] == "ana" and upgraded.verify_events().ok
+    finally:
+        upgraded.close()
+
+
 @pytest.mark.sqlite_only
 def test_the_url_setting_chooses_the_database(tmp_path, settings):
     from dataclasses import replace
