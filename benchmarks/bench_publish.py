@@ -1,0 +1,107 @@
+"""Publishing leads (issue 14, done-when 5): a generated county with 80 schemes, ingested and detected once, then
+one run's rings published into an empty case store — time and peak memory of the publishing alone, and the
+lead-level backtest of what it published.
+
+Generate, ingest and detect (`--no-publish`) run as `fundflow` commands; the publish runs in a process of its own,
+so its peak RSS is its own. Size: BENCH_PUBLISH_PERSONS (default 20000), BENCH_PUBLISH_SCHEMES (default 80),
+BENCH_PUBLISH_DAYS (default 90); BENCH_PUBLISH_HOME reuses a home already detected (skips the first three steps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PERSONS = int(os.environ.get("BENCH_PUBLISH_PERSONS", "20000"))
+SCHEMES = int(os.environ.get("BENCH_PUBLISH_SCHEMES", "80"))
+DAYS = int(os.environ.get("BENCH_PUBLISH_DAYS", "90"))
+SEED = 2
+
+SCRIPT = r"""
+import json, resource, sys, time
+from pipelines.cases.publish import publish_run
+from pipelines.cases.store import CaseStore
+from pipelines.evaluation.lead_backtest import lead_results
+from pipelines.evaluation.truth import read_truth
+from pipelines.settings import Settings
+from pipelines.warehouse import db as warehouse
+
+settings = Settings.load(sys.argv[1])
+con = warehouse.connect(settings)
+run_id, payments = con.execute(
+    "SELECT (SELECT run_id FROM runs WHERE kind = 'detect' AND status = 'ok' ORDER BY started_at DESC LIMIT 1),"
+    " (SELECT count(*) FROM payments)"
+).fetchone()
+rings = con.execute("SELECT count(*) FROM rings WHERE run_id = ?", [run_id]).fetchone()[0]
+began = time.perf_counter()
+result = publish_run(settings, con, run_id)
+seconds = time.perf_counter() - began
+con.close()
+store = CaseStore.open(settings)
+found = lead_results(store, read_truth(sys.argv[2])) if sys.argv[2] != "-" else {}
+store.close()
+print(json.dumps({"seconds": seconds, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "payments": payments, "rings": rings, "new": result.new, "skipped": result.skipped,
+                  "found": found}))
+"""
+
+
+def _fundflow(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pipelines.cli", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def main(out_dir: Path) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
+        home = os.environ.get("BENCH_PUBLISH_HOME")
+        truth = "-"
+        prepare = 0.0
+        if not home:
+            county, home = Path(scratch) / "county", str(Path(scratch) / "home")
+            began = time.perf_counter()
+            _fundflow("generate", "--out", str(county), "--persons", str(PERSONS), "--days", str(DAYS),
+                      "--schemes", str(SCHEMES), "--seed", str(SEED))  # fmt: skip
+            _fundflow("--home", home, "ingest", str(county / "reports"))
+            _fundflow("--home", home, "detect", "--no-publish")
+            prepare = time.perf_counter() - began
+            truth = str(county / "truth" / "accounts.csv")
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, home, truth], check=True, capture_output=True, text=True
+        ).stdout
+    figures = json.loads(done.strip().splitlines()[-1])
+    found = figures["found"]
+    county = f"{PERSONS:,} persons, {SCHEMES} schemes, {DAYS} days, seed {SEED}"
+    rows = [
+        {"figure": "payments in the county", "value": figures["payments"], "unit": "payments", "note": county},
+        {"figure": "rings of the detect run", "value": figures["rings"], "unit": "rings"},
+        {"figure": "publish time", "value": round(figures["seconds"], 2), "unit": "s", "note": "one transaction"},
+        {
+            "figure": "publish peak memory",
+            "value": round(figures["peak_kib"] / 1024, 1),
+            "unit": "MiB",
+            "note": "peak RSS of the publishing process",
+        },  # fmt: skip
+        {
+            "figure": "leads opened",
+            "value": figures["new"],
+            "unit": "leads",
+            "note": f"rings below the opening rule: {figures['skipped']}",
+        },  # fmt: skip
+        {"figure": "generate + ingest + detect", "value": round(prepare, 1), "unit": "s", "note": "not publishing"},
+    ]
+    if found:
+        rows += [
+            {
+                "figure": "hub is the core of exactly one lead",
+                "value": found["hub_is_core_of_one_lead"],
+                "unit": "schemes",
+                "note": f"of {found['schemes']}",
+            },  # fmt: skip
+            {"figure": "most schemes in one lead", "value": found["max_schemes_per_lead"], "unit": "schemes"},
+            {"figure": "leads holding no scheme", "value": found["leads_holding_no_scheme"], "unit": "leads"},
+        ]
+    return rows
