@@ -189,7 +189,7 @@ def test_a_version_3_store_gains_the_lead_figures_and_keeps_its_leads_payments_a
         }
         assert {"figures", "why"} <= columns["leads"] and "flow" in columns["lead_payments"]
         with upgraded.read() as conn:
-            assert conn.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() == 4
+            assert conn.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() == SCHEMA_VERSION
         lead = upgraded.get_lead(lead_id)
         assert (lead["total_in"], lead["figures"], lead["why"]) == (Decimal("1000000"), None, None)
         assert [(p["payment_id"], p["flow"]) for p in lead["payments"]] == [("p1", None)]
