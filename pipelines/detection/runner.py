@@ -202,25 +202,25 @@ def _stages(
     (a detector in spark.ON_SERVER excepted); the graph rules (networkx on the flagged neighbourhoods) and
     the rings stay on the server."""
     if engine != "spark":
-        return _stages_on(con, con, con, rules, window, seconds)
+        return _stages_on(con, con, rules, window, seconds)
     from pipelines.detection import spark
 
     began = time.perf_counter()
     spark_engine = spark.start_engine(settings, con)
     seconds["spark_start"] = round(time.perf_counter() - began, 3)
     try:
-        on_spark = spark_engine.connection(con)
-        return _stages_on(con, on_spark, on_spark, rules, window, seconds)
+        return _stages_on(con, spark_engine.connection(con), rules, window, seconds)
     finally:
         spark_engine.close()
 
 
-def _stages_on(con, sweep_con, whole_con, rules, window: Window, seconds: dict[str, float]) -> list[Alert]:
-    alerts = _run_stage(sweep_con, rules, "sweep", window, seconds)
-    _flag_accounts(con, alerts)
-    alerts += _run_stage(con, rules, "graph", window, seconds)
+def _stages_on(server, con, rules, window: Window, seconds: dict[str, float]) -> list[Alert]:
+    """`con` runs the sweep and whole-graph SQL (the server's DuckDB or Spark); `server` the graph rules."""
+    alerts = _run_stage(con, rules, "sweep", window, seconds)
+    _flag_accounts(server, alerts)
+    alerts += _run_stage(server, rules, "graph", window, seconds)
     # whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags
-    alerts += _run_stage(whole_con, rules, "whole", window, seconds)
+    alerts += _run_stage(con, rules, "whole", window, seconds)
     return alerts
 
 
