@@ -138,6 +138,13 @@ def _ordered_collect(order: exp.Order) -> exp.Expr:
     """array_agg(x ORDER BY k1 DESC, k2): Spark's collect_list keeps no order, so collect (k1, k2, x) structs,
     sort them with a comparator that follows the ORDER BY, and keep x."""
     keys: list[exp.Ordered] = list(order.expressions)
+    if isinstance(order.this, exp.Distinct):
+        # array_agg(DISTINCT x ORDER BY x): a sorted set (DuckDB, like PostgreSQL, orders DISTINCT only by x)
+        value = order.this.expressions[0]
+        if len(keys) != 1 or keys[0].this != value:
+            raise ValueError(f"array_agg(DISTINCT … ORDER BY …) must order by its own value: {order.sql('duckdb')}")
+        unique = exp.func("array_sort", exp.func("collect_set", value.copy()))
+        return exp.func("reverse", unique) if keys[0].args.get("desc") else unique
     fields: list[exp.Expr] = []
     for number, key in enumerate(keys):
         fields += [exp.Literal.string(f"k{number}"), key.this.copy()]
@@ -146,8 +153,12 @@ def _ordered_collect(order: exp.Order) -> exp.Expr:
     cases = []
     for number, key in enumerate(keys):
         before, after = ("1", "-1") if key.args.get("desc") else ("-1", "1")
-        cases.append(f"WHEN l.k{number} < r.k{number} THEN {before} WHEN l.k{number} > r.k{number} THEN {after}")
-    comparator = f"(l, r) -> CASE {' '.join(cases)} ELSE 0 END"
+        cases.append(
+            f"WHEN _left.k{number} < _right.k{number} THEN {before} "
+            f"WHEN _left.k{number} > _right.k{number} THEN {after}"
+        )
+    # lambda names no rule's table alias uses (a rule aliasing a table `r` broke `(l, r) ->`)
+    comparator = f"(_left, _right) -> CASE {' '.join(cases)} ELSE 0 END"
     template = f"transform(array_sort(__collected__, {comparator}), e -> e.v)"
     tree = sqlglot.parse_one(template, read="spark")
     return tree.transform(

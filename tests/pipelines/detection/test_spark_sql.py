@@ -54,9 +54,19 @@ def test_ordered_array_agg_sorts_structs_by_the_order_by():
     ported = spark.spark_sql("SELECT array_agg(payment_id ORDER BY amount_cny DESC, payment_id) AS e FROM payments")
     assert ported == (
         "SELECT TRANSFORM(ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT('k0', amount_cny, 'k1', payment_id, 'v', payment_id)), "
-        "(l, r) -> CASE WHEN l.k0 < r.k0 THEN 1 WHEN l.k0 > r.k0 THEN -1 WHEN l.k1 < r.k1 THEN -1 "
-        "WHEN l.k1 > r.k1 THEN 1 ELSE 0 END), e -> e.v) AS e FROM payments"
+        "(_left, _right) -> CASE WHEN _left.k0 < _right.k0 THEN 1 WHEN _left.k0 > _right.k0 THEN -1 "
+        "WHEN _left.k1 < _right.k1 THEN -1 WHEN _left.k1 > _right.k1 THEN 1 ELSE 0 END), e -> e.v) AS e FROM payments"
     )
+
+
+def test_distinct_ordered_array_agg_is_a_sorted_set_and_keeps_a_table_named_r():
+    # T9's evidence: DISTINCT moved inside the struct, and a comparator `(l, r)` clashed with the alias r
+    ported = spark.spark_sql("SELECT array_agg(DISTINCT r.reason ORDER BY r.reason) AS why FROM reasons AS r")
+    assert ported == "SELECT ARRAY_SORT(COLLECT_SET(r.reason)) AS why FROM reasons AS r"
+    descending = spark.spark_sql("SELECT array_agg(DISTINCT r.reason ORDER BY r.reason DESC) AS why FROM reasons AS r")
+    assert descending == "SELECT REVERSE(ARRAY_SORT(COLLECT_SET(r.reason))) AS why FROM reasons AS r"
+    with pytest.raises(ValueError, match="order by its own value"):
+        spark.spark_sql("SELECT array_agg(DISTINCT r.reason ORDER BY r.day) FROM reasons AS r")
 
 
 def test_slices_intervals_and_epochs_are_rewritten():
