@@ -390,9 +390,11 @@ def split_schemes(
 
 def _by_community(graph: nx.MultiDiGraph, group: set[str], core_of: dict[str, int], loose: list[str], params):
     """Each loose account's scheme: the core most present in its Louvain community, else the first core."""
+    # Louvain's result follows the order nodes and edges are added in; a set's order changes with every
+    # process (string hashing), so sort, or a second detect could split the same group differently.
     flat = nx.Graph()
-    flat.add_nodes_from(group)
-    for payer, payee, amount in graph.subgraph(group).edges(data="amount"):
+    flat.add_nodes_from(sorted(group))
+    for payer, payee, amount in sorted(graph.subgraph(group).edges(data="amount")):
         weight = flat.get_edge_data(payer, payee, {"weight": 0.0})["weight"]
         flat.add_edge(payer, payee, weight=weight + amount)
     chosen = {}
