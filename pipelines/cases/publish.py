@@ -280,7 +280,7 @@ FLOW_QUERIES = {
         SELECT ring_id, substr(payer_region, 1, 2) AS province, count(DISTINCT payer) AS n,
                sum(amount_cny) AS amount
         FROM participants WHERE payer_region IS NOT NULL
-        GROUP BY ring_id, province ORDER BY ring_id, amount DESC""",
+        GROUP BY ring_id, province ORDER BY ring_id, amount DESC, province""",
     # Typical time from the hub's latest receipt to each onward transfer: how fast money passes through.
     "hub_lag": """
         , hub_in AS (SELECT ring_id, txn_time FROM flows WHERE side = 'in' AND account_no = hub_account)
@@ -289,10 +289,10 @@ FLOW_QUERIES = {
         GROUP BY o.ring_id""",
     "hub_payees": """
         SELECT ring_id, payee_account, any_value(payee_name) AS payee_name, sum(amount_cny) AS amount
-        FROM onward GROUP BY ring_id, payee_account ORDER BY ring_id, amount DESC""",
+        FROM onward GROUP BY ring_id, payee_account ORDER BY ring_id, amount DESC, payee_account""",
     "cash_out": """
         SELECT ring_id, account_no, sum(amount_cny) AS amount
-        FROM flows WHERE side = 'out' AND is_cash GROUP BY ring_id, account_no ORDER BY ring_id, amount DESC""",
+        FROM flows WHERE side = 'out' AND is_cash GROUP BY ring_id, account_no ORDER BY ring_id, amount DESC, account_no""",
     # Payments from the ring back to people who paid into it: the "returns" of a Ponzi scheme.
     "payouts": """
         SELECT f.ring_id, count(DISTINCT f.payee_account) AS n, sum(f.amount_cny) AS amount
@@ -305,7 +305,7 @@ FLOW_QUERIES = {
             SELECT ring_id, memo AS text FROM flows WHERE memo IS NOT NULL
             UNION ALL SELECT ring_id, purpose FROM flows WHERE purpose IS NOT NULL
             UNION ALL SELECT ring_id, payer_name FROM participants WHERE payer_kind = 'ORG')
-        GROUP BY ring_id, text ORDER BY ring_id, n DESC""",
+        GROUP BY ring_id, text ORDER BY ring_id, n DESC, text""",
 }
 
 PAYMENT_COLUMNS = (
