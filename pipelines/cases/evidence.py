@@ -22,8 +22,9 @@ OUT_KINDS = ("payout", "commission", "to_controller", "cash_out", "out_other")
 SAMPLE_PER_KIND = 100
 """Evidence payments kept per kind of flow, the largest first; the totals always cover every payment."""
 
-# One row per payment touching an inner account of a ring, classed. Needs `rings` and `ring_members` of $run_id.
-CLASSIFIED_SQL = f"""
+# Every member account of the rings of $run_id with its role and its ring's hub and window: the start of a WITH
+# list, continued by this module's and by publishing's queries.
+RING_MEMBERS_CTE = """
 WITH listed AS (
     SELECT DISTINCT ring_id, unnest(member_accounts) AS account_no, hub_account, window_start, window_end
     FROM rings WHERE run_id = $run_id
@@ -32,7 +33,12 @@ members AS (
     SELECT l.*, coalesce(m.role, 'other') AS role
     FROM listed l LEFT JOIN ring_members m ON m.run_id = $run_id AND m.ring_id = l.ring_id
         AND m.account_no = l.account_no
-),
+)"""
+
+# One row per payment touching an inner account of a ring, classed. Needs `rings` and `ring_members` of $run_id.
+CLASSIFIED_SQL = (
+    RING_MEMBERS_CTE
+    + f""",
 inner_accounts AS (SELECT * FROM members WHERE role IN {INNER_ROLES}),
 touching AS (
     SELECT i.ring_id, i.role AS inner_role, 'in' AS side, p.*
@@ -74,6 +80,7 @@ classified AS (
     WHERE NOT (s.other_end_inner AND s.side = 'in')
 )
 """
+)
 
 EVIDENCE_QUERIES = {
     "kinds": """

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from detectors.lookalikes import Assessment, LookalikeRules, assess_run, load_lookalike_rules
 from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
 from pipelines.cases import ranking
-from pipelines.cases.evidence import read_evidence
+from pipelines.cases.evidence import RING_MEMBERS_CTE, read_evidence
 from pipelines.cases.lifecycle import OPEN_STATUSES
 from pipelines.cases.register import active_entries, entry_line
 from pipelines.cases.sectors import SECTORS, tag_sectors
@@ -221,16 +221,9 @@ def lead_policy(settings: Settings) -> LeadPolicy:
 # --- reading a run from the warehouse ----------------------------------------------------------------------
 
 # Every member account's payments inside its ring's window, one row per (ring, account, side, payment).
-FLOWS_CTE = """
-WITH listed AS (
-    SELECT DISTINCT ring_id, unnest(member_accounts) AS account_no, hub_account, window_start, window_end
-    FROM rings WHERE run_id = $run_id
-),
-members AS (
-    SELECT l.*, coalesce(m.role, 'other') AS role
-    FROM listed l LEFT JOIN ring_members m ON m.run_id = $run_id AND m.ring_id = l.ring_id
-        AND m.account_no = l.account_no
-),
+FLOWS_CTE = (
+    RING_MEMBERS_CTE
+    + """,
 flows AS (
     SELECT m.ring_id, m.account_no, m.hub_account, 'in' AS side, p.*
     FROM members m JOIN payments p ON p.payee_account = m.account_no
@@ -256,6 +249,7 @@ onward AS (
       AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.ring_id = f.ring_id AND p.payer_account = f.payee_account)
 )
 """
+)
 
 FLOW_QUERIES = {
     "account_totals": """
