@@ -7,14 +7,13 @@ and writes the reasons either way.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import yaml
 
-from detectors.pack import KEYWORDS_FILE, LOOKALIKES_FILE, RulePackInvalid
+from detectors.pack import KEYWORDS_FILE, LOOKALIKES_FILE, RulePackInvalid, check_words
 
 FEATURES = (
     "payers",
@@ -113,16 +112,9 @@ def load_lookalike_rules(folder: str | Path) -> LookalikeRules | None:
     given = data.get("words")
     given_words: dict = given if isinstance(given, dict) else {}
     for name in WORD_LISTS:
-        listed = given_words.get(name)
-        if not isinstance(listed, list) or not listed or not all(isinstance(w, str) and w for w in listed):
-            problems.append(f"{shown}: words.{name}: 应为非空的文字列表 / must be a non-empty list of words")
-            continue
-        for word in listed:
-            try:
-                re.compile(word)
-            except re.error as exc:
-                problems.append(f"{shown}: words.{name}: 正则无效 / invalid regular expression '{word}': {exc}")
-        words[name] = tuple(listed)
+        listed = check_words(given_words.get(name), f"{shown}: words.{name}", problems)
+        if listed is not None:
+            words[name] = listed
     lawful = _signs(data.get("lawful"), "lawful", True, shown, problems)
     suspect = _signs(data.get("suspect"), "suspect", False, shown, problems)
     financial = tuple(keywords.get("financial_institutions") or ())

@@ -242,17 +242,24 @@ def _load_shared_lists(path: Path, problems: list[str]) -> dict[str, tuple[str, 
         if key not in SHARED_LISTS:
             problems.append(f"{_shown(path)}: {key}: 未知列表 / unknown list '{key}'{_did_you_mean(key, SHARED_LISTS)}")
     for key in SHARED_LISTS:
-        words = data.get(key)
-        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
-            problems.append(f"{_shown(path)}: {key}: 应为非空的文字列表 / must be a non-empty list of words")
-            continue
-        for word in words:
-            try:
-                re.compile(word)
-            except re.error as exc:
-                problems.append(f"{_shown(path)}: {key}: 正则无效 / invalid regular expression '{word}': {exc}")
-        lists[key] = tuple(words)
+        words = check_words(data.get(key), f"{_shown(path)}: {key}", problems)
+        if words is not None:
+            lists[key] = words
     return lists
+
+
+def check_words(words: Any, where: str, problems: list[str]) -> tuple[str, ...] | None:
+    """A rules file's list of words (regular expressions): None when it is not a non-empty list of text; every
+    problem is added under `where` (file and field)."""
+    if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
+        problems.append(f"{where}: 应为非空的文字列表 / must be a non-empty list of words")
+        return None
+    for word in words:
+        try:
+            re.compile(word)
+        except re.error as exc:
+            problems.append(f"{where}: 正则无效 / invalid regular expression '{word}': {exc}")
+    return tuple(words)
 
 
 def _did_you_mean(name: str, choices) -> str:
