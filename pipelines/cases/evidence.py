@@ -157,9 +157,3 @@ def read_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, dict
             "sample": sample,
         }
     return result
-
-
-def evidence_line(figures: dict, kind: str) -> str:
-    """ "显示 N / 共 M 笔" for one kind of flow: how much of it the stored evidence shows."""
-    flow = (figures.get("flows") or {}).get(kind) or {}
-    return f"显示 {flow.get('shown', 0):,} / 共 {flow.get('count', 0):,} 笔"
