@@ -61,6 +61,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "propose_close": WORKERS,
     "measure_add": WORKERS,
     "measure_done": WORKERS,
+    "split": WORKERS,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,8 +21,9 @@ from sqlalchemy.engine import Connection
 
 from detectors.lookalikes import Assessment, LookalikeRules, assess_run, load_lookalike_rules
 from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
+from pipelines.cases import parts as parts_rule
 from pipelines.cases import ranking
-from pipelines.cases.evidence import RING_MEMBERS_CTE, read_evidence
+from pipelines.cases.evidence import INNER_ROLES, RING_MEMBERS_CTE, read_evidence
 from pipelines.cases.lifecycle import OPEN_STATUSES
 from pipelines.cases.register import active_entries, entry_line
 from pipelines.cases.sectors import SECTORS, tag_sectors
@@ -507,6 +509,102 @@ def _group(rows: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
+# --- leads an analyst split (pipelines.cases.split) --------------------------------------------------------
+
+
+def part_rings(
+    con: duckdb.DuckDBPyConnection, parent: RingFacts, parts: list[dict[str, str]], keys: list[str], county: str
+) -> list[RingFacts]:
+    """`parent` divided into `parts` (account → role, hub first), each ring's figures, totals, narrative inputs
+    and evidence sample computed as publishing computes a ring's, over the warehouse. An alert goes with the part
+    holding its subject (the first part when none does); a stored payment with every part it touches."""
+    by_account = {a["account_no"]: a for a in parent.accounts}
+    rings: dict[str, RingFacts] = {}
+    for roles, key in zip(parts, keys):
+        hub = next(a for a, role in roles.items() if role == "hub")
+        inner = {a for a, role in roles.items() if role in INNER_ROLES}
+        alerts = [a for a in parent.alerts if a["subject"] in roles or (key == keys[0] and not _placed(a, parts))]
+        ring = RingFacts(
+            ring_key=key,
+            run_id=parent.run_id,
+            hub_account=hub,
+            window_start=parent.window_start,
+            window_end=parent.window_end,
+            total_in=Decimal(0),
+            total_out=Decimal(0),
+            individual_payers=0,
+            elderly_share=parent.elderly_share,  # the rings' age figure is detection's; the share stays the lead's
+            provinces=[],
+            score=parent.score,
+            typologies=sorted({a["typology"] for a in alerts}) or parent.typologies,
+            accounts=[
+                dict(by_account[a], role=role, total_in=Decimal(0), total_out=Decimal(0)) for a, role in roles.items()
+            ],
+            alerts=alerts,
+            payments=[p for p in parent.payments if p["payer_account"] in inner or p["payee_account"] in inner],
+            lookalike=list(parent.lookalike),
+            marks=list(parent.marks),
+        )
+        rings[key] = ring
+    run_id = f"split-{uuid.uuid4().hex}"
+    with parts_rule.staged_rings(con, run_id, rings.values()):
+        _read_flows(con, rings, run_id, county)
+        _read_evidence(con, rings, run_id)
+    for ring in rings.values():
+        ring.provinces = sorted({row["province"] for row in ring.province_stats["by_province"]})
+        ring.why = list(parent.why)
+    return list(rings.values())
+
+
+def _placed(alert: dict, parts: list[dict[str, str]]) -> bool:
+    return any(alert["subject"] in roles for roles in parts)
+
+
+def divide_split_rings(
+    conn: Connection, con: duckdb.DuckDBPyConnection, rings: list[RingFacts], county: str
+) -> list[RingFacts]:
+    """The run's rings, each ring that holds the cores of two or more parts of one split divided along those
+    parts' cores (the analysts' split), so that publishing adds to each part what is its own and never
+    joins them again. Rings touching no split lead come back as they are."""
+    families = parts_rule.split_families(conn)
+    if not families:
+        return rings
+    core_rows = conn.execute(
+        sa.select(lead_accounts.c.lead_id, lead_accounts.c.account_no)
+        .where(lead_accounts.c.lead_id.in_([p for family in families for p in family]))
+        .where(lead_accounts.c.role.in_(CORE_ROLES))
+    ).all()
+    lead_rows = conn.execute(
+        sa.select(leads.c.lead_id, leads.c.hub_account, leads.c.ring_key).where(
+            leads.c.lead_id.in_([p for family in families for p in family])
+        )
+    ).all()
+    cores: dict[str, set[str]] = defaultdict(set)
+    for lead_id, account in core_rows:
+        cores[lead_id].add(account)
+    hubs = {lead_id: (hub, key) for lead_id, hub, key in lead_rows}
+    divided = []
+    for ring in rings:
+        members = ring.member_accounts
+        touched = next(
+            (found for family in families if len(found := [p for p in family if cores[p] & members]) >= 2), None
+        )
+        if touched is None:
+            divided.append(ring)
+            continue
+        part_cores = []
+        for lead_id in touched:
+            hub = hubs[lead_id][0]
+            mine = sorted(cores[lead_id] & members)
+            part_cores.append(([hub] if hub in mine else []) + [a for a in mine if a != hub])
+        roles = {a["account_no"]: a["role"] for a in ring.accounts}
+        ties = parts_rule.money_ties(con, list(roles), ring.window_start, ring.window_end)
+        parts = parts_rule.assign_accounts(roles, part_cores, ties)
+        keys = [hubs[lead_id][1] for lead_id in touched]
+        divided += part_rings(con, ring, parts, keys, county)
+    return divided
+
+
 # --- the narrative -----------------------------------------------------------------------------------------
 
 
@@ -973,6 +1071,8 @@ def publish_run(
             register = active_entries(conn)
             for ring in rings:
                 judge_lookalike(ring, assessments.get(ring.ring_key), register, rules)
+            # a ring holding the cores of leads an analyst split apart is divided the same way
+            rings = divide_split_rings(conn, warehouse_con, rings, settings.county_code)
             pending = sorted(rings, key=lambda r: (-r.score, r.ring_key))
             opening = opening_facts(rings)
             # A ring too weak to open a lead may still continue one that a later ring of this run opens:
