@@ -1,22 +1,14 @@
--- G13 candidates: inside one stepped window (graph_windows), payments between quiet accounts whose sender shares
--- at least $min_shared receivers with another sender. One row per such payment; blocks are formed and their
--- density checked in Python.
-WITH edges AS (
-    SELECT w.k, p.payment_id, p.txn_time, CAST(p.amount_cny AS DOUBLE) AS amount,
-           p.payer_account AS payer, p.payee_account AS payee
-    FROM payments p
-    JOIN graph_windows w ON p.txn_time >= w.w_start AND p.txn_time < w.w_end
-    WHERE p.txn_time >= $start AND p.txn_time < $end
-      AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
-),
-busy AS (
+-- G13 candidates: inside one stepped window (graph_windows, its payments graph_edges), payments between quiet
+-- accounts whose sender shares at least $min_shared receivers with another sender. One row per such payment; blocks
+-- are formed and their density checked in Python.
+WITH busy AS (
     SELECT k, account FROM (
-        SELECT k, payer AS account FROM edges UNION ALL SELECT k, payee AS account FROM edges) AS ends
+        SELECT k, payer AS account FROM graph_edges UNION ALL SELECT k, payee AS account FROM graph_edges) AS ends
     GROUP BY k, account HAVING count(*) > $max_member_payments
 ),
-floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM edges GROUP BY k),
+floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges GROUP BY k),
 links AS (
-    SELECT DISTINCT e.k, e.payer, e.payee FROM edges e
+    SELECT DISTINCT e.k, e.payer, e.payee FROM graph_edges e
     JOIN floor f ON f.k = e.k
     LEFT JOIN busy bp ON bp.k = e.k AND bp.account = e.payer
     LEFT JOIN busy bq ON bq.k = e.k AND bq.account = e.payee
@@ -30,7 +22,7 @@ paired AS (
 ),
 senders AS (SELECT DISTINCT k, sender FROM paired)
 SELECT e.k, e.payer, e.payee, e.amount, e.payment_id, e.txn_time
-FROM edges e
+FROM graph_edges e
 JOIN senders s ON s.k = e.k AND s.sender = e.payer
 JOIN floor f ON f.k = e.k
 LEFT JOIN busy bq ON bq.k = e.k AND bq.account = e.payee

@@ -1,14 +1,11 @@
--- G8/G9: accounts whose distinct counterparties in one stepped window (graph_windows) stand out against the
--- account's own other windows and against every account's count in that window. One row per account: its
--- strongest window.
+-- G8/G9: accounts whose distinct counterparties in one stepped window (graph_windows, its payments graph_edges)
+-- stand out against the account's own other windows and against every account's count in that window. One row per
+-- account: its strongest window.
 WITH edges AS (
-    SELECT w.k, w.w_start, w.w_end, p.payment_id, CAST(p.amount_cny AS DOUBLE) AS amount,
-           CASE WHEN $direction = 'in' THEN p.payee_account ELSE p.payer_account END AS account,
-           CASE WHEN $direction = 'in' THEN p.payer_account ELSE p.payee_account END AS other
-    FROM payments p
-    JOIN graph_windows w ON p.txn_time >= w.w_start AND p.txn_time < w.w_end
-    WHERE p.txn_time >= $start AND p.txn_time < $end
-      AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
+    SELECT k, payment_id, amount,
+           CASE WHEN $direction = 'in' THEN payee ELSE payer END AS account,
+           CASE WHEN $direction = 'in' THEN payer ELSE payee END AS other
+    FROM graph_edges
 ),
 fan AS (
     SELECT k, account, count(DISTINCT other) AS counterparties, sum(amount) AS amount

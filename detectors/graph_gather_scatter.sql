@@ -1,18 +1,10 @@
--- G12 candidates: accounts that, inside one stepped window (graph_windows), are paid by and pay many more distinct
--- accounts than nearly every account in that window and than in their own other windows. One row per payment
--- in or out of a candidate in its window; the time order and amounts are checked in Python.
-WITH edges AS (
-    SELECT w.k, p.payment_id, p.txn_time, CAST(p.amount_cny AS DOUBLE) AS amount,
-           p.payer_account AS payer, p.payee_account AS payee
-    FROM payments p
-    JOIN graph_windows w ON p.txn_time >= w.w_start AND p.txn_time < w.w_end
-    WHERE p.txn_time >= $start AND p.txn_time < $end
-      AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
-),
-ends AS (
-    SELECT k, payee AS account, 'in' AS direction, payer AS other, txn_time, amount, payment_id FROM edges
+-- G12 candidates: accounts that, inside one stepped window (graph_windows, its payments graph_edges), are paid by
+-- and pay many more distinct accounts than nearly every account in that window and than in their own other windows.
+-- One row per payment in or out of a candidate in its window; the time order and amounts are checked in Python.
+WITH ends AS (
+    SELECT k, payee AS account, 'in' AS direction, payer AS other, txn_time, amount, payment_id FROM graph_edges
     UNION ALL
-    SELECT k, payer AS account, 'out' AS direction, payee AS other, txn_time, amount, payment_id FROM edges
+    SELECT k, payer AS account, 'out' AS direction, payee AS other, txn_time, amount, payment_id FROM graph_edges
 ),
 fan AS (
     SELECT k, account, direction, count(DISTINCT other) AS counterparties FROM ends GROUP BY k, account, direction

@@ -1,23 +1,15 @@
--- G11: two-hop paths source → middle → target inside one stepped window (graph_windows), the second hop after
--- the first within {hop_seconds} seconds and carrying about the same amount; one row per path of every
--- (window, source, target) with at least $min_paths distinct middles.
-WITH edges AS (
-    SELECT w.k, p.payment_id, p.txn_time, CAST(p.amount_cny AS DOUBLE) AS amount,
-           p.payer_account AS payer, p.payee_account AS payee
-    FROM payments p
-    JOIN graph_windows w ON p.txn_time >= w.w_start AND p.txn_time < w.w_end
-    WHERE p.txn_time >= $start AND p.txn_time < $end
-      AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
-),
-busy AS (
+-- G11: two-hop paths source → middle → target inside one stepped window (graph_windows, its payments graph_edges),
+-- the second hop after the first within {hop_seconds} seconds and carrying about the same amount; one row per path
+-- of every (window, source, target) with at least $min_paths distinct middles.
+WITH busy AS (
     -- middles are quiet accounts: more payments than this in the window is a shop or a payroll, not a relay
     SELECT k, account FROM (
-        SELECT k, payer AS account FROM edges UNION ALL SELECT k, payee AS account FROM edges) AS ends
+        SELECT k, payer AS account FROM graph_edges UNION ALL SELECT k, payee AS account FROM graph_edges) AS ends
     GROUP BY k, account HAVING count(*) > $max_middle_payments
 ),
-floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM edges GROUP BY k),
+floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges GROUP BY k),
 first_hops AS (
-    SELECT e.* FROM edges e
+    SELECT e.* FROM graph_edges e
     JOIN floor f ON f.k = e.k
     LEFT JOIN busy b ON b.k = e.k AND b.account = e.payee
     WHERE e.amount >= f.cutoff AND b.account IS NULL
@@ -27,7 +19,7 @@ paths AS (
            h1.payment_id AS first_id, h2.payment_id AS second_id, h1.txn_time AS first_time,
            h2.txn_time AS second_time, h1.amount AS first_amount, h2.amount AS second_amount
     FROM first_hops h1
-    JOIN edges h2 ON h2.k = h1.k AND h2.payer = h1.payee
+    JOIN graph_edges h2 ON h2.k = h1.k AND h2.payer = h1.payee
     WHERE h2.txn_time > h1.txn_time AND h2.txn_time <= h1.txn_time + INTERVAL '{hop_seconds}' SECOND
       AND abs(h2.amount - h1.amount) <= $amount_tolerance * h1.amount
       AND h2.payee <> h1.payer

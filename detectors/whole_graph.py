@@ -2,14 +2,18 @@
 
 They look at every payment of the run window, not only at accounts the sweep flagged. Each rule steps a window
 of `span_days` across the run, half a span at a time, in one query (payments join a small table of windows),
-so the work grows linearly with the run's days. Their SQL is plain (joins, GROUP BY, window functions) so other
-engines can run it.
+so the work grows linearly with the run's days. The payments of every window are one temp table (`graph_edges`),
+built once per span while the runner's whole-graph stage holds `shared_edges` (G8, G9 and G13 step 14 days, G11
+and G12 20). Their SQL is plain (joins, GROUP BY, window functions) so other engines can run it.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -22,6 +26,25 @@ STAGE = "whole"
 """Runner stage of the whole-graph rules: after the sweep and the neighbourhood graph rules."""
 WINDOWS_TABLE = "graph_windows"
 """Temp table (k, w_start, w_end) of one rule's stepped windows, read by its SQL."""
+WINDOW_DAYS_TABLE = "graph_window_days"
+"""Temp table (k, day, w_start, w_end): each window once per calendar day it touches, to find a payment's windows
+by its day (an equality join) instead of comparing every payment with every window."""
+EDGES_TABLE = "graph_edges"
+"""Temp table (k, payment_id, txn_time, amount, payer, payee): every payment between two different accounts of
+the run window, once per stepped window holding it; what G8, G9 and G11–G13 read."""
+
+EDGES_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {EDGES_TABLE} AS
+SELECT w.k, p.payment_id, p.txn_time, CAST(p.amount_cny AS DOUBLE) AS amount,
+       p.payer_account AS payer, p.payee_account AS payee
+FROM payments p
+JOIN {WINDOW_DAYS_TABLE} w ON w.day = CAST(p.txn_time AS DATE) AND p.txn_time >= w.w_start AND p.txn_time < w.w_end
+WHERE p.txn_time >= $start AND p.txn_time < $end
+  AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
+"""
+
+_SHARING: weakref.WeakKeyDictionary[Any, tuple[datetime, datetime, int] | None] = weakref.WeakKeyDictionary()
+"""Connections inside `shared_edges` → the (run start, run end, span) their edge table was built for."""
 
 log = logging.getLogger("fundflow.detection")
 
@@ -43,8 +66,12 @@ def stepped_windows(window: Window, span_days: int) -> list[tuple[int, datetime,
 
 
 def fill_windows(con: duckdb.DuckDBPyConnection, window: Window, span_days: int) -> int:
-    """(Re)create the windows table for one rule; returns how many windows it holds."""
+    """(Re)create the windows table for one rule and the edge table of its windows; returns how many windows
+    there are. Inside `shared_edges`, tables already built for the same run window and span are kept."""
     windows = stepped_windows(window, span_days)
+    key = (window.start, window.end, span_days)
+    if con in _SHARING and _SHARING[con] == key:
+        return len(windows)
     log.info("whole-graph rule: %d windows of %d days over %d days", len(windows), span_days, window.days)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {WINDOWS_TABLE} (k INTEGER, w_start TIMESTAMP, w_end TIMESTAMP)")
     fill_table(
@@ -52,7 +79,41 @@ def fill_windows(con: duckdb.DuckDBPyConnection, window: Window, span_days: int)
         WINDOWS_TABLE,
         {"k": [w[0] for w in windows], "w_start": [w[1] for w in windows], "w_end": [w[2] for w in windows]},
     )
+    days = [(k, day, start, end) for k, start, end in windows for day in _days_touched(start, end)]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {WINDOW_DAYS_TABLE} (k INTEGER, day DATE, w_start TIMESTAMP, w_end TIMESTAMP)"
+    )
+    fill_table(
+        con,
+        WINDOW_DAYS_TABLE,
+        {name: [row[i] for row in days] for i, name in enumerate(("k", "day", "w_start", "w_end"))},
+    )
+    con.execute(EDGES_SQL, {"start": window.start, "end": window.end})
+    if con in _SHARING:
+        _SHARING[con] = key
     return len(windows)
+
+
+def _days_touched(start: datetime, end: datetime) -> list[date]:
+    """The calendar days of [start, end)."""
+    days, day = [], start.date()
+    while datetime.combine(day, datetime.min.time()) < end:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+@contextmanager
+def shared_edges(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """While held, rules stepping the same span over the same run window read one edge table, built by the first;
+    afterwards the tables are dropped. Outside it every rule builds its own (a test's data may change between)."""
+    _SHARING[con] = None
+    try:
+        yield
+    finally:
+        del _SHARING[con]
+        for table in (EDGES_TABLE, WINDOW_DAYS_TABLE, WINDOWS_TABLE):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def run_sql(

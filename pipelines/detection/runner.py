@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from detectors import DETECTORS
+from detectors import DETECTORS, whole_graph
 from detectors.base import Alert, Rule, Window, alert_id
 from detectors.neighbourhood import fill_table
 from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
@@ -220,7 +220,8 @@ def _stages_on(server, con, rules, window: Window, seconds: dict[str, float]) ->
     _flag_accounts(server, alerts)
     alerts += _run_stage(server, rules, "graph", window, seconds)
     # whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags
-    alerts += _run_stage(con, rules, "whole", window, seconds)
+    with whole_graph.shared_edges(con):
+        alerts += _run_stage(con, rules, "whole", window, seconds)
     return alerts
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from detectors import DETECTORS, whole_graph
 from detectors.base import Window
+from detectors.neighbourhood import fill_table
 from detectors.pack import load_rule_pack
 from pipelines.warehouse.db import connect_memory
 from tests.detectors.planted_shapes import RULE_OF_SHAPE, WINDOW, named_accounts, planted_world, score
@@ -20,17 +21,25 @@ RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
 @pytest.fixture(scope="module")
-def planted():
+def planted_db():
     world = planted_world()
     con = connect_memory()
     world.insert(con)
+    yield world, con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def planted(planted_db):
+    """Every shape rule's alerts, the rules run as the runner runs them: sharing each span's edge table."""
+    world, con = planted_db
     pack = load_rule_pack(RULES)
     alerts = {}
-    for rule_id in RULE_OF_SHAPE.values():
-        rule = pack.rule(rule_id)
-        alerts[rule_id] = DETECTORS[rule.detector].detect(con, rule, WINDOW)
-    yield world, alerts
-    con.close()
+    with whole_graph.shared_edges(con):
+        for rule_id in RULE_OF_SHAPE.values():
+            rule = pack.rule(rule_id)
+            alerts[rule_id] = DETECTORS[rule.detector].detect(con, rule, WINDOW)
+    return world, alerts
 
 
 def named_by(alerts) -> set[str]:
@@ -168,3 +177,76 @@ def test_the_runner_runs_the_shape_rules_in_their_own_stage_after_the_sweep():
     assert {rule_id for rule_id, stage in stages.items() if stage == "whole"} == set(RULE_OF_SHAPE.values())
     assert set(RULE_OF_SHAPE.values()) <= set(RingParams().shape_rules)
     assert '_run_stage(con, rules, "whole", window, seconds)' in Path(runner.__file__).read_text(encoding="utf-8")
+
+
+class CountingConnection:
+    """A DuckDB connection that counts the edge tables built through it."""
+
+    def __init__(self, con):
+        self.con, self.edge_builds = con, 0
+
+    def execute(self, sql, *args):
+        self.edge_builds += sql == whole_graph.EDGES_SQL
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def test_rules_of_one_span_share_one_edge_table_and_find_the_same(planted_db, planted):
+    """Inside `shared_edges` the second rule of a span reads the first one's edge table (G8 and G9 both step
+    14 days) and finds what it finds alone; a new span or run window builds again; afterwards the tables are gone."""
+    world, con = planted_db
+    pack = load_rule_pack(RULES)
+    fan_out, scatter_gather = pack.rule("G9"), pack.rule("G11")
+    counting = CountingConnection(con)
+    with whole_graph.shared_edges(counting):
+        DETECTORS["graph_fan"].detect(counting, pack.rule("G8"), WINDOW)
+        alone_after_g8 = DETECTORS["graph_fan"].detect(counting, fan_out, WINDOW)
+        assert counting.edge_builds == 1
+        DETECTORS["graph_scatter_gather"].detect(counting, scatter_gather, WINDOW)
+        assert counting.edge_builds == 2
+        DETECTORS["graph_fan"].detect(counting, fan_out, Window(WINDOW.as_of, WINDOW.days - 1))
+        assert counting.edge_builds == 3
+    assert alone_after_g8 == planted[1]["G9"]
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('graph_edges', 'graph_window_days', 'graph_windows')"
+    ).fetchone() == (0,)
+    outside = CountingConnection(con)
+    DETECTORS["graph_fan"].detect(outside, fan_out, WINDOW)
+    DETECTORS["graph_fan"].detect(outside, fan_out, WINDOW)
+    assert outside.edge_builds == 2
+
+
+def test_a_payment_belongs_to_every_window_holding_it_by_its_time_not_only_its_day():
+    """The day join finds a payment's windows; its exact time decides (windows need not start at midnight)."""
+    con = connect_memory()
+    try:
+        run = Window(WINDOW.as_of, 30)
+        stamps = [run.start, run.end - timedelta(microseconds=1), run.start + timedelta(days=7, hours=23)]
+        fill_table(
+            con,
+            "payments",
+            {
+                "payment_id": [f"P{i}" for i in range(len(stamps))],
+                "match_method": ["match_no"] * len(stamps),
+                "txn_time": stamps,
+                "amount_cny": [100] * len(stamps),
+                "payer_account": ["A"] * len(stamps),
+                "payee_account": ["B"] * len(stamps),
+                "method": ["TRANSFER"] * len(stamps),
+                "is_cash": [False] * len(stamps),
+            },
+        )
+        whole_graph.fill_windows(con, run, 14)
+        found = con.execute("SELECT e.k, e.txn_time FROM graph_edges e ORDER BY e.txn_time, e.k").fetchall()
+        expected = sorted(
+            (k, stamp)
+            for stamp in stamps
+            for k, start, end in whole_graph.stepped_windows(run, 14)
+            if start <= stamp < end
+        )
+        assert sorted(found, key=lambda row: (row[1], row[0])) == sorted(expected, key=lambda row: (row[1], row[0]))
+        assert len(found) > len(stamps)  # the windows overlap: a payment is in two of them
+    finally:
+        con.close()

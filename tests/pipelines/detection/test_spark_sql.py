@@ -165,3 +165,22 @@ def test_temp_tables_copy_to_spark_typed_and_g10_stays_on_the_server(warehouse):
     on_spark = spark.SparkConnection(session=None, con=warehouse)
     assert on_spark.for_detector("graph_cycle") is warehouse
     assert on_spark.for_detector("graph_fan") is on_spark and on_spark.for_detector("fan_in") is on_spark
+
+
+def test_the_whole_graph_edge_table_and_the_rules_reading_it_transpile(settings):
+    """G8, G9 and G11–G13 read one edge table (whole_graph.EDGES_SQL); it and their SQL port to Spark."""
+    from detectors import whole_graph
+
+    window = Window(as_of=date(2026, 3, 31), days=30)
+    edges = spark.spark_sql(whole_graph.EDGES_SQL, {"start": window.start, "end": window.end})
+    assert "JOIN graph_window_days AS w ON w.day = CAST(p.txn_time AS DATE)" in edges
+    ported = set()
+    for rule in load_pack(settings).rules:
+        module = DETECTORS[rule.detector]
+        if getattr(module, "STAGE", "sweep") != whole_graph.STAGE or rule.detector == "graph_cycle":
+            continue
+        values = {field.name: getattr(rule.params, field.name) for field in dataclasses.fields(rule.params)}
+        sql = sweep.read_sql(module.__file__).replace("{hop_seconds}", "864000")
+        assert "FROM graph_edges" in spark.spark_sql(sql, values), rule.rule_id
+        ported.add(rule.rule_id)
+    assert ported == {"G8", "G9", "G11", "G12", "G13"}
