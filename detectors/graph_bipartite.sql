@@ -2,9 +2,7 @@
 -- accounts whose sender shares at least $min_shared receivers with another sender. One row per such payment; blocks
 -- are formed and their density checked in Python.
 WITH busy AS (
-    SELECT k, account FROM (
-        SELECT k, payer AS account FROM graph_edges UNION ALL SELECT k, payee AS account FROM graph_edges) AS ends
-    GROUP BY k, account HAVING count(*) > $max_member_payments
+    SELECT k, account FROM graph_account_windows WHERE payments > $max_member_payments
 ),
 floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges GROUP BY k),
 links AS (

@@ -2,14 +2,17 @@
 -- stand out against the account's own other windows and against every account's count in that window. One row per
 -- account: its strongest window.
 WITH edges AS (
+    -- the payments of the fan, for the evidence
     SELECT k, payment_id, amount,
            CASE WHEN $direction = 'in' THEN payee ELSE payer END AS account,
            CASE WHEN $direction = 'in' THEN payer ELSE payee END AS other
     FROM graph_edges
 ),
 fan AS (
-    SELECT k, account, count(DISTINCT other) AS counterparties, sum(amount) AS amount
-    FROM edges GROUP BY k, account
+    SELECT k, account, CASE WHEN $direction = 'in' THEN senders ELSE receivers END AS counterparties,
+           CASE WHEN $direction = 'in' THEN amount_in ELSE amount_out END AS amount
+    FROM graph_account_windows
+    WHERE CASE WHEN $direction = 'in' THEN senders ELSE receivers END > 0
 ),
 population AS (
     -- the window's own distribution of distinct counterparties, over the accounts active in it

@@ -7,7 +7,9 @@ WITH ends AS (
     SELECT k, payer AS account, 'out' AS direction, payee AS other, txn_time, amount, payment_id FROM graph_edges
 ),
 fan AS (
-    SELECT k, account, direction, count(DISTINCT other) AS counterparties FROM ends GROUP BY k, account, direction
+    SELECT k, account, 'in' AS direction, senders AS counterparties FROM graph_account_windows WHERE senders > 0
+    UNION ALL
+    SELECT k, account, 'out' AS direction, receivers AS counterparties FROM graph_account_windows WHERE receivers > 0
 ),
 population AS (
     SELECT k, direction, quantile_cont(counterparties, $population_percentile) AS cutoff

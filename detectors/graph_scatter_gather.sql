@@ -3,9 +3,7 @@
 -- of every (window, source, target) with at least $min_paths distinct middles.
 WITH busy AS (
     -- middles are quiet accounts: more payments than this in the window is a shop or a payroll, not a relay
-    SELECT k, account FROM (
-        SELECT k, payer AS account FROM graph_edges UNION ALL SELECT k, payee AS account FROM graph_edges) AS ends
-    GROUP BY k, account HAVING count(*) > $max_middle_payments
+    SELECT k, account FROM graph_account_windows WHERE payments > $max_middle_payments
 ),
 floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges GROUP BY k),
 first_hops AS (

@@ -3,7 +3,7 @@
 They look at every payment of the run window, not only at accounts the sweep flagged. Each rule steps a window
 of `span_days` across the run, half a span at a time, in one query (payments join a small table of windows),
 so the work grows linearly with the run's days. The payments of every window are one temp table (`graph_edges`),
-built once per span while the runner's whole-graph stage holds `shared_edges` (G8, G9 and G13 step 14 days, G11
+built once per span with each account's figures per window (`graph_account_windows`) while the runner's whole-graph stage holds `shared_edges` (G8, G9 and G13 step 14 days, G11
 and G12 20). Their SQL is plain (joins, GROUP BY, window functions) so other engines can run it.
 """
 
@@ -43,6 +43,33 @@ WHERE p.txn_time >= $start AND p.txn_time < $end
   AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL AND p.payer_account <> p.payee_account
 """
 
+ACCOUNT_WINDOWS_TABLE = "graph_account_windows"
+"""Temp table (k, account, payments, senders, receivers, amount_in, amount_out): each account's payments in and
+out of one window, its distinct senders and receivers and the amounts; how busy an account is and how wide its
+fans are, for G8, G9 and G11–G13."""
+
+ACCOUNT_WINDOWS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {ACCOUNT_WINDOWS_TABLE} AS
+WITH pairs AS (
+    -- distinct (payer, payee) pairs first: counting pairs is much cheaper than count(DISTINCT) per account
+    SELECT k, payer, payee, count(*) AS payments, sum(amount) AS amount FROM {EDGES_TABLE} GROUP BY k, payer, payee
+),
+paid_in AS (
+    SELECT k, payee AS account, count(*) AS senders, sum(payments) AS payments, sum(amount) AS amount
+    FROM pairs GROUP BY k, payee
+),
+paid_out AS (
+    SELECT k, payer AS account, count(*) AS receivers, sum(payments) AS payments, sum(amount) AS amount
+    FROM pairs GROUP BY k, payer
+)
+SELECT coalesce(i.k, o.k) AS k, coalesce(i.account, o.account) AS account,
+       coalesce(i.payments, 0) + coalesce(o.payments, 0) AS payments,
+       coalesce(i.senders, 0) AS senders, coalesce(o.receivers, 0) AS receivers,
+       i.amount AS amount_in, o.amount AS amount_out
+FROM paid_in i
+FULL JOIN paid_out o ON o.k = i.k AND o.account = i.account
+"""
+
 _SHARING: weakref.WeakKeyDictionary[Any, tuple[datetime, datetime, int] | None] = weakref.WeakKeyDictionary()
 """Connections inside `shared_edges` → the (run start, run end, span) their edge table was built for."""
 
@@ -66,7 +93,8 @@ def stepped_windows(window: Window, span_days: int) -> list[tuple[int, datetime,
 
 
 def fill_windows(con: duckdb.DuckDBPyConnection, window: Window, span_days: int) -> int:
-    """(Re)create the windows table for one rule and the edge table of its windows; returns how many windows
+    """(Re)create the windows table for one rule, the edge table of its windows and its accounts' figures per
+    window; returns how many windows
     there are. Inside `shared_edges`, tables already built for the same run window and span are kept."""
     windows = stepped_windows(window, span_days)
     key = (window.start, window.end, span_days)
@@ -89,6 +117,7 @@ def fill_windows(con: duckdb.DuckDBPyConnection, window: Window, span_days: int)
         {name: [row[i] for row in days] for i, name in enumerate(("k", "day", "w_start", "w_end"))},
     )
     con.execute(EDGES_SQL, {"start": window.start, "end": window.end})
+    con.execute(ACCOUNT_WINDOWS_SQL)
     if con in _SHARING:
         _SHARING[con] = key
     return len(windows)
@@ -112,7 +141,7 @@ def shared_edges(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         del _SHARING[con]
-        for table in (EDGES_TABLE, WINDOW_DAYS_TABLE, WINDOWS_TABLE):
+        for table in (ACCOUNT_WINDOWS_TABLE, EDGES_TABLE, WINDOW_DAYS_TABLE, WINDOWS_TABLE):
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

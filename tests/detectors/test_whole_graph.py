@@ -250,3 +250,39 @@ def test_a_payment_belongs_to_every_window_holding_it_by_its_time_not_only_its_d
         assert len(found) > len(stamps)  # the windows overlap: a payment is in two of them
     finally:
         con.close()
+
+
+def test_each_accounts_figures_per_window_count_payments_and_distinct_counterparties():
+    """graph_account_windows: B is paid twice by A and once by C and pays D once, all in one 14-day run."""
+    con = connect_memory()
+    try:
+        run = Window(WINDOW.as_of, 14)
+        flows = [("A", "B", 100), ("A", "B", 50), ("C", "B", 150), ("B", "D", 100), ("D", "D", 7)]
+        fill_table(
+            con,
+            "payments",
+            {
+                "payment_id": [f"P{i}" for i in range(len(flows))],
+                "match_method": ["match_no"] * len(flows),
+                "txn_time": [run.start + timedelta(hours=i) for i in range(len(flows))],
+                "amount_cny": [amount for _, _, amount in flows],
+                "payer_account": [payer for payer, _, _ in flows],
+                "payee_account": [payee for _, payee, _ in flows],
+                "method": ["TRANSFER"] * len(flows),
+                "is_cash": [False] * len(flows),
+            },
+        )
+        whole_graph.fill_windows(con, run, 14)
+        rows = con.execute(
+            "SELECT account, payments, senders, receivers, amount_in, amount_out FROM graph_account_windows "
+            "ORDER BY account"
+        ).fetchall()
+        # D's payment to itself is no edge
+        assert rows == [
+            ("A", 2, 0, 1, None, 150.0),
+            ("B", 4, 2, 1, 300.0, 100.0),
+            ("C", 1, 0, 1, None, 150.0),
+            ("D", 1, 1, 0, 100.0, None),
+        ]
+    finally:
+        con.close()
