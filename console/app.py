@@ -313,6 +313,8 @@ def create_app(settings: Settings) -> FastAPI:
             may_unmask=user.role in auth.CAN_UNMASK,
             unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
             workers=users.worker_names(store, user.role),
+            split_choices=views.split_choices(lead, secret) if shown["may_work"] and shown["live"] else [],
+            split_parts=range(1, views.SPLIT_PARTS + 1),
             dossier=user.role in auth.CAN_EXPORT,
             draft=request.session.pop("draft", None) or {},
             notes=views.notes_shown(lead),
@@ -453,6 +455,27 @@ def create_app(settings: Settings) -> FastAPI:
         return decided(
             request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note), "已确认销号", typed=note
         )
+
+    @pages.post("/leads/{lead_id}/split")
+    def split_lead(
+        request: Request,
+        lead_id: str,
+        core: list[str] = Form([]),
+        reason: str = Form(""),
+        user: auth.User = Depends(current_user),
+    ) -> Response:
+        from pipelines.cases import split  # publishing's code (and scikit-learn) loads on the first split
+
+        try:
+            cores = views.split_cores(store.get_lead(lead_id), secret, core)
+            result = split.split_lead_in_home(store, lead_id, cores, user.name, reason)
+        except FundflowError as exc:
+            flash(request, "error", str(exc))
+            if reason.strip():
+                request.session["draft"] = {"form": request.url.path, "text": reason[:5000]}
+        else:
+            flash(request, "ok", f"已拆分为 {'、'.join(result.lead_ids)}")
+        return RedirectResponse(f"/leads/{quote(lead_id)}", status_code=303)
 
     @pages.post("/leads/{lead_id}/notes")
     async def add_note(request: Request, lead_id: str, user: auth.User = Depends(current_user)) -> Response:

@@ -11,10 +11,12 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from pipelines.cases import lifecycle
+from pipelines.cases import lifecycle, parts
+from pipelines.cases.evidence import INNER_ROLES
 from pipelines.cases.sectors import SECTORS
 from pipelines.cases.store import CaseStore, audit
 from pipelines.cases.timeline import lead_timeline
+from pipelines.errors import LifecycleError
 from pipelines.masking import mask_account, mask_id
 from pipelines.vocabulary import (
     ACCOUNT_ROLES,
@@ -206,6 +208,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "why": [LEAD_WHY.get(note.get("kind"), note.get("kind")) for note in lead.get("why") or []],
         "measures": measures,
         "events": events,
+        "split": parts.split_links(lead),
         "moves": [(status, LEAD_STATUS[status]) for status in lifecycle.allowed_moves(lead, role)],
         "close_proposed_by": lead["close_proposed_by"],
         # A closed or merged lead is history: it shows no forms that could only be refused.
@@ -501,6 +504,41 @@ def edge_payments(lead: dict, secret: str, source: str, target: str, start: date
 def account_no_of(lead: dict, secret: str, key: str) -> str | None:
     """The account number behind a node key of this lead (stays on the server)."""
     return next((a["account_no"] for a in lead["accounts"] if node_key(secret, a["account_no"]) == key), None)
+
+
+SPLIT_PARTS = 4
+"""Parts the console's split form offers; the CLI takes any number."""
+
+
+def split_choices(lead: dict, secret: str, limit: int = 60) -> list[dict]:
+    """The accounts a split can make a part's core — inside the core's boundary (hub, collectors, others), the hub
+    first, then by money in — masked, each with its node key for the form."""
+    inner = [a for a in lead["accounts"] if a["role"] in INNER_ROLES]
+    inner.sort(key=lambda a: (a["account_no"] != lead["hub_account"], a["role"] != "hub", -float(a["total_in"] or 0)))
+    return [
+        {
+            "key": node_key(secret, a["account_no"]),
+            "label": party_label(a["account_name"], a["account_no"]),
+            "role": ACCOUNT_ROLES.get(a["role"], a["role"]),
+            "total_in": a["total_in"],
+        }
+        for a in inner[:limit]
+    ]
+
+
+def split_cores(lead: dict, secret: str, chosen: list[str]) -> list[list[str]]:
+    """The parts' cores from the split form: each `core` value is "PART:NODE_KEY" (empty: not a core); parts are
+    taken in their numbers' order, so parts 1 and 3 alone are two parts."""
+    by_part: dict[int, list[str]] = defaultdict(list)
+    for value in chosen:
+        if not value:
+            continue
+        number, _, key = value.partition(":")
+        account_no = account_no_of(lead, secret, key)
+        if not number.isdigit() or account_no is None:
+            raise LifecycleError(f"拆分表单有误 / core: '{value[:40]}' is no account of this lead")
+        by_part[int(number)].append(account_no)
+    return [by_part[number] for number in sorted(by_part)]
 
 
 def notes_shown(lead: dict) -> list[dict]:

@@ -73,10 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbs.add_parser("schedule", help="serve the nightly run on its cron schedule / 定时运行")
 
     p = verbs.add_parser("leads", help="the lead queue / 线索队列")
-    p.add_argument("action", choices=["list", "show", "assign", "move", "measure", "verify"])
+    p.add_argument("action", choices=["list", "show", "assign", "move", "measure", "split", "verify"])
     p.add_argument("rest", nargs="*", help="LEAD [STATUS|USER|add|done …]")
     p.add_argument("--user", help="who does this (recorded)")
-    p.add_argument("--note", help="why (recorded)")
+    p.add_argument("--note", "--reason", dest="note", help="why (recorded)")
+    p.add_argument(
+        "--core", action="append", default=[], help="split: one part's core account(s), ACC[,ACC]; once per part"
+    )
     p.add_argument("--status", help="filter for list")
     p.add_argument("--due", help="due date YYYY-MM-DD (measure add)")
     p.add_argument("--ref", help="police transfer number (measure done)")

@@ -1,4 +1,4 @@
-"""`fundflow leads list|show|assign|move|measure|verify`: the lead queue from the terminal.
+"""`fundflow leads list|show|assign|move|measure|split|verify`: the lead queue from the terminal.
 
 Tables carry Chinese headers and masked numbers; `--json` gives the same, masked, for machines.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from pipelines.cases import lifecycle
+from pipelines.cases import lifecycle, parts
 from pipelines.cases.ranking import ranking_line
 from pipelines.cases.sectors import sector_labels
 from pipelines.cases.store import CaseStore, plain_json
@@ -111,6 +111,12 @@ def _show(store: CaseStore, args) -> int:
         f"重点：{'、'.join(PRIORITY_MARKS[p] for p in lead['priority']) or '无'}"
         f"  领域：{sector_labels(lead['sectors']) or '无'}",
     ]
+    links = parts.split_links(lead)
+    if links["split_from"] or links["split_into"]:
+        out.append(
+            f"拆分自：{links['split_from'] or '无'}  拆分为：{'、'.join(links['split_into']) or '无'}"
+            + (f"  同时拆出：{'、'.join(links['siblings'])}" if links["siblings"] else "")
+        )
     from reports.leads_export import lead_notes  # openpyxl loads only for the commands that need it
 
     out += [f"备注：{note}" for note in lead_notes(lead, store.today())]
@@ -212,6 +218,42 @@ def _measure(store: CaseStore, args) -> int:
     return 0
 
 
+def _split(store: CaseStore, args) -> int:
+    (lead_id,) = _need(args.rest, 1, "split LEAD --core ACC[,ACC] --core ACC … --user NAME --reason TEXT")[:1]
+    from pipelines.cases import split  # publishing's code (and scikit-learn) loads only for a split
+
+    cores = [part.split(",") for part in args.core]
+    result = split.split_lead_in_home(store, lead_id, cores, args.user, args.note)
+    parts = [mask_lead(store.get_lead(part_id)) for part_id in result.lead_ids]
+    if args.json:
+        print(json.dumps(plain_json([_part_summary(part) for part in parts]), ensure_ascii=False, indent=1))
+        return 0
+    print(f"线索 {lead_id} 已拆分为 {len(parts)} 条 / split into {len(parts)} leads")
+    rows = [
+        [
+            part["lead_id"],
+            "原线索" if part["lead_id"] == lead_id else "新线索",
+            LEAD_STATUS[part["status"]],
+            part["hub_account"] or "",
+            str(len(part["accounts"])),
+            str(part["individual_payers"]),
+            yuan(part["total_in"]),
+            yuan(part["total_out"]),
+            "、".join(also["lead_id"] for also in part["also_in"]),
+        ]
+        for part in parts
+    ]
+    headers = ["线索编号", "拆分", "状态", "核心账户", "账户数", "参与人数", "转入金额", "转出金额", "参与人亦见于"]
+    # names come from bank files: control characters are shown, never acted on
+    print("\n".join(printable(line) for line in table_text(headers, rows).splitlines()))
+    return 0
+
+
+def _part_summary(lead: dict) -> dict:
+    keys = ("lead_id", "status", "assignee", "hub_account", "total_in", "total_out", "individual_payers", "also_in")
+    return {key: lead[key] for key in keys} | {"accounts": len(lead["accounts"]), **parts.split_links(lead)}
+
+
 def _verify(store: CaseStore, args) -> int:
     broken = False
     for label, report in (("处理记录链", store.verify_events()), ("审计日志链", store.verify_audit())):
@@ -226,4 +268,12 @@ def _verify(store: CaseStore, args) -> int:
     return 1 if broken else 0
 
 
-ACTIONS = {"list": _list, "show": _show, "assign": _assign, "move": _move, "measure": _measure, "verify": _verify}
+ACTIONS = {
+    "list": _list,
+    "show": _show,
+    "assign": _assign,
+    "move": _move,
+    "measure": _measure,
+    "split": _split,
+    "verify": _verify,
+}

@@ -45,8 +45,9 @@ PAYMENT_SQL = """INSERT INTO payments (payment_id, match_method, txn_time, amoun
 PAYMENT_ROW = "(?, 'one_leg', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def build_warehouse():
-    con = warehouse.connect_memory()
+def build_warehouse(con=None):
+    """The test's parties, in `con` (a home's warehouse) or a new in-memory warehouse."""
+    con = con or warehouse.connect_memory()
     con.executemany(
         "INSERT INTO parties (account_no, institution_code, holder_name, holder_id_no, holder_kind, "
         "holder_region) VALUES (?, ?, ?, ?, ?, ?)",
