@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from console import admin, auditlog, auth, dashboard, downloads, institutions, notes, search, sessions, users, views
 from console import tips as tip_pages
-from pipelines.cases import lifecycle
+from pipelines.cases import lifecycle, parts
 from pipelines.cases.ranking import current_ranking
 from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError, LifecycleError, NotFoundError
@@ -296,6 +296,7 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, user: auth.User, lead_id: str, status_code: int = 200, unmasked: tuple[str, str] | None = None
     ) -> Response:
         lead = store.get_lead(lead_id)
+        lead["earlier_events"] = parts.earlier_events(store, lead)
         shown = views.lead_page(lead, user.role, store.today())
         chosen, problem = payment_filter(request.query_params)
         try:

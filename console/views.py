@@ -177,15 +177,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         )
         for item in lead["measures"]
     ]
-    events = [
-        dict(
-            event,
-            action_label=ACTION_LABELS.get(event["action"], event["action"]),
-            from_label=LEAD_STATUS.get(event["from_status"] or "", event["from_status"] or ""),
-            to_label=LEAD_STATUS.get(event["to_status"] or "", event["to_status"] or ""),
-        )
-        for event in reversed(lead["events"])
-    ]
+    events = _event_rows(lead["events"])
     roles_count: dict[str, int] = defaultdict(int)
     for account in lead["accounts"]:
         roles_count[account["role"]] += 1
@@ -209,6 +201,7 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
         "measures": measures,
         "events": events,
         "split": parts.split_links(lead),
+        "earlier_events": _event_rows(lead.get("earlier_events") or []),
         "moves": [(status, LEAD_STATUS[status]) for status in lifecycle.allowed_moves(lead, role)],
         "close_proposed_by": lead["close_proposed_by"],
         # A closed or merged lead is history: it shows no forms that could only be refused.
@@ -224,6 +217,19 @@ def lead_page(lead: dict, role: str, today: date) -> dict:
             for code, kind in lifecycle.MEASURE_KINDS.items()
         ],
     }
+
+
+def _event_rows(events: list[dict]) -> list[dict]:
+    """Events newest first, with their action and statuses in Chinese."""
+    return [
+        dict(
+            event,
+            action_label=ACTION_LABELS.get(event["action"], event["action"]),
+            from_label=LEAD_STATUS.get(event["from_status"] or "", event["from_status"] or ""),
+            to_label=LEAD_STATUS.get(event["to_status"] or "", event["to_status"] or ""),
+        )
+        for event in reversed(events)
+    ]
 
 
 def lead_flows(lead: dict) -> list[dict]:

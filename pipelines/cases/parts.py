@@ -15,7 +15,7 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.cases.store import events
+from pipelines.cases.store import CaseStore, events
 
 Ties = dict[tuple[str, str], Decimal]
 """Money moved between two accounts, either way: (smaller account number, larger) → yuan."""
@@ -147,3 +147,18 @@ def split_families(conn: Connection) -> list[list[str]]:
         for p in families[target]:
             family_of[p] = target
     return [sorted(family) for family in families if family]
+
+
+def earlier_events(store: CaseStore, lead: dict) -> list[dict]:
+    """For a part split off another lead: that lead's events up to the split (the history the part shares, the
+    split itself last); [] for any other lead."""
+    split_from = split_links(lead)["split_from"]
+    if not split_from or not lead["events"]:
+        return []
+    query = (
+        sa.select(events)
+        .where(events.c.lead_id == split_from, events.c.seq < lead["events"][0]["seq"])
+        .order_by(events.c.seq)
+    )
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]

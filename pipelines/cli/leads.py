@@ -151,21 +151,28 @@ def _show(store: CaseStore, args) -> int:
         for m in lead["measures"]
     ] or ["  无"]
     out += ["", "处理记录："]
-    for event in lead["events"]:
-        moved = (
-            f" {LEAD_STATUS.get(event['from_status'], '')}→{LEAD_STATUS[event['to_status']]}"
-            if event["action"] == "move"
-            else ""
-        )
-        out.append(
-            f"  #{event['seq']} {event['at']:%Y-%m-%d %H:%M} {event['user']} "
-            f"{ACTION_LABELS.get(event['action'], event['action'])}{moved}：{event['note']}"
-        )
+    out += [_event_line(event) for event in lead["events"]]
+    earlier = parts.earlier_events(store, lead)
+    if earlier:
+        out += ["", f"拆分前的处理记录（线索 {earlier[0]['lead_id']}）："]
+        out += [_event_line(event) for event in earlier]
     allowed = lifecycle.allowed_moves(lead)
     out += ["", "可转为：" + ("、".join(lifecycle.status_label(s) for s in allowed) or "无")]
     # Names, memos and notes come from bank files and users: control characters are shown, never acted on.
     print("\n".join(printable(line) for line in out))
     return 0
+
+
+def _event_line(event: dict) -> str:
+    moved = (
+        f" {LEAD_STATUS.get(event['from_status'], '')}→{LEAD_STATUS[event['to_status']]}"
+        if event["action"] == "move"
+        else ""
+    )
+    return (
+        f"  #{event['seq']} {event['at']:%Y-%m-%d %H:%M} {event['user']} "
+        f"{ACTION_LABELS.get(event['action'], event['action'])}{moved}：{event['note']}"
+    )
 
 
 def _assign(store: CaseStore, args) -> int:

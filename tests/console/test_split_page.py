@@ -68,3 +68,7 @@ def test_the_split_form_is_for_those_who_change_leads_masked_and_links_the_parts
     links = re.search(r'id="split-links">(.*?)</td>', part).group(1)
     assert links == f'拆分自 <a href="/leads/{merged_lead}">{merged_lead}</a>'
     assert "622848*********0042" in part and REASON in part and OTHER_HUB not in part
+    # the history it shares with the lead it came from: the assignment before the split, and the split
+    earlier = re.search(r'id="earlier-events">(.*?)</table>', part, re.S).group(1)
+    assert "初核" in earlier and "supervisor" in earlier and "拆分" in earlier and "生成线索" in earlier
+    assert 'id="earlier-events"' not in done.text

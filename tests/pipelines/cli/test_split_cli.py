@@ -97,4 +97,6 @@ def test_split_speaks_json_and_refuses_in_one_line_naming_the_field(capsys, home
     assert parts[1]["split_from"] == merged_lead and parts[1]["assignee"] == "ana"
     assert parts[0]["also_in"] == [{"lead_id": parts[1]["lead_id"], "participants": 30}]
     code, out = main([*home, "show", parts[1]["lead_id"]]), capsys.readouterr().out
-    assert code == 0 and f"拆分自：{merged_lead}" in out and "拆分自" in out
+    assert code == 0 and f"拆分自：{merged_lead}  拆分为：无" in out
+    earlier = out.split(f"拆分前的处理记录（线索 {merged_lead}）：")[1]
+    assert "生成线索" in earlier and "新线索→初核" in earlier and f"拆分：{REASON}" in earlier
