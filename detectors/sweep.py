@@ -8,6 +8,7 @@ as columns and an `evidence` list of payment ids.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from decimal import Decimal
@@ -22,23 +23,53 @@ MAX_EVIDENCE = 200
 """Payment ids kept per alert: the largest payments of the pattern (payments)."""
 
 _NAMED_PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_SPARK_VARIANTS: dict[str, str] = {}
-"""DuckDB SQL text → its Spark variant (`fan_in.spark.sql` beside `fan_in.sql`), for SQL sqlglot cannot port."""
 
 
-def read_sql(module_file: str) -> str:
-    """The SQL file beside a detector module: `fan_in.py` → `fan_in.sql` (and its Spark variant, if any)."""
+class RuleSQL(str):
+    """A detector's SQL text that remembers the file it was read from and the `{literals}` filled into it, so
+    its Spark variant (`fan_in.spark.sql` beside `fan_in.sql`) is found by the file and filled the same way."""
+
+    source: Path
+    literals: dict[str, int]
+
+    def __new__(cls, text: str, source: Path, literals: dict[str, int] | None = None) -> RuleSQL:
+        sql = super().__new__(cls, text)
+        sql.source = source
+        sql.literals = dict(literals or {})
+        return sql
+
+    def filled(self, **literals: int) -> RuleSQL:
+        """This SQL with `{name}` replaced by whole numbers (interval lengths)."""
+        return RuleSQL(_fill(str(self), literals), self.source, self.literals | literals)
+
+    def spark_variant(self) -> str | None:
+        """The Spark variant with the same literals filled, or None when the DuckDB SQL is transpiled instead."""
+        variant = _variant_text(self.source.with_suffix(".spark.sql"))
+        return None if variant is None else _fill(variant, self.literals)
+
+
+def _fill(text: str, literals: dict[str, int]) -> str:
+    for name, value in literals.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"literal {name} must be a whole number, got {value!r}")
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+@functools.cache
+def _variant_text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def read_sql(module_file: str) -> RuleSQL:
+    """The SQL file beside a detector module: `fan_in.py` → `fan_in.sql`."""
     path = Path(module_file).with_suffix(".sql")
-    sql = path.read_text(encoding="utf-8")
-    variant = path.with_suffix(".spark.sql")
-    if variant.exists():
-        _SPARK_VARIANTS[sql] = variant.read_text(encoding="utf-8")
-    return sql
+    return RuleSQL(path.read_text(encoding="utf-8"), path)
 
 
 def spark_variant(sql: str) -> str | None:
-    """The Spark variant of a detector's SQL, or None when the DuckDB SQL is transpiled instead."""
-    return _SPARK_VARIANTS.get(sql)
+    """The Spark variant of a detector's SQL (read by `read_sql`), or None when it is transpiled instead."""
+    return sql.spark_variant() if isinstance(sql, RuleSQL) else None
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, rule: Rule, window: Window) -> list[dict[str, Any]]:

@@ -150,12 +150,7 @@ def run_sql(
 ) -> list[dict[str, Any]]:
     """The detector's SQL file with `{name}` literals filled (whole numbers only: interval lengths) and the
     rule's parameters bound by name; rows as dicts."""
-    sql = sweep.read_sql(module_file)
-    for name, value in literals.items():
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"literal {name} must be a whole number, got {value!r}")
-        sql = sql.replace("{" + name + "}", str(value))
-    return sweep.query(con, sql, rule, window)
+    return sweep.query(con, sweep.read_sql(module_file).filled(**literals), rule, window)
 
 
 def seconds(days: float) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,6 +33,8 @@ from pipelines.warehouse import runs
 from pipelines.warehouse.prepare import prepare_warehouse
 
 DEFAULT_WINDOW_DAYS = 90
+
+log = logging.getLogger("fundflow.detection")
 
 
 @dataclass(frozen=True)
@@ -264,8 +267,10 @@ def _run_stage(
                 if best is None or alert.strength > best.strength:
                     strongest[alert.subject] = alert
         alerts.extend(strongest[subject] for subject in sorted(strongest))
+        spent = time.perf_counter() - began
+        log.info("rule %s: %d alerts in %.1f s", rule.rule_id, len(strongest), spent)
         if seconds is not None:
-            seconds[rule.rule_id] = round(time.perf_counter() - began, 3)
+            seconds[rule.rule_id] = round(spent, 3)
     return alerts
 
 

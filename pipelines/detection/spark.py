@@ -43,7 +43,7 @@ def spark_sql(duckdb_sql: str, values: dict[str, Any] | None = None) -> str:
     """The Spark SQL of a DuckDB query: its Spark variant file when it has one, else sqlglot's transpilation
     with the few rewrites sqlglot does not make itself (ordered array_agg, epoch of an interval, list slices);
     `$name` parameters become literals of `values` (a name not in `values` raises KeyError naming it)."""
-    tree = _parsed(duckdb_sql).copy()
+    tree = _parsed(duckdb_sql, sweep.spark_variant(duckdb_sql)).copy()
     if values is not None:
         tree = tree.transform(lambda node: _bound(node, values))
     tree = tree.transform(_portable)
@@ -51,9 +51,8 @@ def spark_sql(duckdb_sql: str, values: dict[str, Any] | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _parsed(duckdb_sql: str) -> exp.Expr:
+def _parsed(duckdb_sql: str, variant: str | None) -> exp.Expr:
     """Parsed once per query text: a rule runs on several windows, each with its own values."""
-    variant = sweep.spark_variant(duckdb_sql)
     if variant is not None:
         return sqlglot.parse_one(variant, read="spark")
     return sqlglot.parse_one(duckdb_sql, read="duckdb")
@@ -97,6 +96,14 @@ def literal(value: Any) -> exp.Expr:
 def _portable(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _ordered_collect(node.this)
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg) and isinstance(node.this.this, exp.Order):
+        # array_agg(… ORDER BY …) FILTER (WHERE c): the filter belongs on the collect inside the rewrite (Spark
+        # refuses it on array_sort); a group where no row passes gets NULL, as in DuckDB (Spark's collect gives [])
+        condition = node.expression
+        passed = exp.Filter(this=exp.Count(this=exp.Star()), expression=condition.copy())
+        return exp.Case().when(
+            exp.GT(this=passed, expression=exp.Literal.number(0)), _ordered_collect(node.this.this, condition)
+        )
     if isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):
         # epoch(a - b) of two timestamps: DuckDB gives the interval's seconds (fractional)
         later, earlier = node.this.this, node.this.expression
@@ -134,22 +141,27 @@ def _portable(node: exp.Expr) -> exp.Expr:
     return node
 
 
-def _ordered_collect(order: exp.Order) -> exp.Expr:
+def _ordered_collect(order: exp.Order, condition: exp.Where | None = None) -> exp.Expr:
     """array_agg(x ORDER BY k1 DESC, k2): Spark's collect_list keeps no order, so collect (k1, k2, x) structs,
-    sort them with a comparator that follows the ORDER BY, and keep x."""
+    sort them with a comparator that follows the ORDER BY, and keep x. `condition`: the aggregate's FILTER."""
+
+    def collect(function: str, value: exp.Expr) -> exp.Expr:
+        call = exp.func(function, value)
+        return call if condition is None else exp.Filter(this=call, expression=condition.copy())
+
     keys: list[exp.Ordered] = list(order.expressions)
     if isinstance(order.this, exp.Distinct):
         # array_agg(DISTINCT x ORDER BY x): a sorted set (DuckDB, like PostgreSQL, orders DISTINCT only by x)
         value = order.this.expressions[0]
         if len(keys) != 1 or keys[0].this != value:
             raise ValueError(f"array_agg(DISTINCT … ORDER BY …) must order by its own value: {order.sql('duckdb')}")
-        unique = exp.func("array_sort", exp.func("collect_set", value.copy()))
+        unique = exp.func("array_sort", collect("collect_set", value.copy()))
         return exp.func("reverse", unique) if keys[0].args.get("desc") else unique
     fields: list[exp.Expr] = []
     for number, key in enumerate(keys):
         fields += [exp.Literal.string(f"k{number}"), key.this.copy()]
     fields += [exp.Literal.string("v"), order.this.copy()]
-    collected = exp.func("collect_list", exp.func("named_struct", *fields))
+    collected = collect("collect_list", exp.func("named_struct", *fields))
     cases = []
     for number, key in enumerate(keys):
         before, after = ("1", "-1") if key.args.get("desc") else ("-1", "1")
@@ -203,7 +215,7 @@ class SparkConnection:
 
     def execute(self, sql: str, params: dict[str, Any] | None = None):
         params = params or {}
-        statement = _parsed(sql)
+        statement = _parsed(sql, sweep.spark_variant(sql))
         if isinstance(statement, (exp.Create, exp.Insert, exp.Drop)):
             return self._on_both(statement, sql, params)
         described = self.duckdb.execute("DESCRIBE " + sql, params).fetchall()
@@ -274,24 +286,43 @@ def _as_duckdb(value: Any, kind: str) -> Any:
 
 @dataclass
 class SparkEngine:
-    """A Spark session with the sweep tables registered as views; `close()` stops it and removes an export."""
+    """A Spark session with the sweep tables registered as views; `close()` stops it (or, when it is a session
+    of an application already running, only drops its cached tables) and removes an export."""
 
     session: Any
     exported: Path | None = None
+    owns_context: bool = True
+    cached: tuple = ()
 
     def connection(self, con: duckdb.DuckDBPyConnection) -> SparkConnection:
         return SparkConnection(self.session, con)
 
     def close(self) -> None:
-        self.session.stop()
+        if self.owns_context:
+            self.session.stop()
+        else:
+            for frame in self.cached:
+                frame.unpersist()
         if self.exported is not None:
             shutil.rmtree(self.exported, ignore_errors=True)
+
+
+SESSION_CONF = {
+    # timestamps without a time zone, as in the warehouse: report times are local wall-clock times
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+}
+LOCAL_CONF = {
+    # one machine: a few shuffle partitions, not the cluster default of 200
+    "spark.sql.shuffle.partitions": "2",
+}
 
 
 def start_engine(settings, con: duckdb.DuckDBPyConnection) -> SparkEngine:
     """Start Spark at `settings.spark_master` with the sweep tables: from `settings.spark_tables` when set (a
     parquet folder holding <table>.parquet or <table>/ for each table, or hive:<database>), else the warehouse's
-    tables exported as parquet under <home>/tmp for this run."""
+    tables exported as parquet under <home>/tmp for this run. Called inside a Spark application that is already
+    running (a notebook, spark-submit), it opens a session of its own on that application and leaves it running."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -305,18 +336,16 @@ def start_engine(settings, con: duckdb.DuckDBPyConnection) -> SparkEngine:
         exported = Path(settings.tmp) / f"spark-{uuid.uuid4().hex[:12]}"
         export_tables(con, exported)
         location = str(exported)
-    builder = SparkSession.builder.master(settings.spark_master).appName("fundflow-detect")
-    # timestamps without a time zone, as in the warehouse: report times are local wall-clock times
-    builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.timestampType", "TIMESTAMP_NTZ")
-    builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-    if settings.spark_master.startswith("local"):
-        # one machine: a few shuffle partitions, not the cluster default of 200
-        builder = builder.config("spark.sql.shuffle.partitions", "2").config("spark.driver.memory", "2g")
-    if location.startswith(HIVE_PREFIX):
-        builder = builder.enableHiveSupport()
-    log.info("starting Spark at %s over %s", settings.spark_master, location)
+    conf = SESSION_CONF | (LOCAL_CONF if settings.spark_master.startswith("local") else {})
+    running = SparkSession.getActiveSession()
     try:
-        session = builder.getOrCreate()
+        if running is not None:
+            log.info("using the running Spark application (%s) over %s", running.sparkContext.master, location)
+            session = running.newSession()
+            for key, value in conf.items():
+                session.conf.set(key, value)
+        else:
+            session = _new_session(settings, conf, location)
     except Exception as exc:  # pyspark's own errors: no Java, a master that does not answer
         if exported is not None:
             shutil.rmtree(exported, ignore_errors=True)
@@ -324,15 +353,30 @@ def start_engine(settings, con: duckdb.DuckDBPyConnection) -> SparkEngine:
             f"Spark 无法启动 / Spark did not start at {settings.spark_master} (FUNDFLOW_SPARK_MASTER; "
             f"needs Java 17, `make test-spark` installs it): {str(exc).strip().splitlines()[0]}"
         ) from exc
-    session.sparkContext.setLogLevel("ERROR")
+    engine = SparkEngine(session=session, exported=exported, owns_context=running is None)
     try:
-        _register_tables(session, location)
+        engine.cached = _register_tables(session, location)
     except Exception:
-        session.stop()
-        if exported is not None:
-            shutil.rmtree(exported, ignore_errors=True)
+        engine.close()
         raise
-    return SparkEngine(session=session, exported=exported)
+    return engine
+
+
+def _new_session(settings, conf: dict[str, str], location: str):
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(settings.spark_master).appName("fundflow-detect")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+    if settings.spark_master.startswith("local"):
+        builder = builder.config("spark.driver.memory", "2g")
+    if location.startswith(HIVE_PREFIX):
+        builder = builder.enableHiveSupport()
+    log.info("starting Spark at %s over %s", settings.spark_master, location)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
@@ -343,12 +387,12 @@ def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)")
 
 
-def _register_tables(session, location: str) -> None:
+def _register_tables(session, location: str) -> tuple:
+    """The sweep tables as cached views of `session`; returns the cached frames."""
     if location.startswith(HIVE_PREFIX):
         database = location[len(HIVE_PREFIX) :]
-        for table in SWEEP_TABLES:
-            _cached_view(session.table(f"{database}.{table}"), table)
-        return
+        return tuple(_cached_view(session.table(f"{database}.{table}"), table) for table in SWEEP_TABLES)
+    frames = []
     base = location.rstrip("/")
     is_local = "://" not in base or base.startswith("file://")
     for table in SWEEP_TABLES:
@@ -362,9 +406,12 @@ def _register_tables(session, location: str) -> None:
                 raise ConfigError(
                     f"Spark 数据位置缺少表 / FUNDFLOW_SPARK_TABLES={location}: no {table}.parquet or {table}/ there"
                 )
-        _cached_view(session.read.parquet(path), table)
+        frames.append(_cached_view(session.read.parquet(path), table))
+    return tuple(frames)
 
 
-def _cached_view(frame, table: str) -> None:
+def _cached_view(frame, table: str):
     """Every rule's every window scans these tables: Spark keeps them after the first scan (memory, then disk)."""
-    frame.cache().createOrReplaceTempView(table)
+    cached = frame.cache()
+    cached.createOrReplaceTempView(table)
+    return cached

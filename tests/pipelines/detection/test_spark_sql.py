@@ -69,6 +69,23 @@ def test_distinct_ordered_array_agg_is_a_sorted_set_and_keeps_a_table_named_r():
         spark.spark_sql("SELECT array_agg(DISTINCT r.reason ORDER BY r.day) FROM reasons AS r")
 
 
+def test_a_filter_on_an_ordered_array_agg_goes_on_the_collect_and_no_passing_row_gives_null():
+    # T9's link reasons: Spark refused `array_sort(…) FILTER (…)`; DuckDB gives NULL, not [], where no row passes
+    ported = spark.spark_sql(
+        "SELECT list(DISTINCT r.reason ORDER BY r.reason) FILTER (WHERE r.reason <> 'own') AS why FROM reasons AS r"
+    )
+    assert ported == (
+        "SELECT CASE WHEN COUNT(*) FILTER(WHERE r.reason <> 'own') > 0 "
+        "THEN ARRAY_SORT(COLLECT_SET(r.reason) FILTER(WHERE r.reason <> 'own')) END AS why FROM reasons AS r"
+    )
+    ordered = spark.spark_sql("SELECT array_agg(p ORDER BY a) FILTER (WHERE a > 1) AS e FROM payments")
+    assert ordered == (
+        "SELECT CASE WHEN COUNT(*) FILTER(WHERE a > 1) > 0 THEN TRANSFORM(ARRAY_SORT(COLLECT_LIST("
+        "NAMED_STRUCT('k0', a, 'v', p)) FILTER(WHERE a > 1), (_left, _right) -> CASE WHEN _left.k0 < _right.k0 "
+        "THEN -1 WHEN _left.k0 > _right.k0 THEN 1 ELSE 0 END), e -> e.v) END AS e FROM payments"
+    )
+
+
 def test_slices_intervals_and_epochs_are_rewritten():
     ported = spark.spark_sql(
         "SELECT ids[1:$n] AS a, epoch(b - c) AS d, sum(x) OVER (ORDER BY t RANGE BETWEEN CURRENT ROW AND "
@@ -102,11 +119,18 @@ def test_spark_values_come_back_typed_as_duckdb_types_them():
 
 def test_a_spark_variant_file_beside_the_sql_replaces_the_transpilation(tmp_path):
     module = tmp_path / "odd_rule.py"
-    (tmp_path / "odd_rule.sql").write_text("SELECT list_reverse([1, 2]) AS x", encoding="utf-8")
-    (tmp_path / "odd_rule.spark.sql").write_text("SELECT reverse(array(1, 2)) AS x", encoding="utf-8")
+    (tmp_path / "odd_rule.sql").write_text("SELECT list_reverse([1, {n}]) AS x", encoding="utf-8")
+    (tmp_path / "odd_rule.spark.sql").write_text("SELECT reverse(array(1, {n})) AS x", encoding="utf-8")
     sql = sweep.read_sql(str(module))
-    assert sweep.spark_variant(sql) == "SELECT reverse(array(1, 2)) AS x"
-    assert spark.spark_sql(sql) == "SELECT REVERSE(ARRAY(1, 2)) AS x"
+    assert sweep.spark_variant(sql) == "SELECT reverse(array(1, {n})) AS x"
+    # the variant is found by its file, so filling `{literals}` (whole_graph.run_sql) fills both the same way
+    filled = sql.filled(n=7)
+    assert filled == "SELECT list_reverse([1, 7]) AS x"
+    assert spark.spark_sql(filled) == "SELECT REVERSE(ARRAY(1, 7)) AS x"
+    with pytest.raises(TypeError, match="literal n"):
+        sql.filled(n=1.5)
+    # SQL that did not come from a rule's file has no variant: it is transpiled
+    assert sweep.spark_variant("SELECT list_reverse([1, 7]) AS x") is None
 
 
 def test_engine_settings(monkeypatch, tmp_path):
