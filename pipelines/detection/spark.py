@@ -104,6 +104,8 @@ def _portable(node: exp.Expr) -> exp.Expr:
         return exp.Case().when(
             exp.GT(this=passed, expression=exp.Literal.number(0)), _ordered_collect(node.this.this, condition)
         )
+    if isinstance(node, exp.Window) and _to_the_end(node):
+        return _running_backwards(node)
     if isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):
         # epoch(a - b) of two timestamps: DuckDB gives the interval's seconds (fractional)
         later, earlier = node.this.this, node.this.expression
@@ -139,6 +141,30 @@ def _portable(node: exp.Expr) -> exp.Expr:
         length = exp.Add(this=exp.Sub(this=last.copy(), expression=first.copy()), expression=exp.Literal.number(1))
         return exp.func("slice", node.this.copy(), first, length)
     return node
+
+
+def _to_the_end(window: exp.Window) -> bool:
+    """min/max/sum/count OVER (… ORDER BY … ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)."""
+    spec, order = window.args.get("spec"), window.args.get("order")
+    if spec is None or order is None or not isinstance(window.this, (exp.Min, exp.Max, exp.Sum, exp.Count)):
+        return False
+    frame = (spec.args.get("kind"), spec.args.get("start"), spec.args.get("end"), spec.args.get("end_side"))
+    return frame == ("ROWS", "CURRENT ROW", "UNBOUNDED", "FOLLOWING")
+
+
+def _running_backwards(window: exp.Window) -> exp.Window:
+    """An aggregate from the current row to the partition's end is the running aggregate of the reversed order.
+    Spark recomputes a frame ending UNBOUNDED FOLLOWING for every row (quadratic in the partition: T2's clearing
+    time took minutes for a hub's few thousand payments); a frame starting UNBOUNDED PRECEDING it keeps running.
+    Every key flips direction and null placement, so the reversed order is exactly the old one backwards."""
+    window = window.copy()
+    flipped = [
+        exp.Ordered(this=key.this.copy(), desc=not key.args.get("desc"), nulls_first=not key.args.get("nulls_first"))
+        for key in window.args["order"].expressions
+    ]
+    window.set("order", exp.Order(expressions=flipped))
+    window.set("spec", exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"))
+    return window.transform(_portable)  # what the window holds may need rewriting too (not revisited otherwise)
 
 
 def _ordered_collect(order: exp.Order, condition: exp.Where | None = None) -> exp.Expr:
@@ -208,6 +234,8 @@ class SparkConnection:
     def __init__(self, session, con: duckdb.DuckDBPyConnection):
         self.session = session
         self.duckdb = con
+        self._cached: dict[str, Any] = {}
+        """Temp views made on Spark by CREATE … AS SELECT, cached: name → frame (unpersisted when replaced)."""
 
     def for_detector(self, detector: str):
         """The connection a detector runs on: the server's DuckDB for those in ON_SERVER, else Spark."""
@@ -236,20 +264,40 @@ class SparkConnection:
         self.duckdb.unregister(name)
 
     def _on_both(self, statement: exp.Expr, sql: str, params: dict[str, Any]):
-        """A temp table statement: run on DuckDB, then the table (small) copied to Spark as a view."""
-        self.duckdb.execute(sql, params)
+        """A temp table statement. `CREATE … AS SELECT` over the warehouse (the whole-graph edge table: every
+        payment of the run) runs on Spark, cached there, and is made empty on DuckDB (which only describes the
+        queries reading it); a table filled from Python (a rule's stepped windows: small) is made on DuckDB and
+        copied to Spark as a view."""
         table = statement.find(exp.Table)
-        if table is None:
+        name = table.name if table is not None else None
+        query = statement.expression if isinstance(statement, exp.Create) else None
+        if name is not None and isinstance(query, exp.Query):
+            empty = statement.copy()
+            empty.set("expression", exp.select("*").from_(query.copy().subquery("q")).limit(0))
+            self.duckdb.execute(empty.sql(dialect="duckdb"), params)
+            self._uncache(name)
+            frame = self.session.sql(spark_sql(query.sql(dialect="duckdb"), params)).cache()
+            frame.createOrReplaceTempView(name)
+            self._cached[name] = frame
             return None
-        name = table.name
+        self.duckdb.execute(sql, params)
+        if name is None:
+            return None
         if isinstance(statement, exp.Drop):
+            self._uncache(name)
             self.session.catalog.dropTempView(name)
             return None
         columns = self.duckdb.execute(f"DESCRIBE {name}").fetchall()
         schema = ", ".join(f"`{column[0]}` {_spark_type(column[1])}" for column in columns)
         rows = self.duckdb.execute(f"SELECT * FROM {name}").fetchall()
+        self._uncache(name)
         self.session.createDataFrame(rows, schema=schema).createOrReplaceTempView(name)
         return None
+
+    def _uncache(self, name: str) -> None:
+        frame = self._cached.pop(name, None)
+        if frame is not None:
+            frame.unpersist()
 
 
 ON_SERVER = frozenset({"graph_cycle"})

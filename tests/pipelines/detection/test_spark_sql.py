@@ -7,7 +7,9 @@ import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 
+import duckdb
 import pytest
+import sqlglot
 
 from detectors import DETECTORS, anomaly, scoring, sweep
 from detectors.base import Window
@@ -208,3 +210,24 @@ def test_the_whole_graph_edge_table_and_the_rules_reading_it_transpile(settings)
         assert "FROM graph_edges" in spark.spark_sql(sql, values), rule.rule_id
         ported.add(rule.rule_id)
     assert ported == {"G8", "G9", "G11", "G12", "G13"}
+
+
+def test_a_window_to_the_partitions_end_runs_backwards_with_the_same_values():
+    # T2's clearing time: Spark recomputes a frame ending UNBOUNDED FOLLOWING for every row (quadratic)
+    sql = (
+        "SELECT id, min(CASE WHEN kind = 0 THEN t END) OVER (PARTITION BY a ORDER BY k, kind DESC "
+        "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS cleared FROM moves"
+    )
+    ported = spark.spark_sql(sql)
+    assert "ORDER BY k DESC NULLS FIRST, kind ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW" in ported
+    # the reversed window gives DuckDB's own values, NULL keys and ties between kinds included
+    reversed_sql = spark._running_backwards(sqlglot.parse_one(sql, read="duckdb").expressions[1].this)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE moves AS SELECT * FROM (VALUES (1, 'x', 1.0, 1, 10), (2, 'x', 1.0, 0, 20), (3, 'x', 2.0, 1, 30), "
+        "(4, 'x', 3.0, 0, 40), (5, 'x', NULL, 0, 50), (6, 'y', 1.0, 1, 7), (7, 'y', 0.5, 0, 9)) v(id, a, k, kind, t)"
+    )
+    original = con.execute(sql + " ORDER BY id").fetchall()
+    backwards = con.execute(f"SELECT id, {reversed_sql.sql('duckdb')} AS cleared FROM moves ORDER BY id").fetchall()
+    assert backwards == original
+    assert original == [(1, 20), (2, 20), (3, 40), (4, 40), (5, 50), (6, None), (7, 9)]
