@@ -353,3 +353,6 @@ CHAIN_STATUS = {"ok": "哈希链校验通过", "broken": "哈希链校验失败"
 
 # The console's 统计看板 (dashboard): open leads by age since they were opened.
 DASHBOARD_AGES = {"d30": "30 天以内", "d90": "31–90 天", "d180": "91–180 天", "older": "180 天以上"}
+
+# `fundflow leads split`: which part of a split keeps the lead's number.
+SPLIT_PARTS = {"kept": "保留原编号", "new": "新拆出"}

@@ -6,6 +6,7 @@ which divides a ring holding the cores of two parts the same way.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +28,9 @@ def assign_accounts(roles: dict[str, str], cores: list[list[str]], ties: Ties) -
     accounts already placed, in rounds from the cores outwards (a tie goes to the earlier part); one moving no
     money with any part stays with the first (the lead as it was). A participant goes to every part whose
     accounts it paid into or was paid by ("also in"), or to the first part when none."""
+    neighbours: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for (one, other), amount in ties.items():
+        neighbours[one][other] = neighbours[other][one] = amount
     placed: dict[str, int] = {}
     parts: list[dict[str, str]] = [{} for _ in cores]
     for index, part_cores in enumerate(cores):
@@ -38,8 +42,9 @@ def assign_accounts(roles: dict[str, str], cores: list[list[str]], ties: Ties) -
         chosen = {}
         for account in others:
             money = [Decimal(0)] * len(cores)
-            for other, index in placed.items():
-                money[index] += ties.get(_pair(account, other), Decimal(0))
+            for other, amount in neighbours[account].items():
+                if other in placed:
+                    money[placed[other]] += amount
             if max(money) > 0:
                 chosen[account] = money.index(max(money))
         if not chosen:
@@ -53,14 +58,10 @@ def assign_accounts(roles: dict[str, str], cores: list[list[str]], ties: Ties) -
             # a hub that is no part's first core is gathering for that part's hub now
             parts[index][account] = "collector" if roles[account] == "hub" else roles[account]
     for account in sorted(a for a, role in roles.items() if role == "investor"):
-        paid = {index for other, index in placed.items() if ties.get(_pair(account, other), 0) > 0}
+        paid = {placed[other] for other, amount in neighbours[account].items() if other in placed and amount > 0}
         for index in sorted(paid) or [0]:
             parts[index][account] = "investor"
     return parts
-
-
-def _pair(one: str, other: str) -> tuple[str, str]:
-    return (one, other) if one < other else (other, one)
 
 
 def money_ties(con: duckdb.DuckDBPyConnection, accounts: list[str], start: datetime, end: datetime) -> Ties:

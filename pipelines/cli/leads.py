@@ -22,6 +22,7 @@ from pipelines.vocabulary import (
     LEAD_STATUS,
     MEASURE_STATUSES,
     PRIORITY_MARKS,
+    SPLIT_PARTS,
     TYPOLOGIES,
 )
 
@@ -239,7 +240,7 @@ def _split(store: CaseStore, args) -> int:
     rows = [
         [
             part["lead_id"],
-            "原线索" if part["lead_id"] == lead_id else "新线索",
+            SPLIT_PARTS["kept" if part["lead_id"] == lead_id else "new"],
             LEAD_STATUS[part["status"]],
             part["hub_account"] or "",
             str(len(part["accounts"])),

@@ -73,8 +73,8 @@ def test_split_from_another_process_prints_the_parts_masked(home_and_lead):
         assert label in lines[1]
     original = next(line for line in lines if line.strip().startswith(merged_lead))
     part = next(line for line in lines if line.strip().startswith(new_id))
-    assert "原线索" in original and "初核" in original and "622202*********0018" in original and new_id in original
-    assert "新线索" in part and "初核" in part and "622848*********0042" in part and merged_lead in part
+    assert "保留原编号" in original and "初核" in original and "622202*********0018" in original and new_id in original
+    assert "新拆出" in part and "初核" in part and "622848*********0042" in part and merged_lead in part
     assert not any(number in done.stdout for number in (HUB, OTHER_HUB, COLLECTOR))
 
 
