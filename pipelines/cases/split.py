@@ -134,7 +134,8 @@ def split_lead(
         acting = _check_splittable(store, locked, user, conn)
         first_new = publish._next_lead_id(conn, store.now().year)
         ids = [lead_id] + [f"{first_new[:-6]}{int(first_new[-6:]) + n:06d}" for n in range(len(parts) - 1)]
-        keys = [lead["ring_key"]] + [parts_rule.ring_key_of(next(iter(part))) for part in parts[1:]]
+        # each part's key is the one detection gives a ring around its hub, so the next run finds its own part
+        keys = [parts_rule.ring_key_of(part[0]) for part in cores]
         rings = publish.part_rings(warehouse_con, parent, parts, keys, store.settings.county_code)
         note = {"kind": "analyst_split", "split_from": lead_id, "parts": ids, "by": acting["name"]}
         now = store.now()

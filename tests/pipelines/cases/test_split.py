@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.cases import lifecycle
-from pipelines.cases.parts import assign_accounts, split_links
+from pipelines.cases.parts import assign_accounts, ring_key_of, split_links
 from pipelines.cases.publish import publish_run
 from pipelines.cases.split import split_lead
 from pipelines.cases.store import CaseStore, leads
@@ -91,6 +91,9 @@ def test_a_merged_lead_splits_into_its_schemes_each_with_its_own_figures_and_the
     assert non_investors(one) == {HUB: "hub", CASHER: "controller"}  # CASHER moved no money: the original keeps it
     assert non_investors(two) == {OTHER_HUB: "hub", COLLECTOR: "collector"}  # COLLECTOR got more from OTHER_HUB
     assert (one["hub_account"], two["hub_account"]) == (HUB, OTHER_HUB)
+    # the merged lead's hub had become OTHER_HUB; each part's key is now its own hub's, as detection keys a ring
+    assert before["hub_account"] == OTHER_HUB
+    assert (one["ring_key"], two["ring_key"]) == (ring_key_of(HUB), ring_key_of(OTHER_HUB))
     # figures from publishing's computation: each part's own participants and money
     assert (one["individual_payers"], one["total_in"]) == (40, Decimal(800_000))
     assert two["individual_payers"] == 40
