@@ -92,7 +92,7 @@ def test_runs_show_names_the_files_and_rule_pack_behind_a_lead(settings, capsys)
     from pipelines.cli import main
 
     county = settings.home.parent / "county"
-    generate_county(county, persons=1500, days=60, seed=3)
+    generate_county(county, persons=300, days=30, schemes=2, seed=5)  # small, and still publishes leads
     shutil.copytree(county / "reports", settings.inbox / "generated")
     summary = nightly_flow(str(settings.home))
     assert summary["publish"]["new"] >= 1
