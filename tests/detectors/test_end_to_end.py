@@ -15,7 +15,7 @@ def test_pack_finds_every_scheme_kind_and_beats_the_naive_rule(settings, tmp_pat
     from pipelines.ingest.load import ingest_paths
 
     county = tmp_path / "county"
-    generate_county(county, persons=1500, days=100, schemes=5, seed=11)
+    generate_county(county, persons=800, days=100, schemes=5, seed=11)
     ingest_paths(settings, [county / "reports"], progress=False)
     run_detection(settings)
     report = backtest(settings, county / "truth" / "accounts.csv")
