@@ -34,9 +34,7 @@ def reports(tmp_path_factory) -> Path:
     return county / "reports"
 
 
-def command(
-    home: Path, *args: str, pause_at: str | None = None, api_url: str | None = None
-) -> tuple[list[str], dict]:
+def command(home: Path, *args: str, pause_at: str | None = None, api_url: str | None = None) -> tuple[list[str], dict]:
     """The real command in a fresh process: its own temporary Prefect API, or the server at `api_url`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "FUNDFLOW_"))}
     env.update(PREFECT_LOGGING_LEVEL="WARNING", FUNDFLOW_PAUSE_FILE=str(home.parent / "paused"))
