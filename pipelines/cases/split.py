@@ -140,7 +140,9 @@ def split_lead(
         note = {"kind": "analyst_split", "split_from": lead_id, "parts": ids, "by": acting["name"]}
         now = store.now()
         for part_id, ring in zip(ids, rings):
-            ring.why = ring.why + [note]
+            # the original keeps the splits it went through before; a new part starts its own record of them
+            earlier_splits = [n for n in lead.get("why") or [] if n.get("kind") == "analyst_split"]
+            ring.why = ring.why + (earlier_splits if part_id == lead_id else []) + [note]
             fields = publish._computed_fields(ring, policy)
             # marks publishing does not compute (a tip's) stay on every part
             fields["priority"] += [
