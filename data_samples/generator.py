@@ -225,7 +225,13 @@ def add_lookalikes(
     taken = np.unique(np.concatenate(roles)).astype(np.int64) if roles else np.zeros(0, dtype=np.int64)
     taken = taken[taken >= 0]
     twins, force_two, extra_accounts, org_opened = plan_schemes(
-        county, _rng(seed, 10, 1), disguised, DISGUISED_KINDS, first_number=len(planned) + 1, exclude=taken
+        county,
+        _rng(seed, 10, 1),
+        disguised,
+        DISGUISED_KINDS,
+        first_number=len(planned) + 1,
+        exclude=taken,
+        invested=np.concatenate([scheme.investors for scheme in planned]).astype(np.int64) if planned else None,
     )
     assert not extra_accounts, "disguised schemes gather through their own organisation"
     entities, new_orgs = (

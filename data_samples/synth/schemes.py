@@ -127,11 +127,17 @@ def plan_schemes(
     kinds: tuple[str, ...] = KINDS,
     first_number: int = 1,
     exclude: np.ndarray | None = None,
+    invested: np.ndarray | None = None,
 ):
     """Choose each scheme's people and found its organisations. Returns the schemes and what the account
     opener needs: controllers (two banks each), new personal accounts (person, bank, day), org opening days.
     `kinds` are cycled; `exclude` are persons holding a role in schemes planned before (never a role here,
-    never an investor)."""
+    never an investor); `invested` are investors of schemes planned before (never a role here, may invest).
+
+    Nobody who invests in one scheme holds a role in another: a cash payment in records the investor as the
+    agent (代办人) on the hub's account, which ties the hub to the investor's own accounts as one actor, so an
+    investor who also fronts or controls another scheme would make two schemes one controller in the data
+    while the truth says two."""
     residents = county.residents
     age = county.age
     eligible = residents[(age[residents] >= 25) & (age[residents] <= 65)]
@@ -139,6 +145,12 @@ def plan_schemes(
         eligible = eligible[~np.isin(eligible, exclude)]
     pool = rng.permutation(eligible)
     taken = 0
+    has_role = np.zeros(county.n_persons, dtype=bool)
+    if exclude is not None:
+        has_role[exclude] = True
+    has_invested = np.zeros(county.n_persons, dtype=bool)
+    if invested is not None:
+        has_invested[invested] = True
     reporting = np.flatnonzero(county.reporting())
     days = county.days
     keyword_flags = rng.random(n_schemes) < 0.65
@@ -165,8 +177,13 @@ def plan_schemes(
         n_promoters = max(3, min(25, n_investors // 40)) if kind in promoted else 0
         n_collectors = max(4, min(40, n_investors // 20)) if kind == "collectors" else 0
         n_roles = n_controllers + n_promoters + n_collectors + 1
-        roles = pool[taken : taken + n_roles]
-        taken += n_roles
+        picked = []
+        while len(picked) < n_roles and taken < len(pool):
+            if not has_invested[pool[taken]]:
+                picked.append(pool[taken])
+            taken += 1
+        roles = np.array(picked, dtype=pool.dtype)
+        has_role[roles] = True
         controllers, promoters = roles[:n_controllers], roles[n_controllers : n_controllers + n_promoters]
         collectors = roles[n_controllers + n_promoters : n_controllers + n_promoters + n_collectors]
         front = roles[-1]
@@ -176,11 +193,10 @@ def plan_schemes(
         elif kind == "blockchain":
             weight = np.where((age >= 30) & (age < 66), 1.0, 0.1)
         weight = weight.astype(float)
-        weight[pool[:taken]] = 0.0  # nobody with a role in any scheme so far invests
-        if exclude is not None:
-            weight[exclude] = 0.0
+        weight[has_role] = 0.0  # nobody with a role in any scheme so far invests
         n_investors = min(n_investors, int((weight > 0).sum()))
         investors = rng.choice(everyone, size=n_investors, replace=False, p=weight / weight.sum())
+        has_invested[investors] = True
         scheme = Scheme(
             scheme_id=f"S{index + first_number:02d}",
             kind=kind,

@@ -267,6 +267,31 @@ def test_truth_matches_the_files(county, truth):
     assert (per_person["bank"] >= 2).all()
 
 
+def test_nobody_investing_in_one_scheme_holds_a_role_in_another(county, truth):
+    """A cash payment in names the investor as the agent (代办人) on the hub's account, one actor with the
+    investor's own accounts: an investor who fronted or controlled another scheme would make two schemes one
+    controller in the data while the truth names two."""
+    _, _, lines = county
+    accounts, _ = truth
+    holder = (
+        pl.concat(
+            [
+                lines.select(account_no="account_no", person="customer_id_no"),
+                lines.select(account_no="counterparty_account_no", person="counterparty_id_no"),
+                lines.select(account_no="account_no", person="legal_rep_id_no"),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+    )
+    people = accounts.join(holder, on="account_no")
+    investors = people.filter(pl.col("role") == "investor").select("person", invested_in="scheme_id")
+    roles = people.filter(pl.col("role") != "investor").select("person", role_in="scheme_id")
+    both = roles.join(investors, on="person").filter(pl.col("role_in") != pl.col("invested_in"))
+    assert roles.height > 20 and investors.height > 200
+    assert both.height == 0, both
+
+
 def test_realistic_reporting_follows_article_5_and_flags_some_accounts(tmp_path):
     generate_county(tmp_path, persons=1500, days=40, schemes=5, seed=4, reporting="realistic")
     lines = read_lines(tmp_path / "reports")
