@@ -54,6 +54,11 @@ class LeadPolicy:
     same amount (rules; 0: off)."""
     opening_shape_rules: tuple[str, ...]
     """Rules that describe only a shape or an anomaly: not counted for opening_many_rules (rule ids)."""
+    opening_public_rules: int
+    """…or this many such rules when the ring gathers from at least opening_public_min_payers individuals, with
+    the same amount (rules; 0: off)."""
+    opening_public_min_payers: int
+    """Individuals paying into the ring's core that make it fundraising from the public (社会性) (persons)."""
     major_amount_cny: float
     """From this amount a lead is marked 亿元以上 (yuan)."""
     cross_province_min: int
@@ -69,7 +74,15 @@ class LeadPolicy:
 
 
 LEAD_FIELDS = {
-    "opening": {"rules": list, "other_hits": int, "min_amount_cny": float, "many_rules": int, "shape_rules": list},
+    "opening": {
+        "rules": list,
+        "other_hits": int,
+        "min_amount_cny": float,
+        "many_rules": int,
+        "shape_rules": list,
+        "public_rules": int,
+        "public_min_payers": int,
+    },
     "priority": {
         "major_amount_cny": float,
         "cross_province_min": int,

@@ -115,13 +115,16 @@ class PublishResult:
     lead_ids: tuple[str, ...]
 
 
-def opens_lead(rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy) -> bool:
+def opens_lead(rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy, payers: int = 0) -> bool:
     """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule and enough other hits, or hits of many rules
-    beyond the shapes; and enough money."""
+    beyond the shapes, or one fewer when `payers` (individuals paying into the core) show money taken from the
+    public; and enough money."""
     hits = set(rule_ids)
     by_opening_rule = bool(hits & set(policy.opening_rules)) and len(hits) >= 1 + policy.opening_other_hits
-    by_many_rules = 0 < policy.opening_many_rules <= len(hits - set(policy.opening_shape_rules))
-    return (by_opening_rule or by_many_rules) and amount >= Decimal(str(policy.opening_min_amount_cny))
+    fundraising = len(hits - set(policy.opening_shape_rules))
+    by_many_rules = 0 < policy.opening_many_rules <= fundraising
+    by_public = 0 < policy.opening_public_rules <= fundraising and payers >= policy.opening_public_min_payers
+    return (by_opening_rule or by_many_rules or by_public) and amount >= Decimal(str(policy.opening_min_amount_cny))
 
 
 def group_of(ring: RingFacts) -> str | None:
@@ -129,9 +132,10 @@ def group_of(ring: RingFacts) -> str | None:
     return next((note["group"] for note in ring.why if note.get("kind") == "split" and note.get("group")), None)
 
 
-def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal]]:
-    """ring key → the rule ids and the amount its opening is judged on. DOMAIN §6.2 judges a connected group of
-    accounts: a scheme split out of a group opens with its siblings' hits and money, each as its own lead."""
+def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal, int]]:
+    """ring key → the rule ids, the amount and the individual payers its opening is judged on. DOMAIN §6.2
+    judges a connected group of accounts: a scheme split out of a group opens with its siblings' hits and money,
+    each as its own lead. The group's payers are at least its largest part's (one person may pay into two)."""
     by_group: dict[str, list[RingFacts]] = defaultdict(list)
     for ring in rings:
         by_group[group_of(ring) or ring.ring_key].append(ring)
@@ -139,8 +143,9 @@ def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal]]
     for siblings in by_group.values():
         rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
         amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
+        payers = max(ring.individual_payers for ring in siblings)
         for ring in siblings:
-            facts[ring.ring_key] = (rule_ids, amount)
+            facts[ring.ring_key] = (rule_ids, amount, payers)
     return facts
 
 
@@ -1085,9 +1090,9 @@ def publish_run(
                         changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring, policy)
                         counts["updated" if changed else "unchanged"] += 1
                         touched.append(open_lead["lead_id"])
-                    elif opens_lead(*opening[ring.ring_key], policy):
-                        if not opens_lead(ring.rule_ids, ring.total_in, policy):
-                            group_rules, group_amount = opening[ring.ring_key]
+                    elif opens_lead(*opening[ring.ring_key][:2], policy, opening[ring.ring_key][2]):
+                        if not opens_lead(ring.rule_ids, ring.total_in, policy, ring.individual_payers):
+                            group_rules, group_amount, _ = opening[ring.ring_key]
                             ring.why.append(
                                 {
                                     "kind": "opened_with_group",

@@ -38,6 +38,7 @@ TYPOLOGY_OF = {
     "G1": "fan_in",
     "G2": "fan_out",
     "A1": "anomaly",
+    "T14": "near_threshold",
 }
 PAYMENT_SQL = """INSERT INTO payments (payment_id, match_method, txn_time, amount_cny, payer_account, payer_name,
     payer_id_no, payer_kind, payer_birth, payer_region, payee_account, payee_name, payee_kind, payee_region,
@@ -455,7 +456,7 @@ def test_activity_on_a_merged_lead_goes_to_the_lead_it_was_merged_into(settings,
     "rules, amount_payers, opens",
     [
         (("T1", "T6"), 40, True),  # golden: a core rule, another hit, ¥800,000
-        (("T6", "T11", "T8"), 40, False),  # near miss: no core rule (T1/T2/T3/G5)
+        (("T6", "T11"), 40, False),  # near miss: no core rule (T1/T2/T3/G5)
         (("T1",), 40, False),  # near miss: a core rule alone
         (("T2", "T3"), 40, True),  # two core rules count as a core rule plus another hit
         (("T1", "T6"), 24, False),  # near miss: ¥480,000 < ¥500,000
@@ -536,6 +537,24 @@ def test_a_ponzis_lead_holds_its_money_out_and_every_view_shows_the_same_totals(
 def test_many_fundraising_rules_open_a_lead_without_an_opening_rule(rules, opens):
     assert opens_lead(set(rules), Decimal(800_000), POLICY) is opens
     assert opens_lead(set(rules), Decimal(499_999), POLICY) is False  # the amount still holds
+
+
+@pytest.mark.parametrize(
+    "rules, payers, opens",
+    [
+        (("T14", "T5", "T11"), 15, True),  # a "blockchain" scheme: 15 investors, ¥2M each, under the thresholds
+        (("T14", "T5", "T11"), 9, False),  # near miss: too few individuals to be the public
+    ],
+)
+def test_three_fundraising_rules_open_a_lead_when_the_public_pays_in(settings, store, rules, payers, opens):
+    # 社会性: money from many unrelated individuals makes it fundraising from the public; one rule fewer will do.
+    con = build_warehouse()
+    seed_payments(con, payers=payers, amount=100_000)
+    add_ring(con, "run1", rules=rules)
+    result = publish_run(settings, con, "run1", store)
+    assert (result.new, result.skipped) == ((1, 0) if opens else (0, 1))
+    assert opens_lead(set(rules), Decimal(payers * 100_000), POLICY, payers) is opens
+    assert opens_lead(set(rules), Decimal(499_999), POLICY, payers) is False  # the amount still holds
 
 
 def test_a_scheme_split_from_a_group_opens_with_its_siblings_hits_and_money(settings, store, scheme):
