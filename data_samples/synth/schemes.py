@@ -177,7 +177,7 @@ def plan_schemes(
         n_promoters = max(3, min(25, n_investors // 40)) if kind in promoted else 0
         n_collectors = max(4, min(40, n_investors // 20)) if kind == "collectors" else 0
         n_roles = n_controllers + n_promoters + n_collectors + 1
-        picked = []
+        picked: list[int] = []
         while len(picked) < n_roles and taken < len(pool):
             if not has_invested[pool[taken]]:
                 picked.append(pool[taken])
