@@ -11,6 +11,7 @@ A ring's evidence subgraph keeps its strongest flows and a sample of investor pa
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,7 @@ def build_rings(
     neighbourhood.fill_table(con, "ring_nodes", {"account_no": list(nb.graph.nodes)})
     totals = _totals(con, window)
     actor_of = _actors(con)
+    holders = _holders(con, actor_of)
     groups = _join(nb, flows, totals, actor_of, params)
     ring_rows: list[dict] = []
     member_rows: list[dict] = []
@@ -113,7 +115,7 @@ def build_rings(
         # split out of a founded group is a ring, even when the alerts fell on its siblings' accounts.
         if _founding_rules(nb, group, by_account, flows, totals, params) < params.min_founding_rules:
             continue
-        parts = split_schemes(nb, group, flows, totals, actor_of, params)
+        parts = split_schemes(nb, group, flows, totals, actor_of, params, holders)
         group_key = hashlib.md5(min(group).encode("utf-8")).hexdigest()[:12]
         for members, core, why in parts:
             if len(parts) > 1:
@@ -251,6 +253,58 @@ def _actors(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     )
 
 
+@dataclass(frozen=True)
+class _Holders:
+    """Who holds an account, told apart from who only handled it: `holder_of` groups an actor's accounts by
+    every link but the agent (代办人); `agents_of` lists, per account, the holder groups of its agents."""
+
+    holder_of: dict[str, str]
+    agents_of: dict[str, set[str]]
+
+    def one_controller(self, first: str, second: str) -> bool:
+        """Held by one person or company, or one's holder is the other's agent: a participant who handed in
+        cash at two schemes' counters is the agent on both accounts and holds neither, and joins nothing."""
+        mine, theirs = self.holder_of.get(first, first), self.holder_of.get(second, second)
+        return mine == theirs or mine in self.agents_of.get(second, ()) or theirs in self.agents_of.get(first, ())
+
+
+def _holders(con: duckdb.DuckDBPyConnection, actor_of: dict[str, str]) -> _Holders:
+    """The accounts of every actor of more than one account among `ring_nodes`, regrouped without agent links."""
+    rows = con.execute("""
+        WITH scope AS (
+            SELECT account_no FROM actor_accounts WHERE actor_id IN (
+                SELECT a.actor_id FROM actor_accounts a JOIN ring_nodes n USING (account_no)
+                INTERSECT SELECT actor_id FROM actor_accounts GROUP BY actor_id HAVING count(*) > 1))
+        SELECT account_no, key, reason FROM account_keys WHERE account_no IN (SELECT account_no FROM scope)
+        ORDER BY account_no, key
+    """).fetchall()
+    linked = nx.Graph()
+    agent_keys: dict[str, set[str]] = defaultdict(set)
+    for account, key, reason in rows:
+        linked.add_node(account)
+        if reason == "agent":
+            agent_keys[account].add(key)
+        else:
+            # a key the actor resolution ignored as too common joins accounts of different actors: keep it apart
+            linked.add_edge(account, ("key", actor_of.get(account), key))
+    holder_of: dict[str, str] = {}
+    for component in nx.connected_components(linked):
+        accounts = sorted(node for node in component if isinstance(node, str))
+        for account in accounts:
+            holder_of[account] = accounts[0]
+    holder_of_key = {}
+    for first, second in linked.edges():
+        account, node = (first, second) if isinstance(first, str) else (second, first)
+        holder_of_key[node[1:]] = holder_of[account]
+    agents_of = {
+        account: {
+            holder_of_key[(actor_of.get(account), key)] for key in keys if (actor_of.get(account), key) in holder_of_key
+        }
+        for account, keys in agent_keys.items()
+    }
+    return _Holders(holder_of, agents_of)
+
+
 def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: RingParams) -> list[set[str]]:
     """Groups of flagged accounts joined by strong flows (directly or through one shared account) or one actor."""
 
@@ -292,12 +346,19 @@ def _join(nb: neighbourhood.Neighbourhood, flows, totals, actor_of, params: Ring
 
 
 def split_schemes(
-    nb: neighbourhood.Neighbourhood, group: set[str], flows, totals, actor_of, params: RingParams
+    nb: neighbourhood.Neighbourhood,
+    group: set[str],
+    flows,
+    totals,
+    actor_of,
+    params: RingParams,
+    holders: _Holders | None = None,
 ) -> list[tuple[set[str], set[str], list[dict]]]:
     """One candidate group as one or more schemes: (members, core, notes saying why it holds what it holds).
 
     The cores are the accounts that gather money from many individuals. Two cores are one scheme only when one
-    forwards most of its takings to the other (a collector to its hub) or one actor holds both. An account that
+    forwards most of its takings to the other (a collector to its hub) or one actor holds both (an agent who
+    holds neither, a participant handing in cash at both counters, does not count). An account that
     gathers nothing itself joins a core by forwarding only when the core's money is most of what it receives (a
     collectors' hub), not when it is a big business taking a little from a gatherer among much else. Anything else
     that touches several cores (a cash-out shop, a bank's or a processor's account, a big merchant) is shared,
@@ -341,7 +402,9 @@ def split_schemes(
         if account in actor_of:
             by_actor[actor_of[account]].append(account)
     for actor, accounts in by_actor.items():
-        for first, second in zip(accounts, accounts[1:]):
+        for first, second in itertools.combinations(accounts, 2):
+            if nx.has_path(links, first, second) or (holders and not holders.one_controller(first, second)):
+                continue
             links.add_edge(first, second)
             notes_of[frozenset((first, second))].append(
                 {"kind": "same_actor", "accounts": [first, second], "actor_id": actor}

@@ -166,3 +166,30 @@ def test_hub_with_one_rule_is_founded_by_its_flagged_collectors(con):
     rings, _ = build_rings(con, "run1", alerts, WINDOW)
     assert [r["hub_account"] for r in rings] == ["COHUB"]
     assert build_rings(con, "run1", alerts[:1], WINDOW) == ([], [])
+
+
+@pytest.mark.parametrize("legal_rep_of_b, hubs", [(None, ["COHUBA", "COHUBB"]), ("ID-X", ["COHUBA"])])
+def test_an_agent_on_two_schemes_accounts_who_holds_neither_does_not_make_them_one(con, legal_rep_of_b, hubs):
+    # A participant handing in cash at the counter is recorded as the agent (代办人) on the account it goes to;
+    # one who did so at two schemes makes them one actor, yet controls neither. When the agent represents the
+    # other scheme's company, the two are one controller and stay one.
+    book = Payments()
+    for hub in ("COHUBA", "COHUBB"):
+        for i in range(12):
+            book.pay(f"P-{hub[-1]}{i}", hub, 60_000, T0 + days(i))
+    book.pay("XSAVINGS", "COHUBA", 50_000, T0 + days(13))  # the agent's own account pays in too
+    book.insert(con)
+    add_parties(
+        con,
+        [
+            party("COHUBA", holder_id_no="91330782MA000000AA", agent_id_no="ID-X"),
+            party("COHUBB", holder_id_no="91330782MA000000BB", agent_id_no="ID-X", legal_rep_id_no=legal_rep_of_b),
+            party("XSAVINGS", holder_id_no="ID-X"),
+        ],
+    )
+    resolve_actors(con)
+    alerts = [alert(f"{hub}{rule}", rule, "x", hub) for hub in ("COHUBA", "COHUBB") for rule in ("T1", "T5")]
+    rings, members = build_rings(con, "run1", alerts, WINDOW)
+    assert sorted(ring["hub_account"] for ring in rings) == hubs
+    if len(hubs) == 1:
+        assert {m["account_no"]: m["role"] for m in members}["COHUBB"] != "investor"
