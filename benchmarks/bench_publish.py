@@ -4,7 +4,8 @@ lead-level backtest of what it published.
 
 Generate, ingest and detect (`--no-publish`) run as `fundflow` commands; the publish runs in a process of its own,
 so its peak RSS is its own. Size: BENCH_PUBLISH_PERSONS (default 20000), BENCH_PUBLISH_SCHEMES (default 80),
-BENCH_PUBLISH_DAYS (default 90); BENCH_PUBLISH_HOME reuses a home already detected (skips the first three steps).
+BENCH_PUBLISH_DAYS (default 90); BENCH_PUBLISH_HOME reuses a home already detected (skips the first three steps;
+its case store must be empty), with BENCH_PUBLISH_TRUTH its county's truth/accounts.csv for the lead backtest.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _fundflow(*args: str) -> None:
 def main(out_dir: Path) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
         home = os.environ.get("BENCH_PUBLISH_HOME")
-        truth = "-"
+        truth = os.environ.get("BENCH_PUBLISH_TRUTH", "-")
         prepare = 0.0
         if not home:
             county, home = Path(scratch) / "county", str(Path(scratch) / "home")
