@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import polars as pl
@@ -164,7 +164,8 @@ def _running_backwards(window: exp.Window) -> exp.Window:
     ]
     window.set("order", exp.Order(expressions=flipped))
     window.set("spec", exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"))
-    return window.transform(_portable)  # what the window holds may need rewriting too (not revisited otherwise)
+    # What the window holds may need rewriting too (not revisited otherwise); the root stays a Window.
+    return cast(exp.Window, window.transform(_portable))
 
 
 def _ordered_collect(order: exp.Order, condition: exp.Where | None = None) -> exp.Expr:
