@@ -9,10 +9,10 @@ import pytest
 
 from console.views import node_key
 from pipelines.cases import lifecycle
-from pipelines.cases.publish import publish_run
 from pipelines.warehouse import db as warehouse
 from tests.console.conftest import csrf_of
-from tests.pipelines.cases.test_publish import COLLECTOR, HUB, OTHER_HUB, add_ring, build_warehouse, seed_payments
+from tests.pipelines.cases.test_publish import COLLECTOR, HUB, OTHER_HUB, build_warehouse
+from tests.pipelines.cases.test_split import publish_merged_lead
 
 pytestmark = pytest.mark.sqlite_only  # the split itself runs on both stores in tests/pipelines/cases/test_split.py
 
@@ -24,12 +24,7 @@ def merged_lead(settings, store) -> str:
     """One lead holding HUB's and OTHER_HUB's schemes, in the home's warehouse and case store."""
     con = build_warehouse(warehouse.connect(settings))
     try:
-        seed_payments(con)
-        add_ring(con, "run1")
-        lead_id = publish_run(settings, con, "run1", store).lead_ids[0]
-        seed_payments(con, hub=OTHER_HUB, first=10, payers=40, amount=30_000, memo="合作社入股分红")
-        add_ring(con, "run2", hub=OTHER_HUB, members=(OTHER_HUB, HUB))
-        publish_run(settings, con, "run2", store)
+        lead_id = publish_merged_lead(settings, con, store)
     finally:
         con.close()
     lifecycle.assign(store, lead_id, "analyst", "supervisor", "初核")

@@ -39,17 +39,22 @@ def store(settings):
     opened.close()
 
 
-@pytest.fixture
-def merged(settings, store):
+def publish_merged_lead(settings, con, store: CaseStore) -> str:
     """One lead holding two schemes, as publishing before issue 14 left it: HUB's 40 people, and OTHER_HUB's 40
     (30 of them also HUB's) who pay ¥30,000 each; OTHER_HUB forwards more to COLLECTOR than HUB does."""
-    con = build_warehouse()
     seed_payments(con)
     add_ring(con, "run1")
     lead_id = publish_run(settings, con, "run1", store).lead_ids[0]
     seed_payments(con, hub=OTHER_HUB, first=10, payers=40, amount=30_000, memo="合作社入股分红")
     add_ring(con, "run2", hub=OTHER_HUB, members=(OTHER_HUB, HUB))
     assert publish_run(settings, con, "run2", store).lead_ids == (lead_id,)
+    return lead_id
+
+
+@pytest.fixture
+def merged(settings, store):
+    con = build_warehouse()
+    lead_id = publish_merged_lead(settings, con, store)
     lifecycle.assign(store, lead_id, "ana", "sup", "分配初核")
     yield con, lead_id
     con.close()

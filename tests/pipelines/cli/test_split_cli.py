@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from pipelines.cases import lifecycle
-from pipelines.cases.publish import publish_run
 from pipelines.cases.store import CaseStore
 from pipelines.cli import main
 from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
 from tests.conftest import REPO
-from tests.pipelines.cases.test_publish import COLLECTOR, HUB, OTHER_HUB, add_ring, build_warehouse, seed_payments
+from tests.pipelines.cases.test_publish import COLLECTOR, HUB, OTHER_HUB, build_warehouse
+from tests.pipelines.cases.test_split import publish_merged_lead
 
 REASON = "两个方案误合并 / two schemes merged"
 
@@ -34,12 +34,7 @@ def merged_home(tmp_path_factory) -> tuple[Path, str]:
     store = CaseStore.open(settings)
     try:
         store.add_user("ana", "analyst")
-        seed_payments(con)
-        add_ring(con, "run1")
-        lead_id = publish_run(settings, con, "run1", store).lead_ids[0]
-        seed_payments(con, hub=OTHER_HUB, first=10, payers=40, amount=30_000, memo="合作社入股分红")
-        add_ring(con, "run2", hub=OTHER_HUB, members=(OTHER_HUB, HUB))
-        publish_run(settings, con, "run2", store)
+        lead_id = publish_merged_lead(settings, con, store)
         lifecycle.assign(store, lead_id, "ana", "ana", "初核")
     finally:
         store.close()
