@@ -45,8 +45,7 @@ test: lint
 	bash console/setup_browser.sh
 	bash scripts/setup_postgres.sh
 	# One test worker per core (pytest-xdist); a test file stays on one worker, so its fixtures are built once.
-	# --no-loadscope-reorder: files go out in tests/conftest.py's order (longest first), not by their test count.
-	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
 
 # Java and pyspark only for the Spark suite and bench, never for `make test`: apt-get only when there is no `java`,
 # pyspark only when it does not import (the first install builds a 450 MB package: minutes).

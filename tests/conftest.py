@@ -39,29 +39,11 @@ def pytest_report_header(config) -> str:
         return f"case store: SQLite and PostgreSQL — {exc}"
 
 
-# The longest files, longest first (a fresh clone's `make test --durations`, idle machine): each worker takes the
-# next file when it is free, so the longest must start first or one core idles while the other finishes it.
-LONGEST_FILES = (
-    "tests/pipelines/test_crash_safety.py",
-    "tests/pipelines/test_startup.py",
-    "tests/pipelines/test_flows.py",
-    "tests/pipelines/cli/test_end_to_end.py",
-    "tests/detectors/test_end_to_end.py",
-)
-
-
 def pytest_collection_modifyitems(config, items) -> None:
-    """The longest files first, then the other files holding slow tests, then the rest; the order inside a file
-    is kept."""
+    """Files holding slow tests run first: with one worker per core and a file per worker, a long file that
+    starts last leaves the other core idle at the end. The order inside a file is kept."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-
-    def rank(item) -> tuple[int, int]:
-        where = item.path.relative_to(REPO).as_posix()
-        if where in LONGEST_FILES:
-            return (0, LONGEST_FILES.index(where))
-        return (1, 0) if item.path in slow_files else (2, 0)
-
-    items.sort(key=rank)
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 def pytest_generate_tests(metafunc) -> None:
