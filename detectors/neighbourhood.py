@@ -3,13 +3,16 @@
 Seeds are the accounts the sweep flagged (temp table `flagged_accounts`). We load, inside the window, every
 payment touching a seed (hop 1) and the payments of the seeds' counterparties (hop 2), skipping busy
 counterparties (merchants, utilities) and capping hop 2, so the graph grows with the flagged
-neighbourhoods, never with the warehouse. One load is shared by every graph detector of a run.
+neighbourhoods, never with the warehouse. One load is shared by every graph detector of a run, and the rings'
+wider seeds grow it (`shared_graph`) rather than read it again.
 """
 
 from __future__ import annotations
 
 import weakref
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -45,6 +48,14 @@ _COLUMNS = (
     "payee_birth",
     "payee_region",
 )
+
+
+_EDGE_ROWS = (
+    "payer_account IS NOT NULL AND payee_account IS NOT NULL AND payer_account <> payee_account"
+    " AND amount_cny IS NOT NULL"
+)
+"""The rows of `nb_rows` that become edges: cash has no account at one end (rings sum cash in SQL), and a
+self-payment moves nothing."""
 
 
 class Flow(NamedTuple):
@@ -114,6 +125,22 @@ def fill_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, li
 
 _cached: list = []  # [(weak reference to the connection, key, hops, Neighbourhood)], the latest last
 _CACHE_SIZE = 3  # the run window, a rule's longer window (T3), and the rings' seeds
+_growing: list = []  # weak references to the connections inside `shared_graph`
+
+
+@contextmanager
+def shared_graph(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One detect run's flagged neighbourhood, read and built once: inside, a 2-hop load whose seeds include
+    those of the graph already held for the same window (the rings' seeds hold the sweep's flags) grows that
+    graph by the payments the new seeds add, instead of reading and building it again. The held graph then
+    belongs to the new load. On leaving, the connection's graphs are dropped."""
+    reference = weakref.ref(con)
+    _growing.append(reference)
+    try:
+        yield
+    finally:
+        _growing.remove(reference)
+        _cached[:] = [entry for entry in _cached if entry[0]() is not con]
 
 
 def load(
@@ -121,23 +148,39 @@ def load(
 ) -> Neighbourhood:
     """The neighbourhood of the accounts in `seed_table` within `window`, `hops` 1 (the seeds' own payments) or 2
     (their counterparties' too); cached for the connection while the seeds and the payment count stay the same,
-    so the graph detectors and the rings of one run share one load."""
+    so the graph detectors of one run share one load (and, inside `shared_graph`, the rings too)."""
     if seed_table not in SEED_TABLES:
         raise ValueError(f"unknown seed table {seed_table!r}")
     fingerprint = con.execute(f"SELECT count(*), coalesce(sum(hash(account_no)), 0) FROM {seed_table}").fetchone()
     # count(*) is read from table metadata: checking it costs nothing however large the warehouse grows.
     key = (window, fingerprint, con.execute("SELECT count(*) FROM payments").fetchone())
-    for reference, cached_key, cached_hops, found in _cached:
-        if reference() is con and cached_key == key and cached_hops >= hops:
+    mine = [entry for entry in _cached if entry[0]() is con]
+    for _, cached_key, cached_hops, found in mine:
+        if cached_key == key and cached_hops >= hops:
             return found
-    found = _load(con, window, seed_table, hops)
-    _cached[:] = [entry for entry in _cached if entry[0]() is con][-(_CACHE_SIZE - 1) :] + [
-        (weakref.ref(con), key, hops, found)
-    ]
+    seeds = _select(con, window, seed_table, hops)
+    base = None
+    if hops == 2 and any(reference() is con for reference in _growing):
+        base = next(
+            (
+                entry
+                for entry in reversed(mine)
+                if entry[2] == 2 and entry[1][0] == window and entry[1][2] == key[2] and entry[3].seeds <= seeds
+            ),
+            None,
+        )
+    if base is None:
+        rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM nb_rows WHERE {_EDGE_ROWS}").fetchall()
+        found = Neighbourhood(_build_graph(rows, seeds), seeds, window)
+    else:
+        mine.remove(base)  # its graph is grown in place: it now answers only for the new seeds
+        found = Neighbourhood(_grow(con, base[3].graph, seeds), seeds, window)
+    _cached[:] = mine[-(_CACHE_SIZE - 1) :] + [(weakref.ref(con), key, hops, found)]
     return found
 
 
-def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops: int) -> Neighbourhood:
+def _select(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops: int) -> frozenset[str]:
+    """Fill the temp table `nb_rows` with the neighbourhood's payments; return the seeds."""
     span = [window.start, window.end]
     con.execute(f"CREATE OR REPLACE TEMP TABLE nb_seed AS SELECT DISTINCT account_no FROM {seed_table}")
     con.execute(
@@ -152,9 +195,8 @@ def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops:
     columns = ", ".join(_COLUMNS)
     seeds = frozenset(row[0] for row in con.execute("SELECT account_no FROM nb_seed").fetchall())
     if hops == 1:
-        return Neighbourhood(
-            _build_graph(con.execute(f"SELECT {columns} FROM nb_hop1").fetchall(), seeds), seeds, window
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE nb_rows AS SELECT {columns} FROM nb_hop1")
+        return seeds
     con.execute("""
         CREATE OR REPLACE TEMP TABLE nb_ring1 AS
         SELECT account_no FROM (
@@ -175,8 +217,9 @@ def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops:
     """,
         span + span + [MAX_NEIGHBOUR_PAYMENTS],
     )
-    rows = con.execute(
+    con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE nb_rows AS
         SELECT {columns} FROM nb_hop1
         UNION ALL
         SELECT {columns} FROM (
@@ -190,12 +233,53 @@ def _load(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hops:
             LIMIT ?)
     """,
         span + [MAX_HOP2_PAYMENTS],
-    ).fetchall()
-    return Neighbourhood(_build_graph(rows, seeds), seeds, window)
+    )
+    return seeds
+
+
+def _grow(con: duckdb.DuckDBPyConnection, graph: nx.MultiDiGraph, seeds: frozenset[str]) -> nx.MultiDiGraph:
+    """`graph`, built from an earlier `nb_rows` whose seeds are among `seeds`, made the graph of the current
+    `nb_rows`: payments no longer in it (dropped by the hop-2 cap) removed, the payments it adds read and added.
+    Without the cap every earlier payment stays: it touches one of `seeds` or a counterparty still expanded."""
+    loaded = list(graph.edges(keys=True))
+    con.register(
+        "nb_loaded",
+        pa.table(
+            {
+                "payer": [payer for payer, _, _ in loaded],
+                "payee": [payee for _, payee, _ in loaded],
+                "payment_id": [key for _, _, key in loaded],
+            }
+        ),
+    )
+    try:
+        stale = con.execute(
+            "SELECT l.payer, l.payee, l.payment_id FROM nb_loaded l ANTI JOIN nb_rows r USING (payment_id)"
+        ).fetchall()
+        added = con.execute(
+            f"SELECT {', '.join('r.' + column for column in _COLUMNS)} FROM nb_rows r "
+            f"ANTI JOIN nb_loaded l USING (payment_id) WHERE {_EDGE_ROWS} ORDER BY r.payment_id"
+        ).fetchall()
+    finally:
+        con.unregister("nb_loaded")
+    for payer, payee, payment_id in stale:
+        graph.remove_edge(payer, payee, key=payment_id)
+    # a fresh build holds only the seeds and the ends of its payments
+    for node in {end for payer, payee, _ in stale for end in (payer, payee)}:
+        if node not in seeds and graph.degree(node) == 0:
+            graph.remove_node(node)
+    for seed in seeds:
+        if seed in graph:
+            graph.nodes[seed]["flagged"] = True
+    return _add_rows(graph, added, seeds)
 
 
 def _build_graph(rows: list[tuple], seeds: frozenset[str]) -> nx.MultiDiGraph:
-    graph = nx.MultiDiGraph()
+    return _add_rows(nx.MultiDiGraph(), rows, seeds)
+
+
+def _add_rows(graph: nx.MultiDiGraph, rows: list[tuple], seeds: frozenset[str]) -> nx.MultiDiGraph:
+    """Add payment rows (`_COLUMNS`) as edges, their ends as nodes; every seed becomes a node."""
     for (
         payment_id,
         time,
@@ -213,8 +297,7 @@ def _build_graph(rows: list[tuple], seeds: frozenset[str]) -> nx.MultiDiGraph:
         payee_birth,
         payee_region,
     ) in rows:
-        # Cash has no account at one end; cash totals are summed in SQL where they matter (rings).
-        if payer is None or payee is None or payer == payee or amount is None:
+        if payer is None or payee is None or payer == payee or amount is None:  # as _EDGE_ROWS
             continue
         for node, name, id_no, kind, birth, region in (
             (payer, payer_name, payer_id, payer_kind, payer_birth, payer_region),

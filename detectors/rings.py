@@ -600,7 +600,8 @@ def _evidence(nb: neighbourhood.Neighbourhood, roles: dict[str, str], flows, par
     strongest: list[str] = []
     budget = params.max_evidence - params.investor_sample
     for _, (payer, payee) in pairs:
-        for key, _data in sorted(graph[payer][payee].items(), key=lambda item: -item[1]["amount"]):
+        # equal amounts in payment-id order: the order payments were loaded in must not change a ring
+        for key, _data in sorted(graph[payer][payee].items(), key=lambda item: (-item[1]["amount"], item[0])):
             if len(strongest) >= budget:
                 break
             strongest.append(key)

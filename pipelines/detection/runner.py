@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from detectors import DETECTORS, whole_graph
+from detectors import DETECTORS, neighbourhood, whole_graph
 from detectors.base import Alert, Rule, Window, alert_id
 from detectors.neighbourhood import fill_table
 from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
@@ -107,24 +107,7 @@ def _run(
     try:
         rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
         seconds: dict[str, float] = {}
-        alerts = _stages(settings, con, rules, window, seconds, engine)
-        ids = [alert_id(run_id, alert) for alert in alerts]
-        weights = {rule.rule_id: rule.weight for rule in rules}
-        alert_rows = [
-            {
-                "alert_id": identity,
-                "rule_id": alert.rule_id,
-                "typology": alert.typology,
-                "subject_kind": alert.subject_kind,
-                "subject": alert.subject,
-                "accounts": alert.accounts,
-                "score": round(weights[alert.rule_id] * alert.strength, 4),
-            }
-            for identity, alert in zip(ids, alerts)
-        ]
-        began = time.perf_counter()
-        rings = build_rings(con, run_id, alert_rows, window)
-        seconds["rings"] = round(time.perf_counter() - began, 3)
+        alerts, ids, rings = _alerts_and_rings(settings, con, rules, window, seconds, engine, run_id)
         pause_point("detect-written")
         with warehouse.transaction(con):
             _write_alerts(con, run_id, pack, rules, alerts, ids)
@@ -162,6 +145,39 @@ def _run(
         rings=len(rings[0]),
         engine=engine,
     )
+
+
+def _alerts_and_rings(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    rules: tuple[Rule, ...],
+    window: Window,
+    seconds: dict[str, float],
+    engine: str,
+    run_id: str,
+) -> tuple[list[Alert], list[str], tuple[list[dict], list[dict]]]:
+    """The run's alerts, their ids and its rings (rows for `rings` and `ring_members`), nothing written yet."""
+    # G1–G7 and the rings read one flagged neighbourhood: built for the sweep's flags, grown for the rings' seeds
+    with neighbourhood.shared_graph(con):
+        alerts = _stages(settings, con, rules, window, seconds, engine)
+        ids = [alert_id(run_id, alert) for alert in alerts]
+        weights = {rule.rule_id: rule.weight for rule in rules}
+        alert_rows = [
+            {
+                "alert_id": identity,
+                "rule_id": alert.rule_id,
+                "typology": alert.typology,
+                "subject_kind": alert.subject_kind,
+                "subject": alert.subject,
+                "accounts": alert.accounts,
+                "score": round(weights[alert.rule_id] * alert.strength, 4),
+            }
+            for identity, alert in zip(ids, alerts)
+        ]
+        began = time.perf_counter()
+        rings = build_rings(con, run_id, alert_rows, window)
+        seconds["rings"] = round(time.perf_counter() - began, 3)
+    return alerts, ids, rings
 
 
 def _latest_payment_date(con: duckdb.DuckDBPyConnection) -> date:
