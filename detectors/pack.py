@@ -59,6 +59,9 @@ class LeadPolicy:
     the same amount (rules; 0: off)."""
     opening_public_min_payers: int
     """Individuals paying into the ring's core that make it fundraising from the public (社会性) (persons)."""
+    opening_network_collectors: int
+    """A collector network with at least this many collectors (a ring note of detectors.rings) is a hit of an
+    opening rule: T1's scatter-in, concentrate-out spread over the collectors (accounts; 0: off)."""
     major_amount_cny: float
     """From this amount a lead is marked 亿元以上 (yuan)."""
     cross_province_min: int
@@ -82,6 +85,7 @@ LEAD_FIELDS = {
         "shape_rules": list,
         "public_rules": int,
         "public_min_payers": int,
+        "network_collectors": int,
     },
     "priority": {
         "major_amount_cny": float,

@@ -2,7 +2,8 @@
 
 Flagged accounts are joined when strong flows link them (directly, or through one account that exchanges
 strong flows with two or more of them) or when one actor holds them; a group becomes a ring when one of its
-accounts is hit by at least two rules beyond the graph shapes (G1–G7) and the anomaly score. The hub is the member that gathers the
+accounts is hit by at least two rules beyond the graph shapes (G1–G7) and the anomaly score, a collector network
+gathering into it counting as one. The hub is the member that gathers the
 most; collectors pass money they received on to it; investors are individuals paying in; promoters
 receive repeated commission-like payments; controllers take large drains or belong to the hub's actor.
 A ring's evidence subgraph keeps its strongest flows and a sample of investor payments, bounded in size.
@@ -23,6 +24,8 @@ from detectors import neighbourhood
 from detectors.base import Alert, Window, alert_id
 
 ROLE_ORDER = ("hub", "collector", "controller", "promoter", "investor", "other")
+COLLECTOR_NETWORK = "collector_network"
+"""The founding signal and ring note of a collector network (DOMAIN §2.2 T1 seen across the collectors)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class RingParams:
     forward_share: float = 0.7
     """One core account forwards at least this share of what it received to another, for the two to be one
     scheme (a collector passing its takings on to the hub) (fraction)."""
+    network_min_collectors: int = 2
+    """A collector network: at least this many accounts each pass on forward_share of the money they took in to
+    one account, and the individuals paying them number at least hub_min_participants (accounts; 0: off)."""
     louvain_seed: int = 7
     """Seed of the Louvain community split, so the same data always splits the same way."""
 
@@ -106,6 +112,7 @@ def build_rings(
     actor_of = _actors(con)
     holders = _holders(con, actor_of)
     groups = _join(nb, flows, totals, actor_of, params)
+    networks = _collector_networks(con, window, flows, totals, params)
     ring_rows: list[dict] = []
     member_rows: list[dict] = []
     staged: list = []
@@ -113,7 +120,7 @@ def build_rings(
     for group in groups:
         # The founding rule holds for the candidate group (DOMAIN §6.2: one connected component); each scheme
         # split out of a founded group is a ring, even when the alerts fell on its siblings' accounts.
-        if _founding_rules(nb, group, by_account, flows, totals, params) < params.min_founding_rules:
+        if _founding_rules(nb, group, by_account, flows, totals, networks, params) < params.min_founding_rules:
             continue
         parts = split_schemes(nb, group, flows, totals, actor_of, params, holders)
         group_key = hashlib.md5(min(group).encode("utf-8")).hexdigest()[:12]
@@ -122,9 +129,17 @@ def build_rings(
                 for note in why:
                     if note["kind"] == "split":
                         note["group"] = group_key
-                if _founding_rules(nb, members, by_account, flows, totals, params) < params.min_founding_rules:
+                if (
+                    _founding_rules(nb, members, by_account, flows, totals, networks, params)
+                    < params.min_founding_rules
+                ):
                     why.append({"kind": "founded_with_group", "group": group_key, "parts": len(parts)})
-            staged.append(_roles(nb, members, core, flows, totals, actor_of, params))
+            roles = _roles(nb, members, core, flows, totals, actor_of, params)
+            hub = next(account for account, role in roles.items() if role == "hub")
+            if hub in networks:
+                collectors, participants = networks[hub]
+                why.append({"kind": COLLECTOR_NETWORK, "accounts": list(collectors), "participants": participants})
+            staged.append(roles)
             whys.append(why)
     figures = _figures(con, window, staged, params)
     for roles, figure, why in zip(staged, figures, whys):
@@ -170,11 +185,14 @@ def build_rings(
     return ring_rows, member_rows
 
 
-def _founding_rules(nb, members: set[str], by_account, flows, totals, params: RingParams) -> int:
-    """The most distinct founding rules on one account, counting those of the flagged collectors feeding it.
+def _founding_rules(nb, members: set[str], by_account, flows, totals, networks, params: RingParams) -> int:
+    """The most distinct founding rules on one account, counting those of the flagged collectors feeding it,
+    and a collector network gathering into it as one more.
 
     Shops flagged for their elderly customers, joined to their wholesaler, are not a ring: someone in it must
     be hit by two fundraising rules, its own or its collectors' (a hub and the collectors passing it money).
+    A hub whose collectors pass it the takings of many individuals is itself the scatter-in, concentrate-out
+    shape of T1, spread over several accounts: with one rule on it or on its collectors it is a ring.
     """
 
     def founding(account: str) -> set[str]:
@@ -192,8 +210,62 @@ def _founding_rules(nb, members: set[str], by_account, flows, totals, params: Ri
                     and forwarded >= params.collector_share * totals.get(sender, (0.0, 0.0))[0]
                 ):
                     rules |= founding(sender)
+        if account in networks:
+            rules.add(COLLECTOR_NETWORK)
         best = max(best, len(rules))
     return best
+
+
+def _collector_networks(
+    con: duckdb.DuckDBPyConnection, window: Window, flows, totals, params: RingParams
+) -> dict[str, tuple[tuple[str, ...], int]]:
+    """Accounts gathering from the public through collectors: hub → (its collectors, the individuals paying them).
+
+    A collector passes on to the hub at least forward_share of all it took in, money it received (not savings);
+    a hub needs network_min_collectors of them, paid by at least hub_min_participants individuals in all (SQL,
+    so a collector's payers count even where the neighbourhood did not expand it).
+    """
+    if params.network_min_collectors <= 0:
+        return {}
+    fed: dict[str, list[str]] = defaultdict(list)
+    for (payer, payee), amount in flows.items():
+        taken_in = totals.get(payer, (0.0, 0.0))[0]
+        if (
+            payer != payee
+            and amount >= params.min_flow_cny
+            and amount >= params.forward_share * taken_in
+            and taken_in >= params.collector_share * amount
+        ):
+            fed[payee].append(payer)
+    pairs = sorted(
+        (hub, collector)
+        for hub, collectors in fed.items()
+        if len(collectors) >= params.network_min_collectors
+        for collector in collectors
+    )
+    if not pairs:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE ring_networks (hub VARCHAR, collector VARCHAR)")
+    neighbourhood.fill_table(
+        con, "ring_networks", {"hub": [hub for hub, _ in pairs], "collector": [collector for _, collector in pairs]}
+    )
+    rows = con.execute(
+        """
+        SELECT n.hub, list(DISTINCT n.collector ORDER BY n.collector),
+               count(DISTINCT coalesce(p.payer_id_no, p.payer_account, p.payer_name))
+        FROM ring_networks n JOIN payments p ON p.payee_account = n.collector
+        WHERE p.txn_time >= ? AND p.txn_time < ? AND p.payer_kind = 'PERSON'
+          AND coalesce(p.payer_account <> n.hub, true)
+          AND NOT EXISTS (SELECT 1 FROM ring_networks m WHERE m.hub = n.hub AND m.collector = p.payer_account)
+        GROUP BY n.hub
+    """,
+        [window.start, window.end],
+    ).fetchall()
+    return {
+        hub: (tuple(collectors), int(participants))
+        for hub, collectors, participants in rows
+        if len(collectors) >= params.network_min_collectors and participants >= params.hub_min_participants
+    }
 
 
 def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> list[_AlertView]:

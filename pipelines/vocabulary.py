@@ -324,6 +324,7 @@ LEAD_WHY = {
     "analyst_split": "分析员拆分",
     "founded_with_group": "同组其他模型的预警成立（拆分自同一资金网络）",
     "opened_with_group": "按同组（拆分前资金网络）的预警和金额立案",
+    "collector_network": "多个归集账户把个人的款项转给核心账户（归集网络）",
 }
 
 # The auditor's 审计日志 page (console): the logs it reads, and the audit log's actions.

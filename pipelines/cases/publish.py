@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from detectors.lookalikes import Assessment, LookalikeRules, assess_run, load_lookalike_rules
 from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
+from detectors.rings import COLLECTOR_NETWORK
 from pipelines.cases import parts as parts_rule
 from pipelines.cases import ranking
 from pipelines.cases.evidence import INNER_ROLES, RING_MEMBERS_CTE, read_evidence
@@ -115,12 +116,16 @@ class PublishResult:
     lead_ids: tuple[str, ...]
 
 
-def opens_lead(rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy, payers: int = 0) -> bool:
+def opens_lead(
+    rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy, payers: int = 0, collectors: int = 0
+) -> bool:
     """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule and enough other hits, or hits of many rules
     beyond the shapes, or one fewer when `payers` (individuals paying into the core) show money taken from the
-    public; and enough money."""
-    hits = set(rule_ids)
-    by_opening_rule = bool(hits & set(policy.opening_rules)) and len(hits) >= 1 + policy.opening_other_hits
+    public; and enough money. A collector network of `collectors` accounts (detectors.rings) is an opening
+    rule's hit: T1's scatter-in, concentrate-out spread over the collectors."""
+    network = 0 < policy.opening_network_collectors <= collectors
+    hits = set(rule_ids) | ({COLLECTOR_NETWORK} if network else set())
+    by_opening_rule = (bool(hits & set(policy.opening_rules)) or network) and len(hits) >= 1 + policy.opening_other_hits
     fundraising = len(hits - set(policy.opening_shape_rules))
     by_many_rules = 0 < policy.opening_many_rules <= fundraising
     by_public = 0 < policy.opening_public_rules <= fundraising and payers >= policy.opening_public_min_payers
@@ -132,10 +137,16 @@ def group_of(ring: RingFacts) -> str | None:
     return next((note["group"] for note in ring.why if note.get("kind") == "split" and note.get("group")), None)
 
 
-def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal, int]]:
-    """ring key → the rule ids, the amount and the individual payers its opening is judged on. DOMAIN §6.2
-    judges a connected group of accounts: a scheme split out of a group opens with its siblings' hits and money,
-    each as its own lead. The group's payers are at least its largest part's (one person may pay into two)."""
+def network_collectors(ring: RingFacts) -> int:
+    """How many collectors pass individuals' money on to the ring's hub (its collector-network note), else 0."""
+    return max((len(note["accounts"]) for note in ring.why if note.get("kind") == COLLECTOR_NETWORK), default=0)
+
+
+def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal, int, int]]:
+    """ring key → the rule ids, the amount, the individual payers and the collector network its opening is
+    judged on. DOMAIN §6.2 judges a connected group of accounts: a scheme split out of a group opens with its
+    siblings' hits and money, each as its own lead. The group's payers are at least its largest part's (one
+    person may pay into two)."""
     by_group: dict[str, list[RingFacts]] = defaultdict(list)
     for ring in rings:
         by_group[group_of(ring) or ring.ring_key].append(ring)
@@ -144,8 +155,9 @@ def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal, 
         rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
         amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
         payers = max(ring.individual_payers for ring in siblings)
+        collectors = max(network_collectors(ring) for ring in siblings)
         for ring in siblings:
-            facts[ring.ring_key] = (rule_ids, amount, payers)
+            facts[ring.ring_key] = (rule_ids, amount, payers, collectors)
     return facts
 
 
@@ -1090,9 +1102,11 @@ def publish_run(
                         changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring, policy)
                         counts["updated" if changed else "unchanged"] += 1
                         touched.append(open_lead["lead_id"])
-                    elif opens_lead(*opening[ring.ring_key][:2], policy, opening[ring.ring_key][2]):
-                        if not opens_lead(ring.rule_ids, ring.total_in, policy, ring.individual_payers):
-                            group_rules, group_amount, _ = opening[ring.ring_key]
+                    elif opens_lead(*opening[ring.ring_key][:2], policy, *opening[ring.ring_key][2:]):
+                        if not opens_lead(
+                            ring.rule_ids, ring.total_in, policy, ring.individual_payers, network_collectors(ring)
+                        ):
+                            group_rules, group_amount, _, _ = opening[ring.ring_key]
                             ring.why.append(
                                 {
                                     "kind": "opened_with_group",

@@ -165,7 +165,27 @@ def test_hub_with_one_rule_is_founded_by_its_flagged_collectors(con):
     ]
     rings, _ = build_rings(con, "run1", alerts, WINDOW)
     assert [r["hub_account"] for r in rings] == ["COHUB"]
-    assert build_rings(con, "run1", alerts[:1], WINDOW) == ([], [])
+    # T10 alone founds nothing; the collector network gathering into COHUB is what founds it (next test)
+    assert build_rings(con, "run1", alerts[:1], WINDOW, RingParams(network_min_collectors=0)) == ([], [])
+
+
+def test_a_collector_network_founds_a_ring_whose_hub_is_the_receiving_account(con):
+    # Issue 14: collectors each passing their takings to one account whose own payers are only those
+    # collectors: T1 and T3 see no individuals at the hub, and each collector has one rule at most. The
+    # network is T1's scatter-in, concentrate-out spread over the collectors, and counts as a founding rule.
+    scheme(con)
+    collectors_flagged = [alert("a3", "T2", "pass_through", "COL0"), alert("a4", "T2", "pass_through", "COL1")]
+    hub_flagged = [alert("a1", "T5", "memo_keywords", "COHUB")]  # its collectors unflagged
+    for alerts in (collectors_flagged, hub_flagged):
+        rings, members = build_rings(con, "run1", alerts, WINDOW)
+        assert [r["hub_account"] for r in rings] == ["COHUB"]
+        roles = {m["account_no"]: m["role"] for m in members}
+        assert [a for a, role in sorted(roles.items()) if role == "collector"] == ["COL0", "COL1", "COL2"]
+        network = [note for note in rings[0]["why"] if note["kind"] == "collector_network"]
+        # the participants are counted in SQL: COL2's payers too, though the neighbourhood did not expand COL2
+        assert network == [{"kind": "collector_network", "accounts": ["COL0", "COL1", "COL2"], "participants": 40}]
+        # fewer collectors than the network needs: nothing founds it
+        assert build_rings(con, "run1", alerts, WINDOW, RingParams(network_min_collectors=4)) == ([], [])
 
 
 @pytest.mark.parametrize("legal_rep_of_b, hubs", [(None, ["COHUBA", "COHUBB"]), ("ID-X", ["COHUBA"])])

@@ -584,3 +584,21 @@ def test_without_its_group_the_same_weak_ring_stays_out(settings, store, scheme)
     add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,), rules=("T8",), score=0.3)
     result = publish_run(settings, scheme, "run1", store)
     assert (result.new, result.skipped) == (1, 1)
+
+
+def test_a_collector_network_is_an_opening_rules_hit(settings, store):
+    # Issue 14: collectors passing individuals' money to one account are T1's scatter-in, concentrate-out spread
+    # over several accounts; with the collectors' T2 as the other hit, the receiving account's lead opens.
+    con = build_warehouse()
+    seed_payments(con)
+    ring_id = add_ring(con, "run1", rules=("T2",))
+    assert (publish_run(settings, con, "run1", store).skipped, count(store, leads)) == (1, 0)
+    network = {"kind": "collector_network", "accounts": [COLLECTOR, CASHER], "participants": 40}
+    con.execute("INSERT INTO ring_notes VALUES (?, 'run1', 'collector_network', ?)", [ring_id, json.dumps(network)])
+    result = publish_run(settings, con, "run1", store)
+    assert (result.new, result.skipped) == (1, 0)
+    assert [note["kind"] for note in store.get_lead(result.lead_ids[0])["why"]] == ["collector_network"]
+    assert opens_lead({"T2"}, Decimal(800_000), POLICY, 0, 2) is True
+    assert opens_lead({"T2"}, Decimal(800_000), POLICY, 0, 1) is False  # one collector is no network
+    assert opens_lead(set(), Decimal(800_000), POLICY, 0, 5) is False  # the network alone: no other hit
+    assert opens_lead({"T2"}, Decimal(499_999), POLICY, 0, 2) is False  # the amount still holds
