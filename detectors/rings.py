@@ -221,45 +221,46 @@ def _collector_networks(
 ) -> dict[str, tuple[tuple[str, ...], int]]:
     """Accounts gathering from the public through collectors: hub → (its collectors, the individuals paying them).
 
-    A collector passes on to the hub at least forward_share of all it took in, money it received (not savings);
-    a hub needs network_min_collectors of them, paid by at least hub_min_participants individuals in all (SQL,
-    so a collector's payers count even where the neighbourhood did not expand it).
+    A collector passes on to the hub at least forward_share of all it took in, and what individuals paid it
+    covers at least collector_share of what it passed on: a farmer paying his co-op for seed out of his wages
+    is no collector. A hub needs network_min_collectors of them, paid by at least hub_min_participants
+    individuals in all (SQL, so a collector's payers count even where the neighbourhood did not expand it).
     """
     if params.network_min_collectors <= 0:
         return {}
-    fed: dict[str, list[str]] = defaultdict(list)
+    fed: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for (payer, payee), amount in flows.items():
         taken_in = totals.get(payer, (0.0, 0.0))[0]
-        if (
-            payer != payee
-            and amount >= params.min_flow_cny
-            and amount >= params.forward_share * taken_in
-            and taken_in >= params.collector_share * amount
-        ):
-            fed[payee].append(payer)
+        if amount >= params.min_flow_cny and amount >= params.forward_share * taken_in:
+            fed[payee].append((payer, amount))
     pairs = sorted(
-        (hub, collector)
+        (hub, collector, amount)
         for hub, collectors in fed.items()
         if len(collectors) >= params.network_min_collectors
-        for collector in collectors
+        for collector, amount in collectors
     )
     if not pairs:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE ring_networks (hub VARCHAR, collector VARCHAR)")
-    neighbourhood.fill_table(
-        con, "ring_networks", {"hub": [hub for hub, _ in pairs], "collector": [collector for _, collector in pairs]}
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE ring_networks (hub VARCHAR, collector VARCHAR, forwarded DOUBLE)")
+    hubs, collectors, amounts = (list(column) for column in zip(*pairs))
+    neighbourhood.fill_table(con, "ring_networks", {"hub": hubs, "collector": collectors, "forwarded": amounts})
     rows = con.execute(
         """
-        SELECT n.hub, list(DISTINCT n.collector ORDER BY n.collector),
-               count(DISTINCT coalesce(p.payer_id_no, p.payer_account, p.payer_name))
-        FROM ring_networks n JOIN payments p ON p.payee_account = n.collector
-        WHERE p.txn_time >= ? AND p.txn_time < ? AND p.payer_kind = 'PERSON'
-          AND coalesce(p.payer_account <> n.hub, true)
-          AND NOT EXISTS (SELECT 1 FROM ring_networks m WHERE m.hub = n.hub AND m.collector = p.payer_account)
-        GROUP BY n.hub
+        WITH paid_in AS (
+            SELECT n.hub, n.collector, n.forwarded, p.amount_cny,
+                   coalesce(p.payer_id_no, p.payer_account, p.payer_name) AS payer
+            FROM ring_networks n JOIN payments p ON p.payee_account = n.collector
+            WHERE p.txn_time >= $start AND p.txn_time < $end AND p.payer_kind = 'PERSON'
+              AND coalesce(p.payer_account <> n.hub, true)
+              AND NOT EXISTS (SELECT 1 FROM ring_networks m WHERE m.hub = n.hub AND m.collector = p.payer_account)),
+        kept AS (
+            SELECT hub, collector FROM paid_in GROUP BY hub, collector, forwarded
+            HAVING sum(amount_cny) >= $share * forwarded)
+        SELECT k.hub, list(DISTINCT k.collector ORDER BY k.collector), count(DISTINCT i.payer)
+        FROM kept k JOIN paid_in i USING (hub, collector)
+        GROUP BY k.hub
     """,
-        [window.start, window.end],
+        {"start": window.start, "end": window.end, "share": params.collector_share},
     ).fetchall()
     return {
         hub: (tuple(collectors), int(participants))

@@ -188,6 +188,20 @@ def test_a_collector_network_founds_a_ring_whose_hub_is_the_receiving_account(co
         assert build_rings(con, "run1", alerts, WINDOW, RingParams(network_min_collectors=4)) == ([], [])
 
 
+def test_members_paying_their_coop_out_of_wages_are_no_collector_network(con):
+    # Farmers pay the co-op for seed and fertiliser out of their wages and its own produce payments: each passes
+    # most of its intake on to one account, but individuals paid them little of it. They are no collectors, and
+    # the co-op with one rule is no ring.
+    book = Payments()
+    for f in range(4):
+        book.pay("COEMPLOYER", f"FARM{f}", 80_000, T0 + days(1))
+        for r in range(4):
+            book.pay(f"KIN{f}_{r}", f"FARM{f}", 500, T0 + days(2 + r))
+        book.pay(f"FARM{f}", "COOP", 70_000, T0 + days(10))
+    book.insert(con)
+    assert build_rings(con, "run1", [alert("a1", "T5", "memo_keywords", "COOP")], WINDOW) == ([], [])
+
+
 @pytest.mark.parametrize("legal_rep_of_b, hubs", [(None, ["COHUBA", "COHUBB"]), ("ID-X", ["COHUBA"])])
 def test_an_agent_on_two_schemes_accounts_who_holds_neither_does_not_make_them_one(con, legal_rep_of_b, hubs):
     # A participant handing in cash at the counter is recorded as the agent (代办人) on the account it goes to;
