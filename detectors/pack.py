@@ -62,6 +62,9 @@ class LeadPolicy:
     opening_network_collectors: int
     """A collector network with at least this many collectors (a ring note of detectors.rings) is a hit of an
     opening rule: T1's scatter-in, concentrate-out spread over the collectors (accounts; 0: off)."""
+    opening_structuring_counterparties: int
+    """T14 structuring into a core account by at least this many counterparties is a hit of an opening rule:
+    several people told to split their payments under the reporting threshold (counterparties; 0: off)."""
     major_amount_cny: float
     """From this amount a lead is marked 亿元以上 (yuan)."""
     cross_province_min: int
@@ -86,6 +89,7 @@ LEAD_FIELDS = {
         "public_rules": int,
         "public_min_payers": int,
         "network_collectors": int,
+        "structuring_counterparties": int,
     },
     "priority": {
         "major_amount_cny": float,

@@ -3,7 +3,7 @@
 Flagged accounts are joined when strong flows link them (directly, or through one account that exchanges
 strong flows with two or more of them) or when one actor holds them; a group becomes a ring when one of its
 accounts is hit by at least two rules beyond the graph shapes (G1–G7) and the anomaly score, a collector network
-gathering into it counting as one. The hub is the member that gathers the
+gathering into it, or structuring into it by several payers (T14), counting as one. The hub is the member that gathers the
 most; collectors pass money they received on to it; investors are individuals paying in; promoters
 receive repeated commission-like payments; controllers take large drains or belong to the hub's actor.
 A ring's evidence subgraph keeps its strongest flows and a sample of investor payments, bounded in size.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from detectors.base import Alert, Window, alert_id
 ROLE_ORDER = ("hub", "collector", "controller", "promoter", "investor", "other")
 COLLECTOR_NETWORK = "collector_network"
 """The founding signal and ring note of a collector network (DOMAIN §2.2 T1 seen across the collectors)."""
+STRUCTURING_TYPOLOGY = "near_threshold"
+"""T14's typology: its `pairs` metric counts the counterparties structuring with the account."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class RingParams:
     forward_share: float = 0.7
     """One core account forwards at least this share of what it received to another, for the two to be one
     scheme (a collector passing its takings on to the hub) (fraction)."""
+    structuring_min_counterparties: int = 3
+    """T14 structuring into one account from at least this many counterparties: several people each splitting
+    their payment under the reporting threshold into one account were told to, which a lone customer splitting
+    his own is not; it counts as one more founding rule (counterparties; 0: off)."""
     network_min_collectors: int = 2
     """A collector network: at least this many accounts each pass on forward_share of the money they took in to
     one account, and the individuals paying them number at least hub_min_participants (accounts; 0: off)."""
@@ -85,6 +92,7 @@ class _AlertView:
     typology: str
     score: float
     accounts: tuple[str, ...]
+    metrics: dict
 
 
 def build_rings(
@@ -212,8 +220,17 @@ def _founding_rules(nb, members: set[str], by_account, flows, totals, networks, 
                     rules |= founding(sender)
         if account in networks:
             rules.add(COLLECTOR_NETWORK)
+        if 0 < params.structuring_min_counterparties <= structuring_counterparties(by_account.get(account, [])):
+            rules.add("structuring")
         best = max(best, len(rules))
     return best
+
+
+def structuring_counterparties(views) -> int:
+    """The most counterparties structuring with one account (T14's `pairs`) among these alerts, else 0."""
+    return max(
+        (int(view.metrics.get("pairs", 0)) for view in views if view.typology == STRUCTURING_TYPOLOGY), default=0
+    )
 
 
 def _collector_networks(
@@ -289,7 +306,11 @@ def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> l
             identity, score = alert_id(run_id, alert), alert.strength
         else:
             identity, score = field(alert, "alert_id"), field(alert, "score", 0.0)
-        views.append(_AlertView(identity, field(alert, "rule_id"), field(alert, "typology"), float(score), accounts))
+        metrics = field(alert, "metrics") or {}
+        metrics = json.loads(metrics) if isinstance(metrics, str) else metrics
+        views.append(
+            _AlertView(identity, field(alert, "rule_id"), field(alert, "typology"), float(score), accounts, metrics)
+        )
     return views
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import duckdb
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from detectors.lookalikes import Assessment, LookalikeRules, assess_run, load_lookalike_rules
 from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
-from detectors.rings import COLLECTOR_NETWORK
+from detectors.rings import COLLECTOR_NETWORK, STRUCTURING_TYPOLOGY
 from pipelines.cases import parts as parts_rule
 from pipelines.cases import ranking
 from pipelines.cases.evidence import INNER_ROLES, RING_MEMBERS_CTE, read_evidence
@@ -117,16 +118,27 @@ class PublishResult:
 
 
 def opens_lead(
-    rule_ids: list[str] | set[str], amount: Decimal, policy: LeadPolicy, payers: int = 0, collectors: int = 0
+    rule_ids: list[str] | set[str],
+    amount: Decimal,
+    policy: LeadPolicy,
+    payers: int = 0,
+    collectors: int = 0,
+    structuring: int = 0,
 ) -> bool:
     """DOMAIN §6.2 as rules/leads.yaml sets it: an opening rule and enough other hits, or hits of many rules
     beyond the shapes, or one fewer when `payers` (individuals paying into the core) show money taken from the
-    public; and enough money. A collector network of `collectors` accounts (detectors.rings) is an opening
-    rule's hit: T1's scatter-in, concentrate-out spread over the collectors."""
-    network = 0 < policy.opening_network_collectors <= collectors
-    hits = set(rule_ids) | ({COLLECTOR_NETWORK} if network else set())
-    by_opening_rule = (bool(hits & set(policy.opening_rules)) or network) and len(hits) >= 1 + policy.opening_other_hits
-    fundraising = len(hits - set(policy.opening_shape_rules))
+    public; and enough money. A collector network of `collectors` accounts (detectors.rings), and T14
+    structuring into a core account by `structuring` counterparties, are each a hit of an opening rule."""
+    found = {
+        COLLECTOR_NETWORK: 0 < policy.opening_network_collectors <= collectors,
+        STRUCTURING_TYPOLOGY: 0 < policy.opening_structuring_counterparties <= structuring,
+    }
+    opening_hits = {name for name, hit in found.items() if hit}
+    hits = set(rule_ids) | opening_hits
+    by_opening_rule = bool(hits & (set(policy.opening_rules) | opening_hits)) and (
+        len(hits) >= 1 + policy.opening_other_hits
+    )
+    fundraising = len(set(rule_ids) - set(policy.opening_shape_rules))
     by_many_rules = 0 < policy.opening_many_rules <= fundraising
     by_public = 0 < policy.opening_public_rules <= fundraising and payers >= policy.opening_public_min_payers
     return (by_opening_rule or by_many_rules or by_public) and amount >= Decimal(str(policy.opening_min_amount_cny))
@@ -142,11 +154,48 @@ def network_collectors(ring: RingFacts) -> int:
     return max((len(note["accounts"]) for note in ring.why if note.get("kind") == COLLECTOR_NETWORK), default=0)
 
 
-def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal, int, int]]:
-    """ring key → the rule ids, the amount, the individual payers and the collector network its opening is
-    judged on. DOMAIN §6.2 judges a connected group of accounts: a scheme split out of a group opens with its
-    siblings' hits and money, each as its own lead. The group's payers are at least its largest part's (one
-    person may pay into two)."""
+def structuring_counterparties(ring: RingFacts) -> int:
+    """The most counterparties structuring with one core account of the ring (T14's `pairs`), else 0."""
+    core = ring.core_accounts
+    return max(
+        (
+            int(_metrics(alert["metrics"]).get("pairs", 0))
+            for alert in ring.alerts
+            if alert["typology"] == STRUCTURING_TYPOLOGY and alert["subject"] in core
+        ),
+        default=0,
+    )
+
+
+class OpeningFacts(NamedTuple):
+    """What a ring's opening is judged on: opens_lead's arguments but the policy."""
+
+    rule_ids: set[str]
+    amount: Decimal
+    payers: int
+    collectors: int
+    structuring: int
+
+    def opens(self, policy: LeadPolicy) -> bool:
+        return opens_lead(self.rule_ids, self.amount, policy, self.payers, self.collectors, self.structuring)
+
+
+def ring_opening(ring: RingFacts) -> OpeningFacts:
+    """The ring's own opening facts, without its group's."""
+    return OpeningFacts(
+        set(ring.rule_ids),
+        ring.total_in,
+        ring.individual_payers,
+        network_collectors(ring),
+        structuring_counterparties(ring),
+    )
+
+
+def opening_facts(rings: list[RingFacts]) -> dict[str, OpeningFacts]:
+    """ring key → the facts its opening is judged on. DOMAIN §6.2 judges a connected group of accounts: a
+    scheme split out of a group opens with its siblings' hits and money, each as its own lead. The group's
+    payers are at least its largest part's (one person may pay into two), and so are its collectors and its
+    structuring counterparties."""
     by_group: dict[str, list[RingFacts]] = defaultdict(list)
     for ring in rings:
         by_group[group_of(ring) or ring.ring_key].append(ring)
@@ -154,10 +203,16 @@ def opening_facts(rings: list[RingFacts]) -> dict[str, tuple[set[str], Decimal, 
     for siblings in by_group.values():
         rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
         amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
-        payers = max(ring.individual_payers for ring in siblings)
-        collectors = max(network_collectors(ring) for ring in siblings)
+        own = [ring_opening(ring) for ring in siblings]
+        group = OpeningFacts(
+            rule_ids,
+            amount,
+            max(fact.payers for fact in own),
+            max(fact.collectors for fact in own),
+            max(fact.structuring for fact in own),
+        )
         for ring in siblings:
-            facts[ring.ring_key] = (rule_ids, amount, payers, collectors)
+            facts[ring.ring_key] = group
     return facts
 
 
@@ -1102,11 +1157,9 @@ def publish_run(
                         changed = _add_activity(store, conn, store.lock_lead(conn, open_lead["lead_id"]), ring, policy)
                         counts["updated" if changed else "unchanged"] += 1
                         touched.append(open_lead["lead_id"])
-                    elif opens_lead(*opening[ring.ring_key][:2], policy, *opening[ring.ring_key][2:]):
-                        if not opens_lead(
-                            ring.rule_ids, ring.total_in, policy, ring.individual_payers, network_collectors(ring)
-                        ):
-                            group_rules, group_amount, _, _ = opening[ring.ring_key]
+                    elif opening[ring.ring_key].opens(policy):
+                        if not ring_opening(ring).opens(policy):
+                            group_rules, group_amount = opening[ring.ring_key].rule_ids, opening[ring.ring_key].amount
                             ring.why.append(
                                 {
                                     "kind": "opened_with_group",

@@ -170,6 +170,7 @@ def _alerts_and_rings(
                 "subject_kind": alert.subject_kind,
                 "subject": alert.subject,
                 "accounts": alert.accounts,
+                "metrics": alert.metrics,
                 "score": round(weights[alert.rule_id] * alert.strength, 4),
             }
             for identity, alert in zip(ids, alerts)

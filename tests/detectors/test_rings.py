@@ -188,6 +188,24 @@ def test_a_collector_network_founds_a_ring_whose_hub_is_the_receiving_account(co
         assert build_rings(con, "run1", alerts, WINDOW, RingParams(network_min_collectors=4)) == ([], [])
 
 
+def test_structuring_into_one_account_by_several_payers_founds_a_ring(con):
+    # Issue 14: a "blockchain" scheme's few dozen investors each pay ¥2M in pieces just under the ¥500,000
+    # threshold. T14 on the hub counts them; several people splitting into one account were told to, and that
+    # counts as a second founding rule. One customer splitting his own payment founds nothing.
+    book = Payments()
+    for i in range(3):
+        for k in range(3):
+            book.pay(f"INV{i}", "COCHAIN", 480_000, T0 + days(i * 10 + k))
+    book.insert(con)
+
+    def t14(pairs: int) -> dict:
+        return dict(alert("a1", "T14", "near_threshold", "COCHAIN"), metrics={"pairs": pairs})
+
+    rings, _ = build_rings(con, "run1", [t14(3)], WINDOW)
+    assert [r["hub_account"] for r in rings] == ["COCHAIN"]
+    assert build_rings(con, "run1", [t14(2)], WINDOW) == ([], [])
+
+
 def test_members_paying_their_coop_out_of_wages_are_no_collector_network(con):
     # Farmers pay the co-op for seed and fertiliser out of their wages and its own produce payments: each passes
     # most of its intake on to one account, but individuals paid them little of it. They are no collectors, and

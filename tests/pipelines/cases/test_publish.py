@@ -602,3 +602,18 @@ def test_a_collector_network_is_an_opening_rules_hit(settings, store):
     assert opens_lead({"T2"}, Decimal(800_000), POLICY, 0, 1) is False  # one collector is no network
     assert opens_lead(set(), Decimal(800_000), POLICY, 0, 5) is False  # the network alone: no other hit
     assert opens_lead({"T2"}, Decimal(499_999), POLICY, 0, 2) is False  # the amount still holds
+
+
+def test_structuring_into_the_core_by_several_payers_is_an_opening_rules_hit(settings, store):
+    # Issue 14: T14 counting 3 counterparties structuring into the hub (people told to split their payments
+    # under the reporting threshold) opens the lead with one more hit; T14 of one customer does not.
+    con = build_warehouse()
+    seed_payments(con)
+    add_ring(con, "run1", rules=("T14", "G2"))
+    con.execute("UPDATE alerts SET metrics = '{\"pairs\": 1}' WHERE rule_id = 'T14'")
+    assert publish_run(settings, con, "run1", store).skipped == 1
+    con.execute("UPDATE alerts SET metrics = '{\"pairs\": 3}' WHERE rule_id = 'T14'")
+    assert publish_run(settings, con, "run1", store).new == 1
+    assert opens_lead({"T14", "G2"}, Decimal(800_000), POLICY, structuring=3) is True
+    assert opens_lead({"T14", "G2"}, Decimal(800_000), POLICY, structuring=2) is False
+    assert opens_lead({"T14", "G2"}, Decimal(499_999), POLICY, structuring=3) is False  # the amount still holds
