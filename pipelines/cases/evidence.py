@@ -54,19 +54,23 @@ sided AS (
            EXISTS (SELECT 1 FROM inner_accounts o WHERE o.ring_id = t.ring_id
                    AND o.account_no = CASE WHEN t.side = 'in' THEN t.payer_account ELSE t.payee_account END)
                AS other_end_inner,
+           -- a participant is an individual from outside the ring: its controllers and promoters paying in
+           -- are not (publishing's participants CTE counts the same people, for the provinces)
+           t.side = 'in' AND t.payer_kind = 'PERSON'
+               AND NOT EXISTS (SELECT 1 FROM members m WHERE m.ring_id = t.ring_id AND m.account_no = t.payer_account)
+               AS from_participant,
            (SELECT any_value(m.role) FROM members m WHERE m.ring_id = t.ring_id AND m.account_no = t.payee_account)
                AS payee_role
     FROM touching t
 ),
 participants AS (
-    SELECT DISTINCT ring_id, payer_account FROM sided
-    WHERE side = 'in' AND NOT other_end_inner AND payer_kind = 'PERSON' AND payer_account IS NOT NULL
+    SELECT DISTINCT ring_id, payer_account FROM sided WHERE from_participant AND payer_account IS NOT NULL
 ),
 classified AS (
     SELECT s.*,
         CASE
             WHEN s.other_end_inner THEN 'forward'
-            WHEN s.side = 'in' AND s.payer_kind = 'PERSON' THEN 'in_participant'
+            WHEN s.from_participant THEN 'in_participant'
             WHEN s.side = 'in' THEN 'in_other'
             WHEN s.is_cash OR s.payee_account IS NULL THEN 'cash_out'
             WHEN s.payee_role = 'controller' THEN 'to_controller'

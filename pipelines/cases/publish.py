@@ -308,7 +308,7 @@ flows AS (
         AND p.txn_time >= m.window_start AND p.txn_time < m.window_end
 ),
 -- money paid by individuals from outside into the ring's collecting accounts: the participants (集资参与人),
--- counted as detectors/rings.py counts them, so the narrative agrees with the lead's figures
+-- the same people as pipelines/cases/evidence.py counts (from_participant), so the provinces add up to them
 participants AS (
     SELECT f.*, coalesce(f.payer_id_no, f.payer_account, f.payer_name) AS payer FROM flows f
     WHERE f.side = 'in' AND f.payer_kind = 'PERSON'

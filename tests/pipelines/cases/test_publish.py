@@ -617,3 +617,20 @@ def test_structuring_into_the_core_by_several_payers_is_an_opening_rules_hit(set
     assert opens_lead({"T14", "G2"}, Decimal(800_000), POLICY, structuring=3) is True
     assert opens_lead({"T14", "G2"}, Decimal(800_000), POLICY, structuring=2) is False
     assert opens_lead({"T14", "G2"}, Decimal(499_999), POLICY, structuring=3) is False  # the amount still holds
+
+
+def test_the_controller_paying_in_is_no_participant_in_any_figure(settings, store):
+    # One computation of the participants: the lead's count (pipelines.cases.evidence) and the provinces it is
+    # broken down by (the campaign tables) leave out the ring's own controller paying money in.
+    con = build_warehouse()
+    seed_payments(con)
+    from_controller = ("ctl-in", datetime(2025, 3, 1, 1), 100_000, CASHER, "李四", "330782198501019999", "PERSON")
+    con.execute(
+        PAYMENT_SQL + PAYMENT_ROW,
+        [*from_controller, datetime(1985, 1, 1), "330782", HUB, "康乐", "ORG", "330782", "TRANSFER", False, "借款"],
+    )
+    add_ring(con, "run1")
+    lead = store.get_lead(publish_run(settings, con, "run1", store).lead_ids[0])
+    by_province = sum(row["participants"] for row in lead["province_stats"]["by_province"])
+    assert lead["figures"]["participants"] == by_province == 40
+    assert Decimal(lead["figures"]["flows"]["in_other"]["amount"]) == 100_000
