@@ -130,7 +130,7 @@ def build_rings(
         # split out of a founded group is a ring, even when the alerts fell on its siblings' accounts.
         if _founding_rules(nb, group, by_account, flows, totals, networks, params) < params.min_founding_rules:
             continue
-        parts = split_schemes(nb, group, flows, totals, actor_of, params, holders)
+        parts = split_schemes(nb, group, flows, totals, actor_of, params, holders, networks)
         group_key = hashlib.md5(min(group).encode("utf-8")).hexdigest()[:12]
         for members, core, why in parts:
             if len(parts) > 1:
@@ -447,10 +447,12 @@ def split_schemes(
     actor_of,
     params: RingParams,
     holders: _Holders | None = None,
+    networks: dict[str, tuple[tuple[str, ...], int]] | None = None,
 ) -> list[tuple[set[str], set[str], list[dict]]]:
     """One candidate group as one or more schemes: (members, core, notes saying why it holds what it holds).
 
-    The cores are the accounts that gather money from many individuals. Two cores are one scheme only when one
+    The cores are the accounts that gather money from many individuals, directly or through a collector
+    network (`networks`, whose hub gathers only from its collectors). Two cores are one scheme only when one
     forwards most of its takings to the other (a collector to its hub) or one actor holds both (an agent who
     holds neither, a participant handing in cash at both counters, does not count). An account that
     gathers nothing itself joins a core by forwarding only when the core's money is most of what it receives (a
@@ -465,7 +467,10 @@ def split_schemes(
         for account in group
         if account in graph
     }
-    gatherers = sorted(a for a, people in participants.items() if len(people) >= params.hub_min_participants)
+    networks = networks or {}
+    gatherers = sorted(
+        a for a, people in participants.items() if len(people) >= params.hub_min_participants or a in networks
+    )
     if not gatherers:
         return [(group, set(), [])]
     # A gatherer forwarding most of its takings to another member makes that member part of its core.
@@ -483,6 +488,7 @@ def split_schemes(
         fed_total = sum(amount for _, amount in fed)
         if payee not in participants or (
             len(participants[payee]) < params.hub_min_participants
+            and payee not in networks
             and fed_total < params.collector_share * totals.get(payee, (0.0, 0.0))[0]
         ):
             continue

@@ -206,6 +206,24 @@ def test_structuring_into_one_account_by_several_payers_founds_a_ring(con):
     assert build_rings(con, "run1", [t14(2)], WINDOW) == ([], [])
 
 
+def test_a_collector_networks_hub_is_the_hub_though_only_one_collector_has_many_payers(con):
+    # Issue 14: of three collectors only one has 10 payers of its own; it forwards less than half of what the
+    # hub receives. The hub, gathering from 26 individuals through the three, is still the core: the collector
+    # with most payers is not the hub, nor the hub its "controller".
+    book = Payments()
+    for i in range(26):
+        collector = "COLA" if i < 10 else ("COLB" if i < 18 else "COLC")
+        book.pay(f"INV{i}", collector, 50_000, T0 + days(i % 8))
+    for collector, amount in (("COLA", 490_000), ("COLB", 392_000), ("COLC", 392_000)):
+        book.pay(collector, "NETHUB", amount, T0 + days(9))
+    book.insert(con)
+    alerts = [alert("a3", "T2", "pass_through", "COLA"), alert("a4", "T2", "pass_through", "COLB")]
+    rings, members = build_rings(con, "run1", alerts, WINDOW)
+    assert [r["hub_account"] for r in rings] == ["NETHUB"]
+    roles = {m["account_no"]: m["role"] for m in members}
+    assert (roles["COLA"], roles["COLB"], roles["COLC"]) == ("collector", "collector", "collector")
+
+
 def test_members_paying_their_coop_out_of_wages_are_no_collector_network(con):
     # Farmers pay the co-op for seed and fertiliser out of their wages and its own produce payments: each passes
     # most of its intake on to one account, but individuals paid them little of it. They are no collectors, and
