@@ -245,11 +245,15 @@ def _collector_networks(
     """
     if params.network_min_collectors <= 0:
         return {}
-    fed: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    passed_on: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for (payer, payee), amount in flows.items():
         taken_in = totals.get(payer, (0.0, 0.0))[0]
         if amount >= params.min_flow_cny and amount >= params.forward_share * taken_in:
-            fed[payee].append((payer, amount))
+            passed_on[payer].append((payee, amount))
+    fed: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for payer, payees in passed_on.items():
+        if len(payees) == 1:  # a collector passes its takings on to one account, as in split_schemes
+            fed[payees[0][0]].append((payer, payees[0][1]))
     pairs = sorted(
         (hub, collector, amount)
         for hub, collectors in fed.items()
@@ -477,10 +481,18 @@ def split_schemes(
     forwards: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for payer in gatherers:
         taken_in = totals.get(payer, (0.0, 0.0))[0]
-        for payee in graph.successors(payer):
-            amount = flows.get((payer, payee), 0.0)
-            if payee in group and amount >= params.min_flow_cny and amount >= params.forward_share * taken_in:
-                forwards[payee].append((payer, amount))
+        passed_on = [
+            (payee, flows.get((payer, payee), 0.0))
+            for payee in graph.successors(payer)
+            if payee in group
+            and flows.get((payer, payee), 0.0) >= params.min_flow_cny
+            and flows.get((payer, payee), 0.0) >= params.forward_share * taken_in
+        ]
+        # Its takings go on to one account: paying most of them to each of three is paying from elsewhere (a
+        # member paying three co-ops), and joins none of them.
+        if len(passed_on) == 1:
+            payee, amount = passed_on[0]
+            forwards[payee].append((payer, amount))
     links = nx.Graph()
     links.add_nodes_from(gatherers)
     notes_of: dict[frozenset, list[dict]] = defaultdict(list)

@@ -224,6 +224,23 @@ def test_a_collector_networks_hub_is_the_hub_though_only_one_collector_has_many_
     assert (roles["COLA"], roles["COLB"], roles["COLC"]) == ("collector", "collector", "collector")
 
 
+def test_a_member_paying_three_coops_most_of_his_takings_each_joins_none(con):
+    # Three co-ops, each gathering from its own members; one person with 12 payers of his own pays each co-op
+    # ¥50,000 (more than he took in, so not his takings passed on). He is no collector of any: three leads.
+    book = Payments()
+    for c in range(3):
+        for i in range(12):
+            book.pay(f"M{c}_{i}", f"COOP{c}", 20_000, T0 + days(i))
+        book.pay("MEMBER", f"COOP{c}", 50_000, T0 + days(20 + c))
+    for i in range(12):
+        book.pay(f"KIN{i}", "MEMBER", 5_800, T0 + days(i))
+    book.insert(con)
+    alerts = [alert(f"a{c}{rule}", rule, "x", f"COOP{c}") for c in range(3) for rule in ("T4", "T6")]
+    rings, _ = build_rings(con, "run1", alerts + [alert("m", "T2", "pass_through", "MEMBER")], WINDOW)
+    coops = [sorted(a for a in r["member_accounts"] if a.startswith("COOP")) for r in rings]
+    assert sorted(coops) == [[], ["COOP0"], ["COOP1"], ["COOP2"]]  # his own ring holds none of them
+
+
 def test_members_paying_their_coop_out_of_wages_are_no_collector_network(con):
     # Farmers pay the co-op for seed and fertiliser out of their wages and its own produce payments: each passes
     # most of its intake on to one account, but individuals paid them little of it. They are no collectors, and
