@@ -39,11 +39,43 @@ def pytest_report_header(config) -> str:
         return f"case store: SQLite and PostgreSQL — {exc}"
 
 
+# The files that use the session's test Prefect server (`prefect_harness`); they run on one xdist worker, so one
+# server starts (~20 s of CPU and its own migrations), not one a worker. A file missing here fails collection.
+PREFECT_SERVER_FILES = (
+    "tests/pipelines/test_crash_safety.py",
+    "tests/pipelines/test_flows.py",
+    "tests/pipelines/test_flows_tips.py",
+    "tests/pipelines/test_startup.py",
+)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Files holding slow tests run first: with one worker per core and a file per worker, a long file that
     starts last leaves the other core idle at the end. The order inside a file is kept."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+    unlisted = {
+        where
+        for item in items
+        if "prefect_harness" in item.fixturenames
+        and (where := item.path.relative_to(REPO).as_posix()) not in PREFECT_SERVER_FILES
+    }
+    if unlisted:
+        raise pytest.UsageError(f"add to PREFECT_SERVER_FILES in tests/conftest.py: {', '.join(sorted(unlisted))}")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the PREFECT_SERVER_FILES are one unit of work (one worker)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class PrefectFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            where = nodeid.split("::", 1)[0]
+            return "prefect-server" if where in PREFECT_SERVER_FILES else where
+
+    return PrefectFilesTogether(config, log)
 
 
 def pytest_generate_tests(metafunc) -> None:
