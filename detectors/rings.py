@@ -245,15 +245,13 @@ def _collector_networks(
     """
     if params.network_min_collectors <= 0:
         return {}
-    passed_on: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for (payer, payee), amount in flows.items():
-        taken_in = totals.get(payer, (0.0, 0.0))[0]
-        if amount >= params.min_flow_cny and amount >= params.forward_share * taken_in:
-            passed_on[payer].append((payee, amount))
+    payees_of: dict[str, list[str]] = defaultdict(list)
+    for payer, payee in flows:
+        payees_of[payer].append(payee)
     fed: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for payer, payees in passed_on.items():
-        if len(payees) == 1:  # a collector passes its takings on to one account, as in split_schemes
-            fed[payees[0][0]].append((payer, payees[0][1]))
+    for payer, payees in payees_of.items():
+        if (passed_to := _passes_takings_on(payer, payees, flows, totals, params)) is not None:
+            fed[passed_to[0]].append((payer, passed_to[1]))
     pairs = sorted(
         (hub, collector, amount)
         for hub, collectors in fed.items()
@@ -288,6 +286,20 @@ def _collector_networks(
         for hub, collectors, participants in rows
         if len(collectors) >= params.network_min_collectors and participants >= params.hub_min_participants
     }
+
+
+def _passes_takings_on(payer: str, payees, flows, totals, params: RingParams) -> tuple[str, float] | None:
+    """(the account, the amount) when `payer` passes at least forward_share of all it took in (and at least
+    min_flow_cny) on to exactly one of `payees`, as a collector does; paying that much to each of several is
+    paying from elsewhere (a member paying three co-ops) and passes nothing on."""
+    taken_in = totals.get(payer, (0.0, 0.0))[0]
+    passed_on = [
+        (payee, amount)
+        for payee in payees
+        if (amount := flows.get((payer, payee), 0.0)) >= params.min_flow_cny
+        and amount >= params.forward_share * taken_in
+    ]
+    return passed_on[0] if len(passed_on) == 1 else None
 
 
 def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> list[_AlertView]:
@@ -480,19 +492,9 @@ def split_schemes(
     # A gatherer forwarding most of its takings to another member makes that member part of its core.
     forwards: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for payer in gatherers:
-        taken_in = totals.get(payer, (0.0, 0.0))[0]
-        passed_on = [
-            (payee, flows.get((payer, payee), 0.0))
-            for payee in graph.successors(payer)
-            if payee in group
-            and flows.get((payer, payee), 0.0) >= params.min_flow_cny
-            and flows.get((payer, payee), 0.0) >= params.forward_share * taken_in
-        ]
-        # Its takings go on to one account: paying most of them to each of three is paying from elsewhere (a
-        # member paying three co-ops), and joins none of them.
-        if len(passed_on) == 1:
-            payee, amount = passed_on[0]
-            forwards[payee].append((payer, amount))
+        members_paid = [payee for payee in graph.successors(payer) if payee in group]
+        if (passed_to := _passes_takings_on(payer, members_paid, flows, totals, params)) is not None:
+            forwards[passed_to[0]].append((payer, passed_to[1]))
     links = nx.Graph()
     links.add_nodes_from(gatherers)
     notes_of: dict[frozenset, list[dict]] = defaultdict(list)

@@ -139,9 +139,9 @@ def split_lead(
         rings = publish.part_rings(warehouse_con, parent, parts, keys, store.settings.county_code)
         note = {"kind": "analyst_split", "split_from": lead_id, "parts": ids, "by": acting["name"]}
         now = store.now()
+        # the original keeps the splits it went through before; a new part starts its own record of them
+        earlier_splits = [n for n in lead.get("why") or [] if n.get("kind") == "analyst_split"]
         for part_id, ring in zip(ids, rings):
-            # the original keeps the splits it went through before; a new part starts its own record of them
-            earlier_splits = [n for n in lead.get("why") or [] if n.get("kind") == "analyst_split"]
             ring.why = ring.why + (earlier_splits if part_id == lead_id else []) + [note]
             fields = publish._computed_fields(ring, policy)
             # marks publishing does not compute (a tip's) stay on every part
