@@ -27,7 +27,7 @@ SCRIPT = r"""
 import json, resource, sys, time
 from pipelines.cases.publish import publish_run
 from pipelines.cases.store import CaseStore
-from pipelines.evaluation.lead_backtest import lead_results
+from pipelines.evaluation.lead_backtest import lead_results, scheme_visibility
 from pipelines.evaluation.truth import read_truth
 from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
@@ -42,9 +42,11 @@ rings = con.execute("SELECT count(*) FROM rings WHERE run_id = ?", [run_id]).fet
 began = time.perf_counter()
 result = publish_run(settings, con, run_id)
 seconds = time.perf_counter() - began
+truth = read_truth(sys.argv[2]) if sys.argv[2] != "-" else None
+visibility = scheme_visibility(con, truth) if truth else None
 con.close()
 store = CaseStore.open(settings)
-found = lead_results(store, read_truth(sys.argv[2])) if sys.argv[2] != "-" else {}
+found = lead_results(store, truth, visibility) if truth else {}
 store.close()
 print(json.dumps({"seconds": seconds, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "payments": payments, "rings": rings, "new": result.new, "skipped": result.skipped,
@@ -100,7 +102,7 @@ def main(out_dir: Path) -> list[dict]:
                 "figure": "hub is the core of exactly one lead",
                 "value": found["hub_is_core_of_one_lead"],
                 "unit": "schemes",
-                "note": f"of {found['schemes']}",
+                "note": f"of {found['schemes_visible']} visible in the reports ({found['schemes']} in all)",
             },  # fmt: skip
             {"figure": "most schemes in one lead", "value": found["max_schemes_per_lead"], "unit": "schemes"},
             {"figure": "leads holding no scheme", "value": found["leads_holding_no_scheme"], "unit": "leads"},

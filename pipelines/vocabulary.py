@@ -357,3 +357,8 @@ DASHBOARD_AGES = {"d30": "30 天以内", "d90": "31–90 天", "d180": "91–180
 
 # `fundflow leads split`: which part of a split keeps the lead's number.
 SPLIT_PARTS = {"kept": "保留原编号", "new": "新拆出"}
+
+SCHEME_VISIBILITY = {
+    "no_reported_money": "已报送的报告中没有一笔其参与人与其账户之间的资金往来，也没有他人向其账户存入现金",
+}
+"""Why the lead backtest does not count a scheme: what the filed reports lack (pipelines/evaluation/lead_backtest)."""

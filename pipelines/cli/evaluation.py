@@ -6,7 +6,7 @@ import json
 
 from pipelines.cases.store import CaseStore
 from pipelines.evaluation.backtest import backtest, format_report
-from pipelines.evaluation.lead_backtest import format_lead_results, lead_results
+from pipelines.evaluation.lead_backtest import format_lead_results, lead_results, scheme_visibility
 from pipelines.evaluation.train import report, train
 from pipelines.evaluation.truth import read_truth
 from pipelines.settings import Settings
@@ -23,11 +23,12 @@ def backtest_command(args, settings: Settings) -> int:
         con = warehouse.connect(settings, read_only=True)
         try:
             report["rings"], ring_table = ring_results(con, args.labels)
+            visibility = scheme_visibility(con, truth)
         finally:
             con.close()
         store = CaseStore.open(settings)
         try:
-            report["leads"] = lead_results(store, truth)
+            report["leads"] = lead_results(store, truth, visibility)
         finally:
             store.close()
         lead_table = format_lead_results(report["leads"])

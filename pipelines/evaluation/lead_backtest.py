@@ -4,24 +4,107 @@ Reads the case store's leads (not merged ones) and their accounts. A lead holds 
 (non-participant) accounts is the scheme's hub or a collector; a scheme's hub is a lead's core when it is the
 lead's core account. Participants shared between leads are participant accounts listed on two or more leads.
 The queue's top (TOP_N, in the order `leads list` shows) is judged too, and the lawful look-alikes by kind:
-which are a lead's own account, the core of a lead, marked as cleared or registered, in the top.
+which are a lead's own account, the core of a lead, marked as cleared or registered, in the top. Schemes the filed
+reports do not show (`scheme_visibility`) are listed with the reason and not counted as found or missed.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+import duckdb
+import pyarrow
 import sqlalchemy as sa
 
 from pipelines.cases.store import CaseStore, lead_accounts, leads
-from pipelines.evaluation.truth import Truth
+from pipelines.evaluation.truth import PARTICIPANT_ROLES, Truth
+from pipelines.vocabulary import SCHEME_VISIBILITY
 
 TOP_N = 20
 CLEARED_MARKS = ("lookalike_cleared", "registered")
 
 
-def lead_results(store: CaseStore, labels: Truth) -> dict:
-    """Figures of issue 14 for one county, from the generator's truth."""
+VISIBILITY_SQL = """
+WITH participants AS (SELECT account_no, scheme_id FROM truth_accounts WHERE participant),
+own AS (SELECT account_no, scheme_id FROM truth_accounts WHERE NOT participant),
+sides AS (  -- each payment from the side of each of its two accounts: paid in, or paid out to the other
+    SELECT payee_account AS account_no, payer_account AS other, true AS paid_in, amount_cny FROM payments
+    UNION ALL
+    SELECT payer_account, payee_account, false, amount_cny FROM payments
+),
+transfers AS (
+    SELECT own.scheme_id,
+           count(DISTINCT sides.other) FILTER (WHERE sides.paid_in) AS paid_in,
+           coalesce(sum(sides.amount_cny) FILTER (WHERE sides.paid_in), 0) AS paid_in_cny,
+           count(DISTINCT sides.other) FILTER (WHERE NOT sides.paid_in) AS paid_to,
+           coalesce(sum(sides.amount_cny) FILTER (WHERE NOT sides.paid_in), 0) AS paid_to_cny
+    FROM sides
+    JOIN own ON own.account_no = sides.account_no
+    JOIN participants ON participants.account_no = sides.other AND participants.scheme_id = own.scheme_id
+    GROUP BY own.scheme_id
+),
+cash AS (  -- cash paid in at the counter by someone other than the holder (an investor is recorded as the agent)
+    SELECT own.scheme_id, count(*) AS cash_in, sum(p.amount_cny) AS cash_in_cny
+    FROM payments p
+    JOIN txn line ON line.txn_id = p.in_txn_id
+    JOIN own ON own.account_no = p.payee_account
+    WHERE p.is_cash AND line.agent_id_no IS NOT NULL AND line.agent_id_no <> coalesce(line.customer_id_no, '')
+    GROUP BY own.scheme_id
+)
+SELECT scheme_id, coalesce(paid_in, 0), coalesce(paid_in_cny, 0), coalesce(paid_to, 0), coalesce(paid_to_cny, 0),
+       coalesce(cash_in, 0), coalesce(cash_in_cny, 0)
+FROM transfers FULL JOIN cash USING (scheme_id)
+"""
+
+
+def scheme_visibility(con: duckdb.DuckDBPyConnection, labels: Truth) -> dict[str, dict]:
+    """What the filed reports show of each scheme's money with its participants: scheme id → its participants
+    (in the truth), how many of them a reported payment shows paying into its accounts and for how much, how many
+    a reported payment from its accounts reached and how much, and whether the scheme is visible at all.
+
+    Visible: at least one reported payment (a one-sided line is enough) between one of its participants and any
+    of its own accounts (hub, collectors, promoters, controllers, cash-out), in either direction, or one cash
+    deposit into its accounts by someone other than the holder (the reports name the depositor as the agent, not
+    by an account; most depositors are investors). The bar is as low as it can be, so no scheme a detector could
+    have seen is excused: a scheme the reports show only paying out to its participants (T3) counts, and so does
+    one participant's single payment. Only a scheme of which no report holds any money between it and its
+    participants is not visible — no detector working on the reports can find a fundraising whose participants
+    do not appear in them.
+    """
+    rows = [(a.account_no, a.scheme_id, a.role in PARTICIPANT_ROLES) for a in labels.accounts if a.scheme_id]
+    truth_accounts = pyarrow.table(
+        {
+            "account_no": [account for account, _, _ in rows],
+            "scheme_id": [scheme for _, scheme, _ in rows],
+            "participant": [participant for _, _, participant in rows],
+        }
+    )
+    con.register("truth_accounts", truth_accounts)
+    try:
+        reported = {row[0]: row[1:] for row in con.execute(VISIBILITY_SQL).fetchall()}
+    finally:
+        con.unregister("truth_accounts")
+    participants = Counter(scheme for _, scheme, participant in rows if participant)
+    visibility = {}
+    for scheme in sorted({scheme for _, scheme, _ in rows}):
+        paid_in, paid_in_cny, paid_to, paid_to_cny, cash_in, cash_in_cny = reported.get(scheme, (0,) * 6)
+        visibility[scheme] = {
+            "participants": participants[scheme],
+            "paid_in": int(paid_in),
+            "paid_in_cny": float(paid_in_cny),
+            "paid_to": int(paid_to),
+            "paid_to_cny": float(paid_to_cny),
+            "cash_in": int(cash_in),
+            "cash_in_cny": float(cash_in_cny),
+            "visible": bool(paid_in or paid_to or cash_in),
+        }
+    return visibility
+
+
+def lead_results(store: CaseStore, labels: Truth, visibility: dict[str, dict] | None = None) -> dict:
+    """Figures of issue 14 for one county, from the generator's truth. With `visibility` (scheme_visibility's),
+    schemes found, hubs that are one lead's core and leads per scheme count the visible schemes only; the others
+    are listed with the reason. Without it every scheme counts."""
     with store.read() as conn:
         lead_rows = conn.execute(
             sa.select(leads.c.lead_id, leads.c.hub_account).where(leads.c.status != "MERGED")
@@ -50,8 +133,20 @@ def lead_results(store: CaseStore, labels: Truth) -> dict:
     hub_core_count = {
         scheme: sum(1 for core in core_of.values() if core == hub) for scheme, hub in labels.scheme_hub.items()
     }
+    counted = {scheme for scheme in leads_of_scheme if visibility is None or visibility.get(scheme, {}).get("visible")}
+    not_visible = [
+        {"scheme_id": scheme, "kind": labels.scheme_kind.get(scheme, ""), **visibility[scheme],
+         "reason": "no_reported_money", "found": bool(leads_of_scheme[scheme])}
+        for scheme in sorted(set(leads_of_scheme) - counted)
+        if visibility is not None and scheme in visibility
+    ]  # fmt: skip
+    missed = [
+        {"scheme_id": scheme, "kind": labels.scheme_kind.get(scheme, ""), **(visibility or {}).get(scheme, {})}
+        for scheme in sorted(counted)
+        if not leads_of_scheme[scheme]
+    ]
     per_lead = Counter(len(found) for found in schemes_of_lead.values())
-    per_scheme = Counter(len(found) for found in leads_of_scheme.values())
+    per_scheme = Counter(len(leads_of_scheme[scheme]) for scheme in counted)
     shared = {account for account, lead_ids in participants.items() if len(lead_ids) >= 2}
     queue = [lead["lead_id"] for lead in store.list_leads() if lead["status"] != "MERGED"]
     top = set(queue[:TOP_N])
@@ -70,8 +165,11 @@ def lead_results(store: CaseStore, labels: Truth) -> dict:
     return {
         "leads": len(live),
         "schemes": len(labels.scheme_core),
-        "schemes_found": sum(1 for found in leads_of_scheme.values() if found),
-        "hub_is_core_of_one_lead": sum(1 for n in hub_core_count.values() if n == 1),
+        "schemes_visible": len(counted),
+        "schemes_not_visible": not_visible,
+        "schemes_found": sum(1 for scheme in counted if leads_of_scheme[scheme]),
+        "schemes_missed": missed,
+        "hub_is_core_of_one_lead": sum(1 for scheme, n in hub_core_count.items() if n == 1 and scheme in counted),
         "hub_is_core_of_several": sorted(scheme for scheme, n in hub_core_count.items() if n > 1),
         "leads_per_scheme": dict(sorted(per_scheme.items())),
         "schemes_per_lead": dict(sorted(per_lead.items())),
@@ -96,12 +194,34 @@ def format_lead_results(found: dict) -> str:
     def spread(counts: dict) -> str:
         return ", ".join(f"{n}:{count}" for n, count in counts.items()) or "-"
 
+    def shown(entry: dict) -> str:
+        if "participants" not in entry:
+            return entry["scheme_id"]
+        return (
+            f"{entry['scheme_id']}（参与人 participants {entry['participants']}：报告中转入 paid in "
+            f"{entry['paid_in']} 人 ¥{entry['paid_in_cny']:,.0f}，收到付款 paid out to {entry['paid_to']} 人 "
+            f"¥{entry['paid_to_cny']:,.0f}，他人现金存入 cash paid in by others {entry['cash_in']} 笔 "
+            f"¥{entry['cash_in_cny']:,.0f}）"
+        )
+
+    hidden = found.get("schemes_not_visible", [])
     return "\n".join(
         [
             "线索级回测 / lead-level backtest",
-            f"线索 leads {found['leads']}；集资模型 schemes {found['schemes']}；"
-            f"成为线索的模型 schemes found as leads {found['schemes_found']}；"
+            f"线索 leads {found['leads']}；集资模型 schemes {found['schemes']}，"
+            f"报告中可见 visible in the filed reports {found['schemes_visible']}；"
+            f"成为线索的模型 schemes found as leads {found['schemes_found']} / {found['schemes_visible']}；"
             f"枢纽恰为一条线索的核心 hub is the core of exactly one lead {found['hub_is_core_of_one_lead']}",
+            "未成为线索的可见模型 visible schemes not found: "
+            + ("；".join(shown(entry) for entry in found["schemes_missed"]) or "-"),
+        ]
+        + [
+            f"不计入 not counted {entry['scheme_id']} {entry['kind']}（参与人 participants {entry['participants']}）："
+            f"{SCHEME_VISIBILITY[entry['reason']]} / no reported payment between any of its participants and its"
+            f" accounts, no cash paid in by others{'；仍成为线索 found all the same' if entry['found'] else ''}"
+            for entry in hidden
+        ]
+        + [
             f"每个模型的线索数 leads per scheme (n:schemes) {spread(found['leads_per_scheme'])}",
             f"每条线索的模型数 schemes per lead (n:leads) {spread(found['schemes_per_lead'])}；"
             f"最多 max {found['max_schemes_per_lead']}",
