@@ -4,7 +4,7 @@ lead-level backtest of what it published.
 
 Generate, ingest and detect (`--no-publish`) run as `fundflow` commands; the publish runs in a process of its own,
 so its peak RSS is its own. Size: BENCH_PUBLISH_PERSONS (default 20000), BENCH_PUBLISH_SCHEMES (default 80),
-BENCH_PUBLISH_DAYS (default 90); BENCH_PUBLISH_HOME reuses a home already detected (skips the first three steps;
+BENCH_PUBLISH_DAYS (default 90), BENCH_PUBLISH_SEED (default 2); BENCH_PUBLISH_HOME reuses a home already detected (skips the first three steps;
 its case store must be empty), with BENCH_PUBLISH_TRUTH its county's truth/accounts.csv for the lead backtest.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 PERSONS = int(os.environ.get("BENCH_PUBLISH_PERSONS", "20000"))
 SCHEMES = int(os.environ.get("BENCH_PUBLISH_SCHEMES", "80"))
 DAYS = int(os.environ.get("BENCH_PUBLISH_DAYS", "90"))
-SEED = 2
+SEED = int(os.environ.get("BENCH_PUBLISH_SEED", "2"))
 
 SCRIPT = r"""
 import json, resource, sys, time
