@@ -5,7 +5,8 @@ lead-level backtest of what it published.
 Generate, ingest and detect (`--no-publish`) run as `fundflow` commands; the publish runs in a process of its own,
 so its peak RSS is its own. Size: BENCH_PUBLISH_PERSONS (default 20000), BENCH_PUBLISH_SCHEMES (default 80),
 BENCH_PUBLISH_DAYS (default 90), BENCH_PUBLISH_SEED (default 2); BENCH_PUBLISH_HOME reuses a home already detected (skips the first three steps;
-its case store must be empty), with BENCH_PUBLISH_TRUTH its county's truth/accounts.csv for the lead backtest.
+its case store must be empty), with BENCH_PUBLISH_TRUTH its county's truth/accounts.csv for the lead backtest;
+BENCH_PUBLISH_KEEP=DIR makes the county and home in DIR and leaves them there, to look at the leads afterwards.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def _fundflow(*args: str) -> None:
 
 
 def main(out_dir: Path) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
+    keep = os.environ.get("BENCH_PUBLISH_KEEP")
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as temporary:
+        scratch = keep or temporary
         home = os.environ.get("BENCH_PUBLISH_HOME")
         truth = os.environ.get("BENCH_PUBLISH_TRUTH", "-")
         prepare = 0.0
@@ -105,6 +108,14 @@ def main(out_dir: Path) -> list[dict]:
                 "note": f"of {found['schemes_visible']} visible in the reports ({found['schemes']} in all)",
             },  # fmt: skip
             {"figure": "most schemes in one lead", "value": found["max_schemes_per_lead"], "unit": "schemes"},
-            {"figure": "leads holding no scheme", "value": found["leads_holding_no_scheme"], "unit": "leads"},
+            {
+                "figure": "leads holding no scheme",
+                "value": found["leads_holding_no_scheme"],
+                "unit": "leads",
+                "note": f"look-alike accounts that are a lead's core: "
+                f"{sum(entry['lead_core'] for entry in found['lookalikes'].values())} "
+                f"(cleared {sum(entry['cleared'] for entry in found['lookalikes'].values())}); in the top 20: "
+                f"{found['top_20_holding_no_scheme']}; ranked above a scheme's lead: {found['no_scheme_above_a_scheme']}",
+            },  # fmt: skip
         ]
     return rows
