@@ -3,24 +3,46 @@
 The warehouse is filled as bench_detect fills it (range()/hash() in SQL, planted schemes). Each engine runs
 `run_detection` in a subprocess of its own, so its peak memory — the Python process plus, for Spark, its JVM —
 is its own (sampled every half second; the JVM, a child process, is also shown apart), and so is its CPU time
-(the Python process's, plus the JVM's last sample). Each run's progress (rule by rule) goes to
-out/bench_spark.<engine>.log and its raw figures to out/bench_spark.<engine>.json. Spark's time includes exporting
+(the Python process's, plus the JVM's last sample). Each run's progress goes to out/bench_spark.<engine>.log,
+each finished rule (seconds, alerts, peak memory and CPU so far) as a line of out/bench_spark.<engine>.rules.jsonl
+the moment it ends, and the run's raw figures to out/bench_spark.<engine>.json. Spark's time includes exporting
 the tables as parquet and starting the JVM. Size: BENCH_SPARK_PAYMENTS (default 1,000,000; the issue's bar is
-10,000,000); the payments are generated, not replicated.
+10,000,000); the payments are generated, not replicated. BENCH_SPARK_LIMIT_MINUTES stops the Spark run after that
+long, BENCH_SPARK_STOP_AT at that time (HH:MM UTC) — its process group, Python and the JVM — and the table reports
+the rules it finished; FUNDFLOW_SPARK_DRIVER_MEMORY
+sizes the JVM (2g by default).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.bench_detect import FILL_SCRIPT, SCHEMES
 
 PAYMENTS = int(os.environ.get("BENCH_SPARK_PAYMENTS", "1000000"))
+LIMIT_MINUTES = float(os.environ.get("BENCH_SPARK_LIMIT_MINUTES", "0") or 0)
+"""0: no limit."""
+STOP_AT = os.environ.get("BENCH_SPARK_STOP_AT", "")
+"""HH:MM (UTC, today): the Spark run is also stopped then, whenever it started."""
+
+
+def _spark_limit() -> float | None:
+    """Seconds the Spark run may take from now: the nearer of BENCH_SPARK_LIMIT_MINUTES and BENCH_SPARK_STOP_AT."""
+    limits = [LIMIT_MINUTES * 60] if LIMIT_MINUTES > 0 else []
+    if STOP_AT:
+        hours, minutes = (int(part) for part in STOP_AT.split(":"))
+        now = datetime.now(UTC)
+        limits.append(max((now.replace(hour=hours, minute=minutes, second=0) - now).total_seconds(), 1.0))
+    return min(limits) if limits else None
+
 
 RUN_SCRIPT = r"""
 import json, logging, sys, threading, time
@@ -29,10 +51,28 @@ from pipelines.settings import Settings
 from pipelines.warehouse import db as warehouse
 from pipelines.detection.runner import run_detection
 
-home, engine, out = sys.argv[1], sys.argv[2], sys.argv[3]
+home, engine, out, progress = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 peak = {"total": 0, "python": 0, "jvm": 0}
 jvm_cpu = {"seconds": 0.0}
+last_kept = {"at": 0.0}
+open(progress, "w").close()
+
+# each rule's line of the runner's log ("rule %s: %d alerts in %.1f s") as a JSON line, written at once, so a run
+# stopped at the limit leaves the rules it finished
+class RuleFinished(logging.Handler):
+    def emit(self, record):
+        if record.msg != "rule %s: %d alerts in %.1f s":
+            return
+        rule, alerts, spent = record.args
+        line = {"rule": rule, "alerts": alerts, "seconds": round(spent, 3),
+                "elapsed": round(time.perf_counter() - began, 1), "peak_bytes": dict(peak),
+                "cpu_seconds": {"python": sum(psutil.Process().cpu_times()[:2]) - cpu_before,
+                                "jvm": jvm_cpu["seconds"]}}
+        with open(progress, "a") as lines:
+            lines.write(json.dumps(line) + "\n")
+
+logging.getLogger("fundflow.detection").addHandler(RuleFinished())
 def sample():
     me = psutil.Process()
     while True:
@@ -47,6 +87,12 @@ def sample():
         peak["total"] = max(peak["total"], python + jvm)
         peak["python"] = max(peak["python"], python)
         peak["jvm"] = max(peak["jvm"], jvm)
+        if time.perf_counter() - last_kept["at"] >= 5:
+            # memory and CPU so far, for a run stopped at the limit
+            last_kept["at"] = time.perf_counter()
+            so_far = {"peak_bytes": dict(peak), "cpu_seconds": {"python": sum(me.cpu_times()[:2]), "jvm": jvm_cpu["seconds"]}}
+            with open(progress + ".so_far", "w") as kept:
+                kept.write(json.dumps(so_far))
         time.sleep(0.5)
 threading.Thread(target=sample, daemon=True).start()
 settings = Settings.load(home)
@@ -67,18 +113,66 @@ with open(out, 'w') as figures:
 """
 
 
-def _run(args: list[str], what: str, log_file: Path) -> None:
+def _run(args: list[str], what: str, log_file: Path, limit_seconds: float | None = None) -> bool:
+    """Run a script in a process group of its own; False when it was stopped at `limit_seconds` (with the
+    JVM it started: the group is signalled, not only the Python process)."""
     with log_file.open("w", encoding="utf-8") as log:
-        finished = subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-c", *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
-            check=False,
             cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
         )
-    if finished.returncode != 0:
+        try:
+            returncode = process.wait(timeout=limit_seconds)
+        except subprocess.TimeoutExpired:
+            _stop_group(process)
+            return False
+        except BaseException:
+            _stop_group(process)
+            raise
+    if returncode != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"bench_spark {what} failed (log: {log_file}):\n{tail}")
+    return True
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, stop)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _finished_rules(progress: Path) -> list[dict]:
+    if not progress.exists():
+        return []
+    return [json.loads(line) for line in progress.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _stopped_figures(progress: Path, spent: float) -> dict:
+    """What a run stopped at the limit leaves: the rules it finished, memory and CPU up to its last 5 s."""
+    rules = _finished_rules(progress)
+    so_far = progress.with_name(progress.name + ".so_far")
+    last = json.loads(so_far.read_text(encoding="utf-8")) if so_far.exists() else rules[-1] if rules else {}
+    last.setdefault("peak_bytes", {"total": 0, "python": 0, "jvm": 0})
+    last.setdefault("cpu_seconds", {})
+    return {
+        "stopped_after_seconds": spent,
+        "whole_seconds": None,
+        "seconds": {rule["rule"]: rule["seconds"] for rule in rules},
+        "alerts_per_rule": {rule["rule"]: rule["alerts"] for rule in rules},
+        "alerts": None,
+        "peak_bytes": last["peak_bytes"],
+        "cpu_seconds": {"python": last["cpu_seconds"].get("python", 0.0), "jvm": last["cpu_seconds"].get("jvm", 0.0)},
+    }
 
 
 def main(out_dir: Path) -> list[dict]:
@@ -90,12 +184,22 @@ def main(out_dir: Path) -> list[dict]:
         figures = {}
         for engine in ("duckdb", "spark"):
             out = Path(home) / f"{engine}.json"
-            _run([RUN_SCRIPT, home, engine, str(out)], engine, out_dir / f"bench_spark.{engine}.log")
-            figures[engine] = json.loads(out.read_text(encoding="utf-8"))
-            (out_dir / f"bench_spark.{engine}.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
+            progress = out_dir / f"bench_spark.{engine}.rules.jsonl"
+            progress.with_name(progress.name + ".so_far").unlink(missing_ok=True)  # an earlier run's
+            limit = _spark_limit() if engine == "spark" else None
+            began = time.perf_counter()
+            args = [RUN_SCRIPT, home, engine, str(out), str(progress)]
+            if _run(args, engine, out_dir / f"bench_spark.{engine}.log", limit):
+                figures[engine] = json.loads(out.read_text(encoding="utf-8"))
+            else:
+                figures[engine] = _stopped_figures(progress, time.perf_counter() - began)
+            (out_dir / f"bench_spark.{engine}.json").write_text(json.dumps(figures[engine]), encoding="utf-8")
+    return _table(filled, figures)
+
+
+def _table(filled: dict, figures: dict[str, dict]) -> list[dict]:
     rows = filled["rows"]
     duck, spark = figures["duckdb"], figures["spark"]
-    same = duck["alerts"] == spark["alerts"]
     table = [
         {
             "figure": "payments in the warehouse",
@@ -106,25 +210,33 @@ def main(out_dir: Path) -> list[dict]:
     ]
     for engine, found in figures.items():
         rule_seconds = sum(spent for name, spent in found["seconds"].items() if name[:1] in "TAG")
-        table += [
-            {
+        start = found["seconds"].get("spark_start")
+        if found["whole_seconds"] is not None:
+            whole = {
                 "figure": f"{engine}: whole pack (run_detection, alerts and rings written)",
                 "value": round(found["whole_seconds"], 1),
                 "unit": "s",
                 "note": f"{rows / found['whole_seconds']:,.0f} payments/s; {len(found['alerts'])} alerts; "
                 f"rules {rule_seconds:.0f} s"
-                + (
-                    f"; Spark start with parquet export {found['seconds']['spark_start']:.0f} s"
-                    if engine == "spark"
-                    else ""
-                ),
-            },
+                + (f"; Spark start with parquet export {start:.0f} s" if start is not None else ""),
+            }
+        else:
+            whole = {
+                "figure": f"{engine}: STOPPED at the limit (BENCH_SPARK_LIMIT_MINUTES / _STOP_AT), not finished",
+                "value": round(found["stopped_after_seconds"], 1),
+                "unit": "s",
+                "note": f"{len(found['alerts_per_rule'])} rules finished in {rule_seconds:.0f} s: "
+                + ", ".join(found["alerts_per_rule"]),
+            }
+        table += [
+            whole,
             {
                 "figure": f"{engine}: peak memory (Python + JVM)",
                 "value": round(found["peak_bytes"]["total"] / 2**30, 2),
                 "unit": "GiB",
                 "note": f"sampled every 0.5 s; Python alone {found['peak_bytes']['python'] / 2**30:.2f} GiB"
-                + (f", the JVM alone {found['peak_bytes']['jvm'] / 2**30:.2f} GiB" if engine == "spark" else ""),
+                + (f", the JVM alone {found['peak_bytes']['jvm'] / 2**30:.2f} GiB" if engine == "spark" else "")
+                + ("" if found["whole_seconds"] is not None else " (until it was stopped)"),
             },
             {
                 "figure": f"{engine}: CPU time (user + system)",
@@ -134,42 +246,38 @@ def main(out_dir: Path) -> list[dict]:
                 + (f", the JVM {found['cpu_seconds']['jvm']:.0f} s" if engine == "spark" else ""),
             },
         ]
-    differing = [
-        rule for rule in duck["alerts_per_rule"] if duck["alerts_per_rule"][rule] != spark["alerts_per_rule"].get(rule)
-    ]
+    compared = [rule for rule in duck["alerts_per_rule"] if rule in spark["alerts_per_rule"]]
+    differing = [rule for rule in compared if duck["alerts_per_rule"][rule] != spark["alerts_per_rule"][rule]]
     table.append(
         {
-            "figure": "alerts per rule equal on both engines",
-            "value": "yes" if not differing else "NO",
+            "figure": "alerts per rule equal on both engines"
+            + ("" if len(compared) == len(duck["alerts_per_rule"]) else f" ({len(compared)} rules Spark finished)"),
+            "value": "NO" if differing else "yes" if compared else "none finished",
             "unit": "",
-            "note": ", ".join(f"{rule} {count}" for rule, count in duck["alerts_per_rule"].items())
+            "note": ", ".join(f"{rule} {duck['alerts_per_rule'][rule]}" for rule in compared)
             + (f"; differ: {', '.join(differing)}" if differing else ""),
         }
     )
-    table.append(
-        {
-            "figure": "same alerts on both engines (rule, subject, window)",
-            "value": "yes" if same else "NO",
-            "unit": "",
-            "note": f"{len(duck['alerts'])} on DuckDB, {len(spark['alerts'])} on Spark",
-        }
-    )
-    slowest = sorted(
-        (
-            (name, spent, duck["seconds"].get(name, 0.0))
-            for name, spent in spark["seconds"].items()
-            if name[:1] in "TAG"
-        ),
-        key=lambda item: -item[1],
-    )[:5]
-    table.append(
-        {
-            "figure": "slowest rules on Spark (Spark s / DuckDB s)",
-            "value": "",
-            "unit": "",
-            "note": ", ".join(f"{name} {spent:.0f}/{on_duck:.0f}" for name, spent, on_duck in slowest),
-        }
-    )
+    if spark["alerts"] is not None:
+        table.append(
+            {
+                "figure": "same alerts on both engines (rule, subject, window)",
+                "value": "yes" if duck["alerts"] == spark["alerts"] else "NO",
+                "unit": "",
+                "note": f"{len(duck['alerts'])} on DuckDB, {len(spark['alerts'])} on Spark",
+            }
+        )
+    for name, spent in sorted(spark["seconds"].items(), key=lambda item: -item[1]):
+        if name[:1] in "TAG":
+            table.append(
+                {
+                    "figure": f"rule {name}: Spark s (DuckDB s)",
+                    "value": round(spent, 1),
+                    "unit": "s",
+                    "note": f"DuckDB {duck['seconds'].get(name, 0.0):.1f} s; "
+                    f"{spark['alerts_per_rule'].get(name, 0)} alerts",
+                }
+            )
     return table
 
 

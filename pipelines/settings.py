@@ -7,6 +7,7 @@ Other values come from environment variables with the defaults below; nothing el
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,6 +61,9 @@ class Settings:
     spark_tables: str = ""
     """Where Spark finds the payment tables: empty = the warehouse exported as parquet for each run; else a
     parquet folder (one <table>/ or <table>.parquet each) or hive:<database> (FUNDFLOW_SPARK_TABLES)."""
+    spark_driver_memory: str = "2g"
+    """Heap of the Spark driver JVM with a local master, where it is also the executor (FUNDFLOW_SPARK_DRIVER_MEMORY,
+    e.g. 6g for 10M payments); a cluster's spark-defaults.conf or spark-submit sets its own."""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -84,6 +88,7 @@ class Settings:
             detect_engine=env.get("FUNDFLOW_ENGINE", cls.detect_engine).strip().lower(),
             spark_master=env.get("FUNDFLOW_SPARK_MASTER", "").strip() or cls.spark_master,
             spark_tables=env.get("FUNDFLOW_SPARK_TABLES", cls.spark_tables).strip(),
+            spark_driver_memory=env.get("FUNDFLOW_SPARK_DRIVER_MEMORY", "").strip() or cls.spark_driver_memory,
         )
         settings.check()
         return settings
@@ -99,6 +104,11 @@ class Settings:
             raise ConfigError(
                 f"未知检测引擎 / unknown detection engine '{self.detect_engine}' (FUNDFLOW_ENGINE): "
                 f"use {' or '.join(ENGINES)}"
+            )
+        if not re.fullmatch(r"[1-9][0-9]*[kmgt]", self.spark_driver_memory.lower()):
+            raise ConfigError(
+                f"Spark 驱动内存格式错误 / FUNDFLOW_SPARK_DRIVER_MEMORY must be a size like 2g or 6144m, "
+                f"got '{self.spark_driver_memory}'"
             )
 
     @property

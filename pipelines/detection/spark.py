@@ -425,7 +425,7 @@ def _new_session(settings, conf: dict[str, str], location: str):
         builder = builder.config(key, value)
     builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     if settings.spark_master.startswith("local"):
-        builder = builder.config("spark.driver.memory", "2g")
+        builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
     if location.startswith(HIVE_PREFIX):
         builder = builder.enableHiveSupport()
     log.info("starting Spark at %s over %s", settings.spark_master, location)

@@ -138,17 +138,25 @@ def test_a_spark_variant_file_beside_the_sql_replaces_the_transpilation(tmp_path
 def test_engine_settings(monkeypatch, tmp_path):
     monkeypatch.delenv("FUNDFLOW_SPARK_MASTER", raising=False)
     monkeypatch.delenv("FUNDFLOW_ENGINE", raising=False)
+    monkeypatch.delenv("FUNDFLOW_SPARK_DRIVER_MEMORY", raising=False)
     defaults = Settings.load(tmp_path)
     assert (defaults.detect_engine, defaults.spark_master, defaults.spark_tables) == ("duckdb", "local[2]", "")
+    assert defaults.spark_driver_memory == "2g"
     monkeypatch.setenv("FUNDFLOW_ENGINE", "Spark")
     monkeypatch.setenv("FUNDFLOW_SPARK_MASTER", "spark://cluster:7077")
     monkeypatch.setenv("FUNDFLOW_SPARK_TABLES", "hive:fundflow")
+    monkeypatch.setenv("FUNDFLOW_SPARK_DRIVER_MEMORY", "6g")
     cluster = Settings.load(tmp_path)
-    assert (cluster.detect_engine, cluster.spark_master, cluster.spark_tables) == (
+    assert (cluster.detect_engine, cluster.spark_master, cluster.spark_tables, cluster.spark_driver_memory) == (
         "spark",
         "spark://cluster:7077",
         "hive:fundflow",
+        "6g",
     )
+    monkeypatch.setenv("FUNDFLOW_SPARK_DRIVER_MEMORY", "6 GB")
+    with pytest.raises(ConfigError, match="FUNDFLOW_SPARK_DRIVER_MEMORY"):
+        Settings.load(tmp_path)
+    monkeypatch.delenv("FUNDFLOW_SPARK_DRIVER_MEMORY")
     monkeypatch.setenv("FUNDFLOW_ENGINE", "flink")
     with pytest.raises(ConfigError, match="FUNDFLOW_ENGINE"):
         Settings.load(tmp_path)
