@@ -7,6 +7,7 @@ home folder and on a throw-away PostgreSQL server (tests/postgres.py), each run 
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,8 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Files holding slow tests run first: with one worker per core and a file per worker, a long file that
     starts last leaves the other core idle at the end. The order inside a file is kept."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    # The PREFECT_SERVER_FILES first and together (as they run under xdist), so their server stops after them.
+    items.sort(key=lambda item: (not uses_prefect_server_file(item), item.path not in slow_files))
     unlisted = {
         where
         for item in items
@@ -134,12 +136,35 @@ def warehouse(settings: Settings):
     con.close()
 
 
+def uses_prefect_server_file(item) -> bool:
+    return item.nodeid.split("::", 1)[0] in PREFECT_SERVER_FILES
+
+
+# The test Prefect server, stopped as soon as the last test of the PREFECT_SERVER_FILES is done: idle, it still
+# takes ~7 % of a core (its background services poll), for the rest of the session on its worker.
+_prefect_server = ExitStack()
+_prefect_server_stopped = False
+
+
 @pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory):
-    """One temporary Prefect API for the whole session (~8 s), only for tests that run flows."""
+    """One temporary Prefect API for the tests that run flows (~8 s to start)."""
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
     from prefect.testing.utilities import prefect_test_harness
 
     # A busy machine (CI, or several suites at once) can take well over Prefect's default 30 s to start it.
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+    _prefect_server.enter_context(prefect_test_harness(server_startup_timeout=180))
+    yield
+    _prefect_server.close()
+
+
+def pytest_runtest_setup(item) -> None:
+    if _prefect_server_stopped and "prefect_harness" in item.fixturenames:
+        pytest.fail("the test Prefect server was already stopped: keep PREFECT_SERVER_FILES' tests together")
+
+
+def pytest_runtest_teardown(item, nextitem) -> None:
+    global _prefect_server_stopped
+    if uses_prefect_server_file(item) and (nextitem is None or not uses_prefect_server_file(nextitem)):
+        _prefect_server.close()
+        _prefect_server_stopped = True
