@@ -45,19 +45,13 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# FUNDFLOW_TEST_POSTGRES=1: the case-store tests run on PostgreSQL too, and fail if it cannot start.
-# mypy (~45 s on one core without a cache) checks while the browser, PostgreSQL and the suite start: the suite
-# leaves about a third of the two cores idle. `make test` fails when ruff, mypy or a test fails; mypy's report
-# is printed after the suite's. One test worker per core (pytest-xdist); a file stays on one worker.
-MYPY_REPORT := $(VENV)/mypy-report.txt
-test: $(VENV)/.dev-installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy > $(MYPY_REPORT) 2>&1 & mypy=$$!; \
-	bash console/setup_browser.sh && bash scripts/setup_postgres.sh && $(COMPILE_PROJECT) && \
-	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile; tests=$$?; \
-	wait $$mypy; typed=$$?; cat $(MYPY_REPORT); \
-	[ $$typed = 0 ] || echo "mypy 未通过 / mypy failed"; [ $$tests = 0 ] && [ $$typed = 0 ]
+# FUNDFLOW_TEST_POSTGRES=1: the case-store tests run on PostgreSQL too, and fail if it cannot start
+test: lint
+	bash console/setup_browser.sh
+	bash scripts/setup_postgres.sh
+	# One test worker per core (pytest-xdist); a test file stays on one worker, so its fixtures are built once.
+	$(COMPILE_PROJECT)
+	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
 
 # Java and pyspark only for the Spark suite and bench, never for `make test`: apt-get only when there is no `java`,
 # pyspark only when it does not import (the first install builds a 450 MB package: minutes).
