@@ -50,17 +50,24 @@ PREFECT_SERVER_FILES = (
 )
 
 
+def file_of_test(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def in_prefect_server_file(nodeid: str) -> bool:
+    return file_of_test(nodeid) in PREFECT_SERVER_FILES
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Files holding slow tests run first: with one worker per core and a file per worker, a long file that
     starts last leaves the other core idle at the end. The order inside a file is kept."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     # The PREFECT_SERVER_FILES first and together (as they run under xdist), so their server stops after them.
-    items.sort(key=lambda item: (not uses_prefect_server_file(item), item.path not in slow_files))
+    items.sort(key=lambda item: (not in_prefect_server_file(item.nodeid), item.path not in slow_files))
     unlisted = {
-        where
+        file_of_test(item.nodeid)
         for item in items
-        if "prefect_harness" in item.fixturenames
-        and (where := item.path.relative_to(REPO).as_posix()) not in PREFECT_SERVER_FILES
+        if "prefect_harness" in item.fixturenames and not in_prefect_server_file(item.nodeid)
     }
     if unlisted:
         raise pytest.UsageError(f"add to PREFECT_SERVER_FILES in tests/conftest.py: {', '.join(sorted(unlisted))}")
@@ -74,8 +81,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class PrefectFilesTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            where = nodeid.split("::", 1)[0]
-            return "prefect-server" if where in PREFECT_SERVER_FILES else where
+            return "prefect-server" if in_prefect_server_file(nodeid) else file_of_test(nodeid)
 
     return PrefectFilesTogether(config, log)
 
@@ -136,10 +142,6 @@ def warehouse(settings: Settings):
     con.close()
 
 
-def uses_prefect_server_file(item) -> bool:
-    return item.nodeid.split("::", 1)[0] in PREFECT_SERVER_FILES
-
-
 # The test Prefect server, stopped as soon as the last test of the PREFECT_SERVER_FILES is done: idle, it still
 # takes ~7 % of a core (its background services poll), for the rest of the session on its worker.
 _prefect_server = ExitStack()
@@ -165,6 +167,6 @@ def pytest_runtest_setup(item) -> None:
 
 def pytest_runtest_teardown(item, nextitem) -> None:
     global _prefect_server_stopped
-    if uses_prefect_server_file(item) and (nextitem is None or not uses_prefect_server_file(nextitem)):
+    if in_prefect_server_file(item.nodeid) and (nextitem is None or not in_prefect_server_file(nextitem.nodeid)):
         _prefect_server.close()
         _prefect_server_stopped = True

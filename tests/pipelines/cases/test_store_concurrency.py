@@ -4,8 +4,11 @@ at a barrier so the writes start together."""
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import sqlite3
 import time
+from contextlib import closing
 from datetime import datetime
 
 import pytest
@@ -217,6 +220,25 @@ def test_two_processes_creating_a_new_store_at_once_migrate_it_once(settings):
     store = CaseStore.open(settings)
     assert store.verify_events().ok and store.verify_audit().ok
     store.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_new_sqlite_store_is_switched_to_wal_in_turn_under_the_lock_beside_it(settings):
+    # SQLite refuses a second simultaneous journal-mode switch at once, busy timeout or not (1 of 600 opens failed
+    # so, six processes at a time): the switch waits for the lock another opener holds.
+    settings.home.mkdir(parents=True, exist_ok=True)
+    barrier, results = CONTEXT.Barrier(2), CONTEXT.Queue()
+    opener = CONTEXT.Process(target=_opens_new_store, args=(str(settings.home), barrier, results))
+    opener.start()  # before the lock is taken: a forked child would share it
+    with open(settings.home / "cases.sqlite.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        barrier.wait()
+        time.sleep(0.5)
+        assert opener.is_alive() and results.empty()  # waiting on the lock, not failing
+    opener.join(30)
+    assert results.get(timeout=5) == ("open", "ok", len(MIGRATIONS))
+    with closing(sqlite3.connect(settings.home / "cases.sqlite")) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.parametrize("contents", [("有人高息揽储", "合作社入股分红"), ("有人高息揽储", "有人高息揽储")])
