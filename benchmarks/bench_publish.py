@@ -26,7 +26,7 @@ SEED = int(os.environ.get("BENCH_PUBLISH_SEED", "2"))
 
 SCRIPT = r"""
 import json, resource, sys, time
-from pipelines.cases.publish import publish_run
+from pipelines.cases.publish import lead_policy, publish_run
 from pipelines.cases.store import CaseStore
 from pipelines.evaluation.lead_backtest import lead_results, scheme_visibility
 from pipelines.evaluation.truth import read_truth
@@ -44,7 +44,7 @@ began = time.perf_counter()
 result = publish_run(settings, con, run_id)
 seconds = time.perf_counter() - began
 truth = read_truth(sys.argv[2]) if sys.argv[2] != "-" else None
-visibility = scheme_visibility(con, truth) if truth else None
+visibility = scheme_visibility(con, truth, lead_policy(settings).opening_min_amount_cny) if truth else None
 con.close()
 store = CaseStore.open(settings)
 found = lead_results(store, truth, visibility) if truth else {}
@@ -105,7 +105,8 @@ def main(out_dir: Path) -> list[dict]:
                 "figure": "hub is the core of exactly one lead",
                 "value": found["hub_is_core_of_one_lead"],
                 "unit": "schemes",
-                "note": f"of {found['schemes_visible']} visible in the reports ({found['schemes']} in all)",
+                "note": f"of {found['schemes_counted']} counted: visible in the reports and at the opening amount"
+                f" ({found['schemes_visible']} visible, {found['schemes']} in all)",
             },  # fmt: skip
             {"figure": "most schemes in one lead", "value": found["max_schemes_per_lead"], "unit": "schemes"},
             {

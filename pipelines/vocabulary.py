@@ -360,5 +360,6 @@ SPLIT_PARTS = {"kept": "保留原编号", "new": "新拆出"}
 
 SCHEME_VISIBILITY = {
     "no_reported_money": "已报送的报告中没有一笔其参与人与其账户之间的资金往来，也没有他人向其账户存入现金",
+    "below_opening_amount": "已报送的报告中其账户收到的全部款项合计低于立案金额",
 }
 """Why the lead backtest does not count a scheme: what the filed reports lack (pipelines/evaluation/lead_backtest)."""

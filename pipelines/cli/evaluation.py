@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from pipelines.cases.publish import lead_policy
 from pipelines.cases.store import CaseStore
 from pipelines.evaluation.backtest import backtest, format_report
 from pipelines.evaluation.lead_backtest import format_lead_results, lead_results, scheme_visibility
@@ -23,7 +24,7 @@ def backtest_command(args, settings: Settings) -> int:
         con = warehouse.connect(settings, read_only=True)
         try:
             report["rings"], ring_table = ring_results(con, args.labels)
-            visibility = scheme_visibility(con, truth)
+            visibility = scheme_visibility(con, truth, lead_policy(settings).opening_min_amount_cny)
         finally:
             con.close()
         store = CaseStore.open(settings)

@@ -5,7 +5,8 @@ Reads the case store's leads (not merged ones) and their accounts. A lead holds 
 lead's core account. Participants shared between leads are participant accounts listed on two or more leads.
 The queue's top (TOP_N, in the order `leads list` shows) is judged too, and the lawful look-alikes by kind:
 which are a lead's own account, the core of a lead, marked as cleared or registered, in the top. Schemes the filed
-reports do not show (`scheme_visibility`) are listed with the reason and not counted as found or missed.
+reports do not show, and schemes whose reported money is below the amount every lead needs to open
+(`scheme_visibility`), are listed with the reason and not counted as found or missed.
 """
 
 from __future__ import annotations
@@ -50,17 +51,25 @@ cash AS (  -- cash paid in at the counter by someone other than the holder (an i
     JOIN own ON own.account_no = p.payee_account
     WHERE p.is_cash AND line.agent_id_no IS NOT NULL AND line.agent_id_no <> coalesce(line.customer_id_no, '')
     GROUP BY own.scheme_id
+),
+own_in AS (  -- every reported payment into one of its own accounts: from anyone, cash, between its own accounts
+    SELECT own.scheme_id, sum(p.amount_cny) AS own_in_cny
+    FROM payments p JOIN own ON own.account_no = p.payee_account
+    GROUP BY own.scheme_id
 )
 SELECT scheme_id, coalesce(paid_in, 0), coalesce(paid_in_cny, 0), coalesce(paid_to, 0), coalesce(paid_to_cny, 0),
-       coalesce(cash_in, 0), coalesce(cash_in_cny, 0)
-FROM transfers FULL JOIN cash USING (scheme_id)
+       coalesce(cash_in, 0), coalesce(cash_in_cny, 0), coalesce(own_in_cny, 0)
+FROM transfers FULL JOIN cash USING (scheme_id) FULL JOIN own_in USING (scheme_id)
 """
 
 
-def scheme_visibility(con: duckdb.DuckDBPyConnection, labels: Truth) -> dict[str, dict]:
+def scheme_visibility(
+    con: duckdb.DuckDBPyConnection, labels: Truth, opening_amount_cny: float | None = None
+) -> dict[str, dict]:
     """What the filed reports show of each scheme's money with its participants: scheme id → its participants
     (in the truth), how many of them a reported payment shows paying into its accounts and for how much, how many
-    a reported payment from its accounts reached and how much, and whether the scheme is visible at all.
+    a reported payment from its accounts reached and how much, all money reported paid into its own accounts,
+    whether the scheme is visible at all, and `reason`: why the lead backtest does not count it, else None.
 
     Visible: at least one reported payment (a one-sided line is enough) between one of its participants and any
     of its own accounts (hub, collectors, promoters, controllers, cash-out), in either direction, or one cash
@@ -69,7 +78,17 @@ def scheme_visibility(con: duckdb.DuckDBPyConnection, labels: Truth) -> dict[str
     have seen is excused: a scheme the reports show only paying out to its participants (T3) counts, and so does
     one participant's single payment. Only a scheme of which no report holds any money between it and its
     participants is not visible — no detector working on the reports can find a fundraising whose participants
-    do not appear in them.
+    do not appear in them (reason `no_reported_money`).
+
+    Below the opening amount (reason `below_opening_amount`, only with `opening_amount_cny`, rules/leads.yaml
+    opening.min_amount_cny): a visible scheme whose reported payments into its own accounts — every one, from
+    anyone, cash deposits and money moved between its own accounts included, whole warehouse — total less than
+    that. Every way a ring opens a lead (an opening rule's hit and another hit, many rules, public rules; the
+    collector network and structuring hits included) needs the ring's money paid into its hub, collectors and
+    other own accounts from outside them to reach that amount, and for a ring made of the scheme's accounts that
+    money is part of this sum. So no lead can open on what the reports hold of such a scheme; one can only when
+    its ring, or a ring split out of the same group, holds accounts that are not the scheme's (the scheme is
+    then listed as found all the same).
     """
     rows = [(a.account_no, a.scheme_id, a.role in PARTICIPANT_ROLES) for a in labels.accounts if a.scheme_id]
     truth_accounts = pyarrow.table(
@@ -87,7 +106,9 @@ def scheme_visibility(con: duckdb.DuckDBPyConnection, labels: Truth) -> dict[str
     participants = Counter(scheme for _, scheme, participant in rows if participant)
     visibility = {}
     for scheme in sorted({scheme for _, scheme, _ in rows}):
-        paid_in, paid_in_cny, paid_to, paid_to_cny, cash_in, cash_in_cny = reported.get(scheme, (0,) * 6)
+        paid_in, paid_in_cny, paid_to, paid_to_cny, cash_in, cash_in_cny, own_in_cny = reported.get(scheme, (0,) * 7)
+        visible = bool(paid_in or paid_to or cash_in)
+        below = opening_amount_cny is not None and float(own_in_cny) < opening_amount_cny
         visibility[scheme] = {
             "participants": participants[scheme],
             "paid_in": int(paid_in),
@@ -96,15 +117,19 @@ def scheme_visibility(con: duckdb.DuckDBPyConnection, labels: Truth) -> dict[str
             "paid_to_cny": float(paid_to_cny),
             "cash_in": int(cash_in),
             "cash_in_cny": float(cash_in_cny),
-            "visible": bool(paid_in or paid_to or cash_in),
+            "own_in_cny": float(own_in_cny),
+            "opening_amount_cny": opening_amount_cny,
+            "visible": visible,
+            "reason": None if visible and not below else "no_reported_money" if not visible else "below_opening_amount",
         }
     return visibility
 
 
 def lead_results(store: CaseStore, labels: Truth, visibility: dict[str, dict] | None = None) -> dict:
     """Figures of issue 14 for one county, from the generator's truth. With `visibility` (scheme_visibility's),
-    schemes found, hubs that are one lead's core and leads per scheme count the visible schemes only; the others
-    are listed with the reason. Without it every scheme counts."""
+    schemes found, hubs that are one lead's core and leads per scheme count only the schemes it gives no reason
+    not to count (visible, and at the opening amount when it was given one); the others are listed with the
+    reason. Without it every scheme counts."""
     with store.read() as conn:
         lead_rows = conn.execute(
             sa.select(leads.c.lead_id, leads.c.hub_account).where(leads.c.status != "MERGED")
@@ -133,12 +158,15 @@ def lead_results(store: CaseStore, labels: Truth, visibility: dict[str, dict] | 
     hub_core_count = {
         scheme: sum(1 for core in core_of.values() if core == hub) for scheme, hub in labels.scheme_hub.items()
     }
-    counted = {scheme for scheme in leads_of_scheme if visibility is None or visibility.get(scheme, {}).get("visible")}
-    not_visible = [
-        {"scheme_id": scheme, "kind": labels.scheme_kind.get(scheme, ""), **visibility[scheme],
-         "reason": "no_reported_money", "found": bool(leads_of_scheme[scheme])}
+
+    def reason(scheme: str) -> str | None:
+        return None if visibility is None or scheme not in visibility else visibility[scheme]["reason"]
+
+    counted = {scheme for scheme in leads_of_scheme if reason(scheme) is None}
+    not_counted = [
+        {"scheme_id": scheme, "kind": labels.scheme_kind.get(scheme, ""), **(visibility or {})[scheme],
+         "found": bool(leads_of_scheme[scheme])}
         for scheme in sorted(set(leads_of_scheme) - counted)
-        if visibility is not None and scheme in visibility
     ]  # fmt: skip
     missed = [
         {"scheme_id": scheme, "kind": labels.scheme_kind.get(scheme, ""), **(visibility or {}).get(scheme, {})}
@@ -165,8 +193,10 @@ def lead_results(store: CaseStore, labels: Truth, visibility: dict[str, dict] | 
     return {
         "leads": len(live),
         "schemes": len(labels.scheme_core),
-        "schemes_visible": len(counted),
-        "schemes_not_visible": not_visible,
+        "schemes_visible": sum(1 for scheme in leads_of_scheme if reason(scheme) != "no_reported_money"),
+        "schemes_counted": len(counted),
+        "schemes_not_visible": [entry for entry in not_counted if entry["reason"] == "no_reported_money"],
+        "schemes_below_opening_amount": [entry for entry in not_counted if entry["reason"] == "below_opening_amount"],
         "schemes_found": sum(1 for scheme in counted if leads_of_scheme[scheme]),
         "schemes_missed": missed,
         "hub_is_core_of_one_lead": sum(1 for scheme, n in hub_core_count.items() if n == 1 and scheme in counted),
@@ -201,18 +231,21 @@ def format_lead_results(found: dict) -> str:
             f"{entry['scheme_id']}（参与人 participants {entry['participants']}：报告中转入 paid in "
             f"{entry['paid_in']} 人 ¥{entry['paid_in_cny']:,.0f}，收到付款 paid out to {entry['paid_to']} 人 "
             f"¥{entry['paid_to_cny']:,.0f}，他人现金存入 cash paid in by others {entry['cash_in']} 笔 "
-            f"¥{entry['cash_in_cny']:,.0f}）"
+            f"¥{entry['cash_in_cny']:,.0f}，其账户收到 paid into its own accounts ¥{entry['own_in_cny']:,.0f}）"
         )
 
     hidden = found.get("schemes_not_visible", [])
+    thin = found.get("schemes_below_opening_amount", [])
+    counted = found.get("schemes_counted", found["schemes_visible"])
     return "\n".join(
         [
             "线索级回测 / lead-level backtest",
             f"线索 leads {found['leads']}；集资模型 schemes {found['schemes']}，"
-            f"报告中可见 visible in the filed reports {found['schemes_visible']}；"
-            f"成为线索的模型 schemes found as leads {found['schemes_found']} / {found['schemes_visible']}；"
+            f"报告中可见 visible in the filed reports {found['schemes_visible']}，"
+            f"计入 counted {counted}；"
+            f"成为线索的模型 schemes found as leads {found['schemes_found']} / {counted}；"
             f"枢纽恰为一条线索的核心 hub is the core of exactly one lead {found['hub_is_core_of_one_lead']}",
-            "未成为线索的可见模型 visible schemes not found: "
+            "未成为线索的计入模型 counted schemes not found: "
             + ("；".join(shown(entry) for entry in found["schemes_missed"]) or "-"),
         ]
         + [
@@ -220,6 +253,14 @@ def format_lead_results(found: dict) -> str:
             f"{SCHEME_VISIBILITY[entry['reason']]} / no reported payment between any of its participants and its"
             f" accounts, no cash paid in by others{'；仍成为线索 found all the same' if entry['found'] else ''}"
             for entry in hidden
+        ]
+        + [
+            f"不计入 not counted {entry['scheme_id']} {entry['kind']}（参与人 participants {entry['participants']}）："
+            f"{SCHEME_VISIBILITY[entry['reason']]} ¥{entry['own_in_cny']:,.0f} < ¥{entry['opening_amount_cny']:,.0f}"
+            f" / every reported payment into its own accounts totals ¥{entry['own_in_cny']:,.0f}, under the opening"
+            f" amount ¥{entry['opening_amount_cny']:,.0f} (rules/leads.yaml opening.min_amount_cny) every lead needs"
+            f"{'；仍成为线索 found all the same' if entry['found'] else ''}"
+            for entry in thin
         ]
         + [
             f"每个模型的线索数 leads per scheme (n:schemes) {spread(found['leads_per_scheme'])}",

@@ -10,6 +10,7 @@ from datetime import datetime
 import pyarrow
 
 from data_samples.generator import generate_county
+from pipelines.cases.publish import lead_policy
 from pipelines.cases.store import CaseStore
 from pipelines.evaluation.lead_backtest import format_lead_results, lead_results, scheme_visibility
 from pipelines.evaluation.truth import PARTICIPANT_ROLES, read_truth
@@ -146,3 +147,66 @@ def test_schemes_the_reports_do_not_show_are_listed_and_not_counted(settings, wa
     assert (seen["visible"], seen["paid_in"], seen["paid_to"], seen["paid_to_cny"], seen["cash_in"]) == (
         True, 0, 1, 300.0, 0
     )  # fmt: skip
+
+
+def paid_into_own_accounts(truth, lines, deposits) -> dict[str, float]:
+    """Scheme → every line's money into one of its own (non-participant) accounts: transfers from anyone, cash."""
+    own: dict[str, set[str]] = defaultdict(set)
+    for account in truth.accounts:
+        if account.scheme_id and account.role not in PARTICIPANT_ROLES:
+            own[account.account_no].add(account.scheme_id)
+    total: dict[str, float] = defaultdict(float)
+    for payee, amount in [(line["payee"], line["amount"]) for line in lines] + [
+        (deposit["account"], deposit["amount"]) for deposit in deposits
+    ]:
+        for scheme in own.get(payee, ()):
+            total[scheme] += amount
+    return total
+
+
+def test_schemes_below_the_opening_amount_are_listed_and_not_counted(settings, warehouse, tmp_path):
+    county = tmp_path / "county"
+    generate_county(county, persons=400, days=30, schemes=8, seed=1, reporting="realistic")
+    truth = read_truth(county / "truth" / "accounts.csv")
+    lines, deposits = report_lines(county)
+    add_payments(warehouse, [pay(line["payer"], line["payee"], line["amount"], line["time"]) for line in lines])
+    add_cash_deposits(warehouse, deposits)
+    floor = lead_policy(settings).opening_min_amount_cny  # rules/leads.yaml, as publishing reads it
+    paid_in, paid_to, cash = shown_by_the_lines(truth, lines, deposits)
+    visible = set(paid_in) | set(paid_to) | cash
+    own_in = paid_into_own_accounts(truth, lines, deposits)
+    thin = {scheme for scheme in visible if own_in[scheme] < floor}
+    counted = visible - thin
+    assert thin and counted and set(truth.scheme_core) - visible  # a scheme of each class
+
+    visibility = scheme_visibility(warehouse, truth, floor)
+    assert {scheme: seen["reason"] for scheme, seen in visibility.items()} == {
+        scheme: None if scheme in counted else "below_opening_amount" if scheme in thin else "no_reported_money"
+        for scheme in truth.scheme_core
+    }
+    assert all(abs(visibility[scheme]["own_in_cny"] - own_in[scheme]) < 0.01 for scheme in truth.scheme_core)
+    store = CaseStore.open(settings)  # no leads
+    try:
+        found = lead_results(store, truth, visibility)
+    finally:
+        store.close()
+    assert (found["schemes_visible"], found["schemes_counted"]) == (len(visible), len(counted))
+    assert [entry["scheme_id"] for entry in found["schemes_below_opening_amount"]] == sorted(thin)
+    assert {entry["scheme_id"] for entry in found["schemes_missed"]} == counted
+    table = format_lead_results(found)
+    assert f"schemes found as leads 0 / {len(counted)}" in table
+    assert all(f"不计入 not counted {scheme}" in table for scheme in thin)
+
+    # Money from anyone into any of its own accounts counts: a stranger paying the thinnest scheme's promoter or
+    # controller one cent less than it lacks leaves it below the floor; the last cent brings it to the floor.
+    thinnest = min(thin, key=lambda scheme: own_in[scheme])
+    side = next(
+        a.account_no
+        for a in truth.accounts
+        if a.scheme_id == thinnest and a.role not in PARTICIPANT_ROLES and a.account_no != truth.scheme_hub[thinnest]
+    )
+    lacking = round(floor - visibility[thinnest]["own_in_cny"], 2)
+    add_payments(warehouse, [pay("STRANGER", side, lacking - 0.01, day(4))])
+    assert scheme_visibility(warehouse, truth, floor)[thinnest]["reason"] == "below_opening_amount"
+    add_payments(warehouse, [pay("STRANGER", side, 0.01, day(5))])
+    assert scheme_visibility(warehouse, truth, floor)[thinnest]["reason"] is None
