@@ -86,9 +86,10 @@ def scheme_visibility(
     that. Every way a ring opens a lead (an opening rule's hit and another hit, many rules, public rules; the
     collector network and structuring hits included) needs the ring's money paid into its hub, collectors and
     other own accounts from outside them to reach that amount, and for a ring made of the scheme's accounts that
-    money is part of this sum. So no lead can open on what the reports hold of such a scheme; one can only when
-    its ring, or a ring split out of the same group, holds accounts that are not the scheme's (the scheme is
-    then listed as found all the same).
+    money is part of this sum. So no lead can open on what the reports hold of such a scheme. One can only when
+    its ring, or a ring split out of the same group, holds accounts that are not the scheme's, or when an account
+    shared by two rings of one group is counted in each; the scheme is then found, and listed as found all the
+    same, so the class never hides a lead that opened.
     """
     rows = [(a.account_no, a.scheme_id, a.role in PARTICIPANT_ROLES) for a in labels.accounts if a.scheme_id]
     truth_accounts = pyarrow.table(
