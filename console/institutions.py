@@ -11,6 +11,7 @@ import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from detectors.pack import parse_yaml
 from pipelines.errors import FundflowError
 from pipelines.settings import Settings
 from pipelines.vocabulary import DETECTOR_FIELDS, DIRECTION, HOW_REPORTED, INSTITUTION_MEASURES
@@ -40,7 +41,7 @@ def institution_names(settings: Settings) -> dict[str, str]:
     if not path.exists():
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise FundflowError(f"{path}: 不是有效的 YAML / not valid YAML: {exc}") from None
     names = loaded.get("names") if isinstance(loaded, dict) else None

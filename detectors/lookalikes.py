@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from detectors.pack import KEYWORDS_FILE, LOOKALIKES_FILE, RulePackInvalid, check_words
+from detectors.pack import KEYWORDS_FILE, LOOKALIKES_FILE, RulePackInvalid, check_words, parse_yaml
 
 FEATURES = (
     "payers",
@@ -93,8 +93,8 @@ def load_lookalike_rules(folder: str | Path) -> LookalikeRules | None:
     shown = f"{folder.name}/{LOOKALIKES_FILE}"
     problems: list[str] = []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        keywords = yaml.safe_load((folder / KEYWORDS_FILE).read_text(encoding="utf-8")) or {}
+        data = parse_yaml(path.read_text(encoding="utf-8"))
+        keywords = parse_yaml((folder / KEYWORDS_FILE).read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RulePackInvalid([f"{shown}: 无法读取 / unreadable: {' '.join(str(exc).split())}"]) from None
     if not isinstance(data, dict):

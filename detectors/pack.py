@@ -239,9 +239,18 @@ def _content_hash(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
+# libyaml's parser where PyYAML is built with it (its wheels are): the same data, about 7 times faster to read.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str) -> Any:
+    """A YAML document as plain data (the safe loader: no object tags); how every rule file is read."""
+    return yaml.load(text, Loader=YAML_LOADER)
+
+
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"{_shown(path)}: 文件缺失 / file missing")
     except (OSError, UnicodeDecodeError) as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from detectors.pack import parse_yaml
 from pipelines.errors import ConfigError
 
 SCORECARD_FILE = "scorecard.yaml"
@@ -92,7 +93,7 @@ def _shown(path: Path) -> str:
 
 def _read(path: Path, problems: list[str]) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"{_shown(path)}: 文件缺失 / file missing")
         return None
