@@ -10,13 +10,16 @@ the tables as parquet and starting the JVM. Size: BENCH_SPARK_PAYMENTS (default 
 10,000,000); the payments are generated, not replicated. BENCH_SPARK_LIMIT_MINUTES stops the Spark run after that
 long, BENCH_SPARK_STOP_AT at that time (HH:MM UTC) — its process group, Python and the JVM — and the table reports
 the rules it finished; FUNDFLOW_SPARK_DRIVER_MEMORY
-sizes the JVM (2g by default).
+sizes the JVM (2g by default). BENCH_SPARK_RULES=T2,T3,… runs only those rules of the pack, on both engines (a
+partial pack without leads.yaml: a long run split in two; the graph rules see only the accounts those sweep
+rules flag).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,13 +28,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from benchmarks.bench_detect import FILL_SCRIPT, SCHEMES
+from detectors.pack import LEADS_FILE
+from pipelines.settings import Settings
 
 PAYMENTS = int(os.environ.get("BENCH_SPARK_PAYMENTS", "1000000"))
 LIMIT_MINUTES = float(os.environ.get("BENCH_SPARK_LIMIT_MINUTES", "0") or 0)
 """0: no limit."""
 STOP_AT = os.environ.get("BENCH_SPARK_STOP_AT", "")
 """HH:MM (UTC, today): the Spark run is also stopped then, whenever it started."""
+RULES = tuple(rule.strip() for rule in os.environ.get("BENCH_SPARK_RULES", "").split(",") if rule.strip())
+"""Rule ids to run (both engines); empty: the whole pack."""
 
 
 def _spark_limit() -> float | None:
@@ -113,7 +122,9 @@ with open(out, 'w') as figures:
 """
 
 
-def _run(args: list[str], what: str, log_file: Path, limit_seconds: float | None = None) -> bool:
+def _run(
+    args: list[str], what: str, log_file: Path, limit_seconds: float | None = None, env: dict[str, str] | None = None
+) -> bool:
     """Run a script in a process group of its own; False when it was stopped at `limit_seconds` (with the
     JVM it started: the group is signalled, not only the Python process)."""
     with log_file.open("w", encoding="utf-8") as log:
@@ -123,6 +134,7 @@ def _run(args: list[str], what: str, log_file: Path, limit_seconds: float | None
             stderr=log,
             cwd=Path(__file__).resolve().parent.parent,
             start_new_session=True,
+            env=env,
         )
         try:
             returncode = process.wait(timeout=limit_seconds)
@@ -175,8 +187,32 @@ def _stopped_figures(progress: Path, spent: float) -> dict:
     }
 
 
+def partial_pack(rules_dir: Path, rule_ids: tuple[str, ...], into: Path) -> Path:
+    """A copy of the pack with only `rule_ids` (and the shared lists; no leads.yaml, which names other rules)."""
+    into.mkdir(parents=True)
+    found = set()
+    for path in sorted(rules_dir.glob("*.yaml")):
+        if path.name == LEADS_FILE:
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        rule_id = data.get("id") if isinstance(data, dict) else None
+        if rule_id is None or rule_id in rule_ids:
+            shutil.copy(path, into / path.name)
+            found.add(rule_id)
+    if (rules_dir / "institutions").is_dir():
+        shutil.copytree(rules_dir / "institutions", into / "institutions")
+    missing = sorted(set(rule_ids) - found)
+    if missing:
+        raise ValueError(f"BENCH_SPARK_RULES: no such rule in {rules_dir}: {', '.join(missing)}")
+    return into
+
+
 def main(out_dir: Path) -> list[dict]:
     with tempfile.TemporaryDirectory(dir=out_dir) as home:
+        env = None
+        if RULES:
+            rules_dir = partial_pack(Settings.load(home).rules_dir, RULES, Path(home) / "rules")
+            env = os.environ | {"FUNDFLOW_RULES": str(rules_dir)}
         fill = FILL_SCRIPT + "\nopen(sys.argv[4], 'w').write(json.dumps({'rows': rows, 'fill': fill}))\ncon.close()\n"
         filled_file = Path(home) / "filled.json"
         _run([fill, home, str(PAYMENTS), str(SCHEMES), str(filled_file)], "fill", out_dir / "bench_spark.fill.log")
@@ -189,7 +225,7 @@ def main(out_dir: Path) -> list[dict]:
             limit = _spark_limit() if engine == "spark" else None
             began = time.perf_counter()
             args = [RUN_SCRIPT, home, engine, str(out), str(progress)]
-            if _run(args, engine, out_dir / f"bench_spark.{engine}.log", limit):
+            if _run(args, engine, out_dir / f"bench_spark.{engine}.log", limit, env):
                 figures[engine] = json.loads(out.read_text(encoding="utf-8"))
             else:
                 figures[engine] = _stopped_figures(progress, time.perf_counter() - began)
@@ -208,6 +244,15 @@ def _table(filled: dict, figures: dict[str, dict]) -> list[dict]:
             "note": f"filled as bench_detect does in {filled['fill']:.0f} s",
         }
     ]
+    if RULES:
+        table.append(
+            {
+                "figure": "rules run (BENCH_SPARK_RULES: a partial pack, both engines)",
+                "value": len(RULES),
+                "unit": "rules",
+                "note": ", ".join(RULES),
+            }
+        )
     for engine, found in figures.items():
         rule_seconds = sum(spent for name, spent in found["seconds"].items() if name[:1] in "TAG")
         start = found["seconds"].get("spark_start")
