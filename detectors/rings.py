@@ -3,9 +3,10 @@
 Flagged accounts are joined when strong flows link them (directly, or through one account that exchanges
 strong flows with two or more of them) or when one actor holds them; a group becomes a ring when one of its
 accounts is hit by at least two rules beyond the graph shapes (G1–G7) and the anomaly score, a collector network
-gathering into it, or structuring into it by several payers (T14), counting as one. The hub is the member that gathers the
-most; collectors pass money they received on to it; investors are individuals paying in; promoters
-receive repeated commission-like payments; controllers take large drains or belong to the hub's actor.
+gathering into it, or structuring into it by several payers (T14), counting as one. The hub is the member that
+gathers the most (in a ring without a core, the account its members' money comes from); collectors pass money
+they received on to it; investors are individuals paying in; promoters receive repeated commission-like
+payments; controllers take large drains or belong to the hub's actor.
 A ring's evidence subgraph keeps its strongest flows and a sample of investor payments, bounded in size.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,7 @@ def build_rings(
     member_rows: list[dict] = []
     staged: list = []
     whys: list = []
+    founded: list[tuple[set[str], set[str], list[dict]]] = []
     for group in groups:
         # The founding rule holds for the candidate group (DOMAIN §6.2: one connected component); each scheme
         # split out of a founded group is a ring, even when the alerts fell on its siblings' accounts.
@@ -142,13 +144,21 @@ def build_rings(
                     < params.min_founding_rules
                 ):
                     why.append({"kind": "founded_with_group", "group": group_key, "parts": len(parts)})
-            roles = _roles(nb, members, core, flows, totals, actor_of, params)
-            hub = next(account for account, role in roles.items() if role == "hub")
-            if hub in networks:
-                collectors, participants = networks[hub]
-                why.append({"kind": COLLECTOR_NETWORK, "accounts": list(collectors), "participants": participants})
-            staged.append(roles)
-            whys.append(why)
+            founded.append((members, core, why))
+    # a flagged account in a group that founded no ring is in no ring, and may be one's hub
+    grouped = set().union(*(members for members, _, _ in founded))
+    hubs = [_hub(nb, members, core, flows, totals, grouped, params) for members, core, _ in founded]
+    # An outside account draining into two rings would be the hub of both: it is the hub of neither.
+    drained_twice = {hub for hub, count in Counter(hubs).items() if count > 1}
+    for (members, core, why), hub in zip(founded, hubs):
+        if hub in drained_twice:
+            hub = _hub(nb, members, core, flows, totals, grouped | drained_twice, params)
+        roles = _roles(nb, members | {hub}, hub, flows, totals, actor_of, params)
+        if hub in networks:
+            collectors, participants = networks[hub]
+            why.append({"kind": COLLECTOR_NETWORK, "accounts": list(collectors), "participants": participants})
+        staged.append(roles)
+        whys.append(why)
     figures = _figures(con, window, staged, params)
     for roles, figure, why in zip(staged, figures, whys):
         hub = next(account for account, role in roles.items() if role == "hub")
@@ -583,14 +593,46 @@ def _by_community(graph: nx.MultiDiGraph, group: set[str], core_of: dict[str, in
     return chosen
 
 
-def _roles(
-    nb: neighbourhood.Neighbourhood, members: set[str], core: set[str], flows, totals, actor_of, params: RingParams
-) -> dict[str, str]:
-    graph = nb.graph
-    received = {account: totals.get(account, (0.0, 0.0))[0] for account in graph}
-    # The hub is the core account receiving most: the gatherers and what they forward to, never a member that
-    # only does business with them (a wholesaler taking far more from its own customers).
+def _hub(
+    nb: neighbourhood.Neighbourhood, members: set[str], core: set[str], flows, totals, grouped: set[str], params
+) -> str:
+    """The account gathering the ring's money: the core account receiving most, the gatherers and what they
+    forward to, never a member that only does business with them (a wholesaler taking far more from its own
+    customers). Without a core (no member gathers from many individuals in the reports), the member receiving
+    most, unless it is a drain: most of its money comes from one account that pays out far more than the
+    reports show it taking in (so not takings passed on, as a collector's are). The money was gathered there,
+    out of the reports' sight, and that account is the hub, the members it pays its controllers. The payer is a
+    member, or a flagged account in no ring paying two members or more and most of all it pays out to them
+    (one investor's savings into a scheme go to the account that gathers, not to two of its controllers)."""
+    received = {account: totals.get(account, (0.0, 0.0))[0] for account in members | core}
     hub = max(core & members or members, key=lambda a: (received.get(a, 0.0), a))
+    graph = nb.graph
+    if core & members or hub not in graph:
+        return hub
+
+    def may_gather(payer: str) -> bool:
+        if payer in members:
+            return True
+        if payer not in nb.seeds or payer in grouped:
+            return False
+        paid = [flows[(payer, payee)] for payee in set(graph.successors(payer)) if payee in members]
+        return len(paid) >= 2 and sum(paid) >= params.forward_share * totals.get(payer, (0.0, 0.0))[1]
+
+    payers = [payer for payer in set(graph.predecessors(hub)) if may_gather(payer)]
+    if not payers:
+        return hub
+    source = max(payers, key=lambda payer: (flows[(payer, hub)], payer))
+    paid = flows[(source, hub)]
+    if (
+        paid >= params.collector_share * received.get(hub, 0.0)
+        and totals.get(source, (0.0, 0.0))[0] < params.collector_share * paid
+    ):
+        return source
+    return hub
+
+
+def _roles(nb: neighbourhood.Neighbourhood, members: set[str], hub: str, flows, totals, actor_of, params: RingParams):
+    graph = nb.graph
     roles = {account: "other" for account in members}
     roles[hub] = "hub"
     if hub not in graph:

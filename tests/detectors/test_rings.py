@@ -280,3 +280,40 @@ def test_an_agent_on_two_schemes_accounts_who_holds_neither_does_not_make_them_o
     assert sorted(ring["hub_account"] for ring in rings) == hubs
     if len(hubs) == 1:
         assert {m["account_no"]: m["role"] for m in members}["COHUBB"] != "investor"
+
+
+@pytest.mark.parametrize("hub_in_group", [True, False])
+def test_a_thin_schemes_hub_is_the_account_its_controllers_drain_not_the_controller_taking_most(con, hub_in_group):
+    # Issue 14 (c5 S06, c12 S04): the reports hold little of the participants' money into the hub (one cash
+    # deposit), and all it pays out goes to two controllers of one actor, who cash out. No member gathers from
+    # many individuals, so the ring has no core. The hub is still the account the money came from, not the
+    # controller receiving most; the controllers are controllers. In c12 the hub is held by the controllers'
+    # actor (in the group); in c5 it is flagged alone and founds nothing by itself (in no ring).
+    book = Payments()
+    book.pay(None, "THINHUB", 50_000, T0)  # a participant's cash, handed in at the counter
+    for k in range(5):
+        book.pay("THINHUB", "CTRLA", 140_000, T0 + days(1 + k))
+        book.pay("THINHUB", "CTRLB", 100_000, T0 + days(1 + k))
+    for controller in ("CTRLA", "CTRLB"):
+        book.pay(controller, None, 400_000, T0 + days(10))
+    # an employer paying CTRLA wages is no source of the scheme's money: it pays most of its money elsewhere
+    book.pay("COEMPLOYER", "CTRLA", 30_000, T0 + days(12))
+    book.pay("COEMPLOYER", "COSUPPLIER", 900_000, T0 + days(12))
+    book.insert(con)
+    boss = {"holder_id_no": "ID-BOSS"}
+    add_parties(
+        con, [party("CTRLA", **boss), party("CTRLB", **boss), party("THINHUB", **(boss if hub_in_group else {}))]
+    )
+    resolve_actors(con)
+    alerts = [
+        alert("c1", "T11", "cash_out", "CTRLA"),
+        alert("c2", "T7", "x", "CTRLA"),
+        alert("h1", "T7", "x", "THINHUB"),
+        alert("c3", "T11", "cash_out", "CTRLB"),
+    ]
+    rings, members = build_rings(con, "run1", alerts, WINDOW)
+    assert [r["hub_account"] for r in rings] == ["THINHUB"]
+    roles = {m["account_no"]: m["role"] for m in members}
+    assert (roles["THINHUB"], roles["CTRLA"], roles["CTRLB"]) == ("hub", "controller", "controller")
+    assert "COEMPLOYER" not in roles
+    assert rings[0]["total_in"] == pytest.approx(50_000)  # what the reports hold of the participants' money
