@@ -45,13 +45,18 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The suite's scratch files (tmp_path, the throw-away PostgreSQL) in memory where /dev/shm is there: this kind of
+# disk syncs every SQLite commit (~4 ms; 0.03 ms in memory) and discards every deleted block. Measured on three test
+# files: 216 s -> 128 s. A run holds ~0.7 GB there; pytest keeps only failed tests' folders (pyproject).
+TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo /tmp)
+
 # FUNDFLOW_TEST_POSTGRES=1: the case-store tests run on PostgreSQL too, and fail if it cannot start
 test: lint
 	bash console/setup_browser.sh
 	bash scripts/setup_postgres.sh
 	# One test worker per core (pytest-xdist); a test file stays on one worker, so its fixtures are built once.
 	$(COMPILE_PROJECT)
-	FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
+	TMPDIR=$(TEST_TMPDIR) FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
 
 # Java and pyspark only for the Spark suite and bench, never for `make test`: apt-get only when there is no `java`,
 # pyspark only when it does not import (the first install builds a 450 MB package: minutes).

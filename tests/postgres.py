@@ -50,12 +50,20 @@ class Cluster:
     def __init__(self) -> None:
         self.bin = postgres_bin()
         self.as_postgres = os.geteuid() == 0
-        # as root, in /tmp: the postgres user must be able to reach the folder, whatever TMPDIR says
-        self.folder = Path(tempfile.mkdtemp(prefix="fundflow-pg-", dir="/tmp" if self.as_postgres else None))
+        self.folder = Path(
+            tempfile.mkdtemp(prefix="fundflow-pg-", dir=self._scratch_root() if self.as_postgres else None)
+        )
         self.data = self.folder / "data"
         self.port = 0
         self.schemas = 0
         self.admin: sa.engine.Connection | None = None  # autocommit, on the test database
+
+    @staticmethod
+    def _scratch_root() -> str:
+        """As root, TMPDIR only if it is open to all like /tmp (sticky, world-writable: /dev/shm is): the postgres
+        user must be able to reach the folder."""
+        root = tempfile.gettempdir()
+        return root if os.stat(root).st_mode & 0o1777 == 0o1777 else "/tmp"
 
     def _run(self, *command: str) -> subprocess.CompletedProcess:
         argv = [str(self.bin / command[0]), *command[1:]]
