@@ -191,18 +191,51 @@ def ring_opening(ring: RingFacts) -> OpeningFacts:
     )
 
 
-def opening_facts(rings: list[RingFacts]) -> dict[str, OpeningFacts]:
-    """ring key → the facts its opening is judged on. DOMAIN §6.2 judges a connected group of accounts: a
-    scheme split out of a group opens with its siblings' hits and money, each as its own lead. The group's
-    payers are at least its largest part's (one person may pay into two), and so are its collectors and its
-    structuring counterparties."""
+def _siblings(rings: list[RingFacts]) -> dict[str, list[RingFacts]]:
     by_group: dict[str, list[RingFacts]] = defaultdict(list)
     for ring in rings:
         by_group[group_of(ring) or ring.ring_key].append(ring)
+    return by_group
+
+
+def group_inflow(con: duckdb.DuckDBPyConnection, rings: list[RingFacts]) -> dict[str, Decimal]:
+    """group → the money paid into the inner accounts of its rings from outside all of them, each payment once:
+    the amount a group split into two or more rings opens on. Summing the rings' own inflows would count twice
+    the money of an inner account that two siblings share, and the money siblings pay each other."""
+    amounts = {}
+    for group, siblings in _siblings(rings).items():
+        if len(siblings) < 2:
+            continue
+        inner = sorted({a["account_no"] for ring in siblings for a in ring.accounts if a["role"] in INNER_ROLES})
+        found = con.execute(
+            """
+            SELECT coalesce(sum(amount_cny), 0) FROM payments
+            WHERE payee_account IN (SELECT unnest($inner::VARCHAR[]))
+              AND txn_time >= $start AND txn_time < $end
+              AND (payer_account IS NULL OR payer_account NOT IN (SELECT unnest($inner::VARCHAR[])))
+        """,
+            {
+                "inner": inner,
+                "start": min(ring.window_start for ring in siblings),
+                "end": max(ring.window_end for ring in siblings),
+            },
+        ).fetchone()
+        amounts[group] = Decimal(found[0] if found else 0)
+    return amounts
+
+
+def opening_facts(rings: list[RingFacts], group_amounts: dict[str, Decimal] | None = None) -> dict[str, OpeningFacts]:
+    """ring key → the facts its opening is judged on. DOMAIN §6.2 judges a connected group of accounts: a
+    scheme split out of a group opens with its siblings' hits and money, each as its own lead. The group's
+    money is `group_amounts`' (group_inflow: each payment once), else the sum of its rings' inflows. The group's
+    payers are at least its largest part's (one person may pay into two), and so are its collectors and its
+    structuring counterparties."""
     facts = {}
-    for siblings in by_group.values():
+    for group, siblings in _siblings(rings).items():
         rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
-        amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
+        amount = (group_amounts or {}).get(group)
+        if amount is None:
+            amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
         own = [ring_opening(ring) for ring in siblings]
         group = OpeningFacts(
             rule_ids,
@@ -1146,7 +1179,7 @@ def publish_run(
             # a ring holding the cores of leads an analyst split apart is divided the same way
             rings = divide_split_rings(conn, warehouse_con, rings, settings.county_code)
             pending = sorted(rings, key=lambda r: (-r.score, r.ring_key))
-            opening = opening_facts(rings)
+            opening = opening_facts(rings, group_inflow(warehouse_con, rings))
             # A ring too weak to open a lead may still continue one that a later ring of this run opens:
             # go round until nothing more lands, so publishing the run again finds nothing left to do.
             while pending:
