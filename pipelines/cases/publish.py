@@ -231,9 +231,9 @@ def opening_facts(rings: list[RingFacts], group_amounts: dict[str, Decimal] | No
     payers are at least its largest part's (one person may pay into two), and so are its collectors and its
     structuring counterparties."""
     facts = {}
-    for group, siblings in _siblings(rings).items():
+    for group_key, siblings in _siblings(rings).items():
         rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
-        amount = (group_amounts or {}).get(group)
+        amount = (group_amounts or {}).get(group_key)
         if amount is None:
             amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
         own = [ring_opening(ring) for ring in siblings]
