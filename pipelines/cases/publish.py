@@ -224,18 +224,16 @@ def group_inflow(con: duckdb.DuckDBPyConnection, rings: list[RingFacts]) -> dict
     return amounts
 
 
-def opening_facts(rings: list[RingFacts], group_amounts: dict[str, Decimal] | None = None) -> dict[str, OpeningFacts]:
+def opening_facts(rings: list[RingFacts], group_amounts: dict[str, Decimal]) -> dict[str, OpeningFacts]:
     """ring key → the facts its opening is judged on. DOMAIN §6.2 judges a connected group of accounts: a
     scheme split out of a group opens with its siblings' hits and money, each as its own lead. The group's
-    money is `group_amounts`' (group_inflow: each payment once), else the sum of its rings' inflows. The group's
+    money is `group_amounts`' (group_inflow: each payment once); a ring alone opens on its own inflow. The group's
     payers are at least its largest part's (one person may pay into two), and so are its collectors and its
     structuring counterparties."""
     facts = {}
     for group_key, siblings in _siblings(rings).items():
         rule_ids = {rule for ring in siblings for rule in ring.rule_ids}
-        amount = (group_amounts or {}).get(group_key)
-        if amount is None:
-            amount = sum((Decimal(ring.total_in) for ring in siblings), Decimal(0))
+        amount = group_amounts[group_key] if len(siblings) > 1 else Decimal(siblings[0].total_in)
         own = [ring_opening(ring) for ring in siblings]
         group = OpeningFacts(
             rule_ids,
