@@ -50,10 +50,20 @@ lint: $(VENV)/.dev-installed
 # files: 216 s -> 128 s. A run holds ~0.7 GB there; pytest keeps only failed tests' folders (pyproject).
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo /tmp)
 
+# The system packages the tests need (apt-get: chromium, fonts, postgresql; npm ci) are installed while the
+# environment is built and linted: on a new machine both wait mostly on downloads (apt ~30 s, venv + lint ~65 s).
+# Their output goes to a log shown once lint is done, so the two do not interleave; either failing fails the target.
+TEST_SETUP_LOG := test-output/system-setup.log
+
 # FUNDFLOW_TEST_POSTGRES=1: the case-store tests run on PostgreSQL too, and fail if it cannot start
-test: lint
-	bash console/setup_browser.sh
-	bash scripts/setup_postgres.sh
+test:
+	@mkdir -p $(dir $(TEST_SETUP_LOG))
+	@{ bash console/setup_browser.sh && bash scripts/setup_postgres.sh; } >$(TEST_SETUP_LOG) 2>&1 & setup=$$!; \
+	$(MAKE) --no-print-directory lint; linted=$$?; \
+	wait $$setup; set_up=$$?; \
+	echo "--- 测试所需系统组件 / system packages for the tests ($(TEST_SETUP_LOG)):"; cat $(TEST_SETUP_LOG); \
+	[ $$set_up = 0 ] || echo "系统组件安装失败 / installing the system packages failed" >&2; \
+	[ $$linted = 0 ] && [ $$set_up = 0 ]
 	# One test worker per core (pytest-xdist); a test file stays on one worker, so its fixtures are built once.
 	$(COMPILE_PROJECT)
 	TMPDIR=$(TEST_TMPDIR) FUNDFLOW_TEST_POSTGRES=1 $(BIN)/python -m pytest -n auto --dist loadfile
