@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import State
 
 from console import users
-from pipelines.cases.store import CaseStore
 from pipelines.errors import FundflowError
 from pipelines.vocabulary import ROLES
 
@@ -19,7 +19,7 @@ def add_routes(
     pages: APIRouter,
     page: Callable[..., Response],
     current_user: Callable,
-    store: CaseStore,
+    state: State,
     flash: Callable,
     refuse: Callable[[str], Exception],
 ) -> None:
@@ -45,7 +45,7 @@ def add_routes(
         admin_only(user)
         listed = [
             dict(row, role_label=ROLES.get(row["role"], row["role"]), locked=bool(row["locked_until"]))
-            for row in users.list_users(store)
+            for row in users.list_users(state.store)
         ]
         return page(
             request,
@@ -67,7 +67,7 @@ def add_routes(
         admin_only(user)
         return done(
             request,
-            lambda: users.add_user(store, name, role, password, by=user.name),
+            lambda: users.add_user(state.store, name, role, password, by=user.name),
             f"已新增用户 {name.strip()}（{ROLES.get(role, role)}）",
         )
 
@@ -77,14 +77,14 @@ def add_routes(
 
         def run() -> None:
             not_self(user, name, "不能停用自己的账号 / you cannot disable yourself")
-            users.disable_user(store, name, by=user.name)
+            users.disable_user(state.store, name, by=user.name)
 
         return done(request, run, f"已停用 {name}，其登录已全部结束")
 
     @pages.post("/admin/users/{name}/enable")
     def enable(request: Request, name: str, user=Depends(current_user)) -> Response:
         admin_only(user)
-        return done(request, lambda: users.enable_user(store, name, by=user.name), f"已启用 {name}")
+        return done(request, lambda: users.enable_user(state.store, name, by=user.name), f"已启用 {name}")
 
     @pages.post("/admin/users/{name}/role")
     def change_role(request: Request, name: str, role: str = Form(...), user=Depends(current_user)) -> Response:
@@ -92,7 +92,7 @@ def add_routes(
 
         def run() -> None:
             not_self(user, name, "不能变更自己的角色 / you cannot change your own role")
-            users.set_role(store, name, role, by=user.name)
+            users.set_role(state.store, name, role, by=user.name)
 
         return done(request, run, f"{name} 的角色已改为「{ROLES.get(role, role)}」，其登录已全部结束")
 
@@ -101,6 +101,6 @@ def add_routes(
         admin_only(user)
         return done(
             request,
-            lambda: users.set_password(store, name, password, by=user.name),
+            lambda: users.set_password(state.store, name, password, by=user.name),
             f"已为 {name} 设置新密码，其登录已全部结束",
         )

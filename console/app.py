@@ -95,12 +95,14 @@ def flash(request: Request, kind: str, message: str) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    store = CaseStore.open(settings)
-    secret = auth.session_secret(settings)
     app = FastAPI(title="fundflow console", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.store = store
-    app.state.settings = settings
-    app.state.secret = secret
+    # What the routes read at each request, never captured when they are made: the home's case store and
+    # settings, the key that signs cookies and node keys, and the audit chains' last check (console.auditlog).
+    state = app.state
+    state.store = CaseStore.open(settings)
+    state.settings = settings
+    state.secret = auth.session_secret(settings)
+    state.checked_chains = {}
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     environment.filters["yuan"] = lambda value: yuan(value, cents=True)
@@ -161,7 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last so it runs first: every handler above sees request.session.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=secret,
+        secret_key=state.secret,
         session_cookie="fundflow_session",
         max_age=SESSION_HOURS * 3600,
         same_site="strict",
@@ -192,15 +194,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @public.post("/login")
     def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")) -> Response:
-        user, refusal, locked = users.try_login(store, name.strip(), password)
+        user, refusal, locked = users.try_login(state.store, name.strip(), password)
         if user is None:
             return page(
                 request, "login.html", None, 429 if locked else 401, next_url=_safe_next(next), name=name, error=refusal
             )
-        sessions.end(store, request.session.get("sid"), "login")
+        sessions.end(state.store, request.session.get("sid"), "login")
         request.session.clear()  # a fresh session (and CSRF token) on login: no session fixation
         request.session["user"] = user.name
-        request.session["sid"] = sessions.start(store, user.name)
+        request.session["sid"] = sessions.start(state.store, user.name)
         auth.csrf_token(request.session)
         return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -208,17 +210,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @pages.post("/logout")
     def logout(request: Request, user: auth.User = Depends(current_user)) -> Response:
-        sessions.end(store, request.session.get("sid"), "logout")
-        store.write_audit(user.name, "logout")
+        sessions.end(state.store, request.session.get("sid"), "logout")
+        state.store.write_audit(user.name, "logout")
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
     @pages.get("/search")
     def search_page(request: Request, q: str = "", user: auth.User = Depends(current_user)) -> Response:
-        found = search.search(store, settings.warehouse_path, q[:100])
+        found = search.search(state.store, state.settings.warehouse_path, q[:100])
         if found["kind"]:
             shown = mask_account(search.normalise(q)) if found["kind"] == "number" else q.strip()[:100]
-            store.write_audit(
+            state.store.write_audit(
                 user.name, "search", detail={"query": shown, "kind": found["kind"], "leads": len(found["leads"])}
             )
         return page(request, "search.html", user, found=found)
@@ -238,7 +240,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             if new != repeat:
                 raise FundflowError("两次输入的新密码不一致 / the two new passwords differ")
-            users.change_own_password(store, user.name, current, new)
+            users.change_own_password(state.store, user.name, current, new)
         except FundflowError as exc:
             flash(request, "error", str(exc))
             return RedirectResponse("/account", status_code=303)
@@ -272,7 +274,7 @@ def create_app(settings: Settings) -> FastAPI:
             sort=sort,
             view=view if view in QUEUE_VIEWS else "",
         )
-        rows = views.queue(store, chosen, user.name)
+        rows = views.queue(state.store, chosen, user.name)
         pages_total = max(1, -(-len(rows) // views.QUEUE_PAGE_ROWS))
         page_no = min(page_no, pages_total)
         shown_rows = rows[(page_no - 1) * views.QUEUE_PAGE_ROWS : page_no * views.QUEUE_PAGE_ROWS]
@@ -288,16 +290,16 @@ def create_app(settings: Settings) -> FastAPI:
             page_query=urlencode(query),
             chosen=chosen,
             views_menu=list(QUEUE_VIEWS.items()),
-            choices=views.queue_choices(store),
-            ranking=current_ranking(settings),
+            choices=views.queue_choices(state.store),
+            ranking=current_ranking(state.settings),
         )
 
     def lead_response(
         request: Request, user: auth.User, lead_id: str, status_code: int = 200, unmasked: tuple[str, str] | None = None
     ) -> Response:
-        lead = store.get_lead(lead_id)
-        lead["earlier_events"] = parts.earlier_events(store, lead)
-        shown = views.lead_page(lead, user.role, store.today())
+        lead = state.store.get_lead(lead_id)
+        lead["earlier_events"] = parts.earlier_events(state.store, lead)
+        shown = views.lead_page(lead, user.role, state.store.today())
         chosen, problem = payment_filter(request.query_params)
         try:
             page_no = max(1, int(request.query_params.get("tx_page") or 1))
@@ -312,14 +314,14 @@ def create_app(settings: Settings) -> FastAPI:
             **shown,
             unmasked=unmasked,
             may_unmask=user.role in auth.CAN_UNMASK,
-            unmask_choices=views.unmask_choices(lead, secret) if user.role in auth.CAN_UNMASK else [],
-            workers=users.worker_names(store, user.role),
-            split_choices=views.split_choices(lead, secret) if shown["may_work"] and shown["live"] else [],
+            unmask_choices=views.unmask_choices(lead, state.secret) if user.role in auth.CAN_UNMASK else [],
+            workers=users.worker_names(state.store, user.role),
+            split_choices=views.split_choices(lead, state.secret) if shown["may_work"] and shown["live"] else [],
             split_parts=range(1, views.SPLIT_PARTS + 1),
             dossier=user.role in auth.CAN_EXPORT,
             draft=request.session.pop("draft", None) or {},
             notes=views.notes_shown(lead),
-            note_accounts=views.note_accounts(lead, secret),
+            note_accounts=views.note_accounts(lead, state.secret),
             tx=table,
             tx_chosen=chosen,
             tx_problem=problem,
@@ -332,7 +334,7 @@ def create_app(settings: Settings) -> FastAPI:
             ],
         )
         # Who looked at which lead is audited (DOMAIN §4.3); written after the page is sent.
-        response.background = BackgroundTask(store.write_audit, user.name, "view", target=lead_id)
+        response.background = BackgroundTask(state.store.write_audit, user.name, "view", target=lead_id)
         return response
 
     @pages.get("/leads/{lead_id}")
@@ -341,7 +343,9 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:
         unmasked = None
         if shown is not None and user.role in auth.CAN_UNMASK:
-            unmasked = views.unmasked_by_audit(store, secret, lead_id, user.name, shown, UNMASK_SHOWN_MINUTES)
+            unmasked = views.unmasked_by_audit(
+                state.store, state.secret, lead_id, user.name, shown, UNMASK_SHOWN_MINUTES
+            )
         return lead_response(request, user, lead_id, unmasked=unmasked)
 
     def decided(request: Request, lead_id: str, action, done_message: str, typed: str = "") -> Response:
@@ -368,7 +372,7 @@ def create_app(settings: Settings) -> FastAPI:
         return decided(
             request,
             lead_id,
-            lambda: lifecycle.assign(store, lead_id, assignee, user.name, note, parse_date(due, "期限")),
+            lambda: lifecycle.assign(state.store, lead_id, assignee, user.name, note, parse_date(due, "期限")),
             f"已分配给 {assignee}",
             typed=note,
         )
@@ -387,7 +391,7 @@ def create_app(settings: Settings) -> FastAPI:
             request,
             lead_id,
             lambda: lifecycle.move(
-                store,
+                state.store,
                 lead_id,
                 status,
                 user.name,
@@ -411,7 +415,7 @@ def create_app(settings: Settings) -> FastAPI:
         return decided(
             request,
             lead_id,
-            lambda: lifecycle.add_measure(store, lead_id, kind, user.name, note, parse_date(due, "期限")),
+            lambda: lifecycle.add_measure(state.store, lead_id, kind, user.name, note, parse_date(due, "期限")),
             "已登记处置事项",
             typed=note,
         )
@@ -432,7 +436,7 @@ def create_app(settings: Settings) -> FastAPI:
             except ValueError:
                 raise LifecycleError(f"金额应为数字 / amount must be a number: '{amount}'") from None
             lifecycle.complete_measure(
-                store, lead_id, measure_id, user.name, note, transfer_no=transfer_no.strip() or None, amount=value
+                state.store, lead_id, measure_id, user.name, note, transfer_no=transfer_no.strip() or None, amount=value
             )
 
         return decided(request, lead_id, complete, f"处置事项 #{measure_id} 已完成销号", typed=note)
@@ -444,7 +448,7 @@ def create_app(settings: Settings) -> FastAPI:
         return decided(
             request,
             lead_id,
-            lambda: lifecycle.propose_close(store, lead_id, user.name, note),
+            lambda: lifecycle.propose_close(state.store, lead_id, user.name, note),
             "已提出销号，待另一人确认",
             typed=note,
         )
@@ -454,7 +458,11 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, lead_id: str, note: str = Form(""), user: auth.User = Depends(current_user)
     ) -> Response:
         return decided(
-            request, lead_id, lambda: lifecycle.confirm_close(store, lead_id, user.name, note), "已确认销号", typed=note
+            request,
+            lead_id,
+            lambda: lifecycle.confirm_close(state.store, lead_id, user.name, note),
+            "已确认销号",
+            typed=note,
         )
 
     @pages.post("/leads/{lead_id}/split")
@@ -468,8 +476,8 @@ def create_app(settings: Settings) -> FastAPI:
         from pipelines.cases import split  # publishing's code (and scikit-learn) loads on the first split
 
         try:
-            cores = views.split_cores(store.get_lead(lead_id), secret, core)
-            result = split.split_lead_in_home(store, lead_id, cores, user.name, reason)
+            cores = views.split_cores(state.store.get_lead(lead_id), state.secret, core)
+            result = split.split_lead_in_home(state.store, lead_id, cores, user.name, reason)
         except FundflowError as exc:
             flash(request, "error", str(exc))
             if reason.strip():
@@ -489,11 +497,11 @@ def create_app(settings: Settings) -> FastAPI:
                 uploads.append(notes.Upload(item.filename, await item.read(notes.MAX_FILE_BYTES + 1)))
 
         def record() -> None:
-            lead = store.get_lead(lead_id)
-            account_no = views.account_no_of(lead, secret, key) if key else None
+            lead = state.store.get_lead(lead_id)
+            account_no = views.account_no_of(lead, state.secret, key) if key else None
             if key and account_no is None:
                 raise FundflowError("该线索没有这个账户 / no such account on this lead")
-            notes.add_note(store, settings, lead_id, user.name, text, account_no, tuple(uploads))
+            notes.add_note(state.store, state.settings, lead_id, user.name, text, account_no, tuple(uploads))
 
         return decided(request, lead_id, record, "备注已保存", typed=text)
 
@@ -501,15 +509,15 @@ def create_app(settings: Settings) -> FastAPI:
     def attachment(
         request: Request, lead_id: str, attachment_id: int, user: auth.User = Depends(current_user)
     ) -> Response:
-        lead = store.get_lead(lead_id)
+        lead = state.store.get_lead(lead_id)
         found = next(
             (f for note in lead["notes"] for f in note["attachments"] if f["attachment_id"] == attachment_id), None
         )
         if found is None:
             raise NotFoundError(f"线索 {lead_id} 没有这个附件 / no such attachment")
-        store.write_audit(user.name, "attachment_view", target=lead_id, file_sha256=found["sha256"])
+        state.store.write_audit(user.name, "attachment_view", target=lead_id, file_sha256=found["sha256"])
         return FileResponse(
-            notes.path_of(settings, found["sha256"]),
+            notes.path_of(state.settings, found["sha256"]),
             media_type=found["media_type"],
             filename=found["filename"],
             content_disposition_type="attachment",
@@ -524,15 +532,15 @@ def create_app(settings: Settings) -> FastAPI:
         user: auth.User = Depends(current_user),
     ) -> Response:
         if user.role not in auth.CAN_UNMASK:
-            store.write_audit(user.name, "unmask_refused", target=lead_id, detail={"choice": choice})
+            state.store.write_audit(user.name, "unmask_refused", target=lead_id, detail={"choice": choice})
             raise Forbidden(f"「{ROLES[user.role]}」无权查看完整号码 / role {user.role} may not unmask")
         if not reason.strip():
             flash(request, "error", "查看完整号码须填写理由 / a reason is required")
             return RedirectResponse(f"/leads/{quote(lead_id)}", status_code=303)
-        found = views.unmask_value(store.get_lead(lead_id), secret, choice)
+        found = views.unmask_value(state.store.get_lead(lead_id), state.secret, choice)
         if found is None:
             raise NotFoundError(f"该线索没有这个号码 / no such number on lead {lead_id}")
-        seq = store.write_audit(
+        seq = state.store.write_audit(
             user.name, "unmask", target=lead_id, reason=reason.strip(), detail={"choice": choice, "what": found[0]}
         )
         # Redirect after POST: reloading the result page shows the audited value again, it does not unmask again.
@@ -554,7 +562,7 @@ def create_app(settings: Settings) -> FastAPI:
             if problem:
                 raise FundflowError(problem)
             path = downloads.export(
-                settings, what, user.name, lead_id=lead_id or None, period=period or None, payments=chosen
+                state.settings, what, user.name, lead_id=lead_id or None, period=period or None, payments=chosen
             )
         except FundflowError as exc:
             flash(request, "error", str(exc))
@@ -565,7 +573,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @api.get("/leads")
     def api_queue(user: auth.User = Depends(current_user), status: str = "", sort: str = "score") -> dict:
-        rows = views.queue(store, views.QueueFilter(status=status, sort=sort))
+        rows = views.queue(state.store, views.QueueFilter(status=status, sort=sort))
         return {
             "leads": [
                 {
@@ -593,7 +601,7 @@ def create_app(settings: Settings) -> FastAPI:
         first, last = _api_date(start), _api_date(end)
         if first and last and first > last:
             raise HTTPException(400, f"开始日期 {first} 晚于结束日期 {last}，请调换 / the range is reversed")
-        return views.graph(store.get_lead(lead_id), secret, first, last, bool(expand))
+        return views.graph(state.store.get_lead(lead_id), state.secret, first, last, bool(expand))
 
     @api.get("/leads/{lead_id}/edge")
     def api_edge(
@@ -604,24 +612,26 @@ def create_app(settings: Settings) -> FastAPI:
         end: str = "",
         user: auth.User = Depends(current_user),
     ) -> dict:
-        return views.edge_payments(store.get_lead(lead_id), secret, source, target, _api_date(start), _api_date(end))
+        return views.edge_payments(
+            state.store.get_lead(lead_id), state.secret, source, target, _api_date(start), _api_date(end)
+        )
 
     @api.get("/leads/{lead_id}/accounts/{key}")
     def api_account(
         lead_id: str, key: str, start: str = "", end: str = "", user: auth.User = Depends(current_user)
     ) -> dict:
-        lead = store.get_lead(lead_id)
-        found = views.account_detail(lead, secret, key, _api_date(start), _api_date(end))
+        lead = state.store.get_lead(lead_id)
+        found = views.account_detail(lead, state.secret, key, _api_date(start), _api_date(end))
         if found is None:
             raise NotFoundError(f"线索 {lead_id} 没有这个账户 / no such account on this lead")
-        found["also_in"] = search.also_in(store, str(views.account_no_of(lead, secret, key)), lead_id)
+        found["also_in"] = search.also_in(state.store, str(views.account_no_of(lead, state.secret, key)), lead_id)
         return found
 
-    institutions.add_routes(pages, page, current_user, settings)
-    dashboard.add_routes(pages, page, current_user, settings)
-    auditlog.add_routes(pages, page, current_user, store, Forbidden)
-    admin.add_routes(pages, page, current_user, store, flash, Forbidden)
-    tip_pages.add_routes(pages, page, current_user, settings, store, flash)
+    institutions.add_routes(pages, page, current_user, state)
+    dashboard.add_routes(pages, page, current_user, state)
+    auditlog.add_routes(pages, page, current_user, state, Forbidden)
+    admin.add_routes(pages, page, current_user, state, flash, Forbidden)
+    tip_pages.add_routes(pages, page, current_user, state, flash)
     app.include_router(public)
     app.include_router(pages)
     app.include_router(api)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.datastructures import State
 
 from pipelines.cases.store import CaseStore, audit, events, tip_events
 from pipelines.errors import FundflowError
@@ -120,10 +121,9 @@ def add_routes(
     pages: APIRouter,
     page: Callable[..., Response],
     current_user: Callable,
-    store: CaseStore,
+    state: State,
     refuse: Callable[[str], Exception],
 ) -> None:
-    checked_chains: dict = {}
 
     @pages.get("/audit")
     def audit_page(
@@ -157,12 +157,12 @@ def add_routes(
             start=first,
             end=last,
         )
-        rows, total = log_rows(store, chosen, page_no)
+        rows, total = log_rows(state.store, chosen, page_no)
         pages_total = max(1, -(-total // PAGE_ROWS))
         if page_no > pages_total:
             page_no = pages_total
-            rows, total = log_rows(store, chosen, page_no)
-        store.write_audit(
+            rows, total = log_rows(state.store, chosen, page_no)
+        state.store.write_audit(
             user.name,
             "audit_view",
             target=chosen.target or None,
@@ -186,7 +186,7 @@ def add_routes(
             pages_total=pages_total,
             page_query=urlencode(query),
             logs=list(AUDIT_LOGS.items()),
-            choices=choices(store, chosen.log),
-            checked=chain_status(store, checked_chains, fresh=bool(verify)),
+            choices=choices(state.store, chosen.log),
+            checked=chain_status(state.store, state.checked_chains, fresh=bool(verify)),
             problem=problem,
         )

@@ -79,9 +79,12 @@ def after_failure(failed_logins: int, now: datetime) -> tuple[int, datetime | No
     return failed, None
 
 
+SESSION_KEY_FILE = "console_secret.key"
+
+
 def session_secret(settings: Settings) -> str:
     """The cookie-signing key, created on first run under the home folder, readable only by its owner."""
-    path: Path = settings.home / "console_secret.key"
+    path: Path = settings.home / SESSION_KEY_FILE
     if not path.exists():
         settings.home.mkdir(parents=True, exist_ok=True)
         try:

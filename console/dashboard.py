@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.datastructures import State
 
 from pipelines.cases import lifecycle
 from pipelines.cases.sectors import SECTORS
@@ -79,14 +80,14 @@ def figures(settings: Settings, period: Period, today: date) -> dict:
     }
 
 
-def add_routes(pages: APIRouter, page: Callable[..., Response], current_user: Callable, settings: Settings) -> None:
+def add_routes(pages: APIRouter, page: Callable[..., Response], current_user: Callable, state: State) -> None:
     @pages.get("/dashboard")
     def dashboard_page(request: Request, period: str = "", user=Depends(current_user)) -> Response:
-        today = request.app.state.store.today()
+        today = state.store.today()
         problem = ""
         try:
             chosen = parse_period(period, today) if period.strip() else whole_ledger(today)
         except FundflowError as exc:
             problem, chosen = str(exc), whole_ledger(today)
-        shown = figures(settings, chosen, today)
+        shown = figures(state.settings, chosen, today)
         return page(request, "dashboard.html", user, shown=shown, period=period.strip()[:40], problem=problem)

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.datastructures import State
 
 from detectors.pack import parse_yaml
 from pipelines.errors import FundflowError
@@ -94,13 +95,13 @@ def charts(summary: list[dict], names: dict[str, str] | None = None) -> list[dic
     return drawn
 
 
-def add_routes(pages: APIRouter, page: Callable[..., Response], current_user: Callable, settings: Settings) -> None:
+def add_routes(pages: APIRouter, page: Callable[..., Response], current_user: Callable, state: State) -> None:
     @pages.get("/institutions")
     def institutions_page(request: Request, period: str = "", user=Depends(current_user)) -> Response:
-        snapshots = read_snapshots(settings)
+        snapshots = read_snapshots(state.settings)
         chosen = next((s for s in snapshots if s["period"]["key"] == period), snapshots[0] if snapshots else None)
         summary = chosen["summary"] if chosen else []
-        names = institution_names(settings)
+        names = institution_names(state.settings)
         rows = [
             {
                 "cells": [(key, row.get(key), shown(key, row.get(key), names)) for key in TABLE_COLUMNS],

@@ -16,12 +16,12 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import State
 
 from pipelines.cases import tip_matching, tips
 from pipelines.cases.store import CaseStore, audit
 from pipelines.errors import FundflowError, WarehouseBusyError
 from pipelines.formatting import parse_date
-from pipelines.settings import Settings
 from pipelines.vocabulary import (
     TIP_ACTIONS,
     TIP_CHANNELS,
@@ -59,8 +59,7 @@ def add_routes(
     pages: APIRouter,
     page: Callable[..., Response],
     current_user: Callable,
-    settings: Settings,
-    store: CaseStore,
+    state: State,
     flash: Callable[[Request, str, str], None],
 ) -> None:
     labels = {
@@ -87,7 +86,7 @@ def add_routes(
 
     @pages.get("/tips")
     def tips_page(request: Request, status: str = "", user=Depends(current_user)) -> Response:
-        found = tips.list_tips(store, status=status or None)
+        found = tips.list_tips(state.store, status=status or None)
         return page(
             request,
             "tips.html",
@@ -96,7 +95,7 @@ def add_routes(
             status=status,
             labels=labels,
             may_work=user.role in tips.WORKERS,
-            now=store.now().strftime("%Y-%m-%dT%H:%M"),
+            now=state.store.now().strftime("%Y-%m-%dT%H:%M"),
         )
 
     @pages.post("/tips")
@@ -136,19 +135,19 @@ def add_routes(
             town=town.strip() or None,
         )
         try:
-            tip_id = tips.register_tip(store, tip, user.name)
+            tip_id = tips.register_tip(state.store, tip, user.name)
         except FundflowError as exc:
             flash(request, "error", str(exc))
             return RedirectResponse("/tips", status_code=303)
-        new = tip_matching.match_tip(store, None, tip_id, user.name)
+        new = tip_matching.match_tip(state.store, None, tip_id, user.name)
         flash(request, "ok", f"已登记 {tip_id}；与线索比对新匹配 {len(new)} 项（账户比对见“与数据仓库比对”）")
         return back(tip_id)
 
     @pages.get("/tips/{tip_id}")
     def tip_page(request: Request, tip_id: str, shown: int | None = None, user=Depends(current_user)) -> Response:
-        tip = tips.get_tip(store, tip_id)
+        tip = tips.get_tip(state.store, tip_id)
         reporter = None
-        if user.role in tips.SUPERVISORS and _revealed(store, tip_id, user.name, shown):
+        if user.role in tips.SUPERVISORS and _revealed(state.store, tip_id, user.name, shown):
             reporter = {name: tip[name] for name in tips.REPORTER_FIELDS}
         return page(
             request,
@@ -166,13 +165,15 @@ def add_routes(
     @pages.post("/tips/{tip_id}/reveal")
     def reveal(request: Request, tip_id: str, reason: str = Form(""), user=Depends(current_user)) -> Response:
         try:
-            tips.reveal_reporter(store, tip_id, user.name, reason)
+            tips.reveal_reporter(state.store, tip_id, user.name, reason)
         except FundflowError as exc:
             if user.role not in tips.SUPERVISORS:
-                store.write_audit(user.name, "unmask_refused", target=f"tip:{tip_id}", detail={"what": "reporter"})
+                state.store.write_audit(
+                    user.name, "unmask_refused", target=f"tip:{tip_id}", detail={"what": "reporter"}
+                )
             flash(request, "error", str(exc))
             return back(tip_id)
-        with store.read() as conn:
+        with state.store.read() as conn:
             seq = conn.execute(
                 sa.select(sa.func.max(audit.c.seq))
                 .where(audit.c.action == "unmask")
@@ -189,13 +190,13 @@ def add_routes(
         return done(
             request,
             tip_id,
-            lambda: tips.move_tip(store, tip_id, to_status, user.name, note),
+            lambda: tips.move_tip(state.store, tip_id, to_status, user.name, note),
             f"已转为「{TIP_STATUS.get(to_status, to_status)}」",
         )
 
     @pages.post("/tips/{tip_id}/answer")
     def answer(request: Request, tip_id: str, answer: str = Form(""), user=Depends(current_user)) -> Response:
-        return done(request, tip_id, lambda: tips.answer_tip(store, tip_id, user.name, answer), "已登记答复")
+        return done(request, tip_id, lambda: tips.answer_tip(state.store, tip_id, user.name, answer), "已登记答复")
 
     @pages.post("/tips/{tip_id}/match")
     def match(request: Request, tip_id: str, user=Depends(current_user)) -> Response:
@@ -203,12 +204,12 @@ def add_routes(
             flash(request, "error", "该角色不能办理举报 / this role may not work on tips")
             return back(tip_id)
         try:
-            con = warehouse.connect(settings, read_only=True) if settings.warehouse_path.exists() else None
+            con = warehouse.connect(state.settings, read_only=True) if state.settings.warehouse_path.exists() else None
         except WarehouseBusyError:
             con = None
             flash(request, "error", "数据仓库正忙（夜间任务运行中），仅与线索比对 / warehouse busy: leads only")
         try:
-            new = tip_matching.match_tip(store, con, tip_id, user.name)
+            new = tip_matching.match_tip(state.store, con, tip_id, user.name)
         finally:
             if con is not None:
                 con.close()
@@ -218,12 +219,12 @@ def add_routes(
     @pages.post("/tips/{tip_id}/lead")
     def manual_lead(request: Request, tip_id: str, note: str = Form(""), user=Depends(current_user)) -> Response:
         try:
-            con = warehouse.connect(settings, read_only=True)
+            con = warehouse.connect(state.settings, read_only=True)
         except WarehouseBusyError:
             flash(request, "error", "数据仓库正忙，请稍后再立线索 / warehouse busy, try again later")
             return back(tip_id)
         try:
-            lead_id = tip_matching.open_manual_lead(store, con, tip_id, user.name, note)
+            lead_id = tip_matching.open_manual_lead(state.store, con, tip_id, user.name, note)
         except FundflowError as exc:
             flash(request, "error", str(exc))
             return back(tip_id)
@@ -244,7 +245,7 @@ def add_routes(
         return done(
             request,
             tip_id,
-            lambda: tips.decide_reward(store, tip_id, user.name, decision, amount or None, note),
+            lambda: tips.decide_reward(state.store, tip_id, user.name, decision, amount or None, note),
             "已登记奖励决定",
         )
 
@@ -258,6 +259,6 @@ def add_routes(
         user=Depends(current_user),
     ) -> Response:
         def pay() -> None:
-            tips.pay_reward(store, reward_id, user.name, parse_date(paid_on, "发放") or store.today(), note)
+            tips.pay_reward(state.store, reward_id, user.name, parse_date(paid_on, "发放") or state.store.today(), note)
 
         return done(request, tip_id, pay, "已登记奖励发放")

@@ -4,13 +4,15 @@ as `pipelines.cases.publish` publishes them), users of every role, and a logged-
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from console import users
+from console import auth, users
 from pipelines.cases.store import CaseStore, lead_accounts, lead_alerts, lead_payments, leads
+from pipelines.settings import Settings
 
 PASSWORD = "correct horse battery"
 ROLES = ("analyst", "reviewer", "supervisor", "auditor", "admin")
@@ -225,11 +227,31 @@ def store(settings):
     opened.close()
 
 
-@pytest.fixture
-def app(settings, store):
+@pytest.fixture(scope="session")
+def console_app(tmp_path_factory):
+    """One console app for the worker's tests, with the key of the home it was made on: making one sets up ~45
+    routes (~0.2 s of FastAPI's and pydantic's work), which is more than most console tests take."""
     from console.app import create_app
 
-    return create_app(settings)
+    first = Settings(home=tmp_path_factory.mktemp("console-app") / "home")
+    made = create_app(first)
+    yield made, first.home / auth.SESSION_KEY_FILE
+    made.state.store.close()
+
+
+@pytest.fixture
+def app(console_app, settings, store):
+    """The console app pointed at this test's home, as `create_app(settings)` makes it: the routes read the store,
+    the settings and the key from `app.state` at each request. The home gets the key the session cookies are
+    signed with (a copy of the first home's file, owner-only like its own would be)."""
+    made, key_file = console_app
+    shutil.copy2(key_file, settings.home / auth.SESSION_KEY_FILE)
+    bound = CaseStore.open(settings)
+    state = made.state
+    state.store, state.settings, state.checked_chains = bound, settings, {}
+    state.secret = auth.session_secret(settings)
+    yield made
+    bound.close()
 
 
 def csrf_of(html: str) -> str:
