@@ -750,8 +750,17 @@ def _evidence(nb: neighbourhood.Neighbourhood, roles: dict[str, str], flows, par
     """The strongest flows among the ring's own accounts, then a sample of investors' payments in."""
     graph = nb.graph
     own = {account for account, role in roles.items() if role != "investor"}
+    # the pairs among the ring's own accounts from their own payees, not a pass over every pair of the
+    # neighbourhood per ring (that grew with rings × flagged neighbourhood)
     pairs = sorted(
-        ((amount, pair) for pair, amount in flows.items() if pair[0] in own and pair[1] in own), reverse=True
+        (
+            (flows[(payer, payee)], (payer, payee))
+            for payer in own
+            if payer in graph
+            for payee in graph.successors(payer)
+            if payee in own
+        ),
+        reverse=True,
     )
     strongest: list[str] = []
     budget = params.max_evidence - params.investor_sample

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from datetime import date
 
 import pytest
 
+from detectors import rings as rings_module
 from detectors.rings import RingParams, build_rings
 from pipelines.detection.runner import write_rings
 from pipelines.warehouse.actors import resolve_actors
@@ -108,6 +110,34 @@ def test_evidence_is_bounded_and_keeps_the_strongest_flows(con):
     amounts = dict(con.execute("SELECT payment_id, amount_cny FROM payments").fetchall())
     assert max(amounts[p] for p in ring["evidence_payments"]) == 700_000
     assert sum(amounts[p] == 50_000 for p in ring["evidence_payments"]) == 4
+
+
+class PassCountingFlows(defaultdict):
+    """The neighbourhood's pair flows, counting the passes over all of them."""
+
+    passes = 0
+
+    def __iter__(self):
+        PassCountingFlows.passes += 1
+        return super().__iter__()
+
+    def items(self):
+        PassCountingFlows.passes += 1
+        return super().items()
+
+
+def test_the_neighbourhoods_pairs_are_walked_once_a_run_not_once_a_ring(con, monkeypatch):
+    # A ring's evidence reads the pairs among its own accounts: a pass over every pair of the flagged
+    # neighbourhood per ring grew with rings × neighbourhood (issue 16).
+    scheme(con)
+    real = rings_module._pair_flows
+    monkeypatch.setattr(rings_module, "_pair_flows", lambda graph: PassCountingFlows(float, real(graph)))
+    PassCountingFlows.passes = 0
+    rings, _ = build_rings(con, "run1", ALERTS, WINDOW, RingParams(max_evidence=12, investor_sample=4))
+    assert len(rings) == 2
+    assert PassCountingFlows.passes == 1  # the collector networks' one look at every payer
+    ring = next(r for r in rings if r["hub_account"] == "COHUB")
+    assert len(ring["evidence_payments"]) == 12
 
 
 def test_ring_id_is_stable_across_runs(con):
