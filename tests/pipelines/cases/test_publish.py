@@ -579,6 +579,38 @@ def test_a_scheme_split_from_a_group_opens_with_its_siblings_hits_and_money(sett
     assert (again.new, again.unchanged) == (0, 2)
 
 
+class BoundParameters:
+    """The warehouse connection, keeping every parameter value a query is given."""
+
+    def __init__(self, con):
+        self.con = con
+        self.values: list = []
+
+    def execute(self, sql, parameters=None):
+        self.values += list(parameters.values() if isinstance(parameters, dict) else parameters or [])
+        return self.con.execute(sql, parameters)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def test_publishing_binds_no_list_of_accounts_alerts_or_payments(settings, store, scheme):
+    # Issue 16: DuckDB binding a Python list parameter tries to import pandas twice per element; publishing's
+    # lists go through Arrow, so their length never shows in what it binds. A split group covers group_inflow.
+    seed_payments(scheme, hub=OTHER_HUB, first=100, payers=10)
+    weak = add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,), rules=("T8",), score=0.3)
+    split = {"kind": "split", "hubs": 2, "shared": [], "group": "g1"}
+    scheme.executemany(
+        "INSERT INTO ring_notes VALUES (?, 'run1', 'split', ?)",
+        [(hashlib.md5(HUB.encode()).hexdigest(), json.dumps(split)), (weak, json.dumps(split))],
+    )
+    recorder = BoundParameters(scheme)
+    result = publish_run(settings, recorder, "run1", store)
+    assert result.new == 2 and len(store.get_lead(result.lead_ids[0])["accounts"]) > 40
+    assert recorder.values, "the recorder saw publishing's queries"
+    assert not [value for value in recorder.values if isinstance(value, (list, tuple))]
+
+
 def test_without_its_group_the_same_weak_ring_stays_out(settings, store, scheme):
     seed_payments(scheme, hub=OTHER_HUB, first=100, payers=10)
     add_ring(scheme, "run1", hub=OTHER_HUB, members=(OTHER_HUB,), rules=("T8",), score=0.3)
