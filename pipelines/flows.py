@@ -464,6 +464,7 @@ def temporary_api(settings: Settings, startup_seconds: float):
             yield
     finally:
         if server is not None:
+            send_pending_to_server()
             server.terminate()
             try:
                 server.wait(timeout=10)
@@ -472,6 +473,16 @@ def temporary_api(settings: Settings, startup_seconds: float):
                 server.wait()
         if in_main:
             signal.signal(signal.SIGTERM, previous_term)
+
+
+def send_pending_to_server(seconds: float = 30) -> None:
+    """Send the logs and events Prefect still queues while the temporary server is up. Left to Prefect's exit
+    handlers, they are sent after the server has stopped and retried for about 80 s, on every night."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=seconds)
 
 
 def wait_for_server(port: int, server: subprocess.Popen, seconds: float) -> None:
