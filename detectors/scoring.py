@@ -16,7 +16,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-from sklearn.ensemble import IsolationForest
 
 from detectors.base import Window
 
@@ -162,6 +161,10 @@ def score_accounts(features: pl.DataFrame, n_estimators: int = 200, random_state
     forest does not say which, so each account is explained by its own robust z-scores: the features where it
     is furthest from the population median, in units of the population's spread.
     """
+    # Imported here: scikit-learn (with the SciPy it loads) takes ~1 s to import, and every process that imports
+    # the rule pack (publishing, the console, ingest-only runs) would pay it without ever scoring.
+    from sklearn.ensemble import IsolationForest
+
     z = robust_z(_transformed(features))
     forest = IsolationForest(n_estimators=n_estimators, random_state=random_state)
     forest.fit(z)
