@@ -39,14 +39,14 @@ hit_accounts AS (
     GROUP BY account HAVING count(DISTINCT counterparty) >= $min_counterparties
 ),
 all_payments AS (
-    -- the payments in the window of the accounts with hits (the hits read again: a scan of the memo rows; not
-    -- the hit accounts, whose figures would be counted again)
+    -- the payments in the window of the accounts with enough hits (the hits read again: a scan of the memo rows;
+    -- not the hit accounts, whose figures would be counted again)
     SELECT account, count(*) AS transactions
     FROM (SELECT payee_account AS account FROM payments
-          WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM moves)
+          WHERE txn_time >= $start AND txn_time < $end AND payee_account IN (SELECT account FROM moves GROUP BY account HAVING count(*) >= $min_counterparties)
           UNION ALL
           SELECT payer_account FROM payments
-          WHERE txn_time >= $start AND txn_time < $end AND payer_account IN (SELECT account FROM moves)) both_ends
+          WHERE txn_time >= $start AND txn_time < $end AND payer_account IN (SELECT account FROM moves GROUP BY account HAVING count(*) >= $min_counterparties)) both_ends
     GROUP BY account
 )
 SELECT h.account, h.keyword_hits, h.hit_counterparties, h.hit_amount_cny, t.transactions,
