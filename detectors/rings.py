@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -341,10 +342,13 @@ def _alert_views(con: duckdb.DuckDBPyConnection, run_id: str, alerts: list) -> l
 
 
 def _pair_flows(graph: nx.MultiDiGraph) -> dict[tuple[str, str], float]:
-    flows: dict[tuple[str, str], float] = defaultdict(float)
+    """Each (payer, payee) pair's total, summed exactly (fsum): a running float sum ends in other last digits
+    when the payments were loaded in another order (DuckDB returns the neighbourhood unordered), and two pairs
+    of equal totals then swapped places in a ring's evidence from one run to the next."""
+    amounts: dict[tuple[str, str], list[float]] = defaultdict(list)
     for payer, payee, amount in graph.edges(data="amount"):
-        flows[(payer, payee)] += amount
-    return flows
+        amounts[(payer, payee)].append(amount)
+    return defaultdict(float, {pair: math.fsum(paid) for pair, paid in amounts.items()})
 
 
 def _totals(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, tuple[float, float]]:

@@ -6,9 +6,11 @@ import hashlib
 from collections import defaultdict
 from datetime import date
 
+import networkx as nx
 import pytest
 
 from detectors import rings as rings_module
+from detectors.neighbourhood import Neighbourhood
 from detectors.rings import RingParams, build_rings
 from pipelines.detection.runner import write_rings
 from pipelines.warehouse.actors import resolve_actors
@@ -138,6 +140,24 @@ def test_the_neighbourhoods_pairs_are_walked_once_a_run_not_once_a_ring(con, mon
     assert PassCountingFlows.passes == 1  # the collector networks' one look at every payer
     ring = next(r for r in rings if r["hub_account"] == "COHUB")
     assert len(ring["evidence_payments"]) == 12
+
+
+def test_a_rings_evidence_does_not_depend_on_the_order_payments_were_loaded_in():
+    # Issue 16: pair totals summed in load order (0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1 in floats) put two pairs
+    # of equal totals in either order; DuckDB returns the neighbourhood unordered, so runs differed.
+    payments = [("HUB", "A", "a1", 0.1), ("HUB", "A", "a2", 0.2), ("HUB", "A", "a3", 0.3)]
+    payments += [("HUB", "B", "b1", 0.3), ("HUB", "B", "b2", 0.2), ("HUB", "B", "b3", 0.1)]
+    roles = {"HUB": "hub", "A": "other", "B": "other"}
+    evidence = []
+    for loaded in (payments, payments[::-1]):
+        graph = nx.MultiDiGraph()
+        for payer, payee, key, amount in loaded:
+            graph.add_edge(payer, payee, key=key, time=T0, amount=amount)
+        flows = rings_module._pair_flows(graph)
+        assert flows[("HUB", "A")] == flows[("HUB", "B")] == 0.6
+        nb = Neighbourhood(graph, frozenset(roles), WINDOW)
+        evidence.append(rings_module._evidence(nb, roles, flows, RingParams()))
+    assert evidence[0] == evidence[1] == ["b1", "b2", "b3", "a3", "a2", "a1"]
 
 
 def test_ring_id_is_stable_across_runs(con):
