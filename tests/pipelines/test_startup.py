@@ -90,22 +90,15 @@ def test_a_temporary_api_that_misses_its_wait_fails_with_one_clear_line(tmp_path
 
 
 @pytest.mark.slow
-def test_nightly_on_a_home_folder_that_does_not_exist_creates_it_and_loads(tmp_path):
+def test_nightly_on_a_home_folder_that_does_not_exist_creates_it_loads_and_logs_to_its_last_line(tmp_path):
     home = tmp_path / "new" / "home"
-    done = fundflow(home, one_file_inbox(tmp_path))
+    done = fundflow(home, one_file_inbox(tmp_path), PREFECT_LOGGING_LEVEL="INFO")
     assert done.returncode == 0, done.stderr[-3000:]
     assert (home / "prefect").is_dir() and (home / "warehouse.duckdb").is_file()
     assert loaded_rows(home) == 4
     assert "导入行数 rows loaded 4" in done.stdout
-
-
-@pytest.mark.slow
-def test_the_nights_last_log_reaches_the_temporary_server_before_it_stops(tmp_path):
-    # Issue 16: left to Prefect's exit handlers, the queued logs went to the stopped server, were retried for
-    # about 80 s on every night, and the flow's closing line was lost.
-    home = tmp_path / "home"
-    done = fundflow(home, one_file_inbox(tmp_path), PREFECT_LOGGING_LEVEL="INFO")
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Issue 16: left to Prefect's exit handlers, the queued logs went to the stopped temporary server, were
+    # retried for about 80 s on every night, and the flow's closing line was lost.
     assert "Error logging to API" not in done.stderr
     prefect_db = sqlite3.connect(home / "prefect" / "prefect.db")
     try:
