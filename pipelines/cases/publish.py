@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from detectors.lookalikes import Assessment, LookalikeRules, assess_run, load_lookalike_rules
-from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy
+from detectors.pack import LeadPolicy, RulePackInvalid, load_lead_policy, rule_order
 from detectors.rings import COLLECTOR_NETWORK, STRUCTURING_TYPOLOGY
 from pipelines.cases import parts as parts_rule
 from pipelines.cases import ranking
@@ -798,7 +798,22 @@ def narrative(ring: RingFacts) -> str:
 def _reasons(alerts: list[dict]) -> list[dict]:
     """One reason line per rule, from its strongest alert; every alert's own line stays in lead_alerts."""
     reasons: dict[str, dict] = {}
-    for alert in sorted(alerts, key=lambda a: (-a["score"], a["rule_id"], a["alert_id"])):
+    # Among equal scores the pack's order (T2 before T10, as `fundflow detect` lists the rules), and within one
+    # rule the alert resting on the most payments, the one an analyst can check against the most evidence. The
+    # rest (subject, window) only makes the choice stable: never the alert id, which hashes the run id, so the
+    # same data shows the same reasons whichever run published it.
+    for alert in sorted(
+        alerts,
+        key=lambda a: (
+            -a["score"],
+            rule_order(a["rule_id"]),
+            a["rule_id"],
+            -a["n_evidence"],
+            a["subject"],
+            a["window_start"],
+            a["window_end"],
+        ),
+    ):
         reasons.setdefault(
             alert["rule_id"], {"rule_id": alert["rule_id"], "zh": alert["reason_zh"], "en": alert["reason_en"]}
         )

@@ -290,7 +290,8 @@ def test_a_ring_becomes_one_lead_with_everything_an_analyst_needs(settings, stor
     assert "elderly_care" in lead["sectors"] and "养老" in lead["keywords"]
     assert lead["rule_ids"] == ["T1", "T11", "T6"]
     # the alerts' reasons first, then the look-alike rules' (rules/lookalikes.yaml): a fixed-rate payout here
-    assert [r["rule_id"] for r in lead["reasons"]] == ["T1", "T11", "T6", "LS1"]
+    # (equal scores in the pack's order: T6 before T11)
+    assert [r["rule_id"] for r in lead["reasons"]] == ["T1", "T6", "T11", "LS1"]
     assert lead["subject_name"] == "康乐养老服务有限公司"
     roles = {a["account_no"]: a["role"] for a in lead["accounts"]}
     assert {account: role for account, role in roles.items() if role != "investor"} == {
@@ -361,6 +362,25 @@ def test_new_activity_is_added_to_the_open_lead_and_leaves_the_analysts_work_alo
     assert "新增预警 1 条" in activity["note"] and "¥800,000 → ¥1,200,000" in activity["note"]
     assert [(r["run_id"], r["activity"]) for r in lead["runs"]] == [("run1", "new"), ("run2", "update")]
     assert store.verify_events().ok
+
+
+@pytest.mark.parametrize("collector_alert_id", ["0-sorts-first", "z-sorts-last"])
+def test_the_reason_shown_among_equal_scores_depends_on_the_data_not_the_alert_ids(
+    settings, store, scheme, collector_alert_id
+):
+    # Issue 14: alert ids hash the run id, so another detect over the same data orders them differently. A second
+    # T1 alert of the same score and evidence on the collector: the hub's own line is shown whichever id sorts first.
+    evidence = scheme.execute("SELECT evidence FROM alerts WHERE alert_id = 'run1-T1-0018'").fetchone()[0]
+    scheme.execute(
+        "INSERT INTO alerts VALUES (?, 'run1', 'T1', '1', 'h', 'fan_in', 'account', ?, ?, ?, '{}', ?, 0.8, "
+        "'T1：归集账户多人转入', 'T1: the collector', now())",
+        [collector_alert_id, COLLECTOR, *WINDOW, evidence],
+    )
+    scheme.execute("UPDATE rings SET alert_ids = list_append(alert_ids, ?)", [collector_alert_id])
+    lead = store.get_lead(publish_run(settings, scheme, "run1", store).lead_ids[0])
+    assert {a["alert_id"] for a in lead["alerts"]} >= {collector_alert_id, "run1-T1-0018"}
+    shown = {r["rule_id"]: r["en"] for r in lead["reasons"]}
+    assert shown["T1"] == "T1: many individuals paid in"
 
 
 def test_a_ring_holding_an_open_leads_hub_in_its_core_joins_it_instead_of_opening_a_twin(settings, store, scheme):
