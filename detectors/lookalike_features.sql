@@ -23,10 +23,18 @@ inflow AS (
       AND NOT EXISTS (SELECT 1 FROM core o WHERE o.ring_id = k.ring_id AND o.account_no = p.payer_account)
 ),
 per_payer AS (
-    SELECT ring_id, payer, any_value(payer_account) AS payer_account, sum(amount_cny) AS paid,
+    SELECT ring_id, payer, sum(amount_cny) AS paid,
            count(DISTINCT date_trunc('month', txn_time)) AS months,
            min(amount_cny) AS low, max(amount_cny) AS high, min(txn_time) AS first_paid
     FROM inflow GROUP BY ring_id, payer
+),
+-- a payment back to any account a person paid the core from goes back to that person (not to one account
+-- picked by row order); an account that two payers used is matched to the one who paid more
+paid_by_account AS (
+    SELECT a.ring_id, a.payer_account, max(q.paid) AS paid
+    FROM (SELECT DISTINCT ring_id, payer, payer_account FROM inflow WHERE payer_account IS NOT NULL) a
+    JOIN per_payer q ON q.ring_id = a.ring_id AND q.payer = a.payer
+    GROUP BY a.ring_id, a.payer_account
 ),
 first_day AS (SELECT ring_id, min(first_paid) AS first_paid FROM per_payer GROUP BY ring_id),
 inflow_figures AS (
@@ -51,7 +59,7 @@ outflow AS (
            c.account_no IS NOT NULL AS to_controller
     FROM hub h JOIN payments p ON p.payer_account = h.hub_account
         AND p.txn_time >= h.window_start AND p.txn_time < h.window_end
-    LEFT JOIN per_payer q ON q.ring_id = h.ring_id AND q.payer_account = p.payee_account
+    LEFT JOIN paid_by_account q ON q.ring_id = h.ring_id AND q.payer_account = p.payee_account
     LEFT JOIN controllers c ON c.ring_id = h.ring_id AND c.account_no = p.payee_account
     WHERE NOT EXISTS (SELECT 1 FROM core o WHERE o.ring_id = h.ring_id AND o.account_no = p.payee_account)
 ),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from detectors.lookalikes import assess_run, load_lookalike_rules
+from detectors.lookalikes import assess_run, load_lookalike_rules, ring_features
 from pipelines.cases.publish import publish_run
 from pipelines.cases.register import RegisterError, add_entry, list_entries, remove_entry
 from pipelines.cases.store import CaseStore, audit
@@ -251,3 +251,29 @@ def test_a_registered_entity_is_shown_marked_and_a_suspect_one_is_raised(county,
     assert ("zhang", "register_add", f"register:{first}", "民政局备案养老机构") in logged
     assert ("zhang", "register_remove", f"register:{second}", "备案已注销") in logged
     assert store.verify_audit().ok
+
+
+@pytest.mark.parametrize("first_account", ["P-MAIN", "P-SIDE"])
+def test_a_person_paying_from_two_accounts_is_paid_back_on_both_whatever_the_row_order(first_account):
+    # Issue 14: the features matched payouts to one of the person's accounts, picked by row order, so the same
+    # data gave other figures (and other reason lines) from one run to the next.
+    hub = "ORGHUB"
+    person = [
+        pay("P-MAIN", hub, 30_000, at(1), payer_id_no="ID-P"),
+        pay("P-SIDE", hub, 5_000, at(2), payer_id_no="ID-P"),
+    ]
+    if first_account == "P-SIDE":
+        person.reverse()
+    rows = person + [pay(f"INV{i}", hub, 10_000, at(3 + i), payer_id_no=f"ID-{i}") for i in range(9)]
+    rows += [pay(hub, f"INV{i}", 100, at(40 + i), memo="返利") for i in range(9)]
+    rows += [pay(hub, "P-MAIN", 300, at(40), memo="返利"), pay(hub, "P-SIDE", 50, at(41), memo="返利")]
+    con = warehouse.connect_memory()
+    add_payments(con, rows)
+    ring = add_ring(con, "run1", hub)
+    features = ring_features(con, "run1", RULES)[ring]
+    con.close()
+    assert features["payers"] == 10
+    assert features["payouts"] == 11  # nine investors once, the person on each account
+    assert features["payout_share"] == pytest.approx(1.0)
+    assert features["payout_ratio"] == pytest.approx(0.01)
+
