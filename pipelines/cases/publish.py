@@ -861,7 +861,11 @@ def _refreshed_fields(lead: dict, ring: RingFacts, policy: LeadPolicy) -> dict:
     fresh = _computed_fields(ring, policy)
     if ring.total_in >= Decimal(lead["total_in"]):
         figures = fresh
+        marks = ring.marks
     else:
+        # the look-alike marks go with the figures: taking the last ring's marks flipped a lead fed by two rings
+        # of one run back and forth on every detect over the same data (an event each time, nothing new)
+        marks = [mark for mark in lead["priority"] if mark in LOOKALIKE_MARKS]
         figures = {
             name: lead[name]
             for name in (
@@ -898,7 +902,7 @@ def _refreshed_fields(lead: dict, ring: RingFacts, policy: LeadPolicy) -> dict:
         priority_marks(
             Decimal(merged["total_in"]), provinces, merged["individual_payers"], merged["elderly_share"], policy
         )
-        + ring.marks
+        + marks
         + [mark for mark in lead["priority"] if mark not in COMPUTED_MARKS + LOOKALIKE_MARKS]
     )
     return merged

@@ -277,3 +277,28 @@ def test_a_person_paying_from_two_accounts_is_paid_back_on_both_whatever_the_row
     assert features["payout_share"] == pytest.approx(1.0)
     assert features["payout_ratio"] == pytest.approx(0.01)
 
+
+def test_a_lead_fed_by_a_cleared_ring_and_a_smaller_one_is_unchanged_by_the_same_findings_again(settings):
+    # Issue 14: a lead took the look-alike marks of the last ring published into it, so a cleared care home and
+    # a smaller ring naming it a collector flipped the lead's "cleared" mark on every detect over the same data.
+    care, care_name, twin, twin_name = HOLDERS["care_home"]
+    con = warehouse.connect_memory()
+    names = PARTNERS | {care: care_name, twin: twin_name}
+    add_payments(con, lawful_money("care_home", care) + twin_money("care_home", twin))
+    add_parties(con, [party(account, name=name, id_no=f"ID-{account}") for account, name in names.items()])
+    store = CaseStore.open(settings)
+    results = []
+    for run_id in ("run1", "run2"):
+        add_ring(con, run_id, care)
+        twin_ring = add_ring(con, run_id, twin)
+        con.execute("INSERT INTO ring_members VALUES (?, ?, ?, 'collector')", [twin_ring, run_id, care])
+        results.append(publish_run(settings, con, run_id, store))
+        assert len(store.list_leads()) == 1
+    first, again = results
+    assert (first.new, first.updated) == (1, 1)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
+    lead = store.list_leads()[0]
+    # the care home's takings are the larger: its figures are the lead's, and its mark goes with them
+    assert lead["hub_account"] == care and "lookalike_cleared" in lead["priority"]
+    store.close()
+    con.close()
