@@ -13,10 +13,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import duckdb
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.cases.store import CaseStore, events
+from pipelines.warehouse.db import listed, registered
 
 Ties = dict[tuple[str, str], Decimal]
 """Money moved between two accounts, either way: (smaller account number, larger) → yuan."""
@@ -66,16 +68,16 @@ def assign_accounts(roles: dict[str, str], cores: list[list[str]], ties: Ties) -
 
 def money_ties(con: duckdb.DuckDBPyConnection, accounts: list[str], start: datetime, end: datetime) -> Ties:
     """Money between any two of `accounts` in [start, end), from the warehouse's payments."""
-    rows = con.execute(
-        """
-        WITH wanted AS (SELECT unnest($accounts::VARCHAR[]) AS account_no)
-        SELECT least(payer_account, payee_account), greatest(payer_account, payee_account), sum(amount_cny)
-        FROM payments
-        WHERE payer_account IN (SELECT account_no FROM wanted) AND payee_account IN (SELECT account_no FROM wanted)
-          AND txn_time >= $start AND txn_time < $end AND amount_cny IS NOT NULL
-        GROUP BY ALL""",
-        {"accounts": sorted(accounts), "start": start, "end": end},
-    ).fetchall()
+    with listed(con, "tie_accounts", sorted(accounts)):
+        rows = con.execute(
+            """
+            SELECT least(payer_account, payee_account), greatest(payer_account, payee_account), sum(amount_cny)
+            FROM payments
+            WHERE payer_account IN (SELECT value FROM tie_accounts) AND payee_account IN (SELECT value FROM tie_accounts)
+              AND txn_time >= $start AND txn_time < $end AND amount_cny IS NOT NULL
+            GROUP BY ALL""",
+            {"start": start, "end": end},
+        ).fetchall()
     return {(one, other): Decimal(amount) for one, other, amount in rows}
 
 
@@ -96,17 +98,39 @@ def staged_rings(con: duckdb.DuckDBPyConnection, run_id: str, rings: Iterable) -
         con.execute(
             "CREATE TEMP TABLE ring_members (run_id VARCHAR, ring_id VARCHAR, account_no VARCHAR, role VARCHAR)"
         )
-        for ring in rings:
-            members = [a["account_no"] for a in ring.accounts if a["role"] != "investor"]
-            payment_ids = [p["payment_id"] for p in ring.payments]
+        staged = list(rings)
+        accounts = [(ring, a) for ring in staged for a in ring.accounts]
+        texts, lists = pa.string(), pa.list_(pa.string())
+        # through Arrow, one statement a table: DuckDB's executemany goes row by row, and binding the accounts
+        # and payments as list parameters tries to import pandas for every element (warehouse.registered)
+        ring_rows = pa.table(
+            {
+                "ring_id": pa.array([ring.ring_key for ring in staged], texts),
+                "hub_account": pa.array([ring.hub_account for ring in staged], texts),
+                "member_accounts": pa.array(
+                    [[a["account_no"] for a in ring.accounts if a["role"] != "investor"] for ring in staged], lists
+                ),
+                "window_start": pa.array([ring.window_start for ring in staged], pa.timestamp("us")),
+                "window_end": pa.array([ring.window_end for ring in staged], pa.timestamp("us")),
+                "evidence_payments": pa.array([[p["payment_id"] for p in ring.payments] for ring in staged], lists),
+            }
+        )
+        member_rows = pa.table(
+            {
+                "ring_id": pa.array([ring.ring_key for ring, _ in accounts], texts),
+                "account_no": pa.array([a["account_no"] for _, a in accounts], texts),
+                "role": pa.array([a["role"] for _, a in accounts], texts),
+            }
+        )
+        with registered(con, "staged_rings", ring_rows), registered(con, "staged_members", member_rows):
             con.execute(
-                "INSERT INTO temp.rings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [ring.ring_key, run_id, ring.hub_account, members, ring.window_start, ring.window_end, payment_ids],
+                "INSERT INTO temp.rings SELECT ring_id, $run_id, hub_account, member_accounts, window_start, "
+                "window_end, evidence_payments FROM staged_rings",
+                {"run_id": run_id},
             )
-            # one statement a ring: DuckDB's executemany goes row by row and is slow
             con.execute(
-                "INSERT INTO temp.ring_members SELECT ?, ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-                [run_id, ring.ring_key, [a["account_no"] for a in ring.accounts], [a["role"] for a in ring.accounts]],
+                "INSERT INTO temp.ring_members SELECT $run_id, ring_id, account_no, role FROM staged_members",
+                {"run_id": run_id},
             )
         yield
     finally:

@@ -11,15 +11,12 @@ import json
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
 import duckdb
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -47,6 +44,7 @@ from pipelines.formatting import yuan
 from pipelines.masking import mask_account, mask_name
 from pipelines.settings import Settings
 from pipelines.vocabulary import TYPOLOGIES
+from pipelines.warehouse.db import listed
 
 # The opening rule and the priority thresholds are data: rules/leads.yaml (detectors.pack.LeadPolicy).
 COMPUTED_MARKS = ("major_amount", "cross_province", "many_elderly")
@@ -434,18 +432,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
     cursor = con.execute(sql, params)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-@contextmanager
-def listed(con: duckdb.DuckDBPyConnection, name: str, values: list[str]) -> Iterator[None]:
-    """`values` as the one-column relation `name` (column `value`) inside the block, through Arrow: DuckDB
-    binding a Python list parameter tries to import pandas twice for every element, which cost publishing
-    about 0.1 ms per account, alert and payment it read."""
-    con.register(name, pa.table({"value": pa.array(values, type=pa.string())}))
-    try:
-        yield
-    finally:
-        con.unregister(name)
 
 
 def _rows_of(con: duckdb.DuckDBPyConnection, sql: str, values: list[str]) -> list[dict]:

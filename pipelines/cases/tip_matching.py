@@ -26,6 +26,7 @@ from pipelines.cases.tips import OPEN_TIP_STATUSES, WORKERS, _acting, _lock_tip,
 from pipelines.errors import LifecycleError
 from pipelines.masking import mask_account
 from pipelines.vocabulary import ACCOUNT_ROLES
+from pipelines.warehouse.db import listed
 
 log = logging.getLogger("fundflow.tips")
 
@@ -96,8 +97,12 @@ class Match:
 # --- the warehouse ------------------------------------------------------------------------------------------------
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
-    return con.execute(sql, params).fetchall()
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, values: list[str] | None = None) -> list[tuple]:
+    """The rows of `sql`, which reads `values` as the relation `tip_values` (column `value`)."""
+    if values is None:
+        return con.execute(sql).fetchall()
+    with listed(con, "tip_values", values):
+        return con.execute(sql).fetchall()
 
 
 def warehouse_matches(con: duckdb.DuckDBPyConnection, tip: dict) -> list[Match]:
@@ -107,12 +112,12 @@ def warehouse_matches(con: duckdb.DuckDBPyConnection, tip: dict) -> list[Match]:
     if accounts:
         rows = _fetch(
             con,
-            "SELECT a.account_no, any_value(p.holder_name) FROM (SELECT unnest($1::VARCHAR[]) AS account_no) a "
+            "SELECT a.account_no, any_value(p.holder_name) FROM (SELECT value AS account_no FROM tip_values) a "
             "LEFT JOIN parties p USING (account_no) "
             "WHERE p.account_no IS NOT NULL OR EXISTS (SELECT 1 FROM payments x "
             "    WHERE x.payer_account = a.account_no OR x.payee_account = a.account_no) "
             "GROUP BY a.account_no ORDER BY a.account_no",
-            [accounts],
+            accounts,
         )
         found += [
             Match("account", no, no, name, None, STRENGTH["account"], "账号一致 / same account") for no, name in rows
@@ -122,9 +127,9 @@ def warehouse_matches(con: duckdb.DuckDBPyConnection, tip: dict) -> list[Match]:
         rows = _fetch(
             con,
             "SELECT i.id_no, p.account_no, p.holder_name, p.holder_id_no = i.id_no FROM "
-            "(SELECT unnest($1::VARCHAR[]) AS id_no) i JOIN parties p "
+            "(SELECT value AS id_no FROM tip_values) i JOIN parties p "
             "ON upper(p.holder_id_no) = i.id_no OR upper(p.legal_rep_id_no) = i.id_no ORDER BY p.account_no",
-            [id_nos],
+            id_nos,
         )
         for id_no, account_no, name, holder in rows:
             how = (
@@ -138,9 +143,9 @@ def warehouse_matches(con: duckdb.DuckDBPyConnection, tip: dict) -> list[Match]:
     if phones:
         rows = _fetch(
             con,
-            "SELECT t.phone, p.account_no, p.holder_name FROM (SELECT unnest($1::VARCHAR[]) AS phone) t "
+            "SELECT t.phone, p.account_no, p.holder_name FROM (SELECT value AS phone FROM tip_values) t "
             f"JOIN parties p ON {PHONE_DIGITS_SQL.format(column='p.holder_phone')} = t.phone ORDER BY p.account_no",
-            [phones],
+            phones,
         )
         found += [
             Match("phone", phone, no, name, None, STRENGTH["phone"], "预留电话一致 / same phone on file")
@@ -151,7 +156,6 @@ def warehouse_matches(con: duckdb.DuckDBPyConnection, tip: dict) -> list[Match]:
             con,
             "SELECT holder_name, list(account_no ORDER BY account_no) FROM parties "
             "WHERE holder_name IS NOT NULL AND coalesce(holder_kind, 'ORG') = 'ORG' GROUP BY holder_name",
-            [],
         )
         by_name = {name: accounts_of for name, accounts_of in names}
         for company, name, strength, how in _similar_names(tip["companies"], list(by_name)):
@@ -161,8 +165,8 @@ def warehouse_matches(con: duckdb.DuckDBPyConnection, tip: dict) -> list[Match]:
         rows = _fetch(
             con,
             "SELECT holder_name, list(account_no ORDER BY account_no) FROM parties "
-            "WHERE holder_kind = 'PERSON' AND holder_name IN (SELECT unnest($1::VARCHAR[])) GROUP BY holder_name",
-            [people],
+            "WHERE holder_kind = 'PERSON' AND holder_name IN (SELECT value FROM tip_values) GROUP BY holder_name",
+            people,
         )
         for name, accounts_of in rows:
             if len(accounts_of) > PERSON_NAME_MAX_ACCOUNTS:
@@ -373,12 +377,13 @@ def rematch_open_tips(
 # --- a manual lead from a tip --------------------------------------------------------------------------------------
 
 MANUAL_FLOWS_SQL = """
+CREATE OR REPLACE TEMP TABLE manual_accounts AS SELECT DISTINCT value AS account_no FROM manual_wanted;
 CREATE OR REPLACE TEMP TABLE manual_flows AS
 SELECT 'in' AS side, p.payee_account AS account_no, p.* FROM payments p
-WHERE p.payee_account IN (SELECT unnest($accounts::VARCHAR[]))
+WHERE p.payee_account IN (SELECT account_no FROM manual_accounts)
 UNION ALL
 SELECT 'out', p.payer_account, p.* FROM payments p
-WHERE p.payer_account IN (SELECT unnest($accounts::VARCHAR[]))
+WHERE p.payer_account IN (SELECT account_no FROM manual_accounts)
 """
 
 
@@ -391,7 +396,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -> publish.RingFacts:
     """The money around the given accounts, shaped as publishing shapes a ring, so a manual lead gets the same
     evidence, narrative and graph as a generated one."""
-    con.execute(MANUAL_FLOWS_SQL, {"accounts": accounts})
+    with listed(con, "manual_wanted", accounts):
+        con.execute(MANUAL_FLOWS_SQL)
     totals = {
         r["account_no"]: r
         for r in _rows(
@@ -408,19 +414,18 @@ def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -
     window_end = max(r["last"] for r in totals.values())
     elderly_born = window_end - timedelta(days=365 * ELDERLY_YEARS + 15)
     participants = """FROM manual_flows WHERE side = 'in' AND payer_kind = 'PERSON'
-        AND (payer_account IS NULL OR payer_account NOT IN (SELECT unnest($accounts::VARCHAR[])))"""
+        AND (payer_account IS NULL OR payer_account NOT IN (SELECT account_no FROM manual_accounts))"""
     people = _rows(
         con,
         "SELECT count(DISTINCT coalesce(payer_id_no, payer_account, payer_name)) AS n, "
         "coalesce(sum(amount_cny), 0) AS amount, count(DISTINCT coalesce(payer_id_no, payer_account, payer_name)) "
         f"FILTER (WHERE payer_birth <= $born) AS elderly {participants}",
-        {"accounts": accounts, "born": elderly_born},
+        {"born": elderly_born},
     )[0]
     provinces = _rows(
         con,
         "SELECT substr(payer_region, 1, 2) AS province, count(DISTINCT coalesce(payer_id_no, payer_account)) AS n, "
         f"sum(amount_cny) AS amount {participants} AND payer_region IS NOT NULL GROUP BY province ORDER BY amount DESC",
-        {"accounts": accounts},
     )
     investors = [
         r["payer_account"]
@@ -428,22 +433,21 @@ def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -
             con,
             f"SELECT payer_account, sum(amount_cny) AS paid {participants} AND payer_account IS NOT NULL "
             f"GROUP BY payer_account ORDER BY paid DESC LIMIT {MANUAL_INVESTORS_LIMIT}",
-            {"accounts": accounts},
         )
     ]
-    listed: list[dict[str, object]] = [
+    ring_accounts: list[dict[str, object]] = [
         {"account_no": no, "role": "hub" if no == hub else "other"} for no in accounts if no in totals
     ]
-    listed += [{"account_no": no, "role": "investor"} for no in investors if no not in totals]
-    holders = {
-        r["account_no"]: r
-        for r in _rows(
-            con,
-            "SELECT account_no, institution_code, holder_name, holder_id_no, holder_kind, holder_region FROM parties "
-            "WHERE account_no IN (SELECT unnest($all::VARCHAR[]))",
-            {"all": [a["account_no"] for a in listed]},
-        )
-    }
+    ring_accounts += [{"account_no": no, "role": "investor"} for no in investors if no not in totals]
+    with listed(con, "manual_listed", [str(a["account_no"]) for a in ring_accounts]):
+        holders = {
+            r["account_no"]: r
+            for r in _rows(
+                con,
+                "SELECT account_no, institution_code, holder_name, holder_id_no, holder_kind, holder_region "
+                "FROM parties WHERE account_no IN (SELECT value FROM manual_listed)",
+            )
+        }
     paid_by_investor = {
         r["account_no"]: r
         for r in _rows(
@@ -455,7 +459,7 @@ def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -
             "GROUP BY payer_account",
         )
     }
-    for account in listed:
+    for account in ring_accounts:
         holder = holders.get(account["account_no"], {})
         figures = totals.get(account["account_no"]) or paid_by_investor.get(account["account_no"]) or {}
         account.update(
@@ -509,7 +513,7 @@ def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -
         provinces=sorted({r["province"] for r in provinces}),
         score=0.0,
         typologies=[],
-        accounts=listed,
+        accounts=ring_accounts,
         payments=payments,
     )
     ring.province_stats = {
@@ -530,7 +534,7 @@ def manual_ring(con: duckdb.DuckDBPyConnection, accounts: list[str], key: str) -
         "payouts": {},
     }
     ring.texts = texts
-    con.execute("DROP TABLE IF EXISTS manual_flows")
+    con.execute("DROP TABLE IF EXISTS manual_flows; DROP TABLE IF EXISTS manual_accounts")
     return ring
 
 

@@ -8,10 +8,11 @@ what the detectors read. Tables are created by numbered migrations applied in or
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.errors import WarehouseBusyError
 from pipelines.idcodes import ID_WEIGHTS, USCC_WEIGHTS
@@ -366,6 +367,22 @@ def connect_memory() -> duckdb.DuckDBPyConnection:
     migrate(con)
     con.execute(MACROS_SQL)
     return con
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """`table` as the relation `name` inside the block. Lists reach a query this way, not as parameters: DuckDB
+    binding a Python list parameter tries to import pandas twice for every element (about 0.1 ms each)."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def listed(con: duckdb.DuckDBPyConnection, name: str, values: list[str]) -> AbstractContextManager[None]:
+    """`values` as the one-column relation `name` (column `value`) inside the block (see `registered`)."""
+    return registered(con, name, pa.table({"value": pa.array(values, type=pa.string())}))
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:

@@ -605,8 +605,10 @@ class BoundParameters:
     def __init__(self, con):
         self.con = con
         self.values: list = []
+        self.queries = 0
 
     def execute(self, sql, parameters=None):
+        self.queries += 1
         self.values += list(parameters.values() if isinstance(parameters, dict) else parameters or [])
         return self.con.execute(sql, parameters)
 

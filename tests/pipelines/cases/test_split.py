@@ -22,6 +22,7 @@ from tests.pipelines.cases.test_publish import (
     COLLECTOR,
     HUB,
     OTHER_HUB,
+    BoundParameters,
     add_ring,
     build_warehouse,
     seed_payments,
@@ -175,3 +176,14 @@ def test_refusals_name_the_field_and_change_nothing(store, merged):
     lifecycle.confirm_close(store, lead_id, "sup", "同意排除")
     with pytest.raises(LifecycleError, match="a CLOSED lead cannot be split"):
         split_lead(store, con, lead_id, [[HUB], [OTHER_HUB]], "ana", REASON)
+
+
+def test_splitting_binds_no_list_of_accounts_or_payments(store, merged):
+    # Issue 14: DuckDB binding a Python list parameter tries to import pandas twice per element; the split reads
+    # the lead's accounts (money_ties) and stages its parts' rings (staged_rings) through Arrow instead.
+    con, lead_id = merged
+    recorder = BoundParameters(con)
+    result = split_lead(store, recorder, lead_id, [[HUB], [OTHER_HUB]], "ana", REASON)
+    assert len(result.lead_ids) == 2
+    assert recorder.queries > 2, "the recorder saw the split's queries"
+    assert not [value for value in recorder.values if isinstance(value, (list, tuple))]

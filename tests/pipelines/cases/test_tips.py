@@ -14,7 +14,14 @@ from pipelines.cases import tip_matching, tips
 from pipelines.cases.publish import publish_run
 from pipelines.cases.store import audit, events
 from pipelines.errors import FundflowError, LifecycleError
-from tests.pipelines.cases.test_publish import HUB, OTHER_HUB, add_ring, build_warehouse, seed_payments
+from tests.pipelines.cases.test_publish import (
+    HUB,
+    OTHER_HUB,
+    BoundParameters,
+    add_ring,
+    build_warehouse,
+    seed_payments,
+)
 
 SCHEME_NAME = "福寿康养老服务专业合作社"
 OTHER_PHONE = "13905761234"
@@ -104,6 +111,23 @@ def test_a_manual_lead_from_a_tip_has_evidence_and_a_graph(store, scheme, lead_i
     assert tips.get_tip(store, tip_id)["lead_ids"] == [manual]
     with pytest.raises(LifecycleError, match="已关联线索"):
         tip_matching.open_manual_lead(store, scheme, tip_id, "ana", "again")
+
+
+def test_matching_a_tip_and_opening_its_manual_lead_bind_no_list(store, scheme, lead_id):
+    # Issue 14: DuckDB binding a Python list parameter tries to import pandas twice per element; the tip's
+    # numbers and names, and the manual lead's accounts, reach the warehouse through Arrow instead.
+    seed_payments(scheme, hub=OTHER_HUB, first=100, payers=15, memo="合作社入股分红")
+    facts = {"accounts": [HUB], "phones": [OTHER_PHONE], "people": ["王秀英"], "id_nos": ["330782195203041527"]}
+    attached = tips.register_tip(store, tip(**facts), "ana")
+    unled = tips.register_tip(store, tip(phones=[OTHER_PHONE], content="另一举报"), "ana")
+    recorder = BoundParameters(scheme)
+    found = tip_matching.match_tip(store, recorder, attached, "ana")
+    assert {match.account_no for match in found} >= {HUB, OTHER_HUB}
+    tip_matching.match_tip(store, recorder, unled, "ana")
+    manual = tip_matching.open_manual_lead(store, recorder, unled, "ana", "举报人称该社承诺年息 12%")
+    assert store.get_lead(manual)["individual_payers"] == 15
+    assert recorder.queries > 10, "the recorder saw the matching's and the manual lead's queries"
+    assert not [value for value in recorder.values if isinstance(value, (list, tuple))]
 
 
 def test_a_manual_lead_needs_matched_accounts(store, scheme, lead_id):
