@@ -6,36 +6,16 @@ home folder and on a throw-away PostgreSQL server (tests/postgres.py), each run 
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import os
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+# DuckDB's look for pandas on every bound parameter answered at once: pipelines.warehouse.db.NotInstalled
+import pipelines.warehouse.db  # noqa: F401
 from pipelines.settings import Settings
 from tests.postgres import OPT_OUT_VARIABLE, Cluster, PostgresUnavailable, postgres_bin
-
-
-class NotInstalled(importlib.abc.MetaPathFinder):
-    """Says at once that a module this environment lacks is not installed, instead of searching sys.path again.
-
-    DuckDB looks for pandas on every bound parameter (about 47 looks a statement in the publish tests) and Python
-    keeps no record of a failed import, so each look walked sys.path through pytest's import hook: ~0.15 ms, 169,000
-    looks in test_publish.py alone."""
-
-    def __init__(self, names: frozenset[str]):
-        self.names = names
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname in self.names:
-            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
-        return None
-
-
-sys.meta_path.insert(0, NotInstalled(frozenset(name for name in ("pandas",) if importlib.util.find_spec(name) is None)))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
