@@ -376,3 +376,49 @@ def test_the_nightly_summary_lists_institutions_past_a_threshold(settings, count
     assert [snapshot["period"]["key"] for snapshot in read_snapshots(settings)] == ["2025Q3", "2025-03"]
     shown = json.dumps(read_snapshots(settings), ensure_ascii=False)
     assert B2 not in shown  # the console's copy is masked
+
+
+def test_a_side_left_unreported_is_large_by_its_customers_whole_day_reported_sides_included(settings, tmp_path):
+    """B2 receives ¥300,000 from A (B leaves out the IN leg) and ¥250,000 from C (B files it) on one day: the
+    day's ¥550,000 passes the natural person's ¥500,000 bar, so the side B left out is a large one unreported."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    day = "2025-04-10"
+    a_out = line(BANK_A, "A9", f"{day} 09:00:00", A1, "OUT", "300000.00", B2, BANK_B, match_no="N1")
+    c_out = line(BANK_C, "C9", f"{day} 10:00:00", C1, "OUT", "250000.00", B2, BANK_B, 2, 1, match_no="N2")
+    b_in = line(BANK_B, "B9", f"{day} 10:00:00", B2, "IN", "250000.00", C1, BANK_C, 2, 1, match_no="N2")
+    paths = [write(folder, name, [row]) for name, row in (("A.csv", a_out), ("C.csv", c_out), ("B.csv", b_in))]
+    results = ingest_paths(settings, paths, progress=False)
+    assert all(result.status == "loaded" for result in results), [r.error for r in results]
+    con = warehouse.connect(settings)
+    try:
+        scorecard = compute_scorecard(con, rules(settings), parse_period("2025-04"), today=date(2025, 4, 30))
+    finally:
+        con.close()
+    (unreported,) = scorecard.tables["large_unreported"]
+    assert (unreported["account_no"], unreported["amount_cny"], unreported["day_total"]) == (B2, 300000, 550000)
+    assert (unreported["other_institution"], unreported["other_txn_ref"]) == (BANK_A, "A9")
+    banks = by_bank(scorecard)
+    assert (banks[BANK_B]["large_unreported"], banks[BANK_B]["missing_legs"]) == (1, 1)
+
+
+def test_a_line_sent_again_later_is_timed_by_the_file_that_first_brought_it(settings, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    first = line(BANK_D, "D5", "2025-06-02 09:00:00", card(4, 1), "OUT", "70000.00", None, None)
+    again = dict(first, amount="71000.00")  # the same line corrected, 13 working days later
+    arrivals = {"D_first.csv": datetime(2025, 6, 3, 9), "D_again.csv": datetime(2025, 6, 20, 9)}
+    for name, row in (("D_first.csv", first), ("D_again.csv", again)):
+        (result,) = ingest_paths(settings, [write(folder, name, [row])], progress=False)
+        assert result.status == "loaded", result.error
+    con = warehouse.connect(settings)
+    try:
+        for name, arrived in arrivals.items():
+            con.execute("UPDATE files SET arrived_at = ? WHERE file_name = ?", [arrived, name])
+        assert warehouse.scalar(con, "SELECT count(*) FROM txn_versions") == 1
+        scorecard = compute_scorecard(con, rules(settings), parse_period("2025-06"), today=date(2025, 6, 30))
+    finally:
+        con.close()
+    bank_d = by_bank(scorecard)[BANK_D]
+    assert (bank_d["lines_timed"], bank_d["late_lines"], bank_d["max_lag_working_days"]) == (1, 0, 1)
+    assert scorecard.tables["late_files"] == []
