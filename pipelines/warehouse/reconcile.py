@@ -12,6 +12,8 @@ transaction (pipelines.warehouse.prepare).
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 from pipelines.settings import Settings
@@ -114,7 +116,9 @@ def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: 
                 break
         con.execute(INSERT_PAYMENTS.format(lines=lines))
     finally:
-        con.execute("DROP TABLE IF EXISTS reconcile_pairs")
+        # after a failed statement the transaction is aborted: the first error is the one to report
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute("DROP TABLE IF EXISTS reconcile_pairs")
 
 
 def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:

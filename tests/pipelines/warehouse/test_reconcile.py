@@ -104,3 +104,27 @@ def test_each_line_is_used_once_and_payment_ids_are_stable(settings, tmp_path):
     finally:
         con.close()
     assert payments(settings) == first
+
+
+def test_a_pairing_that_fails_inside_the_transaction_reports_its_own_error_and_keeps_the_payments(
+    settings, monkeypatch
+):
+    """At 10M lines under a small memory limit the payments insert ran out of memory; the cleanup's DROP then met
+    the aborted transaction and its TransactionException hid the out-of-memory error."""
+    from pipelines.warehouse import reconcile
+
+    ingest_paths(settings, [BANK_FILES / "C1234533000011_20250301_LARGE.csv"], progress=False)
+    before = payments(settings)
+    # an error raised while the statement runs (as running out of memory is), not while it is bound
+    monkeypatch.setattr(
+        reconcile, "INSERT_PAYMENTS", "SELECT error('ran out while inserting from ' || '{lines}') FROM {lines}"
+    )
+    con = warehouse.connect(settings)
+    try:
+        with pytest.raises(Exception) as raised:
+            with warehouse.transaction(con):
+                rebuild_payments(con, settings)
+        assert "ran out while inserting from txn" in str(raised.value)
+    finally:
+        con.close()
+    assert payments(settings) == before
