@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipelines.cases.store import CaseStore, events
-from pipelines.warehouse.db import listed, registered
+from pipelines.warehouse.db import drop_temp_tables, listed, registered
 
 Ties = dict[tuple[str, str], Decimal]
 """Money moved between two accounts, either way: (smaller account number, larger) → yuan."""
@@ -134,8 +134,7 @@ def staged_rings(con: duckdb.DuckDBPyConnection, run_id: str, rings: Iterable) -
             )
         yield
     finally:
-        con.execute("DROP TABLE IF EXISTS temp.rings")
-        con.execute("DROP TABLE IF EXISTS temp.ring_members")
+        drop_temp_tables(con, "temp.rings", "temp.ring_members")
 
 
 def split_links(lead: dict) -> dict:

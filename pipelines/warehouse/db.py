@@ -7,6 +7,7 @@ what the detectors read. Tables are created by numbered migrations applied in or
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import sys
@@ -408,6 +409,16 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> It
 def listed(con: duckdb.DuckDBPyConnection, name: str, values: list[str]) -> AbstractContextManager[None]:
     """`values` as the one-column relation `name` (column `value`) inside the block (see `registered`)."""
     return registered(con, name, pa.table({"value": pa.array(values, type=pa.string())}))
+
+
+def drop_temp_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Clean-up after a block that staged temp tables. If a statement of the block failed inside a transaction,
+    the transaction is aborted and refuses the DROP (the rollback takes the tables with it): that refusal must
+    not replace the first error, which is the one to report (a 10M-line prepare's out-of-memory error was shown
+    as "transaction is aborted")."""
+    with contextlib.suppress(duckdb.TransactionException):
+        for name in names:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:

@@ -12,12 +12,10 @@ transaction (pipelines.warehouse.prepare).
 
 from __future__ import annotations
 
-import contextlib
-
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse.db import scalar
+from pipelines.warehouse.db import drop_temp_tables, scalar
 
 MAX_TOLERANCE_ROUNDS = 5
 
@@ -116,9 +114,7 @@ def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: 
                 break
         con.execute(INSERT_PAYMENTS.format(lines=lines))
     finally:
-        # after a failed statement the transaction is aborted: the first error is the one to report
-        with contextlib.suppress(duckdb.TransactionException):
-            con.execute("DROP TABLE IF EXISTS reconcile_pairs")
+        drop_temp_tables(con, "reconcile_pairs")
 
 
 def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
@@ -166,5 +162,4 @@ def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         _pair_and_insert(con, settings, "reconcile_lines")
         return int(scalar(con, "SELECT count(*) FROM reconcile_lines"))
     finally:
-        con.execute("DROP TABLE IF EXISTS reconcile_match; DROP TABLE IF EXISTS reconcile_flow")
-        con.execute("DROP TABLE IF EXISTS reconcile_lines")
+        drop_temp_tables(con, "reconcile_match", "reconcile_flow", "reconcile_lines")

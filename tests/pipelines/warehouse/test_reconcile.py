@@ -9,7 +9,7 @@ import pytest
 from pipelines.ingest.load import ingest_paths
 from pipelines.warehouse import db as warehouse
 from pipelines.warehouse.parties import refresh_parties
-from pipelines.warehouse.reconcile import rebuild_payments
+from pipelines.warehouse.reconcile import rebuild_payments, update_payments
 
 BANK_FILES = Path(__file__).resolve().parents[3] / "data_samples" / "bank_files"
 HEADER = (
@@ -106,11 +106,13 @@ def test_each_line_is_used_once_and_payment_ids_are_stable(settings, tmp_path):
     assert payments(settings) == first
 
 
+@pytest.mark.parametrize("mode", ["rebuild", "update"])
 def test_a_pairing_that_fails_inside_the_transaction_reports_its_own_error_and_keeps_the_payments(
-    settings, monkeypatch
+    settings, monkeypatch, mode
 ):
     """At 10M lines under a small memory limit the payments insert ran out of memory; the cleanup's DROP then met
-    the aborted transaction and its TransactionException hid the out-of-memory error."""
+    the aborted transaction and its TransactionException hid the out-of-memory error. Both ways of pairing (the
+    whole of txn, or the lines a night touched) report the error itself."""
     from pipelines.warehouse import reconcile
 
     ingest_paths(settings, [BANK_FILES / "C1234533000011_20250301_LARGE.csv"], progress=False)
@@ -123,8 +125,13 @@ def test_a_pairing_that_fails_inside_the_transaction_reports_its_own_error_and_k
     try:
         with pytest.raises(Exception) as raised:
             with warehouse.transaction(con):
-                rebuild_payments(con, settings)
-        assert "ran out while inserting from txn" in str(raised.value)
+                if mode == "rebuild":
+                    rebuild_payments(con, settings)
+                else:
+                    con.execute("CREATE OR REPLACE TEMP TABLE touched_lines AS SELECT * FROM txn")
+                    update_payments(con, settings)
+        lines = "txn" if mode == "rebuild" else "reconcile_lines"
+        assert f"ran out while inserting from {lines}" in str(raised.value)
     finally:
         con.close()
     assert payments(settings) == before
