@@ -141,7 +141,8 @@ def _fill_sheet(target: WriteOnlyWorksheet, sheet: Sheet) -> None:
     for index, column in enumerate(sheet.columns, start=1):
         width = max(10, min(40, 2 * len(column.label_zh) + 2), len(column.key) + 4 if sheet.key_row else 0)
         target.column_dimensions[get_column_letter(index)].width = width
-    target.freeze_panes = f"A{len(sheet.caption) + 1 + (1 if sheet.key_row else 0) + 1}"
+    heading_rows = len(sheet.caption) + 1 + (1 if sheet.key_row else 0)  # caption, labels, keys
+    target.freeze_panes = f"A{heading_rows + 1}"
 
     def styled(value: Any, **style: Any) -> WriteOnlyCell:
         cell = WriteOnlyCell(target, value=value)
