@@ -43,7 +43,7 @@ class Settings:
     """6-digit region code of the office's county (T12 counts payers from outside it)."""
     nightly_cron: str = "0 2 * * *"
     """Cron of the nightly run, in `timezone`."""
-    duckdb_memory_limit: str = "4GB"
+    duckdb_memory_limit: str = "2GB"
     """Upper bound on DuckDB's memory; it spills to <home>/tmp beyond it."""
     payment_match_minutes: int = 10
     """Two report lines of one payment may differ in time by up to this many minutes."""

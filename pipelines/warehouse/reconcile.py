@@ -54,17 +54,22 @@ WITH outs AS (SELECT txn_id, account_no, counterparty_account_no, amount_cny, tx
 SELECT out_id, in_id, 'tolerance' FROM ranked WHERE out_rank = 1 AND in_rank = 1
 """
 
-INSERT_PAYMENTS = """
-INSERT INTO payments
-WITH legs AS (
+# Every payment's lines: a pair, or one line alone; `part` splits the insert so its joins fit the memory limit.
+LEGS_SQL = """
+CREATE OR REPLACE TEMP TABLE reconcile_legs AS
+SELECT *, hash(coalesce(out_txn_id, in_txn_id)) % $parts AS part FROM (
     SELECT out_txn_id, in_txn_id, match_method FROM reconcile_pairs
     UNION ALL
     SELECT txn_id, NULL, 'one_leg' FROM {lines}
     WHERE direction = 'OUT' AND txn_id NOT IN (SELECT out_txn_id FROM reconcile_pairs)
     UNION ALL
     SELECT NULL, txn_id, 'one_leg' FROM {lines}
-    WHERE direction = 'IN' AND txn_id NOT IN (SELECT in_txn_id FROM reconcile_pairs)
-)
+    WHERE direction = 'IN' AND txn_id NOT IN (SELECT in_txn_id FROM reconcile_pairs))
+"""
+
+INSERT_PAYMENTS = """
+INSERT INTO payments
+WITH legs AS (SELECT out_txn_id, in_txn_id, match_method FROM reconcile_legs WHERE part = $part)
 SELECT
     md5(CASE WHEN o.txn_id IS NULL THEN i.txn_id WHEN i.txn_id IS NULL THEN o.txn_id
              ELSE least(o.txn_id, i.txn_id) || '|' || greatest(o.txn_id, i.txn_id) END) AS payment_id,
@@ -98,6 +103,10 @@ LEFT JOIN txn o ON o.txn_id = legs.out_txn_id
 LEFT JOIN txn i ON i.txn_id = legs.in_txn_id
 """
 
+PAYMENTS_PER_PART = 3_000_000
+"""Payments inserted per statement: 5.2M in one (a 10M-line county) ran out of a 2 GB memory limit; fewer, larger
+parts are faster (one insert of 5.2M took 26 s, two 31 s, five 32 s)."""
+
 
 def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: str) -> None:
     """Pair the report lines in `lines` (all of txn, or a subset closed under pairing) and insert their payments."""
@@ -112,9 +121,16 @@ def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: 
             )
             if not added:
                 break
-        con.execute(INSERT_PAYMENTS.format(lines=lines))
+        # each pair makes one payment of two lines, every other line one of its own
+        payments = int(scalar(con, f"SELECT count(*) FROM {lines}")) - int(
+            scalar(con, "SELECT count(*) FROM reconcile_pairs")
+        )
+        parts = max(1, -(-payments // PAYMENTS_PER_PART))
+        con.execute(LEGS_SQL.format(lines=lines), {"parts": parts})
+        for part in range(parts):
+            con.execute(INSERT_PAYMENTS, {"part": part})
     finally:
-        drop_temp_tables(con, "reconcile_pairs")
+        drop_temp_tables(con, "reconcile_pairs", "reconcile_legs")
 
 
 def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
