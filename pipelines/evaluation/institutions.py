@@ -232,20 +232,16 @@ CREATE OR REPLACE TEMP TABLE sc_code_institution AS
     WHERE choice = 1;
 """
 
-# Each end of each transfer between two accounts in the period: one row per side. The two report lines are
-# joined once, into a narrow table, before the sides are unfolded.
+# Each end of each transfer between two accounts in the period: one row per side. Who reported each leg is on
+# the payment (pipelines.warehouse.reconcile), so txn is not read again here.
 TRANSFERS_SQL = """
 CREATE OR REPLACE TEMP TABLE sc_transfers AS
 SELECT p.payment_id, CAST(p.txn_time AS DATE) AS day, p.txn_time, p.amount_cny, p.method,
        p.payer_account, p.payee_account, p.payer_kind, p.payee_kind, p.payer_name, p.payee_name,
        p.out_txn_id IS NOT NULL AS out_present, p.in_txn_id IS NOT NULL AS in_present,
-       o.institution_code AS out_institution, o.counterparty_institution AS out_counterparty_code,
-       o.txn_ref AS out_txn_ref,
-       i.institution_code AS in_institution, i.counterparty_institution AS in_counterparty_code,
-       i.txn_ref AS in_txn_ref
+       p.out_institution, p.out_counterparty_institution AS out_counterparty_code, p.out_txn_ref,
+       p.in_institution, p.in_counterparty_institution AS in_counterparty_code, p.in_txn_ref
 FROM payments p
-LEFT JOIN (SELECT txn_id, institution_code, counterparty_institution, txn_ref FROM txn) o ON o.txn_id = p.out_txn_id
-LEFT JOIN (SELECT txn_id, institution_code, counterparty_institution, txn_ref FROM txn) i ON i.txn_id = p.in_txn_id
 WHERE CAST(p.txn_time AS DATE) BETWEEN $start AND $end AND NOT p.is_cash
   AND p.payer_account IS NOT NULL AND p.payee_account IS NOT NULL
 """

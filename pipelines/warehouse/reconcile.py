@@ -97,7 +97,13 @@ SELECT
     coalesce(o.channel, i.channel) AS channel,
     coalesce(o.purpose, i.purpose) AS purpose,
     coalesce(o.memo, i.memo) AS memo,
-    coalesce(o.place_code, i.place_code) AS place_code
+    coalesce(o.place_code, i.place_code) AS place_code,
+    o.institution_code AS out_institution,
+    o.counterparty_institution AS out_counterparty_institution,
+    o.txn_ref AS out_txn_ref,
+    i.institution_code AS in_institution,
+    i.counterparty_institution AS in_counterparty_institution,
+    i.txn_ref AS in_txn_ref
 FROM legs
 LEFT JOIN txn o ON o.txn_id = legs.out_txn_id
 LEFT JOIN txn i ON i.txn_id = legs.in_txn_id
