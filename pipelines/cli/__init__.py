@@ -11,6 +11,8 @@ import importlib
 import logging
 import sys
 
+import duckdb
+
 from pipelines.errors import FundflowError
 from pipelines.settings import ENGINES, Settings
 
@@ -221,6 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"错误 / error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.OutOfMemoryException:
+        if args.debug:
+            raise
+        # the step that ran out is one transaction: it was rolled back, and a night's files are still in the inbox
+        print(
+            f"错误 / error: 数据仓库内存不足（上限 {settings.duckdb_memory_limit}），该步骤已回滚；请调大 "
+            f"FUNDFLOW_DUCKDB_MEMORY（如 3GB）后重新运行 / DuckDB ran out of its memory limit "
+            f"({settings.duckdb_memory_limit}); the step was rolled back. Raise FUNDFLOW_DUCKDB_MEMORY (e.g. 3GB) "
+            "and run it again",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("已中断 / interrupted", file=sys.stderr)
