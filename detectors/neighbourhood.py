@@ -142,7 +142,6 @@ def shared_graph(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         _growing.remove(reference)
         _cached[:] = [entry for entry in _cached if entry[0]() is not con]
-        gc.collect()
 
 
 def keep_only_window(con: duckdb.DuckDBPyConnection, window: Window) -> None:

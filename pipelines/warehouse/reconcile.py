@@ -54,10 +54,10 @@ WITH outs AS (SELECT txn_id, account_no, counterparty_account_no, amount_cny, tx
 SELECT out_id, in_id, 'tolerance' FROM ranked WHERE out_rank = 1 AND in_rank = 1
 """
 
-# Every payment's lines: a pair, or one line alone; `part` splits the insert so its joins fit the memory limit.
+# Every payment's lines: a pair, or one line alone.
 LEGS_SQL = """
 CREATE OR REPLACE TEMP TABLE reconcile_legs AS
-SELECT *, hash(coalesce(out_txn_id, in_txn_id)) % $parts AS part FROM (
+SELECT * FROM (
     SELECT out_txn_id, in_txn_id, match_method FROM reconcile_pairs
     UNION ALL
     SELECT txn_id, NULL, 'one_leg' FROM {lines}
@@ -69,7 +69,8 @@ SELECT *, hash(coalesce(out_txn_id, in_txn_id)) % $parts AS part FROM (
 
 INSERT_PAYMENTS = """
 INSERT INTO payments
-WITH legs AS (SELECT out_txn_id, in_txn_id, match_method FROM reconcile_legs WHERE part = $part)
+WITH legs AS (SELECT out_txn_id, in_txn_id, match_method FROM reconcile_legs
+              WHERE hash(coalesce(out_txn_id, in_txn_id)) % $parts = $part)
 SELECT
     md5(CASE WHEN o.txn_id IS NULL THEN i.txn_id WHEN i.txn_id IS NULL THEN o.txn_id
              ELSE least(o.txn_id, i.txn_id) || '|' || greatest(o.txn_id, i.txn_id) END) AS payment_id,
@@ -127,14 +128,11 @@ def _pair_and_insert(con: duckdb.DuckDBPyConnection, settings: Settings, lines: 
             )
             if not added:
                 break
-        # each pair makes one payment of two lines, every other line one of its own
-        payments = int(scalar(con, f"SELECT count(*) FROM {lines}")) - int(
-            scalar(con, "SELECT count(*) FROM reconcile_pairs")
-        )
-        parts = max(1, -(-payments // PAYMENTS_PER_PART))
-        con.execute(LEGS_SQL.format(lines=lines), {"parts": parts})
+        con.execute(LEGS_SQL.format(lines=lines))
+        # the insert is split so that its joins fit the memory limit
+        parts = max(1, -(-int(scalar(con, "SELECT count(*) FROM reconcile_legs")) // PAYMENTS_PER_PART))
         for part in range(parts):
-            con.execute(INSERT_PAYMENTS, {"part": part})
+            con.execute(INSERT_PAYMENTS, {"part": part, "parts": parts})
     finally:
         drop_temp_tables(con, "reconcile_pairs", "reconcile_legs")
 

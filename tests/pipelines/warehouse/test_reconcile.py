@@ -121,7 +121,8 @@ def test_a_pairing_that_fails_inside_the_transaction_reports_its_own_error_and_k
     monkeypatch.setattr(
         reconcile,
         "INSERT_PAYMENTS",
-        "SELECT error('ran out while inserting part ' || CAST($part AS VARCHAR)) FROM reconcile_legs WHERE part = $part",
+        "SELECT error('ran out while inserting part ' || CAST($part AS VARCHAR) || ' of ' || CAST($parts AS VARCHAR))"
+        " FROM reconcile_legs",
     )
     con = warehouse.connect(settings)
     try:
