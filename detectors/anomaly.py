@@ -62,6 +62,9 @@ class Params:
 def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]:
     params: Params = rule.params
     keywords = "|".join(f"(?:{word})" for word in params.memo_keywords) or scoring.DEFAULT_KEYWORDS
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        # kept in the warehouse between nights: a night with little new data measures only what it changed
+        scoring.refresh_stored_features(con, window, keywords)
     features = scoring.account_features(con, window, keywords, min_txn=params.min_txn)
     if features.height < max(params.min_accounts, 2):
         return []

@@ -8,6 +8,7 @@ the supervised ranking model in `pipelines.evaluation.train`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,8 +68,92 @@ def account_features(
     accounts: list[str] | None = None,
 ) -> pl.DataFrame:
     """One row per account with at least `min_txn` payments in the window: `account_no`, `n_txn` and every
-    feature in ACCOUNT_FEATURES (null where it is undefined, e.g. no inflow for the out/in ratio)."""
-    params = {
+    feature in ACCOUNT_FEATURES (null where it is undefined, e.g. no inflow for the out/in ratio). `accounts`,
+    when given, restricts the rows to those accounts.
+
+    When the warehouse keeps this window's features (`refresh_stored_features`), the stored rows are read and
+    only the accounts changed since are measured; the rows are the same either way."""
+    if not _stored_for(con, window, keywords):
+        return _measured(con, window, keywords, min_txn, accounts)
+    wanted = list(accounts or [])
+    stored = con.execute(
+        """SELECT * FROM stored_features
+        WHERE n_txn >= $min_txn AND (len($accounts) = 0 OR account_no IN (SELECT unnest($accounts)))
+          AND account_no NOT IN (SELECT account_no FROM changed_accounts)""",
+        {"min_txn": min_txn, "accounts": wanted},
+    ).pl()
+    changed = {row[0] for row in con.execute("SELECT account_no FROM changed_accounts").fetchall()}
+    if wanted:
+        changed &= set(wanted)
+    if not changed:
+        return stored.sort("account_no")
+    fresh = _measured(con, window, keywords, min_txn, sorted(changed))
+    return pl.concat([stored, fresh]).sort("account_no")
+
+
+FEATURES_SQL_HASH = hashlib.sha256(FEATURES_SQL.encode("utf-8")).hexdigest()[:16]
+"""Part of the stored features' key: features measured by another version of the query are not reused."""
+
+
+def refresh_stored_features(con: duckdb.DuckDBPyConnection, window: Window, keywords: str) -> int:
+    """Bring the warehouse's stored features up to date for `window` and `keywords` (every account with a
+    payment in the window): the accounts changed since they were measured, or all of them for a window not yet
+    stored (which replaces the one that was). Returns how many accounts were measured."""
+    con.begin()  # all or nothing: stored rows and the window they are for change together
+    try:
+        if _stored_for(con, window, keywords):
+            measured = _count(con, "changed_accounts")
+            if measured:
+                changed = [row[0] for row in con.execute("SELECT account_no FROM changed_accounts").fetchall()]
+                con.execute("DELETE FROM stored_features WHERE account_no IN (SELECT account_no FROM changed_accounts)")
+                con.execute(f"INSERT INTO stored_features {FEATURES_SQL}", _params(window, keywords, 1, changed))
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE stored_features AS {FEATURES_SQL}", _params(window, keywords, 1, []))
+            con.execute("DELETE FROM feature_window")
+            con.execute(
+                """INSERT INTO feature_window
+                VALUES ($start, $end, $as_of, $keywords, $hash, current_localtimestamp())""",
+                _key(window, keywords),
+            )
+            measured = _count(con, "stored_features")
+        con.execute("DELETE FROM changed_accounts")
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+    return measured
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    found = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(found[0]) if found else 0
+
+
+def _stored_for(con, window: Window, keywords: str) -> bool:
+    """Whether the warehouse keeps the features of this window and keywords (never on Spark's connection)."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return False
+    found = con.execute(
+        """SELECT count(*) FROM feature_window WHERE window_start = $start AND window_end = $end
+        AND as_of = $as_of AND keywords = $keywords AND features_sql_hash = $hash""",
+        _key(window, keywords),
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _key(window: Window, keywords: str) -> dict:
+    """What stored features were measured for: another window, keyword list or query is measured afresh."""
+    return {
+        "start": window.start,
+        "end": window.end,
+        "as_of": window.as_of,
+        "keywords": keywords,
+        "hash": FEATURES_SQL_HASH,
+    }
+
+
+def _params(window: Window, keywords: str, min_txn: int, accounts: list[str] | None) -> dict:
+    return {
         "start": window.start,
         "end": window.end,
         "as_of": window.as_of,
@@ -76,7 +161,11 @@ def account_features(
         "min_txn": min_txn,
         "accounts": list(accounts or []),
     }
-    return con.execute(FEATURES_SQL, params).pl()
+
+
+def _measured(con, window: Window, keywords: str, min_txn: int, accounts: list[str] | None) -> pl.DataFrame:
+    """The features measured from payments (no stored rows read)."""
+    return con.execute(FEATURES_SQL, _params(window, keywords, min_txn, accounts)).pl()
 
 
 def _transformed(features: pl.DataFrame) -> np.ndarray:

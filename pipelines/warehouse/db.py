@@ -292,6 +292,24 @@ MIGRATIONS: list[tuple[int, str]] = [
     DELETE FROM prepared_files;
     """,
     ),
+    (
+        7,
+        """
+    -- the window whose per-account features (detectors/scoring_features.sql) are kept in stored_features, so a
+    -- night with little new data measures again only the accounts it changed; stored_features itself is made
+    -- by the first measurement (its columns are the query's)
+    CREATE TABLE feature_window (
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        as_of DATE NOT NULL,
+        keywords VARCHAR NOT NULL,
+        features_sql_hash VARCHAR NOT NULL,
+        measured_at TIMESTAMP NOT NULL
+    );
+    -- accounts whose payments or holder facts changed since stored_features measured them (prepare adds them)
+    CREATE TABLE changed_accounts (account_no VARCHAR NOT NULL);
+    """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -446,6 +464,16 @@ def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
     """The single value of a one-row query."""
     return one_row(con, sql, params)[0]
+
+
+def mark_changed_accounts(con: duckdb.DuckDBPyConnection, accounts_sql: str) -> None:
+    """Record the accounts `accounts_sql` selects (column account_no) as changed for the stored features;
+    nothing to record while no features are stored."""
+    con.execute(f"""
+        INSERT INTO changed_accounts
+        SELECT DISTINCT account_no FROM ({accounts_sql})
+        WHERE account_no IS NOT NULL AND account_no NOT IN (SELECT account_no FROM changed_accounts)
+          AND EXISTS (SELECT 1 FROM feature_window)""")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

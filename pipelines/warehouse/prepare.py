@@ -99,6 +99,9 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: 
             say(f"  {name}: {result.seconds[name]:.1f} s")
             if name == "payments":
                 pause_point("prepare")  # crash tests: killed here, the whole transaction is rolled back
+        if rebuild:
+            # every payment was made again: stored account features are measured again in full (scoring)
+            con.execute("DELETE FROM feature_window; DELETE FROM changed_accounts")
         # Cleared only now, after payments, parties and actors are all current, and in the same transaction.
         con.execute(
             """INSERT INTO prepared_files
