@@ -29,8 +29,9 @@ MAX_NEIGHBOUR_PAYMENTS = 300
 MAX_HOP2_PAYMENTS = 200_000
 """Upper bound on hop-2 payments loaded into Python; the largest are kept (payments)."""
 
-SEED_TABLES = ("flagged_accounts", "ring_seeds")
-"""Temp tables that may seed a neighbourhood: the sweep's flags, and the accounts of a run's alerts (rings)."""
+SEED_TABLES = ("flagged_accounts", "ring_seeds", "payout_hubs")
+"""Temp tables that may seed a neighbourhood: the sweep's flags, the accounts of a run's alerts (rings), and the
+flagged accounts that could pay periodic interest (T3)."""
 
 _COLUMNS = (
     "payment_id",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from detectors import interest_payout
@@ -92,3 +94,42 @@ def test_reinvested_tranche_starting_its_own_schedule_still_counts(con):
     alerts = interest_payout.detect(con, rule_for(interest_payout, "T3"), WINDOW)
     assert alerts and alerts[0].metrics["payees"] == 12
     assert alerts[0].metrics["annual_rate"] == pytest.approx(0.24, abs=0.001)
+
+
+def test_a_night_without_a_possible_hub_loads_no_graph(con, monkeypatch):
+    book = Payments()
+    ponzi(book, investors=9, rate=0.02)  # one payee short of min_payees: no hub can alert
+    book.insert(con, flagged=["HUB"])
+
+    def no_graph(*args, **kwargs):
+        raise AssertionError("the neighbourhood was loaded")
+
+    monkeypatch.setattr(interest_payout.neighbourhood, "load", no_graph)
+    assert interest_payout.detect(con, rule_for(interest_payout, "T3"), WINDOW) == []
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_sql_candidates_change_no_alert(con, seed, monkeypatch):
+    """Random hubs near every bar (payees, payouts, rate, rhythm, payees who never paid in) beside one that
+    alerts: the alerts are those found when every flagged account is examined in the graph."""
+    rng = random.Random(seed)
+    book = Payments()
+    ponzi(book, investors=12, rate=0.02)
+    hubs = ["HUB", *(f"HUB{h}" for h in range(3))]
+    for hub in hubs[1:]:
+        rate, interval = rng.choice([0.02, 0.004]), rng.choice([7, 30.4, 30.4, 20])
+        for i in range(rng.randint(8, 13)):
+            investor = f"{hub}-INV{i}"
+            principal = 10_000 * rng.randint(1, 5)
+            if rng.random() < 0.9:  # some payees never paid in: a payroll's employees
+                book.pay(investor, hub, principal, T0 + days(rng.randint(0, 6)))
+            for k in range(1, rng.randint(2, 5)):
+                book.pay(hub, investor, round(principal * rate, 2), T0 + days(7 + interval * k))
+    book.insert(con, flagged=hubs)
+    rule = rule_for(interest_payout, "T3")
+    found = interest_payout.detect(con, rule, WINDOW)
+    every_flagged = """SELECT account_no FROM flagged_accounts
+        WHERE $start < $end AND $min_payouts > 0 AND $min_payees > 0"""
+    monkeypatch.setattr(interest_payout, "CANDIDATES_SQL", every_flagged)
+    assert found == interest_payout.detect(con, rule, WINDOW)
+    assert "HUB" in {alert.subject for alert in found}
