@@ -422,3 +422,32 @@ def test_a_line_sent_again_later_is_timed_by_the_file_that_first_brought_it(sett
     bank_d = by_bank(scorecard)[BANK_D]
     assert (bank_d["lines_timed"], bank_d["late_lines"], bank_d["max_lag_working_days"]) == (1, 0, 1)
     assert scorecard.tables["late_files"] == []
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_timeliness_from_counted_lines_is_what_the_lines_one_by_one_give(seed):
+    """sc_lags counts lines per file and due day; the summary's median lag from those counts equals DuckDB's
+    median over the lines themselves (odd and even counts, middle values that differ, one value only)."""
+    import random
+
+    from pipelines.evaluation.institutions import TIMELINESS_SUMMARY_SQL
+
+    rng = random.Random(seed)
+    rows = [
+        (rng.choice(["C1", "C2"]), rng.choice(["LARGE", "SUSPICIOUS"]), f"F{rng.randrange(4)}.csv",
+         date(2025, 3, 1), date(2025, 2, 27), rng.choice([0, 0, 1, 2, 3, 7, 12]), 5, rng.randint(1, 4))
+        for _ in range(rng.randint(1, 12))
+    ]  # fmt: skip
+    con = warehouse.connect_memory()
+    con.execute(
+        """CREATE TEMP TABLE sc_lags (institution_code VARCHAR, report_kind VARCHAR, file_name VARCHAR,
+        arrived_on DATE, due_from DATE, lag INTEGER, deadline INTEGER, lines BIGINT)"""
+    )
+    con.executemany("INSERT INTO sc_lags VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    one_by_one = con.execute(
+        """WITH line AS (SELECT * FROM sc_lags, range(lines))
+        SELECT institution_code, report_kind, count(*), count(*) FILTER (WHERE lag > deadline),
+               any_value(deadline), median(lag), max(lag)
+        FROM line GROUP BY ALL ORDER BY ALL"""
+    ).fetchall()
+    assert con.execute(TIMELINESS_SUMMARY_SQL).fetchall() == one_by_one
