@@ -18,6 +18,7 @@ from detectors.base import Alert, Rule, Window
 
 TYPOLOGY = "fan_in"
 STAGE = "sweep"
+WINDOW_ONLY = True  # reads only the payments of its window: a window none of whose days changed is kept
 SQL = sweep.read_sql(__file__)
 
 

@@ -193,16 +193,17 @@ def _select(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hop
     """Fill the temp table `nb_rows` with the neighbourhood's payments; return the seeds."""
     span = [window.start, window.end]
     con.execute(f"CREATE OR REPLACE TEMP TABLE nb_seed AS SELECT DISTINCT account_no FROM {seed_table}")
+    columns = ", ".join(_COLUMNS)
+    # only the columns the graph reads: all of them made this 1.4 s instead of 0.5 at 10M lines
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE nb_hop1 AS
-        SELECT * FROM payments
+        SELECT {columns} FROM payments
         WHERE txn_time >= ? AND txn_time < ?
           AND (payer_account IN (SELECT account_no FROM nb_seed) OR payee_account IN (SELECT account_no FROM nb_seed))
     """,
         span,
     )
-    columns = ", ".join(_COLUMNS)
     seeds = frozenset(row[0] for row in con.execute("SELECT account_no FROM nb_seed").fetchall())
     if hops == 1:
         con.execute(f"CREATE OR REPLACE TEMP TABLE nb_rows AS SELECT {columns} FROM nb_hop1")

@@ -16,6 +16,7 @@ from detectors.base import Alert, Rule, Window
 
 TYPOLOGY = "round_amounts"
 STAGE = "sweep"
+WINDOW_ONLY = True  # reads only the payments of its window: a window none of whose days changed is kept
 SQL = sweep.read_sql(__file__)
 
 

@@ -5,7 +5,8 @@ Sweep rules run first over the whole warehouse; the accounts they flag become th
 account; rings are built from all alerts. Every alert is computed
 before any is written, then alerts (and rings) are written in one transaction with the run id, rule version
 and rule-pack hash. A rule whose window is shorter than the run is evaluated on windows stepping back by half
-its length, and keeps each subject's strongest window.
+its length, and keeps each subject's strongest window; for a rule that reads only its window's payments, a window
+none of whose days changed since the last run is not evaluated again (`window_results`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
 from detectors.rings import build_rings
 from pipelines.cases import ranking
 from pipelines.crashpoints import pause_point
+from pipelines.detection.window_results import WindowResults
 from pipelines.errors import FundflowError, RulePackError
 from pipelines.settings import ENGINES, Settings
 from pipelines.warehouse import db as warehouse
@@ -111,11 +113,13 @@ def _run(
     try:
         rules = tuple(_with_settings(rule, settings) for rule in pack.rules)
         seconds: dict[str, float] = {}
-        alerts, ids, rings = _alerts_and_rings(settings, con, rules, window, seconds, engine, run_id)
+        kept = WindowResults(con, engine)
+        alerts, ids, rings = _alerts_and_rings(settings, con, rules, window, seconds, engine, run_id, kept)
         pause_point("detect-written")
         with warehouse.transaction(con):
             _write_alerts(con, run_id, pack, rules, alerts, ids)
             write_rings(con, rings)
+            kept.write(con)
     except Exception as exc:
         runs.finish_run(con, run_id, "failed", error=str(exc))
         raise
@@ -131,6 +135,7 @@ def _run(
             "alerts_per_rule": per_rule,
             "seconds": seconds,
             "alerts": len(alerts),
+            "windows_kept": kept.reused,
             "rings": len(rings[0]),
             "engine": engine,
             "window_start": str(window.start.date()),
@@ -159,11 +164,12 @@ def _alerts_and_rings(
     seconds: dict[str, float],
     engine: str,
     run_id: str,
+    kept: WindowResults | None = None,
 ) -> tuple[list[Alert], list[str], tuple[list[dict], list[dict]]]:
     """The run's alerts, their ids and its rings (rows for `rings` and `ring_members`), nothing written yet."""
     # G1–G7 and the rings read one flagged neighbourhood: built for the sweep's flags, grown for the rings' seeds
     with neighbourhood.shared_graph(con):
-        alerts = _stages(settings, con, rules, window, seconds, engine)
+        alerts = _stages(settings, con, rules, window, seconds, engine, kept)
         ids = [alert_id(run_id, alert) for alert in alerts]
         weights = {rule.rule_id: rule.weight for rule in rules}
         alert_rows = [
@@ -221,26 +227,27 @@ def _stages(
     window: Window,
     seconds: dict[str, float],
     engine: str,
+    kept: WindowResults | None = None,
 ) -> list[Alert]:
     """Sweep, graph and whole-graph rules. With the Spark engine the sweep and whole-graph SQL runs on Spark
     (a detector in spark.ON_SERVER excepted); the graph rules (networkx on the flagged neighbourhoods) and
     the rings stay on the server."""
     if engine != "spark":
-        return _stages_on(con, con, rules, window, seconds)
+        return _stages_on(con, con, rules, window, seconds, kept)
     from pipelines.detection import spark
 
     began = time.perf_counter()
     spark_engine = spark.start_engine(settings, con)
     seconds["spark_start"] = round(time.perf_counter() - began, 3)
     try:
-        return _stages_on(con, spark_engine.connection(con), rules, window, seconds)
+        return _stages_on(con, spark_engine.connection(con), rules, window, seconds, kept)
     finally:
         spark_engine.close()
 
 
-def _stages_on(server, con, rules, window: Window, seconds: dict[str, float]) -> list[Alert]:
+def _stages_on(server, con, rules, window: Window, seconds: dict[str, float], kept=None) -> list[Alert]:
     """`con` runs the sweep and whole-graph SQL (the server's DuckDB or Spark); `server` the graph rules."""
-    sweep_alerts = _run_stage(con, rules, "sweep", window, seconds)
+    sweep_alerts = _run_stage(con, rules, "sweep", window, seconds, kept)
     # Whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags. They
     # run before the graph rules so that their edge tables (DuckDB) and the neighbourhood graphs (Python) are
     # never held at once: together they were the night's peak memory at 10M lines.
@@ -258,8 +265,10 @@ def _run_stage(
     stage: str,
     run_window: Window,
     seconds: dict[str, float] | None = None,
+    kept: WindowResults | None = None,
 ) -> list[Alert]:
-    """Every rule of one stage over its windows; `seconds`, when given, receives each rule's run time."""
+    """Every rule of one stage over its windows; `seconds`, when given, receives each rule's run time; `kept`,
+    when given, answers for the windows of window-only rules whose payments did not change, and keeps the rest."""
     alerts: list[Alert] = []
     for rule in rules:
         module = DETECTORS[rule.detector]
@@ -268,6 +277,10 @@ def _run_stage(
         began = time.perf_counter()
         strongest: dict[str, Alert] = {}
         for window in rule_windows(rule, run_window):
+            found = kept.found(rule, module, window) if kept else None
+            if found is not None:
+                _keep_strongest(strongest, found)
+                continue
             try:
                 # an engine's connection may keep some detectors on the server (spark.ON_SERVER)
                 found = module.detect(
@@ -286,16 +299,30 @@ def _run_stage(
                     f"规则 {rule.rule_id} 的检测器 {rule.detector} 出错 / detector of rule "
                     f"{rule.rule_id} failed: {exc!r}"
                 ) from exc
-            for alert in found:
-                best = strongest.get(alert.subject)
-                if best is None or alert.strength > best.strength:
-                    strongest[alert.subject] = alert
+            if kept:
+                kept.keep(rule, module, window, found)
+            _keep_strongest(strongest, found)
         alerts.extend(strongest[subject] for subject in sorted(strongest))
         spent = time.perf_counter() - began
-        log.info("rule %s: %d alerts in %.1f s", rule.rule_id, len(strongest), spent)
+        reused = kept.reused.get(rule.rule_id, 0) if kept else 0
+        log.info(
+            "rule %s: %d alerts in %.1f s%s",
+            rule.rule_id,
+            len(strongest),
+            spent,
+            f" ({reused} windows unchanged since the last run)" if reused else "",
+        )
         if seconds is not None:
             seconds[rule.rule_id] = round(spent, 3)
     return alerts
+
+
+def _keep_strongest(strongest: dict[str, Alert], found: list[Alert]) -> None:
+    """Each subject's strongest alert over the windows seen so far (the earlier window on a tie)."""
+    for alert in found:
+        best = strongest.get(alert.subject)
+        if best is None or alert.strength > best.strength:
+            strongest[alert.subject] = alert
 
 
 def _flag_accounts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:

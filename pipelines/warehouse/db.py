@@ -310,6 +310,23 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE changed_accounts (account_no VARCHAR NOT NULL);
     """,
     ),
+    (
+        8,
+        """
+    -- the alerts of a rule that reads only its window's payments, for each of its stepped windows in the last
+    -- detect run: a window none of whose days changed since is not evaluated again (pipelines.detection)
+    CREATE TABLE window_results (
+        rule_id VARCHAR NOT NULL,
+        rule_hash VARCHAR NOT NULL,       -- the rule's parameters and its detector's code
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        alerts JSON NOT NULL,
+        kept_at TIMESTAMP NOT NULL
+    );
+    -- days with a payment added or removed since window_results were kept (prepare adds them)
+    CREATE TABLE changed_days (day DATE NOT NULL);
+    """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -466,14 +483,20 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     return one_row(con, sql, params)[0]
 
 
-def mark_changed_accounts(con: duckdb.DuckDBPyConnection, accounts_sql: str) -> None:
-    """Record the accounts `accounts_sql` selects (column account_no) as changed for the stored features;
-    nothing to record while no features are stored."""
+def mark_changed_payments(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Record what the payments matching `where` touch, before they go or once they are in: their accounts for
+    the stored features (only while features are stored) and their days for the kept window results."""
     con.execute(f"""
         INSERT INTO changed_accounts
-        SELECT DISTINCT account_no FROM ({accounts_sql})
+        SELECT DISTINCT account_no FROM (
+            SELECT payer_account AS account_no FROM payments WHERE {where}
+            UNION ALL SELECT payee_account FROM payments WHERE {where})
         WHERE account_no IS NOT NULL AND account_no NOT IN (SELECT account_no FROM changed_accounts)
           AND EXISTS (SELECT 1 FROM feature_window)""")
+    con.execute(f"""
+        INSERT INTO changed_days
+        SELECT DISTINCT CAST(txn_time AS DATE) AS day FROM payments WHERE {where}
+        EXCEPT SELECT day FROM changed_days""")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

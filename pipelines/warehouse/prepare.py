@@ -100,8 +100,11 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, mode: 
             if name == "payments":
                 pause_point("prepare")  # crash tests: killed here, the whole transaction is rolled back
         if rebuild:
-            # every payment was made again: stored account features are measured again in full (scoring)
-            con.execute("DELETE FROM feature_window; DELETE FROM changed_accounts")
+            # every payment was made again: stored account features and kept window results are made again in full
+            con.execute(
+                "DELETE FROM feature_window; DELETE FROM changed_accounts; DELETE FROM window_results; "
+                "DELETE FROM changed_days"
+            )
         # Cleared only now, after payments, parties and actors are all current, and in the same transaction.
         con.execute(
             """INSERT INTO prepared_files

@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse.db import drop_temp_tables, mark_changed_accounts, scalar
+from pipelines.warehouse.db import drop_temp_tables, mark_changed_payments, scalar
 
 MAX_TOLERANCE_ROUNDS = 5
 
@@ -144,11 +144,6 @@ def rebuild_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict
     return dict(con.execute("SELECT match_method, count(*) FROM payments GROUP BY 1 ORDER BY 1").fetchall())
 
 
-def _accounts_of_payments(where: str) -> str:
-    return f"""SELECT payer_account AS account_no FROM payments WHERE {where}
-        UNION ALL SELECT payee_account FROM payments WHERE {where}"""
-
-
 def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Bring `payments` up to date for the lines in temp table `touched_lines` (arrived, or replaced: their
     earlier versions), and every line they could pair with; returns how many lines were paired again."""
@@ -183,15 +178,15 @@ def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                 break
         replaced = """out_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)
                OR in_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)"""
-        # The accounts of the payments going and of those coming: their stored features are measured again. Every
-        # touched line is in one or the other, so its account's changed holder facts are covered too.
-        mark_changed_accounts(con, _accounts_of_payments(replaced))
+        # The payments going and those coming: their accounts' stored features are measured again and their days'
+        # window results evaluated again. Every touched line is in one or the other, so its account's changed
+        # holder facts are covered too.
+        mark_changed_payments(con, replaced)
         con.execute(f"DELETE FROM payments WHERE {replaced}")
         _pair_and_insert(con, settings, "reconcile_lines")
-        mark_changed_accounts(
+        mark_changed_payments(
             con,
-            _accounts_of_payments("""out_txn_id IN (SELECT txn_id FROM reconcile_lines)
-               OR in_txn_id IN (SELECT txn_id FROM reconcile_lines)"""),
+            """out_txn_id IN (SELECT txn_id FROM reconcile_lines) OR in_txn_id IN (SELECT txn_id FROM reconcile_lines)""",
         )
         return int(scalar(con, "SELECT count(*) FROM reconcile_lines"))
     finally:

@@ -34,10 +34,12 @@ DERIVED = {
 START = datetime(2025, 3, 1, 10, 0)
 
 
-def random_line(rng: random.Random, ref: str) -> str:
+def random_line(rng: random.Random, ref: str, spread_days: int = 0) -> str:
     account, counterparty = rng.sample(ACCOUNTS, 2)
     cash = rng.random() < 0.15
     when = START + timedelta(minutes=rng.choice([0, 3, 8, 9, 11, 12, 20, 24]), seconds=rng.randrange(60))
+    if spread_days:  # the lines of a file on several days (a line and its other leg may then not pair)
+        when += timedelta(days=rng.randrange(spread_days))
     return ",".join(
         [
             ref,
@@ -59,18 +61,20 @@ def random_line(rng: random.Random, ref: str) -> str:
     )
 
 
-def random_file(rng: random.Random, folder: Path, number: int, earlier: list[tuple[str, list[str]]]) -> Path:
+def random_file(
+    rng: random.Random, folder: Path, number: int, earlier: list[tuple[str, list[str]]], spread_days: int = 0
+) -> Path:
     """A new file, or a bank's resubmission of (part of) an earlier one with some lines changed, or a copy."""
     choice = rng.random()
     if earlier and choice < 0.1:
         bank, lines = rng.choice(earlier)  # the same bytes again: a duplicate file, nothing changes
     elif earlier and choice < 0.45:
         bank, old = rng.choice(earlier)
-        lines = [line if rng.random() < 0.5 else random_line(rng, line.split(",")[0]) for line in old]
+        lines = [line if rng.random() < 0.5 else random_line(rng, line.split(",")[0], spread_days) for line in old]
         lines = rng.sample(lines, rng.randint(1, len(lines)))
     else:
         bank = rng.choice(["BANKA", "BANKB", "BANKC"])
-        lines = [random_line(rng, f"R{rng.randrange(14)}") for _ in range(rng.randint(1, 4))]
+        lines = [random_line(rng, f"R{rng.randrange(14)}", spread_days) for _ in range(rng.randint(1, 4))]
     earlier.append((bank, lines))
     path = folder / f"{bank}_{number:03d}_LARGE.csv"
     path.write_text(HEADER + "".join(line + "\n" for line in lines), encoding="utf-8")
@@ -164,3 +168,33 @@ def test_fundflow_rebuild_repairs_damaged_derived_tables(settings, tmp_path, cap
     finally:
         con.close()
     assert f"付款 / payments: {len(good['payments']):,}" in shown and "主体 / actors" in shown
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_update_records_the_accounts_and_days_of_every_payment_it_adds_or_removes(
+    settings, warehouse, tmp_path, seed
+):
+    """What the stored features and the kept window results rely on (detectors.scoring, pipelines.detection)."""
+    rng = random.Random(seed)
+    # features stored for some window: prepare records changed accounts only then
+    warehouse.execute(
+        "INSERT INTO feature_window VALUES (DATE '2025-01-01', DATE '2025-04-01', DATE '2025-03-31', '', '', now())"
+    )
+    earlier: list[tuple[str, list[str]]] = []
+    number = 0
+    for night in range(5):
+        before = set(warehouse.execute("SELECT * FROM payments").fetchall())
+        warehouse.execute("DELETE FROM changed_accounts; DELETE FROM changed_days")
+        for _ in range(rng.randint(1, 3)):
+            number += 1
+            ingest_file(warehouse, settings, random_file(rng, tmp_path, number, earlier, spread_days=40))
+        prepare_warehouse(warehouse, settings, mode="update")
+        after = set(warehouse.execute("SELECT * FROM payments").fetchall())
+        columns = [column[0] for column in warehouse.execute("SELECT * FROM payments LIMIT 0").description]
+        time_at, payer_at, payee_at = (columns.index(name) for name in ("txn_time", "payer_account", "payee_account"))
+        differ = before ^ after
+        days = {row[0] for row in warehouse.execute("SELECT day FROM changed_days").fetchall()}
+        accounts = {row[0] for row in warehouse.execute("SELECT account_no FROM changed_accounts").fetchall()}
+        assert {row[time_at].date() for row in differ} <= days, f"seed {seed}, night {night}: days"
+        assert {row[at] for row in differ for at in (payer_at, payee_at)} - {None} <= accounts, f"night {night}"
+    assert differ, "the last night changed payments"

@@ -31,7 +31,9 @@ def test_payments_made_before_the_leg_columns_are_rebuilt_with_them_by_the_next_
         # the warehouse as schema version 5 left it
         for column in LEG_COLUMNS:
             con.execute(f"ALTER TABLE payments DROP COLUMN {column}")
-        con.execute("DROP TABLE feature_window; DROP TABLE changed_accounts")  # version 7's
+        # the tables of versions 7 and 8
+        con.execute("DROP TABLE feature_window; DROP TABLE changed_accounts; DROP TABLE window_results")
+        con.execute("DROP TABLE changed_days")
         con.execute("DELETE FROM schema_version WHERE version >= 6")
     finally:
         con.close()

@@ -1,0 +1,105 @@
+"""Window results kept between runs: a run that evaluates only the windows whose days changed writes the alerts of
+a run that evaluates every window, night after night of payments added and removed on random days."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from datetime import date
+
+import pytest
+
+from detectors import DETECTORS
+from detectors.pack import load_rule_pack
+from pipelines.detection.runner import run_detection
+from pipelines.detection.window_results import rule_hash
+from pipelines.warehouse.db import mark_changed_payments
+from tests.builders import add_payments, day, pay
+from tests.detectors.conftest import RULES
+from tests.pipelines.detection.test_runner import small_county
+
+ALERT_COLUMNS = (
+    "rule_id, subject_kind, subject, window_start, window_end, metrics, evidence, score, reason_zh, reason_en"
+)
+
+
+def alerts_of(con, run_id: str) -> list[tuple]:
+    return con.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE run_id = ? ORDER BY rule_id, subject", [run_id]
+    ).fetchall()
+
+
+def marked(con, payment_ids: list[str]) -> None:
+    """What prepare records for payments that arrive or go."""
+    con.execute("CREATE OR REPLACE TEMP TABLE night_ids AS SELECT unnest(?::VARCHAR[]) AS payment_id", [payment_ids])
+    mark_changed_payments(con, "payment_id IN (SELECT payment_id FROM night_ids)")
+
+
+def a_night(con, rng: random.Random, night: int) -> None:
+    """Investors, many of them elderly, paying a new collector on one day; and one other day's payments gone."""
+    hub = f"NEWCOLL{night}"
+    when = rng.randint(0, 89)
+    rows = [
+        pay(
+            f"N{night}INV{i}",
+            hub,
+            10_000 * rng.randint(1, 5),
+            day(when, 9 + i % 10),
+            payer_birth=date(1950, 1, 1) if i % 3 else date(1985, 1, 1),
+            memo="返利" if i % 2 else None,
+        )
+        for i in range(rng.randint(15, 40))
+    ]
+    rows += [pay(hub, None, 5_000 * len(rows), day(when, 22))]
+    marked(con, add_payments(con, rows))
+    gone_day = rng.randint(0, 89)
+    gone = [
+        row[0]
+        for row in con.execute(
+            "SELECT payment_id FROM payments WHERE CAST(txn_time AS DATE) = ?", [day(gone_day, 0).date()]
+        ).fetchall()
+    ]
+    marked(con, gone)
+    con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM night_ids)")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_runs_keeping_unchanged_windows_write_what_evaluating_every_window_writes(settings, warehouse, seed):
+    rng = random.Random(seed)
+    add_payments(warehouse, small_county(seed))
+    run_detection(settings, con=warehouse)
+    for night in range(2):
+        a_night(warehouse, rng, night)
+        kept = run_detection(settings, con=warehouse)
+        summary = json.loads(
+            warehouse.execute("SELECT summary FROM runs WHERE run_id = ?", [kept.run_id]).fetchone()[0]
+        )
+        assert sum(summary["windows_kept"].values()) > 0, "some windows were not evaluated again"
+        warehouse.execute("DELETE FROM window_results")
+        every = run_detection(settings, con=warehouse)
+        assert alerts_of(warehouse, kept.run_id) == alerts_of(warehouse, every.run_id), f"seed {seed}, night {night}"
+    assert {row[0] for row in alerts_of(warehouse, every.run_id)} >= {"T1", "T6"}, "window-only rules fired"
+
+
+def test_a_run_with_nothing_changed_evaluates_no_window_only_rule_again(settings, warehouse, monkeypatch):
+    add_payments(warehouse, small_county(1))
+    first = run_detection(settings, con=warehouse)
+
+    def not_again(con, rule, window):
+        raise AssertionError(f"{rule.rule_id} evaluated again")
+
+    for module in DETECTORS.values():
+        if getattr(module, "WINDOW_ONLY", False):
+            monkeypatch.setattr(module, "detect", not_again)
+    second = run_detection(settings, con=warehouse)
+    assert alerts_of(warehouse, second.run_id) == alerts_of(warehouse, first.run_id)
+
+
+def test_the_rule_hash_follows_the_parameters_and_the_engine():
+    rule = load_rule_pack(RULES).rule("T1")
+    module = DETECTORS[rule.detector]
+    changed = dataclasses.replace(rule, params=dataclasses.replace(rule.params, min_payers=rule.params.min_payers + 1))
+    assert rule_hash(rule, module, "duckdb") == rule_hash(rule, module, "duckdb")
+    assert rule_hash(changed, module, "duckdb") != rule_hash(rule, module, "duckdb")
+    assert rule_hash(rule, module, "spark") != rule_hash(rule, module, "duckdb")
