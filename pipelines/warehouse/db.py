@@ -483,19 +483,25 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     return one_row(con, sql, params)[0]
 
 
-def mark_changed_payments(con: duckdb.DuckDBPyConnection, where: str) -> None:
-    """Record what the payments matching `where` touch, before they go or once they are in: their accounts for
-    the stored features (only while features are stored) and their days for the kept window results."""
+def mark_changed_accounts(con: duckdb.DuckDBPyConnection, accounts_sql: str) -> None:
+    """Record the accounts `accounts_sql` selects (column account_no) for the stored features, whose rows for
+    them are out of date; nothing to record while no features are stored."""
     con.execute(f"""
         INSERT INTO changed_accounts
-        SELECT DISTINCT account_no FROM (
-            SELECT payer_account AS account_no FROM payments WHERE {where}
-            UNION ALL SELECT payee_account FROM payments WHERE {where})
+        SELECT DISTINCT account_no FROM ({accounts_sql})
         WHERE account_no IS NOT NULL AND account_no NOT IN (SELECT account_no FROM changed_accounts)
           AND EXISTS (SELECT 1 FROM feature_window)""")
+
+
+def mark_changed_payments(con: duckdb.DuckDBPyConnection, rows_sql: str) -> None:
+    """Record what the payment rows `rows_sql` selects (added or removed) touch: their accounts for the stored
+    features and their days for the kept window results."""
+    mark_changed_accounts(
+        con, f"SELECT payer_account AS account_no FROM ({rows_sql}) UNION ALL SELECT payee_account FROM ({rows_sql})"
+    )
     con.execute(f"""
         INSERT INTO changed_days
-        SELECT DISTINCT CAST(txn_time AS DATE) AS day FROM payments WHERE {where}
+        SELECT DISTINCT CAST(txn_time AS DATE) AS day FROM ({rows_sql})
         EXCEPT SELECT day FROM changed_days""")
 
 

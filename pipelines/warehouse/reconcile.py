@@ -178,16 +178,20 @@ def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                 break
         replaced = """out_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)
                OR in_txn_id IN (SELECT txn_id FROM reconcile_lines UNION ALL SELECT txn_id FROM touched_lines)"""
-        # The payments going and those coming: their accounts' stored features are measured again and their days'
-        # window results evaluated again. Every touched line is in one or the other, so its account's changed
-        # holder facts are covered too.
-        mark_changed_payments(con, replaced)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE payments_before AS SELECT * FROM payments WHERE {replaced}")
         con.execute(f"DELETE FROM payments WHERE {replaced}")
         _pair_and_insert(con, settings, "reconcile_lines")
+        con.execute("""CREATE OR REPLACE TEMP TABLE payments_after AS SELECT * FROM payments
+            WHERE out_txn_id IN (SELECT txn_id FROM reconcile_lines) OR in_txn_id IN (SELECT txn_id FROM reconcile_lines)""")
+        # Payments paired again as they were change nothing; those that went or came are what the stored features
+        # (their accounts) and the kept window results (their days) must see.
         mark_changed_payments(
             con,
-            """out_txn_id IN (SELECT txn_id FROM reconcile_lines) OR in_txn_id IN (SELECT txn_id FROM reconcile_lines)""",
+            """(SELECT * FROM payments_before EXCEPT ALL SELECT * FROM payments_after)
+            UNION ALL (SELECT * FROM payments_after EXCEPT ALL SELECT * FROM payments_before)""",
         )
         return int(scalar(con, "SELECT count(*) FROM reconcile_lines"))
     finally:
-        drop_temp_tables(con, "reconcile_match", "reconcile_flow", "reconcile_lines")
+        drop_temp_tables(
+            con, "reconcile_match", "reconcile_flow", "reconcile_lines", "payments_before", "payments_after"
+        )

@@ -33,7 +33,7 @@ def alerts_of(con, run_id: str) -> list[tuple]:
 def marked(con, payment_ids: list[str]) -> None:
     """What prepare records for payments that arrive or go."""
     con.execute("CREATE OR REPLACE TEMP TABLE night_ids AS SELECT unnest(?::VARCHAR[]) AS payment_id", [payment_ids])
-    mark_changed_payments(con, "payment_id IN (SELECT payment_id FROM night_ids)")
+    mark_changed_payments(con, "SELECT * FROM payments WHERE payment_id IN (SELECT payment_id FROM night_ids)")
 
 
 def a_night(con, rng: random.Random, night: int) -> None:
