@@ -82,11 +82,10 @@ def _payee_rate(paid_in: list[neighbourhood.Flow], payouts: list[neighbourhood.F
 # Flagged accounts that could alert at all: at least min_payees payees, each paid min_payouts times by the hub
 # and having paid it in the window. Found in SQL, so that the 180-day graph holds only their own payments (all the
 # checks read): at 10M lines 41 of 1,127 flagged accounts, whose whole neighbourhood took 12 s to load.
-CANDIDATES_SQL = """
-WITH window_payments AS (
+CANDIDATES_SQL = f"""
+WITH window_payments AS (  -- the payments that are the graph's edges
     SELECT payer_account, payee_account FROM payments
-    WHERE txn_time >= $start AND txn_time < $end AND amount_cny IS NOT NULL
-      AND payer_account IS NOT NULL AND payee_account IS NOT NULL AND payer_account <> payee_account
+    WHERE txn_time >= $start AND txn_time < $end AND {neighbourhood.EDGE_ROWS}
 ),
 payouts AS (
     SELECT payer_account AS hub, payee_account AS payee FROM window_payments

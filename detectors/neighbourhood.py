@@ -52,7 +52,7 @@ _COLUMNS = (
 )
 
 
-_EDGE_ROWS = (
+EDGE_ROWS = (
     "payer_account IS NOT NULL AND payee_account IS NOT NULL AND payer_account <> payee_account"
     " AND amount_cny IS NOT NULL"
 )
@@ -180,7 +180,7 @@ def load(
             None,
         )
     if base is None:
-        rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM nb_rows WHERE {_EDGE_ROWS}").fetchall()
+        rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM nb_rows WHERE {EDGE_ROWS}").fetchall()
         found = Neighbourhood(_build_graph(rows, seeds), seeds, window)
     else:
         mine.remove(base)  # its graph is grown in place: it now answers only for the new seeds
@@ -269,7 +269,7 @@ def _grow(con: duckdb.DuckDBPyConnection, graph: nx.MultiDiGraph, seeds: frozens
         ).fetchall()
         added = con.execute(
             f"SELECT {', '.join('r.' + column for column in _COLUMNS)} FROM nb_rows r "
-            f"ANTI JOIN nb_loaded l USING (payment_id) WHERE {_EDGE_ROWS} ORDER BY r.payment_id"
+            f"ANTI JOIN nb_loaded l USING (payment_id) WHERE {EDGE_ROWS} ORDER BY r.payment_id"
         ).fetchall()
     finally:
         con.unregister("nb_loaded")
@@ -308,7 +308,7 @@ def _add_rows(graph: nx.MultiDiGraph, rows: list[tuple], seeds: frozenset[str]) 
         payee_birth,
         payee_region,
     ) in rows:
-        if payer is None or payee is None or payer == payee or amount is None:  # as _EDGE_ROWS
+        if payer is None or payee is None or payer == payee or amount is None:  # as EDGE_ROWS
             continue
         for node, name, id_no, kind, birth, region in (
             (payer, payer_name, payer_id, payer_kind, payer_birth, payer_region),

@@ -102,11 +102,11 @@ def refresh_stored_features(con: duckdb.DuckDBPyConnection, window: Window, keyw
     con.begin()  # all or nothing: stored rows and the window they are for change together
     try:
         if _stored_for(con, window, keywords):
-            measured = _count(con, "changed_accounts")
-            if measured:
-                changed = [row[0] for row in con.execute("SELECT account_no FROM changed_accounts").fetchall()]
+            changed = [row[0] for row in con.execute("SELECT account_no FROM changed_accounts").fetchall()]
+            if changed:
                 con.execute("DELETE FROM stored_features WHERE account_no IN (SELECT account_no FROM changed_accounts)")
                 con.execute(f"INSERT INTO stored_features {FEATURES_SQL}", _params(window, keywords, 1, changed))
+            measured = len(changed)
         else:
             con.execute(f"CREATE OR REPLACE TABLE stored_features AS {FEATURES_SQL}", _params(window, keywords, 1, []))
             con.execute("DELETE FROM feature_window")
@@ -115,18 +115,14 @@ def refresh_stored_features(con: duckdb.DuckDBPyConnection, window: Window, keyw
                 VALUES ($start, $end, $as_of, $keywords, $hash, current_localtimestamp())""",
                 _key(window, keywords),
             )
-            measured = _count(con, "stored_features")
+            found = con.execute("SELECT count(*) FROM stored_features").fetchone()
+            measured = int(found[0]) if found else 0
         con.execute("DELETE FROM changed_accounts")
     except BaseException:
         con.rollback()
         raise
     con.commit()
     return measured
-
-
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    found = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(found[0]) if found else 0
 
 
 def _stored_for(con, window: Window, keywords: str) -> bool:

@@ -69,23 +69,29 @@ class WindowResults:
         """).fetchall()
         self._valid = {(rule_id, digest, start, end): text for rule_id, digest, start, end, text in rows}
         self._this_run: dict[tuple, str] = {}
+        self._hashes: dict[str, str] = {}  # per rule: its files are read once a run, not once per window
         self.reused: dict[str, int] = {}
+
+    def _key(self, rule: Rule, module: ModuleType, window: Window) -> tuple | None:
+        """The kept result's key, or None for a rule whose results are not kept."""
+        if not getattr(module, "WINDOW_ONLY", False):
+            return None
+        if rule.rule_id not in self._hashes:
+            self._hashes[rule.rule_id] = rule_hash(rule, module, self.engine)
+        return (rule.rule_id, self._hashes[rule.rule_id], window.start, window.end)
 
     def found(self, rule: Rule, module: ModuleType, window: Window) -> list[Alert] | None:
         """The rule's alerts over `window` as kept, or None when they must be evaluated."""
-        if not getattr(module, "WINDOW_ONLY", False):
+        key = self._key(rule, module, window)
+        if key is None or key not in self._valid:
             return None
-        key = (rule.rule_id, rule_hash(rule, module, self.engine), window.start, window.end)
-        text = self._valid.get(key)
-        if text is None:
-            return None
-        self._this_run[key] = text
+        text = self._this_run[key] = self._valid[key]
         self.reused[rule.rule_id] = self.reused.get(rule.rule_id, 0) + 1
         return _from_json(text)
 
     def keep(self, rule: Rule, module: ModuleType, window: Window, alerts: list[Alert]) -> None:
-        if getattr(module, "WINDOW_ONLY", False):
-            key = (rule.rule_id, rule_hash(rule, module, self.engine), window.start, window.end)
+        key = self._key(rule, module, window)
+        if key is not None:
             self._this_run[key] = _to_json(alerts)
 
     def write(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -483,6 +483,11 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     return one_row(con, sql, params)[0]
 
 
+def rows_that_differ(before_sql: str, after_sql: str) -> str:
+    """SQL for the rows in one of two queries and not the other (a row there twice and once counts once)."""
+    return f"(({before_sql}) EXCEPT ALL ({after_sql})) UNION ALL (({after_sql}) EXCEPT ALL ({before_sql}))"
+
+
 def mark_changed_accounts(con: duckdb.DuckDBPyConnection, accounts_sql: str) -> None:
     """Record the accounts `accounts_sql` selects (column account_no) for the stored features, whose rows for
     them are out of date; nothing to record while no features are stored."""

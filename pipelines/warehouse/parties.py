@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.warehouse.db import drop_temp_tables, mark_changed_accounts, scalar
+from pipelines.warehouse.db import drop_temp_tables, mark_changed_accounts, rows_that_differ, scalar
 
 HOLDER_FACTS = {
     "institution_code": "institution_code",
@@ -52,14 +52,7 @@ def update_parties(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("DELETE FROM parties WHERE account_no IN (SELECT account_no FROM touched_lines)")
     _insert_parties(con, "WHERE account_no IN (SELECT account_no FROM touched_lines)")
     # an account whose holder facts changed (a resubmitted line with another opening date) has stale features
-    mark_changed_accounts(
-        con,
-        """SELECT account_no FROM (
-            (SELECT * FROM parties_before
-             EXCEPT ALL SELECT * FROM parties WHERE account_no IN (SELECT account_no FROM touched_lines))
-            UNION ALL
-            (SELECT * FROM parties WHERE account_no IN (SELECT account_no FROM touched_lines)
-             EXCEPT ALL SELECT * FROM parties_before))""",
-    )
+    after = "SELECT * FROM parties WHERE account_no IN (SELECT account_no FROM touched_lines)"
+    mark_changed_accounts(con, f"SELECT account_no FROM ({rows_that_differ('SELECT * FROM parties_before', after)})")
     drop_temp_tables(con, "parties_before")
     return int(scalar(con, "SELECT count(DISTINCT account_no) FROM touched_lines"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse.db import drop_temp_tables, mark_changed_payments, scalar
+from pipelines.warehouse.db import drop_temp_tables, mark_changed_payments, rows_that_differ, scalar
 
 MAX_TOLERANCE_ROUNDS = 5
 
@@ -185,11 +185,7 @@ def update_payments(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             WHERE out_txn_id IN (SELECT txn_id FROM reconcile_lines) OR in_txn_id IN (SELECT txn_id FROM reconcile_lines)""")
         # Payments paired again as they were change nothing; those that went or came are what the stored features
         # (their accounts) and the kept window results (their days) must see.
-        mark_changed_payments(
-            con,
-            """(SELECT * FROM payments_before EXCEPT ALL SELECT * FROM payments_after)
-            UNION ALL (SELECT * FROM payments_after EXCEPT ALL SELECT * FROM payments_before)""",
-        )
+        mark_changed_payments(con, rows_that_differ("SELECT * FROM payments_before", "SELECT * FROM payments_after"))
         return int(scalar(con, "SELECT count(*) FROM reconcile_lines"))
     finally:
         drop_temp_tables(
