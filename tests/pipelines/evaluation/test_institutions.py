@@ -451,3 +451,104 @@ def test_timeliness_from_counted_lines_is_what_the_lines_one_by_one_give(seed):
         FROM line GROUP BY ALL ORDER BY ALL"""
     ).fetchall()
     assert con.execute(TIMELINESS_SUMMARY_SQL).fetchall() == one_by_one
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_coverage_and_large_unreported_are_what_every_side_one_by_one_gives(seed):
+    """The scorecard reads only the unreported ends of transfers and groups the rest before placing them; the
+    figures equal those of every end of every transfer placed and summed one by one (ends with and without their
+    own institution, placed by the account or by the counterparty code, days that pass a bar only with the
+    reported ends included, a person's cross-border bar)."""
+    import random
+    from decimal import Decimal
+
+    from pipelines.evaluation.institutions import COVERAGE_SQL, LARGE_UNREPORTED_SQL, UNREPORTED_SIDES_SQL
+
+    rng = random.Random(seed)
+    reporters = ["B1", "B2", "B3"]
+    accounts = [f"A{i}" for i in range(8)]
+    kinds = {account: rng.choice(["PERSON", "ORG"]) for account in accounts}
+    placed_by_account = {account: rng.choice(reporters + ["X9"]) for account in rng.sample(accounts, 4)}
+    placed_by_code = {"K1": "B2", "K2": "X8"}
+    transfers = []
+    for number in range(rng.randint(1, 40)):
+        payer, payee = rng.sample(accounts, 2)
+        out_present, in_present = rng.random() < 0.6, rng.random() < 0.6
+        transfers.append({
+            "payment_id": f"P{number}", "day": date(2025, 1, rng.randint(1, 3)),
+            "txn_time": datetime(2025, 1, 1, 9, number % 60), "amount_cny": Decimal(rng.choice([90_000, 210_000, 260_000])),
+            "method": rng.choice(["TRANSFER", "CROSS_BORDER"]), "payer_account": payer, "payee_account": payee,
+            "payer_kind": kinds[payer], "payee_kind": kinds[payee], "payer_name": f"n{payer}", "payee_name": f"n{payee}",
+            "out_present": out_present, "in_present": in_present,
+            "out_institution": rng.choice(reporters) if out_present else None,
+            "out_counterparty_code": rng.choice(["K1", "K2", None]), "out_txn_ref": f"O{number}" if out_present else None,
+            "in_institution": rng.choice(reporters) if in_present else None,
+            "in_counterparty_code": rng.choice(["K1", "K2", None]), "in_txn_ref": f"I{number}" if in_present else None,
+        })  # fmt: skip
+    bars = {"person_transfer": 500_000, "person_cross_border": 200_000, "org_transfer": 2_000_000}
+
+    con = warehouse.connect_memory()
+    con.execute(
+        """CREATE TEMP TABLE sc_transfers (payment_id VARCHAR, day DATE, txn_time TIMESTAMP, amount_cny DECIMAL(18, 2),
+        method VARCHAR, payer_account VARCHAR, payee_account VARCHAR, payer_kind VARCHAR, payee_kind VARCHAR,
+        payer_name VARCHAR, payee_name VARCHAR, out_present BOOLEAN, in_present BOOLEAN, out_institution VARCHAR,
+        out_counterparty_code VARCHAR, out_txn_ref VARCHAR, in_institution VARCHAR, in_counterparty_code VARCHAR,
+        in_txn_ref VARCHAR)"""
+    )
+    con.executemany(f"INSERT INTO sc_transfers VALUES ({', '.join('?' * 19)})", [list(t.values()) for t in transfers])
+    con.execute(
+        "CREATE TEMP TABLE sc_account_institution AS SELECT * FROM (VALUES ('-', '-')) v(account_no, institution_code)"
+    )
+    con.executemany("INSERT INTO sc_account_institution VALUES (?, ?)", list(placed_by_account.items()))
+    con.execute("CREATE TEMP TABLE sc_code_institution AS SELECT * FROM (VALUES ('-', '-')) v(code, institution_code)")
+    con.executemany("INSERT INTO sc_code_institution VALUES (?, ?)", list(placed_by_code.items()))
+    con.execute("CREATE TEMP TABLE sc_reporters AS SELECT unnest(?) AS institution_code", [reporters])
+    con.execute(UNREPORTED_SIDES_SQL)
+    con.execute(LARGE_UNREPORTED_SQL, bars)
+    coverage = con.execute(COVERAGE_SQL).fetchall()
+    large = con.execute("SELECT payment_id, institution_code, direction, day_total FROM sc_large_unreported").fetchall()
+
+    sides = []
+    for t in transfers:
+        for direction, me, other, code in (("OUT", "payer", "in", "in"), ("IN", "payee", "out", "out")):
+            own = "out" if direction == "OUT" else "in"
+            account = t[f"{me}_account"]
+            institution = (
+                t[f"{own}_institution"]
+                or placed_by_account.get(account)
+                or placed_by_code.get(t[f"{code}_counterparty_code"])
+            )
+            sides.append((t, direction, account, t[f"{own}_present"], t[f"{other}_present"], institution))
+    day_total: dict = {}
+    cross_border: dict = {}
+    for t, direction, account, _, _, _ in sides:
+        key = (account, direction, t["day"])
+        day_total[key] = day_total.get(key, 0) + t["amount_cny"]
+        if t["method"] == "CROSS_BORDER":
+            cross_border[key] = cross_border.get(key, 0) + t["amount_cny"]
+    large_sides = []  # (side, its customer's day) of every end its own institution left out on a large day
+    for side in sides:
+        t, direction, account, own_present, _, institution = side
+        key = (account, direction, t["day"])
+        if own_present or institution not in reporters:
+            continue
+        if kinds[account] == "PERSON":
+            large_day = (
+                day_total[key] >= bars["person_transfer"] or cross_border.get(key, 0) >= bars["person_cross_border"]
+            )
+        else:
+            large_day = day_total[key] >= bars["org_transfer"]
+        if large_day:
+            large_sides.append((side, key))
+    expected_large = [(side[0]["payment_id"], side[5], side[1], day_total[key]) for side, key in large_sides]
+    expected_coverage = []
+    for code in sorted({side[5] for side in sides if side[5] in reporters}):
+        mine = [side for side in sides if side[5] == code]
+        unreported = [(side, key) for side, key in large_sides if side[5] == code]
+        expected_coverage.append((
+            code, sum(1 for side in mine if side[4]), sum(1 for side in mine if side[4] and not side[3]),
+            len(unreported), sum((side[0]["amount_cny"] for side, _ in unreported), Decimal(0)),
+            len({key for _, key in unreported}),
+        ))  # fmt: skip
+    assert sorted(large) == sorted(expected_large)
+    assert coverage == expected_coverage
