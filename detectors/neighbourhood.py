@@ -228,22 +228,30 @@ def _select(con: duckdb.DuckDBPyConnection, window: Window, seed_table: str, hop
     """,
         span + span + [MAX_NEIGHBOUR_PAYMENTS],
     )
+    # The hop-2 payments are chosen on their ids and amounts alone, then read whole: choosing them with every
+    # column, through IN-lists joined by OR, took 4 s at 10M lines (nb_expand and nb_seed hold each account once).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE nb_rows AS
+        WITH hop2 AS (
+            SELECT p.payment_id FROM payments p
+            LEFT JOIN nb_expand payer_expanded ON payer_expanded.account_no = p.payer_account
+            LEFT JOIN nb_expand payee_expanded ON payee_expanded.account_no = p.payee_account
+            LEFT JOIN nb_seed payer_seed ON payer_seed.account_no = p.payer_account
+            LEFT JOIN nb_seed payee_seed ON payee_seed.account_no = p.payee_account
+            WHERE p.txn_time >= $start AND p.txn_time < $end
+              AND (payer_expanded.account_no IS NOT NULL OR payee_expanded.account_no IS NOT NULL)
+              AND payer_seed.account_no IS NULL AND payee_seed.account_no IS NULL
+            ORDER BY p.amount_cny DESC, p.payment_id
+            LIMIT $cap)
         SELECT {columns} FROM nb_hop1
         UNION ALL
         SELECT {columns} FROM (
-            SELECT * FROM payments
-            WHERE txn_time >= ? AND txn_time < ?
-              AND (payer_account IN (SELECT account_no FROM nb_expand)
-                   OR payee_account IN (SELECT account_no FROM nb_expand))
-              AND coalesce(payer_account NOT IN (SELECT account_no FROM nb_seed), true)
-              AND coalesce(payee_account NOT IN (SELECT account_no FROM nb_seed), true)
-            ORDER BY amount_cny DESC, payment_id
-            LIMIT ?)
+            SELECT {columns} FROM payments
+            WHERE txn_time >= $start AND txn_time < $end AND payment_id IN (SELECT payment_id FROM hop2)
+            ORDER BY amount_cny DESC, payment_id)
     """,
-        span + [MAX_HOP2_PAYMENTS],
+        {"start": window.start, "end": window.end, "cap": MAX_HOP2_PAYMENTS},
     )
     return seeds
 

@@ -80,3 +80,34 @@ def test_a_detect_run_reads_its_flagged_neighbourhood_once(settings, pack, monke
     ((args, shared_rings),) = rings_made
     assert rings[0] and shared_rings == rings
     assert real_rings(*args) == rings
+
+
+@pytest.mark.parametrize(("seed", "hop2_cap", "busy"), [(3, 80, 300), (4, 30, 25), (5, 10**6, 300)])
+def test_the_neighbourhood_holds_the_payments_its_definition_names(monkeypatch, seed, hop2_cap, busy):
+    """nb_rows is every window payment of a seed, plus the `hop2_cap` largest (amount, then id) of the payments
+    of counterparties with at most `busy` payments in the window that touch no seed: worked out here payment by
+    payment (fails when the hop-2 choice lets a seed's payment in, or keeps other than the largest)."""
+    monkeypatch.setattr(neighbourhood, "MAX_HOP2_PAYMENTS", hop2_cap)
+    monkeypatch.setattr(neighbourhood, "MAX_NEIGHBOUR_PAYMENTS", busy)
+    con = load(small_county(seed=seed))
+    seeds = {"COLL0", "BG3", "HUB"}
+    neighbourhood.flag_accounts(con, seeds)
+    neighbourhood._select(con, WINDOW, "flagged_accounts", 2)
+    found = sorted(row[0] for row in con.execute("SELECT payment_id FROM nb_rows").fetchall())
+
+    payments = con.execute(
+        "SELECT payment_id, payer_account, payee_account, amount_cny FROM payments WHERE txn_time >= ? AND txn_time < ?",
+        [WINDOW.start, WINDOW.end],
+    ).fetchall()
+    hop1 = [p for p in payments if p[1] in seeds or p[2] in seeds]
+    ring1 = {end for p in hop1 for end in p[1:3] if end is not None and end not in seeds}
+    counts: dict[str, int] = {}
+    for p in payments:
+        for end in p[1:3]:
+            if end in ring1:
+                counts[end] = counts.get(end, 0) + 1
+    expanded = {account for account, n in counts.items() if n <= busy}
+    hop2 = [p for p in payments if (p[1] in expanded or p[2] in expanded) and p[1] not in seeds and p[2] not in seeds]
+    hop2 = sorted(hop2, key=lambda p: (-p[3], p[0]))[:hop2_cap]
+    assert hop2, "the county gives the second hop payments to choose from"
+    assert found == sorted(p[0] for p in hop1 + hop2)
