@@ -8,6 +8,7 @@ dense enough.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -19,6 +20,8 @@ from detectors.base import Alert, Rule, Window
 
 TYPOLOGY = "bipartite"
 STAGE = whole_graph.STAGE
+ROWS_PER_WINDOW = True
+"""Its SQL rows for one stepped window read only that window's payments: kept between runs per window."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,9 @@ def blocks(links: list[tuple[str, str]], params: Params) -> list[tuple[set[str],
 
 def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]:
     params: Params = rule.params
-    whole_graph.fill_windows(con, window, params.span_days)
-    rows = whole_graph.run_sql(con, __file__, rule, window)
+    rows = whole_graph.rows_per_window(con, sys.modules[__name__], rule, window)
+    # the SQL's order, over kept and new rows alike
+    rows.sort(key=lambda row: (row["k"], row["payer"], row["payee"], row["txn_time"], row["payment_id"]))
     kept: dict[frozenset, tuple[set[str], set[str], list[dict]]] = {}
     for _, group in groupby(rows, key=lambda row: row["k"]):
         window_rows = list(group)

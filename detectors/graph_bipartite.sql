@@ -4,7 +4,9 @@
 WITH busy AS (
     SELECT k, account FROM graph_account_windows WHERE payments > $max_member_payments
 ),
-floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges GROUP BY k),
+-- only the windows evaluated in this run (graph_windows_todo): every link and row below joins a floor's window
+floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges
+          WHERE k IN (SELECT k FROM graph_windows_todo) GROUP BY k),
 links AS (
     SELECT DISTINCT e.k, e.payer, e.payee FROM graph_edges e
     JOIN floor f ON f.k = e.k
@@ -25,4 +27,4 @@ JOIN senders s ON s.k = e.k AND s.sender = e.payer
 JOIN floor f ON f.k = e.k
 LEFT JOIN busy bq ON bq.k = e.k AND bq.account = e.payee
 WHERE e.amount >= f.cutoff AND bq.account IS NULL
-ORDER BY e.k, e.payer, e.payee, e.txn_time
+ORDER BY e.k, e.payer, e.payee, e.txn_time, e.payment_id

@@ -7,6 +7,7 @@ distinct intermediaries, one path per intermediary, and the alert names every pa
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import duckdb
@@ -16,6 +17,8 @@ from detectors.base import Alert, Rule, Window
 
 TYPOLOGY = "scatter_gather"
 STAGE = whole_graph.STAGE
+ROWS_PER_WINDOW = True
+"""Its SQL rows for one stepped window read only that window's payments: kept between runs per window."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,12 @@ def shapes(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
 
 def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]:
     params: Params = rule.params
-    whole_graph.fill_windows(con, window, params.span_days)
-    rows = whole_graph.run_sql(con, __file__, rule, window, hop_seconds=whole_graph.seconds(params.max_hop_days))
+    rows = whole_graph.rows_per_window(
+        con, sys.modules[__name__], rule, window, hop_seconds=whole_graph.seconds(params.max_hop_days)
+    )
+    # the SQL's order, over kept and new rows alike
+    rows.sort(key=lambda row: (row["source"], row["target"], row["k"], row["first_time"], row["middle"],
+                               row["first_id"], row["second_id"]))  # fmt: skip
     alerts = []
     for (source, target), paths in sorted(shapes(rows).items()):
         amount = sum(path["first_amount"] for path in paths)

@@ -5,7 +5,9 @@ WITH busy AS (
     -- middles are quiet accounts: more payments than this in the window is a shop or a payroll, not a relay
     SELECT k, account FROM graph_account_windows WHERE payments > $max_middle_payments
 ),
-floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges GROUP BY k),
+-- only the windows evaluated in this run (graph_windows_todo): every path below starts from a floor's window
+floor AS (SELECT k, quantile_cont(amount, $min_amount_percentile) AS cutoff FROM graph_edges
+          WHERE k IN (SELECT k FROM graph_windows_todo) GROUP BY k),
 first_hops AS (
     SELECT e.* FROM graph_edges e
     JOIN floor f ON f.k = e.k
@@ -27,4 +29,4 @@ shapes AS (
 )
 SELECT p.* FROM paths p
 JOIN shapes s ON s.k = p.k AND s.source = p.source AND s.target = p.target
-ORDER BY p.source, p.target, p.k, p.first_time, p.middle
+ORDER BY p.source, p.target, p.k, p.first_time, p.middle, p.first_id, p.second_id

@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -32,6 +33,10 @@ by its day (an equality join) instead of comparing every payment with every wind
 EDGES_TABLE = "graph_edges"
 """Temp table (k, payment_id, txn_time, amount, payer, payee): every payment between two different accounts of
 the run window, once per stepped window holding it; what G8, G9 and G11–G13 read."""
+
+TODO_TABLE = "graph_windows_todo"
+"""Temp table (k) of the stepped windows a rule with ROWS_PER_WINDOW evaluates in this run (`rows_per_window`);
+the others' rows were kept from the last run."""
 
 EDGES_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {EDGES_TABLE} AS
@@ -72,6 +77,8 @@ FULL JOIN paid_out o ON o.k = i.k AND o.account = i.account
 
 _SHARING: weakref.WeakKeyDictionary[Any, tuple[datetime, datetime, int] | None] = weakref.WeakKeyDictionary()
 """Connections inside `shared_edges` → the (run start, run end, span) their edge table was built for."""
+_KEPT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+"""Connections inside `shared_edges` → the run's kept window results (pipelines.detection.window_results), if any."""
 
 log = logging.getLogger("fundflow.detection")
 
@@ -133,16 +140,51 @@ def _days_touched(start: datetime, end: datetime) -> list[date]:
 
 
 @contextmanager
-def shared_edges(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def shared_edges(con: duckdb.DuckDBPyConnection, kept: Any = None) -> Iterator[None]:
     """While held, rules stepping the same span over the same run window read one edge table, built by the first;
-    afterwards the tables are dropped. Outside it every rule builds its own (a test's data may change between)."""
+    afterwards the tables are dropped. Outside it every rule builds its own (a test's data may change between).
+    `kept`, the run's window results, answers `rows_per_window` for the windows whose payments did not change."""
     _SHARING[con] = None
+    if kept is not None:
+        _KEPT[con] = kept
     try:
         yield
     finally:
         del _SHARING[con]
-        for table in (ACCOUNT_WINDOWS_TABLE, EDGES_TABLE, WINDOW_DAYS_TABLE, WINDOWS_TABLE):
+        _KEPT.pop(con, None)
+        for table in (ACCOUNT_WINDOWS_TABLE, EDGES_TABLE, WINDOW_DAYS_TABLE, WINDOWS_TABLE, TODO_TABLE):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def rows_per_window(
+    con: duckdb.DuckDBPyConnection, module: ModuleType, rule: Rule, window: Window, **literals: Any
+) -> list[dict[str, Any]]:
+    """The rows of a ROWS_PER_WINDOW detector's SQL over every stepped window of its span: for a window whose
+    payments did not change since the last run its kept rows, for the others the SQL, which reads only the
+    windows in `graph_windows_todo`. Each row's `k` is its window's in this run; the caller orders the rows."""
+    span_days = rule.params.span_days
+    fill_windows(con, window, span_days)
+    kept = _KEPT.get(con)
+    rows: list[dict[str, Any]] = []
+    todo = []
+    for k, start, end in stepped_windows(window, span_days):
+        found = kept.found_rows(rule, module, start, end) if kept is not None else None
+        if found is None:
+            todo.append((k, start, end))
+        else:
+            rows += [dict(row, k=k) for row in found]
+    if todo:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {TODO_TABLE} (k INTEGER)")
+        fill_table(con, TODO_TABLE, {"k": [k for k, _, _ in todo]})
+        fresh = run_sql(con, module.__file__ or "", rule, window, **literals)
+        rows += fresh
+        if kept is not None:
+            by_window: dict[int, list[dict[str, Any]]] = {k: [] for k, _, _ in todo}
+            for row in fresh:
+                by_window[row["k"]].append(row)
+            for k, start, end in todo:
+                kept.keep_rows(rule, module, start, end, by_window[k])
+    return rows
 
 
 def run_sql(

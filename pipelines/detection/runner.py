@@ -251,7 +251,7 @@ def _stages_on(server, con, rules, window: Window, seconds: dict[str, float], ke
     # Whole-graph shapes (G8–G13) look at every account, so they neither need nor widen the sweep's flags. They
     # run before the graph rules so that their edge tables (DuckDB) and the neighbourhood graphs (Python) are
     # never held at once: together they were the night's peak memory at 10M lines.
-    with whole_graph.shared_edges(con):
+    with whole_graph.shared_edges(con, kept):
         whole_alerts = _run_stage(con, rules, "whole", window, seconds)
     _flag_accounts(server, sweep_alerts)
     graph_alerts = _run_stage(server, rules, "graph", window, seconds)

@@ -103,3 +103,58 @@ def test_the_rule_hash_follows_the_parameters_and_the_engine():
     assert rule_hash(rule, module, "duckdb") == rule_hash(rule, module, "duckdb")
     assert rule_hash(changed, module, "duckdb") != rule_hash(rule, module, "duckdb")
     assert rule_hash(rule, module, "spark") != rule_hash(rule, module, "duckdb")
+
+
+def test_whole_graph_rows_kept_per_window_give_the_alerts_of_evaluating_every_window():
+    """G11 and G13 keep their SQL rows per stepped window: after a night that takes away the day a scatter-gather
+    began on and pays a bipartite block again three weeks later, the run reading kept rows for the other windows
+    gives exactly the alerts of evaluating every window (fails when the night's days are not recorded)."""
+    from detectors import whole_graph
+    from pipelines.detection.window_results import WindowResults
+    from pipelines.warehouse.db import connect_memory
+    from tests.detectors.planted_shapes import WINDOW, planted_world
+
+    world = planted_world()
+    con = connect_memory()
+    world.insert(con)
+    pack = load_rule_pack(RULES)
+    rules = [pack.rule("G11"), pack.rule("G13")]
+
+    def run(kept):
+        with whole_graph.shared_edges(con, kept):
+            return {rule.rule_id: DETECTORS[rule.detector].detect(con, rule, WINDOW) for rule in rules}
+
+    first = WindowResults(con, "duckdb")
+    before = run(first)
+    first.write(con)
+
+    def accounts_of(name: str) -> list[str]:
+        (planted,) = [p for p in world.planted if p.name == name]
+        return sorted(planted.accounts)
+
+    (began,) = con.execute(
+        "SELECT CAST(min(txn_time) AS DATE) FROM payments WHERE payer_account IN (SELECT unnest(?::VARCHAR[]))",
+        [accounts_of("SG0")],
+    ).fetchone()
+    gone = [row[0] for row in con.execute(
+        "SELECT payment_id FROM payments WHERE CAST(txn_time AS DATE) = ?", [began]).fetchall()]  # fmt: skip
+    marked(con, gone)
+    con.execute("DELETE FROM payments WHERE payment_id IN (SELECT payment_id FROM night_ids)")
+    con.execute(
+        """INSERT INTO payments SELECT * REPLACE (payment_id || 'again' AS payment_id,
+                                                  txn_time + INTERVAL 21 DAY AS txn_time)
+           FROM payments WHERE payer_account IN (SELECT unnest(?::VARCHAR[])) AND txn_time + INTERVAL 21 DAY < ?""",
+        [accounts_of("BP0"), WINDOW.end],
+    )
+    marked(
+        con,
+        [row[0] for row in con.execute("SELECT payment_id FROM payments WHERE payment_id LIKE '%again'").fetchall()],
+    )
+
+    kept = WindowResults(con, "duckdb")
+    after = run(kept)
+    windows = {rule.rule_id: len(whole_graph.stepped_windows(WINDOW, rule.params.span_days)) for rule in rules}
+    assert all(0 < kept.reused[rule_id] < windows[rule_id] for rule_id in windows), (kept.reused, windows)
+    every = run(None)
+    assert after == every
+    assert after != before, "the night changed what the rules find"
