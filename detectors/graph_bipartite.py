@@ -78,7 +78,7 @@ def blocks(links: list[tuple[str, str]], params: Params) -> list[tuple[set[str],
 def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[Alert]:
     params: Params = rule.params
     rows = whole_graph.rows_per_window(con, sys.modules[__name__], rule, window)
-    # the SQL's order, over kept and new rows alike
+    # the order the merge below relies on, over kept and new rows alike (the SQL leaves rows unordered)
     rows.sort(key=lambda row: (row["k"], row["payer"], row["payee"], row["txn_time"], row["payment_id"]))
     kept: dict[frozenset, tuple[set[str], set[str], list[dict]]] = {}
     for _, group in groupby(rows, key=lambda row: row["k"]):

@@ -27,4 +27,3 @@ JOIN senders s ON s.k = e.k AND s.sender = e.payer
 JOIN floor f ON f.k = e.k
 LEFT JOIN busy bq ON bq.k = e.k AND bq.account = e.payee
 WHERE e.amount >= f.cutoff AND bq.account IS NULL
-ORDER BY e.k, e.payer, e.payee, e.txn_time, e.payment_id

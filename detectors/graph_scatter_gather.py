@@ -56,7 +56,7 @@ def detect(con: duckdb.DuckDBPyConnection, rule: Rule, window: Window) -> list[A
     rows = whole_graph.rows_per_window(
         con, sys.modules[__name__], rule, window, hop_seconds=whole_graph.seconds(params.max_hop_days)
     )
-    # the SQL's order, over kept and new rows alike
+    # the order the merge below relies on, over kept and new rows alike (the SQL leaves rows unordered)
     rows.sort(key=lambda row: (row["source"], row["target"], row["k"], row["first_time"], row["middle"],
                                row["first_id"], row["second_id"]))  # fmt: skip
     alerts = []

@@ -29,4 +29,3 @@ shapes AS (
 )
 SELECT p.* FROM paths p
 JOIN shapes s ON s.k = p.k AND s.source = p.source AND s.target = p.target
-ORDER BY p.source, p.target, p.k, p.first_time, p.middle, p.first_id, p.second_id

@@ -22,7 +22,6 @@ from pipelines.cases.store import CaseStore, events, lead_accounts, lead_payment
 from pipelines.errors import FundflowError
 from pipelines.evaluation.institution_rules import ScorecardRules, WorkCalendar
 from pipelines.warehouse import db as warehouse
-from pipelines.warehouse.db import one_row
 
 log = logging.getLogger("fundflow.institutions")
 
@@ -414,7 +413,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 
 
 def _calendar_table(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar, period: Period, today: date) -> list[int]:
-    first, last = one_row(
+    first, last = warehouse.one_row(
         con,
         """
         SELECT least(min(d), $start), greatest(max(d), $today, $end) FROM (
