@@ -16,6 +16,8 @@ import gc
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -168,7 +170,7 @@ def _alerts_and_rings(
 ) -> tuple[list[Alert], list[str], tuple[list[dict], list[dict]]]:
     """The run's alerts, their ids and its rings (rows for `rings` and `ring_members`), nothing written yet."""
     # G1–G7 and the rings read one flagged neighbourhood: built for the sweep's flags, grown for the rings' seeds
-    with neighbourhood.shared_graph(con):
+    with neighbourhood.shared_graph(con), collector_paused():
         alerts = _stages(settings, con, rules, window, seconds, engine, kept)
         ids = [alert_id(run_id, alert) for alert in alerts]
         weights = {rule.rule_id: rule.weight for rule in rules}
@@ -189,6 +191,21 @@ def _alerts_and_rings(
         rings = build_rings(con, run_id, alert_rows, window)
         seconds["rings"] = round(time.perf_counter() - began, 3)
     return alerts, ids, rings
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the block. The graph rules and rings build millions of small objects
+    that live until the run ends (a graph's nodes, payments and sorted flows), and the collector's automatic
+    passes kept walking them: building the graph took 40% longer with it on. The run collects once, at its end
+    (`run_detection`)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _latest_payment_date(con: duckdb.DuckDBPyConnection) -> date:

@@ -111,3 +111,53 @@ def test_the_neighbourhood_holds_the_payments_its_definition_names(monkeypatch, 
     hop2 = sorted(hop2, key=lambda p: (-p[3], p[0]))[:hop2_cap]
     assert hop2, "the county gives the second hop payments to choose from"
     assert found == sorted(p[0] for p in hop1 + hop2)
+
+
+def test_the_collector_is_off_while_graphs_are_built_and_back_on_after_the_run_even_when_a_rule_fails(
+    settings, pack, monkeypatch
+):
+    import gc
+
+    con = load(small_county(seed=3))
+    seen = []
+    real_add, real_rings = neighbourhood._add_rows, runner.build_rings
+
+    def spy_add(graph, rows, seeds):
+        seen.append(("graph", gc.isenabled()))
+        return real_add(graph, rows, seeds)
+
+    def spy_rings(*args):
+        seen.append(("rings", gc.isenabled()))
+        return real_rings(*args)
+
+    monkeypatch.setattr(neighbourhood, "_add_rows", spy_add)
+    monkeypatch.setattr(runner, "build_rings", spy_rings)
+    rules = tuple(rule for rule in pack.rules if rule.rule_id in ("T1", "G1"))
+    assert gc.isenabled()
+    runner._alerts_and_rings(settings, con, rules, WINDOW, {}, "duckdb", "run-1")
+    assert ("graph", False) in seen and ("rings", False) in seen
+    assert not [where for where, enabled in seen if enabled]
+    assert gc.isenabled()
+
+    def failing_rings(*args):
+        raise RuntimeError("rings failed")
+
+    monkeypatch.setattr(runner, "build_rings", failing_rings)
+    with pytest.raises(RuntimeError, match="rings failed"):
+        runner._alerts_and_rings(settings, con, rules, WINDOW, {}, "duckdb", "run-2")
+    assert gc.isenabled()
+
+
+def test_keeping_the_run_window_empties_the_graphs_of_other_windows_and_keeps_its_own():
+    con = load(small_county(seed=3))
+    longer = Window(as_of=AS_OF, days=120)
+    with neighbourhood.shared_graph(con):
+        neighbourhood.flag_accounts(con, ["COLL0", "BG3"])
+        run_graph = neighbourhood.load(con, WINDOW)
+        other = neighbourhood.load(con, longer)
+        before = graph_facts(run_graph)
+        assert other.graph.number_of_edges() > 0 and other.outflows("COLL0")
+        neighbourhood.keep_only_window(con, WINDOW)
+        assert other.graph.number_of_nodes() == 0 and not other._out  # freed without a collection
+        assert neighbourhood.load(con, WINDOW) is run_graph and graph_facts(run_graph) == before
+        assert neighbourhood.load(con, longer) is not other  # read again if asked for
