@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from console import users
 from pipelines.cases.store import CaseStore
@@ -119,9 +120,17 @@ def wait_for_graph(page) -> None:
 
 
 def wait_until(page, expression: str, timeout: float = 30.0) -> None:
-    """Poll a JS expression (page.wait_for_function evaluates strings, which the console's CSP forbids)."""
+    """Poll a JS expression (page.wait_for_function evaluates strings, which the console's CSP forbids).
+    While a click's navigation is still under way the old document may be gone and the new one not yet
+    built (no body, or the context destroyed): that counts as not yet, not as a failure."""
     deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
+    while True:
+        try:
+            if page.evaluate(f"(() => {{ try {{ return !!({expression}); }} catch (e) {{ return false; }} }})()"):
+                return
+        except PlaywrightError as error:
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
         assert time.monotonic() < deadline, f"timed out waiting for {expression}"
         time.sleep(0.05)
 
@@ -282,6 +291,7 @@ def test_auditor_log_dashboard_and_admin_users(page, served, browser):
     page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
 
     page.click("#nav-dashboard")
+    page.wait_for_url(f"{base}/dashboard")
     wait_until(page, "document.body.dataset.chartsReady === '1'")
     # A drawn canvas has coloured pixels; an empty one is all transparent.
     painted = page.evaluate(
