@@ -30,26 +30,30 @@ active AS (
     GROUP BY account_no HAVING count(*) >= $min_txn
 ),
 legs AS (
-    SELECT l.*,
-           -- the latest inflow at or before this leg: how long money sits before it moves on
-           max(CASE WHEN l.direction = 'IN' THEN l.txn_time END) OVER (
-               PARTITION BY l.account_no ORDER BY l.txn_time, l.direction
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_in_time,
-           -- the previous outflow, in the same ordering so both windows share one sort
-           max(CASE WHEN l.direction = 'OUT' THEN l.txn_time END) OVER (
-               PARTITION BY l.account_no ORDER BY l.txn_time, l.direction
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_out_time
-    FROM all_legs l JOIN active a USING (account_no)
+    SELECT l.* FROM all_legs l JOIN active a USING (account_no)
 ),
-out_gaps AS (
-    SELECT account_no, epoch(txn_time) - epoch(previous_out_time) AS gap_seconds
+-- Only outflows need the time since the latest inflow and since the previous outflow. Taken by an as-of join
+-- and a lag over outflows alone, instead of two running windows over every leg: a shop's tens of thousands of
+-- inflows were sorted in one partition, the costliest step of the query.
+out_legs AS (
+    SELECT account_no, txn_time,
+           lag(txn_time) OVER (PARTITION BY account_no ORDER BY txn_time) AS previous_out_time
     FROM legs WHERE direction = 'OUT'
 ),
-out_rhythm AS (
+holds AS (
+    -- the latest inflow at or before each outflow: how long money sits before it moves on
+    SELECT o.account_no, o.txn_time, o.previous_out_time, i.txn_time AS last_in_time
+    FROM out_legs o ASOF LEFT JOIN (SELECT account_no, txn_time FROM legs WHERE direction = 'IN') i
+        ON o.account_no = i.account_no AND o.txn_time >= i.txn_time
+),
+out_timing AS (
     SELECT account_no,
-           CASE WHEN count(gap_seconds) >= 2 AND avg(gap_seconds) > 0
-                THEN stddev_samp(gap_seconds) / avg(gap_seconds) END AS out_interval_cv
-    FROM out_gaps GROUP BY account_no
+           median((epoch(txn_time) - epoch(last_in_time)) / 3600.0) AS median_hold_hours,
+           CASE WHEN count(previous_out_time) >= 2
+                 AND avg(epoch(txn_time) - epoch(previous_out_time)) > 0
+                THEN stddev_samp(epoch(txn_time) - epoch(previous_out_time))
+                     / avg(epoch(txn_time) - epoch(previous_out_time)) END AS out_interval_cv
+    FROM holds GROUP BY account_no
 ),
 in_amounts AS (
     SELECT account_no, amount_cny, count(*) AS n FROM legs WHERE direction = 'IN' GROUP BY account_no, amount_cny
@@ -79,8 +83,6 @@ per_account AS (
            count(*) FILTER (WHERE direction = 'OUT') AS n_out,
            coalesce(sum(amount) FILTER (WHERE direction = 'IN'), 0) AS amount_in,
            coalesce(sum(amount) FILTER (WHERE direction = 'OUT'), 0) AS amount_out,
-           median((epoch(txn_time) - epoch(last_in_time)) / 3600.0) FILTER (
-               WHERE direction = 'OUT' AND last_in_time IS NOT NULL) AS median_hold_hours,
            avg(CASE WHEN amount_cny % 1000 = 0 THEN 1.0 ELSE 0.0 END) FILTER (WHERE direction = 'IN')
                AS round_in_share,
            CASE WHEN count(*) FILTER (WHERE direction = 'OUT') >= 3
@@ -103,7 +105,7 @@ SELECT p.account_no,
        c.elderly_payers / nullif(c.individual_payers, 0) AS elderly_payer_share,
        -- capped: an account that mostly pays out has no meaningful ratio beyond "far more out than in"
        least(p.amount_out / nullif(p.amount_in, 0), 10.0) AS pass_through,
-       p.median_hold_hours,
+       r.median_hold_hours,
        r.out_interval_cv,
        p.round_in_share,
        CASE WHEN p.n_in >= 5 THEN m.modal_count / p.n_in END AS unit_in_share,
@@ -114,7 +116,7 @@ SELECT p.account_no,
        date_diff('day', pt.account_opened, $as_of) AS account_age_days
 FROM per_account p
 LEFT JOIN counterparty_counts c USING (account_no)
-LEFT JOIN out_rhythm r USING (account_no)
+LEFT JOIN out_timing r USING (account_no)
 LEFT JOIN in_modal m USING (account_no)
 LEFT JOIN parties pt USING (account_no)
 ORDER BY p.account_no

@@ -301,9 +301,11 @@ class SparkConnection:
             frame.unpersist()
 
 
-ON_SERVER = frozenset({"graph_cycle"})
-"""Detectors that stay on DuckDB with --engine spark: G10's path search grows temp tables hop by hop (a loop of
-statements, each over the last one's result), which is not one query to hand to Spark."""
+ON_SERVER = frozenset({"graph_cycle", "anomaly"})
+"""Detectors that stay on DuckDB with --engine spark. G10's path search grows temp tables hop by hop (a loop of
+statements, each over the last one's result), which is not one query to hand to Spark. A1 fits its forest in
+Python on the server over every account's features anyway; measured on the server's DuckDB, those features are
+kept between nights (only changed accounts measured again) and can use an as-of join, which Spark SQL lacks."""
 
 _SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
 _SPARK_TYPES |= {"TIMESTAMP": "TIMESTAMP_NTZ", "DATE": "DATE", "FLOAT": "FLOAT", "SMALLINT": "SMALLINT"}

@@ -1,4 +1,5 @@
 import shutil
+import statistics
 import tempfile
 from dataclasses import replace
 from datetime import date
@@ -66,6 +67,26 @@ def test_account_features_hand_checked():
     assert a["keyword_share"] == pytest.approx(1 / 6)
     assert a["account_age_days"] == 89
     assert found["B"]["account_age_days"] is None  # not a reporting customer: age unknown
+
+
+def test_holds_and_out_gaps_at_equal_times():
+    # An inflow at the very second of an outflow is the money it moves on (hold 0); an outflow before any
+    # inflow has no hold; two outflows in one second are 0 s apart. Every outflow has one gap to the previous.
+    con = connect_memory()
+    add_payments(
+        con,
+        [
+            pay("C", "B", 100, day(0, 8)),
+            pay("P", "C", 900, day(1, 10)),
+            pay("C", "B", 200, day(1, 10)),
+            pay("C", "B", 300, day(1, 10)),
+            pay("C", "B", 400, day(2, 10)),
+        ],
+    )
+    c = {row["account_no"]: row for row in scoring.account_features(con, WINDOW).rows(named=True)}["C"]
+    assert c["median_hold_hours"] == pytest.approx(0.0)  # holds of 0 h, 0 h and 24 h; none for the first
+    gaps = [26.0, 0.0, 24.0]  # hours after the previous outflow
+    assert c["out_interval_cv"] == pytest.approx(statistics.stdev(gaps) / statistics.mean(gaps))
 
 
 def test_account_features_respect_the_window():
