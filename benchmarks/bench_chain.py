@@ -2,13 +2,17 @@
 
 Generates a county of about BENCH_CHAIN_LINES report lines (default 10,000,000; e.g. 2000000 for a quick run),
 times DuckDB's `read_csv` of the files into one table, then `fundflow nightly` on a new home folder with all
-files but one (night 1), and again with a 2,000-line file cut from the one held back (night 2). Each runs as
-the real command in its own process; its steps come from the night's run record, its peak RSS from the OS.
-Finally `fundflow rebuild` on the same home shows what a night's prepare cost when it rebuilt everything.
+files but one (night 1), and again with a 2,000-line file cut from the one held back (night 2). Night 2's lines
+fall inside the run window, so its end does not move and the rules' windows are those of night 1. Night 3 is the
+next 2,000 held-back lines moved to the day after the county's last: its window ends a day later, as every real
+night's does, so nothing kept for night 2's windows applies. Each night runs as the real command in its own
+process; its steps come from the night's run record, its peak RSS from the OS. Finally `fundflow rebuild` on the
+same home shows what a night's prepare cost when it rebuilt everything.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -93,6 +98,39 @@ def cut_night_2_file(held_back: Path, target: Path) -> None:
             out.write(line)
 
 
+def cut_next_day_file(held_back: Path, target: Path, day: date) -> None:
+    """Night 3's file: the held-back lines after night 2's, dated `day` (times of day kept), with transaction
+    references and matching numbers of their own, so that they are new lines and their legs still pair."""
+    with (
+        open(held_back, encoding="utf-8", newline="") as source,
+        open(target, "w", encoding="utf-8", newline="") as out,
+    ):
+        reader, writer = csv.reader(source), csv.writer(out, lineterminator="\n")
+        header = next(reader)
+        writer.writerow(header)
+        ref, when, match = (header.index(name) for name in ("txn_ref", "txn_time", "match_no"))
+        for number, row in enumerate(reader):
+            if number < NIGHT_2_LINES:
+                continue
+            if number >= 2 * NIGHT_2_LINES:
+                break
+            row[ref] = "N3-" + row[ref]
+            row[when] = day.isoformat() + row[when][10:]
+            if row[match] not in ("", "@N"):
+                row[match] += "-N3"
+            writer.writerow(row)
+
+
+def last_day(home: Path) -> date:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        found = con.execute("SELECT max(CAST(txn_time AS DATE)) FROM payments").fetchone()
+    finally:
+        con.close()
+    assert found and found[0], "no payments after night 2"
+    return found[0]
+
+
 def main(out_dir: Path) -> list[dict]:
     persons = math.ceil(LINES / (DAYS * ROWS_PER_PERSON_DAY))
     folder = Path(os.environ.get("BENCH_CHAIN_DIR") or tempfile.mkdtemp(prefix="fundflow-bench-chain-"))
@@ -130,8 +168,8 @@ def main(out_dir: Path) -> list[dict]:
 
         home = folder / "home"
         shutil.rmtree(home, ignore_errors=True)
-        inbox_1, inbox_2 = folder / "inbox-1", folder / "inbox-2"
-        for inbox in (inbox_1, inbox_2):
+        inbox_1, inbox_2, inbox_3 = folder / "inbox-1", folder / "inbox-2", folder / "inbox-3"
+        for inbox in (inbox_1, inbox_2, inbox_3):
             shutil.rmtree(inbox, ignore_errors=True)
             inbox.mkdir()
         for path in night_1_files:
@@ -142,6 +180,10 @@ def main(out_dir: Path) -> list[dict]:
         first = night(home, inbox_1, env)
         print(f"night 2: {NIGHT_2_LINES:,} lines …", file=sys.stderr, flush=True)
         second = night(home, inbox_2, env)
+        next_day = last_day(home) + timedelta(days=1)
+        cut_next_day_file(held_back, inbox_3 / f"{held_back.stem}-{next_day:%Y%m%d}.csv", next_day)
+        print(f"night 3: {NIGHT_2_LINES:,} lines dated {next_day} …", file=sys.stderr, flush=True)
+        third = night(home, inbox_3, env)
         print("fundflow rebuild (what prepare cost when every night rebuilt) …", file=sys.stderr, flush=True)
         started = time.monotonic()
         rebuild = measured(fundflow(home, "rebuild"), env)
@@ -150,7 +192,7 @@ def main(out_dir: Path) -> list[dict]:
         if not os.environ.get("BENCH_CHAIN_DIR"):
             shutil.rmtree(folder, ignore_errors=True)
 
-    table = chain_table(raw, first, second, rebuild_seconds, rebuild["peak_rss_mb"])
+    table = chain_table(raw, first, second, third, rebuild_seconds, rebuild["peak_rss_mb"])
     print(table)
     (out_dir / "chain-table.md").write_text(table + "\n", encoding="utf-8")
     note = f"{LINES:,} lines asked, {raw['rows']:,} loaded by DuckDB"
@@ -170,26 +212,36 @@ def main(out_dir: Path) -> list[dict]:
             "unit": "",
             "note": "target ≤ 0.10",
         },
+        {
+            "figure": "night 3 (next day) total",
+            "value": round(third["total"], 1),
+            "unit": "s",
+            "note": f"{third['lines']} lines, window end moved",
+        },
+        {"figure": "night 3 / night 1", "value": round(third["total"] / first["total"], 3), "unit": "", "note": ""},
         {"figure": "night 1 peak RSS", "value": round(first["peak RSS (MB)"]), "unit": "MB", "note": "target ≤ 4096"},
         {"figure": "night 2 prepare (update)", "value": round(second["prepare"], 1), "unit": "s", "note": ""},
         {"figure": "rebuild (old nightly prepare)", "value": round(rebuild_seconds, 1), "unit": "s", "note": ""},
     ]
 
 
-def chain_table(raw: dict, first: dict, second: dict, rebuild_seconds: float, rebuild_rss: float) -> str:
+def chain_table(raw: dict, first: dict, second: dict, third: dict, rebuild_seconds: float, rebuild_rss: float) -> str:
+    nights = (first, second, third)
     lines = [
-        f"| step | night 1 ({first['lines']:,} lines) | night 2 ({second['lines']:,} lines) |",
-        "|---|---|---|",
+        f"| step | night 1 ({first['lines']:,} lines) | night 2 ({second['lines']:,} lines, same window) "
+        f"| night 3 ({third['lines']:,} lines, next day) |",
+        "|---|---|---|---|",
     ]
     for step in ("Prefect start-up", *STEPS, "total"):
-        lines.append(f"| {step} | {first.get(step, 0):.1f} s | {second.get(step, 0):.1f} s |")
-    lines.append(f"| peak RSS | {first['peak RSS (MB)']:,.0f} MB | {second['peak RSS (MB)']:,.0f} MB |")
+        lines.append(f"| {step} | " + " | ".join(f"{one.get(step, 0):.1f} s" for one in nights) + " |")
+    lines.append("| peak RSS | " + " | ".join(f"{one['peak RSS (MB)']:,.0f} MB" for one in nights) + " |")
     lines += [
         "",
         f"DuckDB read_csv of the same night-1 files into one table: {raw['seconds']:.1f} s "
         f"({raw['rows']:,} rows, peak {raw['peak_rss_mb']:,.0f} MB)",
         f"night 1 / DuckDB load = {first['total'] / raw['seconds']:.2f}× (target ≤ 1.5×)",
         f"night 2 / night 1 = {second['total'] / first['total']:.1%} (target ≤ 10%)",
+        f"night 3 (next day) / night 1 = {third['total'] / first['total']:.1%}",
         f"`fundflow rebuild` afterwards (what prepare cost every night before): {rebuild_seconds:.1f} s, "
         f"peak {rebuild_rss:,.0f} MB",
     ]
