@@ -181,7 +181,8 @@ def main(out_dir: Path) -> list[dict]:
         print(f"night 2: {NIGHT_2_LINES:,} lines …", file=sys.stderr, flush=True)
         second = night(home, inbox_2, env)
         next_day = last_day(home) + timedelta(days=1)
-        cut_next_day_file(held_back, inbox_3 / f"{held_back.stem}-{next_day:%Y%m%d}.csv", next_day)
+        institution_and_period, kind = held_back.stem.rsplit("_", 1)  # the reader takes the kind from the name's end
+        cut_next_day_file(held_back, inbox_3 / f"{institution_and_period}-{next_day:%Y%m%d}_{kind}.csv", next_day)
         print(f"night 3: {NIGHT_2_LINES:,} lines dated {next_day} …", file=sys.stderr, flush=True)
         third = night(home, inbox_3, env)
         print("fundflow rebuild (what prepare cost when every night rebuilt) …", file=sys.stderr, flush=True)
