@@ -46,15 +46,20 @@ def main(argv: list[str] | None = None) -> int:
         rows = module.main(OUT_DIR)
         (OUT_DIR / f"{name}.md").write_text(to_markdown([(name, row) for row in rows]), encoding="utf-8")
         print(f"== bench {name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    tables = [
-        path.read_text(encoding="utf-8").splitlines()[len(HEADER) :]
-        for path in sorted(OUT_DIR.glob("*.md"))
-        if path.name != "results.md"
-    ]
-    table = "\n".join(HEADER + [line for lines in tables for line in lines]) + "\n"
+    table = gathered(OUT_DIR, bench_names([]))
     (OUT_DIR / "results.md").write_text(table, encoding="utf-8")
     print(table)
     return 0
+
+
+def gathered(out_dir: Path, names: list[str]) -> str:
+    """The latest figures of every bench that has run; a bench's other files in out/ (chain-table.md) are not figures."""
+    tables = [
+        path.read_text(encoding="utf-8").splitlines()[len(HEADER) :]
+        for path in (out_dir / f"{name}.md" for name in names)
+        if path.is_file()
+    ]
+    return "\n".join(HEADER + [line for lines in tables for line in lines]) + "\n"
 
 
 if __name__ == "__main__":
