@@ -30,6 +30,14 @@ class Window:
         return datetime.combine(self.as_of + timedelta(days=1), time.min)
 
 
+def grid_day_before(day: date, step_days: int) -> date:
+    """The latest day before `day` on a fixed calendar grid of `step_days` (days whose ordinal is a multiple).
+    Windows stepping back through a run end on this grid rather than at whole steps before the run's end, so the
+    next night, whose run ends a day later, has the same windows but its newest and earliest, and what was kept
+    for them (pipelines.detection.window_results) still applies."""
+    return day - timedelta(days=day.toordinal() % step_days or step_days)
+
+
 @dataclass(frozen=True)
 class Alert:
     """One rule firing on one subject in one window (预警)."""

@@ -13,14 +13,14 @@ import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from types import ModuleType
 from typing import Any
 
 import duckdb
 
 from detectors import sweep
-from detectors.base import Rule, Window
+from detectors.base import Rule, Window, grid_day_before
 from detectors.neighbourhood import fill_table
 
 STAGE = "whole"
@@ -84,10 +84,11 @@ log = logging.getLogger("fundflow.detection")
 
 
 def stepped_windows(window: Window, span_days: int) -> list[tuple[int, datetime, datetime]]:
-    """Windows of `span_days` days across the run window, stepping back from its end by half a span (at least a
-    day); the earliest is moved to start with the run. A run shorter than the span is one window."""
+    """Windows of `span_days` days across the run window: the newest ends with the run, the earlier ones step
+    back by half a span (at least a day) on a fixed calendar grid (base.grid_day_before), and the earliest is
+    moved to start with the run. A run shorter than the span is one window."""
     span = timedelta(days=max(1, min(span_days, window.days)))
-    step = timedelta(days=max(span.days // 2, 1))
+    step_days = max(span.days // 2, 1)
     windows: list[tuple[int, datetime, datetime]] = []
     end = window.end
     while True:
@@ -96,7 +97,7 @@ def stepped_windows(window: Window, span_days: int) -> list[tuple[int, datetime,
             windows.append((len(windows), window.start, window.start + span))
             return windows
         windows.append((len(windows), start, end))
-        end -= step
+        end = datetime.combine(grid_day_before(end.date(), step_days), time.min)
 
 
 def fill_windows(con: duckdb.DuckDBPyConnection, window: Window, span_days: int) -> int:

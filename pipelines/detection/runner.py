@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 
 from detectors import DETECTORS, neighbourhood, whole_graph
-from detectors.base import Alert, Rule, Window, alert_id
+from detectors.base import Alert, Rule, Window, alert_id, grid_day_before
 from detectors.neighbourhood import fill_table
 from detectors.pack import RulePack, RulePackInvalid, load_rule_pack
 from detectors.rings import build_rings
@@ -223,17 +223,21 @@ def _with_settings(rule: Rule, settings: Settings) -> Rule:
 
 
 def rule_windows(rule: Rule, run_window: Window) -> list[Window]:
-    """The rule's own windows inside the run: ending at as_of and stepping back by half the rule's length
-    while they still fit. A detector without `window_days` sees the run window whole."""
+    """The rule's own windows inside the run: the newest ends at as_of, the earlier ones step back by half the
+    rule's length on a fixed calendar grid (grid_day_before) while they fit, and the earliest starts with the run,
+    so every day of the run is in one. A detector without `window_days` sees the run window whole."""
     days = getattr(rule.params, "window_days", None)
     if days is None or days >= run_window.days:
         return [Window(as_of=run_window.as_of, days=days or run_window.days)]
     step = max(days // 2, 1)
-    windows = []
-    end = run_window.as_of
+    windows = [Window(as_of=run_window.as_of, days=days)]
+    end = grid_day_before(run_window.as_of, step)
     while (run_window.as_of - end).days + days <= run_window.days:
         windows.append(Window(as_of=end, days=days))
         end -= timedelta(days=step)
+    earliest = Window(as_of=run_window.start.date() + timedelta(days=days - 1), days=days)
+    if windows[-1] != earliest:
+        windows.append(earliest)
     return windows
 
 

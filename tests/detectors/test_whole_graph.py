@@ -5,7 +5,7 @@ spread beyond the span — are not."""
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,13 +154,23 @@ def test_bipartite_sparse_small_or_spread_is_not(planted):
     assert_no_near_miss(planted, "bipartite")
 
 
-def test_windows_step_by_half_a_span_and_grow_linearly_with_the_run():
+def test_windows_step_by_half_a_span_on_a_calendar_grid_and_grow_linearly_with_the_run():
+    """The newest window ends with the run, the earliest starts with it, the others end every 7 days on a grid
+    that does not move with the run; so the next day's run has the same windows but its newest and earliest."""
     for days in (30, 90, 720):
-        windows = whole_graph.stepped_windows(Window(WINDOW.as_of, days), 14)
-        run = Window(WINDOW.as_of, days)
-        assert windows[0][2] == run.end and windows[-1][1] == run.start
-        assert all(end - start == timedelta(days=14) for _, start, end in windows)
-        assert len(windows) == math.ceil((days - 14) / 7) + 1
+        for shift in range(7):
+            run = Window(WINDOW.as_of + timedelta(days=shift), days)
+            windows = whole_graph.stepped_windows(run, 14)
+            assert windows[0][2] == run.end and windows[-1][1] == run.start
+            assert [k for k, _, _ in windows] == list(range(len(windows)))
+            assert all(end - start == timedelta(days=14) for _, start, end in windows)
+            assert all(end.date().toordinal() % 7 == 0 and end.time() == time.min for _, _, end in windows[1:-1])
+            ends = sorted(end for _, _, end in windows)
+            assert all(later - earlier <= timedelta(days=7) for earlier, later in zip(ends, ends[1:]))
+            assert len(windows) <= math.ceil((days - 14) / 7) + 2
+            next_day = whole_graph.stepped_windows(Window(run.as_of + timedelta(days=1), days), 14)
+            bounds, next_bounds = {w[1:] for w in windows}, {w[1:] for w in next_day}
+            assert len(next_bounds - bounds) <= 2 and len({w[1:] for w in windows[1:-1]} - next_bounds) <= 1
     assert whole_graph.stepped_windows(Window(WINDOW.as_of, 5), 14) == [
         (0, Window(WINDOW.as_of, 5).start, Window(WINDOW.as_of, 5).end)
     ]

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -29,7 +29,7 @@ def small_county(seed: int) -> list[dict]:
     rows = []
     for i in range(100):
         collector = f"COLL{i % 3}"
-        when = day(50 + i % 25, 9 + i % 12)
+        when = day(60 + i % 15, 9 + i % 12)  # 15 days: half a 30-day window, so whole in one of its windows
         rows.append(
             pay(
                 f"INV{i}",
@@ -106,18 +106,41 @@ def rows():
     return small_county(seed=3)
 
 
-def test_rule_windows_step_back_by_half_inside_the_run():
+def test_rule_windows_step_back_by_half_on_a_calendar_grid_inside_the_run():
+    """T1 looks at 30 days: the newest window ends at as_of, the earlier ones every 15 days on a grid that does not
+    move with as_of (2025-03-25 is a multiple of 15 days from day 1), the earliest starts with the run."""
     rule = load_rule_pack(RULES).rule("T1")
     windows = rule_windows(rule, Window(as_of=AS_OF, days=90))
     assert [(w.as_of.isoformat(), w.days) for w in windows] == [
         ("2025-03-31", 30),
-        ("2025-03-16", 30),
-        ("2025-03-01", 30),
-        ("2025-02-14", 30),
+        ("2025-03-25", 30),
+        ("2025-03-10", 30),
+        ("2025-02-23", 30),
+        ("2025-02-08", 30),
         ("2025-01-30", 30),
     ]
+    assert date(2025, 3, 25).toordinal() % 15 == 0
     assert windows[-1].start == Window(as_of=AS_OF, days=90).start
     assert [w.days for w in rule_windows(load_rule_pack(RULES).rule("T10"), Window(as_of=AS_OF, days=60))] == [90]
+
+
+@pytest.mark.parametrize("window_days", [7, 20, 30, 45])
+def test_the_next_days_rule_windows_are_todays_but_the_newest_and_earliest(window_days):
+    """Every day of the run is in a window; consecutive windows overlap by at least half a window (a burst of half
+    a window's length is whole in one); tomorrow's run shares all of today's windows but the newest and the one at
+    the run's start, so their kept alerts apply."""
+    rule = load_rule_pack(RULES).rule("T1")
+    rule = dataclasses.replace(rule, params=dataclasses.replace(rule.params, window_days=window_days))
+    for shift in range(window_days):
+        today = Window(as_of=AS_OF + timedelta(days=shift), days=90)
+        windows = rule_windows(rule, today)
+        days_in = {w.start.date() + timedelta(days=i) for w in windows for i in range(w.days)}
+        assert days_in == {today.start.date() + timedelta(days=i) for i in range(90)}
+        ends = sorted(w.as_of for w in windows)
+        assert all((later - earlier).days <= window_days // 2 for earlier, later in zip(ends, ends[1:]))
+        tomorrow = rule_windows(rule, Window(as_of=today.as_of + timedelta(days=1), days=90))
+        assert len(set(windows[1:-1]) - set(tomorrow)) <= 1  # one leaves the run's start when the grid moves on
+        assert len(set(tomorrow) - set(windows)) <= 2
 
 
 def test_run_records_alerts_with_ids_scores_and_the_pack_hash(settings, warehouse, rows):

@@ -36,10 +36,11 @@ def marked(con, payment_ids: list[str]) -> None:
     mark_changed_payments(con, "SELECT * FROM payments WHERE payment_id IN (SELECT payment_id FROM night_ids)")
 
 
-def a_night(con, rng: random.Random, night: int) -> None:
-    """Investors, many of them elderly, paying a new collector on one day; and one other day's payments gone."""
+def a_night(con, rng: random.Random, night: int, when: int | None = None) -> None:
+    """Investors, many of them elderly, paying a new collector on one day (`when`, else a random one of the run);
+    and one other day's payments gone."""
     hub = f"NEWCOLL{night}"
-    when = rng.randint(0, 89)
+    when = rng.randint(0, 89) if when is None else when
     rows = [
         pay(
             f"N{night}INV{i}",
@@ -80,6 +81,28 @@ def test_runs_keeping_unchanged_windows_write_what_evaluating_every_window_write
         every = run_detection(settings, con=warehouse)
         assert alerts_of(warehouse, kept.run_id) == alerts_of(warehouse, every.run_id), f"seed {seed}, night {night}"
     assert {row[0] for row in alerts_of(warehouse, every.run_id)} >= {"T1", "T6"}, "window-only rules fired"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_next_day_nights_keep_what_the_night_before_found_in_their_common_windows(settings, warehouse, seed):
+    """Every real night's lines are dated after the last night's, so the run window ends a day later: the rules'
+    windows step back on a calendar grid, not from the run's end, and only the newest, the earliest and the ones
+    holding a changed day are evaluated again (fails when the windows step back from the run's end: none kept)."""
+    rng = random.Random(seed)
+    add_payments(warehouse, small_county(seed))
+    run_detection(settings, con=warehouse)
+    for night in range(3):
+        a_night(warehouse, rng, night, when=90 + night)
+        kept = run_detection(settings, con=warehouse)
+        assert kept.as_of == day(90 + night).date()
+        summary = json.loads(
+            warehouse.execute("SELECT summary FROM runs WHERE run_id = ?", [kept.run_id]).fetchone()[0]
+        )
+        # a_night also takes one day's payments away, so a few more windows than the newest and earliest change
+        assert summary["windows_kept"].get("T1", 0) > 0 and summary["windows_kept"].get("G13", 0) > 0, summary
+        warehouse.execute("DELETE FROM window_results")
+        every = run_detection(settings, con=warehouse)
+        assert alerts_of(warehouse, kept.run_id) == alerts_of(warehouse, every.run_id), f"seed {seed}, night {night}"
 
 
 def test_a_run_with_nothing_changed_evaluates_no_window_only_rule_again(settings, warehouse, monkeypatch):
